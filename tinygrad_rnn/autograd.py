@@ -1,0 +1,155 @@
+"""The backward pass: an iterative walk over the tape, newest node first.
+
+Every node carries ``seq``, a counter stamped at creation; a node is always newer than the nodes that made
+its inputs, so sorting the reachable nodes by ``seq`` (newest first) is a topological order. There is no
+recursion, so a 10,000-step unrolled graph walks like a 10-step one. Gradients arriving at one tensor from
+several uses add up — which is how a weight shared by every time step gets the sum of its per-step gradients.
+
+>>> import tinygrad_rnn as tr
+>>> w = tr.tensor(2.0, requires_grad=True)
+>>> h = tr.tensor(1.0)
+>>> for t in range(3):
+...     h = h * w
+>>> h.backward()
+>>> w.grad.item()  # d(w^3)/dw
+12.0
+"""
+from __future__ import annotations
+
+from operator import attrgetter
+
+from . import engine as _t
+from .errors import DTypeError, GraphError, ShapeError
+
+_by_seq = attrgetter("seq")
+
+
+def unbroadcast(grad, shape: tuple, xp):
+    """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape`` again."""
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = xp.sum(grad, axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = xp.sum(grad, axis=stretched, keepdims=True)
+    return grad
+
+
+def _seed_gradient(root: "_t.Tensor", grad):
+    xp = root._backend.xp
+    if grad is None:
+        if root.numel() != 1:
+            raise GraphError(f"backward: a tensor of shape {root.shape} is not a scalar; pass its gradient "
+                             f"(an array or Tensor of shape {root.shape}) to backward(grad)")
+        return xp.ones(root.data.shape, dtype=root.data.dtype)
+    if isinstance(grad, _t.Tensor):
+        grad = grad.data
+    else:
+        grad = root._backend.asarray(grad, root.dtype)
+    if tuple(grad.shape) != root.shape:
+        raise ShapeError(f"backward: gradient of shape {tuple(grad.shape)} does not match the tensor's shape "
+                         f"{root.shape}")
+    if grad.dtype != root.data.dtype:
+        raise DTypeError(f"backward: gradient dtype {root._backend.dtype_name(grad)} does not match the tensor's "
+                         f"{root.dtype}")
+    return grad
+
+
+def _reachable(root_fn) -> list:
+    """Every node the root depends on through tensors that require grad, newest first."""
+    seen = {id(root_fn)}
+    stack = [root_fn]
+    nodes = []
+    while stack:
+        fn = stack.pop()
+        if fn.released:
+            raise GraphError(f"backward: the graph through '{fn.op_label()}'{_t.where_text(fn.scope, fn.step)} was "
+                             "released by an earlier backward(); call the first backward with retain_graph=True "
+                             "to go through it again")
+        nodes.append(fn)
+        for parent in fn.parents:
+            pf = parent._fn
+            if pf is not None and id(pf) not in seen:
+                seen.add(id(pf))
+                stack.append(pf)
+    nodes.sort(key=_by_seq, reverse=True)
+    return nodes
+
+
+def _run_hooks(tensor, grad):
+    for hook in getattr(tensor, "_hooks", None) or ():
+        replaced = hook(grad)
+        if replaced is not None:
+            grad = replaced.data if isinstance(replaced, _t.Tensor) else replaced
+    if getattr(tensor, "_retains_grad", False):
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+    return grad
+
+
+def _accumulate_leaf(leaf, grad, xp) -> None:
+    if getattr(leaf, "_hooks", None):
+        grad = _run_hooks(leaf, grad)
+    if leaf.grad is None:
+        # an op may hand the same array to two inputs (add does); a leaf must own its gradient
+        leaf.grad = xp.asarray(grad, copy=True)
+    else:
+        leaf.grad = leaf.grad + grad
+
+
+def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> None:
+    if not root.requires_grad:
+        raise GraphError(f"backward: this tensor (shape {root.shape}) does not require grad; no input of the ops "
+                         "that made it has requires_grad=True (or it was made under no_grad)")
+    seed = _seed_gradient(root, grad)
+    root_fn = root._fn
+    if root_fn is None:
+        _accumulate_leaf(root, seed, root._backend.xp)
+        return
+    nodes = _reachable(root_fn)
+    _deliver(root_fn, root._idx, seed)
+    anomaly = _t._anomaly
+    for fn in nodes:
+        pending, fn.pending = fn.pending, None
+        if pending is None:
+            continue
+        if fn.hooked:
+            pending = _hooked_gradients(fn, pending)
+        grads = fn.backward(pending)
+        if type(grads) is not tuple:
+            grads = (grads,)
+        if anomaly:
+            _t._check_finite(fn.op_label(), "backward", grads, fn.parents[0]._backend, fn.scope, fn.step)
+        xp = fn.xp
+        for parent, g in zip(fn.parents, grads):
+            if g is None or not parent.requires_grad:
+                continue
+            if g.shape != parent.data.shape:
+                g = unbroadcast(g, parent.data.shape, xp)
+            if parent._fn is None:
+                _accumulate_leaf(parent, g, xp)
+            else:
+                _deliver(parent._fn, parent._idx, g)
+        if not retain_graph:
+            fn.release()
+
+
+def _deliver(fn, index: int, grad) -> None:
+    """Add ``grad`` to what output ``index`` of ``fn`` has received so far."""
+    if fn.multi_output:
+        if fn.pending is None:
+            fn.pending = [None] * len(fn.outputs)
+        held = fn.pending[index]
+        fn.pending[index] = grad if held is None else held + grad
+    else:
+        held = fn.pending
+        fn.pending = grad if held is None else held + grad
+
+
+def _hooked_gradients(fn, pending):
+    if not fn.multi_output:
+        return _run_hooks(fn.hooked[0], pending)
+    pending = list(pending)
+    for index, tensor in fn.hooked.items():
+        if pending[index] is not None:
+            pending[index] = _run_hooks(tensor, pending[index])
+    return pending

@@ -1,0 +1,268 @@
+"""Array backends: one object per device, the only place that knows which array library runs.
+
+The engine writes its array code against ``backend.xp``, using only names that NumPy >= 2, CuPy and the
+Python Array API standard share (``xp.matmul``, ``xp.tanh``, ``xp.concat``, ``xp.permute_dims`` ...).
+What the standard lacks — scatter-add, random numbers, host copies — is a method here, written once per
+backend. ``array_api_strict`` stands in for "an array that is not NumPy" in the test suite: code that
+runs under it runs on CuPy.
+
+>>> b = get_backend("cpu")
+>>> b.to_numpy(b.xp.tanh(b.asarray([0.0], "float32"))).tolist()
+[0.0]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DeviceError
+
+DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
+FLOAT_DTYPES = ("float16", "float32", "float64")
+
+_default_dtype = "float32"
+_seed_generation = 0  # bumped by manual_seed so every backend reseeds lazily
+
+
+def set_default_dtype(name: str) -> None:
+    """Set the floating dtype new tensors get from Python floats and the initialisers (``float32`` or ``float64``).
+
+    >>> set_default_dtype("float64"); set_default_dtype("float32")
+    """
+    global _default_dtype
+    if name not in FLOAT_DTYPES:
+        raise TypeError(f"set_default_dtype: {name!r} is not a floating dtype; choose one of {FLOAT_DTYPES}")
+    _default_dtype = name
+
+
+def get_default_dtype() -> str:
+    return _default_dtype
+
+
+class Backend:
+    """An array namespace plus what the Array API standard leaves out."""
+
+    name = "?"
+    xp = None
+
+    def __init__(self) -> None:
+        self._seeded_generation = -1
+        self._seed = None
+
+    # -- dtypes and conversion -------------------------------------------------
+    def dtype(self, name: str):
+        if name not in DTYPES:
+            raise TypeError(f"unknown dtype {name!r}; choose one of {DTYPES}")
+        return getattr(self.xp, name)
+
+    def dtype_name(self, array) -> str:
+        return np.dtype(str(array.dtype).rsplit(".", 1)[-1]).name
+
+    def asarray(self, data, dtype: str | None = None):
+        """Copy ``data`` (nested lists, scalars, NumPy or this backend's arrays) into a new array of this backend.
+
+        Python numbers take the default float dtype (or int64, bool); arrays keep theirs, as ``torch.tensor`` does.
+        """
+        host = self.to_numpy(data) if self.is_array(data) else np.asarray(data)
+        if dtype is None:
+            dtype = host.dtype.name
+            if not hasattr(data, "dtype"):
+                dtype = {"f": _default_dtype, "i": "int64", "u": "int64"}.get(host.dtype.kind, dtype)
+        if dtype not in DTYPES:
+            raise TypeError(f"tensor: dtype {dtype!r} is not supported; choose one of {DTYPES}")
+        return self._from_host(np.array(host, dtype=dtype, copy=True, order="C"))
+
+    def _from_host(self, host: np.ndarray):
+        return self.xp.asarray(host)
+
+    def is_array(self, data) -> bool:
+        return False
+
+    def to_numpy(self, array) -> np.ndarray:
+        return np.asarray(array)
+
+    def item(self, array):
+        return self.to_numpy(array).item()
+
+    def all_finite(self, array) -> bool:
+        return bool(self.xp.all(self.xp.isfinite(array)))
+
+    # -- what the standard lacks -------------------------------------------------
+    def index_add(self, shape: tuple, dtype, key, values):
+        """A zero array of ``shape`` with ``values`` added at ``key``; repeated indices accumulate."""
+        raise NotImplementedError
+
+    def _rng(self):
+        if self._seeded_generation != _seed_generation:
+            self._reseed(_manual_seed)
+            self._seeded_generation = _seed_generation
+        return self._generator
+
+    def uniform(self, shape: tuple, low: float, high: float, dtype: str):
+        raise NotImplementedError
+
+    def normal(self, shape: tuple, mean: float, std: float, dtype: str):
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r})"
+
+
+class NumpyBackend(Backend):
+    name = "cpu"
+    xp = np
+
+    def _from_host(self, host):
+        return host
+
+    def index_add(self, shape, dtype, key, values):
+        out = np.zeros(shape, dtype=dtype)
+        np.add.at(out, key, values)
+        return out
+
+    def _reseed(self, seed):
+        self._generator = np.random.default_rng(seed)
+
+    def uniform(self, shape, low, high, dtype):
+        return self._rng().uniform(low, high, size=shape).astype(dtype)
+
+    def normal(self, shape, mean, std, dtype):
+        return self._rng().normal(mean, std, size=shape).astype(dtype)
+
+
+class StrictBackend(Backend):
+    """``array_api_strict``: the test backend that proves the engine uses the standard and nothing else."""
+
+    name = "array_api_strict"
+
+    def __init__(self) -> None:
+        super().__init__()
+        import array_api_strict
+
+        self.xp = array_api_strict
+        self._array_type = array_api_strict.asarray(0).__class__
+
+    def is_array(self, data) -> bool:
+        return isinstance(data, self._array_type)
+
+    def to_numpy(self, array):
+        if isinstance(array, self._array_type):
+            return np.from_dlpack(array).copy()
+        return np.asarray(array)
+
+    def index_add(self, shape, dtype, key, values):
+        # The standard has no scatter-add: round-trip through the host. Test backend only, so speed is moot.
+        out = np.zeros(shape, dtype=self.dtype_name(values))
+        host_key = tuple(self.to_numpy(k) if self.is_array(k) else k for k in key) if isinstance(key, tuple) else (
+            self.to_numpy(key) if self.is_array(key) else key)
+        np.add.at(out, host_key, self.to_numpy(values))
+        return self.xp.asarray(out)
+
+    def _reseed(self, seed):
+        self._generator = np.random.default_rng(seed)
+
+    def uniform(self, shape, low, high, dtype):
+        return self.xp.asarray(self._rng().uniform(low, high, size=shape).astype(dtype))
+
+    def normal(self, shape, mean, std, dtype):
+        return self.xp.asarray(self._rng().normal(mean, std, size=shape).astype(dtype))
+
+
+class CupyBackend(Backend):
+    name = "cuda"
+
+    def __init__(self, cupy) -> None:
+        super().__init__()
+        self.xp = cupy
+
+    def is_array(self, data) -> bool:
+        return isinstance(data, self.xp.ndarray)
+
+    def to_numpy(self, array):
+        if isinstance(array, self.xp.ndarray):
+            return array.get()
+        return np.asarray(array)
+
+    def index_add(self, shape, dtype, key, values):
+        import cupyx
+
+        out = self.xp.zeros(shape, dtype=dtype)
+        cupyx.scatter_add(out, key, values)
+        return out
+
+    def _reseed(self, seed):
+        self._generator = self.xp.random.default_rng(seed)
+
+    def uniform(self, shape, low, high, dtype):
+        return self._rng().uniform(low, high, size=shape).astype(dtype)
+
+    def normal(self, shape, mean, std, dtype):
+        return self._rng().standard_normal(size=shape).astype(dtype) * std + mean
+
+
+_manual_seed = None
+_backends: dict[str, Backend] = {}
+DEVICES = ("cpu", "cuda", "array_api_strict")
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every backend's random numbers (initialisers, dropout masks), like ``torch.manual_seed``.
+
+    >>> manual_seed(0)
+    """
+    global _manual_seed, _seed_generation
+    _manual_seed = int(seed)
+    _seed_generation += 1
+
+
+def canonical_device(device) -> str:
+    device = str(device)
+    if device.startswith("cuda:"):
+        if device != "cuda:0":
+            raise DeviceError(f"device {device!r}: only one GPU (cuda or cuda:0) is supported")
+        device = "cuda"
+    if device not in DEVICES:
+        raise DeviceError(f"unknown device {device!r}; choose one of {DEVICES}")
+    return device
+
+
+def get_backend(device="cpu") -> Backend:
+    """The backend object for ``device`` ("cpu", "cuda", "array_api_strict"); errors say what is missing."""
+    backend = _backends.get(device)
+    if backend is not None:
+        return backend
+    device = canonical_device(device)
+    if device not in _backends:
+        _backends[device] = _make_backend(device)
+    return _backends[device]
+
+
+def _make_backend(device: str) -> Backend:
+    if device == "cpu":
+        return NumpyBackend()
+    if device == "array_api_strict":
+        try:
+            return StrictBackend()
+        except ImportError as exc:
+            raise DeviceError("device 'array_api_strict' needs the array-api-strict package: "
+                              "pip install array-api-strict") from exc
+    try:
+        import cupy
+    except ImportError as exc:
+        raise DeviceError("device 'cuda' needs CuPy, which is not installed: pip install 'tinygrad_rnn[cuda13]' "
+                          "for CUDA 13 or 'tinygrad_rnn[cuda12]' for CUDA 12") from exc
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDA driver missing or broken: CuPy raises its own runtime errors
+        raise DeviceError(f"device 'cuda': CuPy is installed but no usable GPU was found ({exc})") from exc
+    if count < 1:
+        raise DeviceError("device 'cuda': CuPy is installed but no GPU is visible")
+    return CupyBackend(cupy)
+
+
+def cuda_available() -> bool:
+    """True when CuPy imports and sees a GPU."""
+    try:
+        get_backend("cuda")
+    except DeviceError:
+        return False
+    return True

@@ -1,0 +1,563 @@
+"""Tensor, Function (an op node of the tape) and the state that stamps every node as it is made.
+
+A ``Function`` subclass is one op: ``forward`` takes arrays and returns an array (or a tuple of arrays when
+``multi_output``), ``backward`` takes the output gradient(s) and returns one gradient per input (or ``None``
+for an input that needs none). ``Function.apply`` runs the forward and, when any input requires a gradient,
+records the node: its input tensors, a creation counter (``seq``, already a topological order), the scope
+path and the time step current at that moment. Broadcasting is undone in one place, the backward pass,
+so no op reduces its own gradients back to its inputs' shapes.
+
+>>> import tinygrad_rnn as tr
+>>> x = tr.tensor([1.0, 2.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad.tolist()
+[2.0, 4.0]
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+
+from . import backend as _backend
+from .errors import DTypeError, DeviceError, GraphError, ShapeError, TinygradRNNError
+
+# ---------------------------------------------------------------------------------------------------------------
+# Graph-building state: read once per op, so it lives in plain module globals rather than context objects.
+_grad_enabled = True
+_scope: tuple = ()
+_step = None
+_anomaly = False
+_counter = itertools.count()
+
+
+class no_grad:
+    """Context manager (and decorator) under which ops record no graph.
+
+    >>> import tinygrad_rnn as tr
+    >>> with tr.no_grad():
+    ...     y = tr.tensor([1.0], requires_grad=True) * 2
+    >>> y.requires_grad
+    False
+    """
+
+    _enabled = False
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous, _grad_enabled = _grad_enabled, self._enabled
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, func):
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return func(*args, **kwargs)
+
+        wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager that turns graph recording back on inside a ``no_grad`` block."""
+
+    _enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class scope:
+    """Stamp every node made inside with one more level of scope path (``"encoder/lstm"``).
+
+    >>> import tinygrad_rnn as tr
+    >>> with tr.scope("encoder"), tr.scope("lstm"):
+    ...     y = tr.tensor([1.0], requires_grad=True) * 2
+    >>> tr.current_scope()
+    ''
+    """
+
+    __slots__ = ("name", "_previous")
+
+    def __init__(self, name: str):
+        if not name or "/" in str(name):
+            raise ValueError(f"scope: name {name!r} must be non-empty and contain no '/'")
+        self.name = str(name)
+
+    def __enter__(self):
+        global _scope
+        self._previous = _scope
+        _scope = _scope + (self.name,)
+        return self
+
+    def __exit__(self, *exc):
+        global _scope
+        _scope = self._previous
+
+
+class step:
+    """Stamp every node made inside with the time step ``t`` of an unrolled recurrence.
+
+    >>> import tinygrad_rnn as tr
+    >>> h = tr.tensor([0.0], requires_grad=True)
+    >>> with tr.step(3):
+    ...     h = (h + 1).tanh()
+    >>> h.step
+    3
+    """
+
+    __slots__ = ("t", "_previous")
+
+    def __init__(self, t: int):
+        self.t = int(t)
+
+    def __enter__(self):
+        global _step
+        self._previous, _step = _step, self.t
+        return self
+
+    def __exit__(self, *exc):
+        global _step
+        _step = self._previous
+
+
+def current_scope() -> str:
+    return "/".join(_scope)
+
+
+def current_step():
+    return _step
+
+
+class detect_anomaly:
+    """Stop at the first op whose forward or backward produces NaN or Inf, naming the op, scope and step.
+
+    Every op then checks its outputs on the host, so this is for debugging, not for training runs.
+
+    >>> import tinygrad_rnn as tr
+    >>> with tr.detect_anomaly():
+    ...     ok = tr.tensor([1.0]).log()
+    """
+
+    def __enter__(self):
+        global _anomaly
+        self._previous, _anomaly = _anomaly, True
+
+    def __exit__(self, *exc):
+        global _anomaly
+        _anomaly = self._previous
+
+
+def where_text(scope_path: tuple, step_index) -> str:
+    """`` in scope 'a/b' at step 3`` (or less, or nothing) for error messages."""
+    text = f" in scope '{'/'.join(scope_path)}'" if scope_path else ""
+    return text + (f" at step {step_index}" if step_index is not None else "")
+
+
+def location() -> str:
+    """Where graph building stands now, for error messages raised before an op runs."""
+    return where_text(_scope, _step)
+
+
+def shape_of(value) -> tuple:
+    return tuple(getattr(value, "shape", ()))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+class Function:
+    """One op of the tape. Structure lives in slots; whatever ``forward`` saves for ``backward`` lives in the
+    instance ``__dict__`` and is dropped by ``release()`` after the backward pass, leaving the graph's shape
+    readable (for ``tinygrad_rnn.graph``) but its buffers freed."""
+
+    __slots__ = ("parents", "outputs", "seq", "scope", "step", "xp", "hooked", "released", "pending", "__dict__",
+                 "__weakref__")
+    multi_output = False
+    label: str | None = None
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def op_label(cls) -> str:
+        return cls.label or cls.__name__.lower()
+
+    def release(self) -> None:
+        self.__dict__.clear()
+        self.released = True
+
+    @classmethod
+    def apply(cls, *inputs: "Tensor", **params):
+        fn = _new_function(cls)
+        backend = inputs[0]._backend
+        requires_grad = False
+        for t in inputs:
+            if t._backend is not backend:
+                raise DeviceError(f"{cls.op_label()}: inputs live on different devices ({backend.name} and "
+                                  f"{t._backend.name}){where_text(_scope, _step)}; move one with .to(device)")
+            if t.requires_grad:
+                requires_grad = _grad_enabled
+        fn.xp = backend.xp
+        try:
+            out = fn.forward(*[t.data for t in inputs], **params)
+        except TinygradRNNError:
+            raise
+        except Exception as exc:
+            raise op_error(cls.op_label(), inputs, params, exc) from exc
+        if _anomaly:
+            _check_finite(cls.op_label(), "forward", out if cls.multi_output else (out,), backend, _scope, _step)
+        if cls.multi_output:
+            outputs = tuple(_wrap(o, requires_grad, backend, fn if requires_grad else None, i) for i, o in enumerate(out))
+            if requires_grad:
+                fn.outputs = tuple(weakref.ref(o) for o in outputs)
+        else:
+            outputs = _wrap(out, requires_grad, backend, fn if requires_grad else None, 0)
+            if requires_grad:
+                fn.outputs = (weakref.ref(outputs),)
+        if requires_grad:
+            fn.parents = inputs
+            fn.seq = next(_counter)
+            fn.scope = _scope
+            fn.step = _step
+            fn.hooked = None
+            fn.released = False
+            fn.pending = None
+        return outputs
+
+
+_new_function = object.__new__
+
+
+def op_error(label: str, inputs, params, exc: Exception) -> TinygradRNNError:
+    """Turn an array library's complaint into our error naming the op, the shapes, scope and step."""
+    shapes = " and ".join(str(shape_of(t.data)) for t in inputs)
+    extra = "".join(f", {k}={v!r}" for k, v in params.items() if not hasattr(v, "shape"))
+    kind = DTypeError if isinstance(exc, TypeError) else ShapeError
+    return kind(f"{label}: cannot apply to shape{'s' if len(inputs) > 1 else ''} {shapes}{extra}"
+                f"{where_text(_scope, _step)} ({exc})")
+
+
+def _check_finite(label: str, phase: str, arrays, backend, scope_path, step_index) -> None:
+    from .errors import AnomalyError
+
+    for k, a in enumerate(arrays):
+        if a is not None and hasattr(a, "shape") and not backend.all_finite(a):
+            which = f" output {k}" if len(arrays) > 1 else ""
+            raise AnomalyError(f"detect_anomaly: {label}{where_text(scope_path, step_index)} produced NaN or Inf "
+                               f"in its {phase}{which} (shape {shape_of(a)})")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+class Tensor:
+    """An array with an optional gradient and a link to the op that made it.
+
+    Use ``tr.tensor(...)`` to make one. ``data`` and ``grad`` are arrays of the tensor's backend
+    (NumPy, CuPy or array_api_strict). Scope, step and op are read from the node that made it.
+
+    >>> import tinygrad_rnn as tr
+    >>> w = tr.tensor([[1.0, 2.0]], requires_grad=True)
+    >>> y = (w @ tr.tensor([[3.0], [4.0]])).sum()
+    >>> y.item()
+    11.0
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_fn", "_idx", "name", "_backend", "_hooks", "_retains_grad",
+                 "__weakref__")
+    __array_priority__ = 1000  # so that ndarray (op) Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data, requires_grad: bool = False, dtype: str | None = None, device="cpu",
+                 name: str | None = None):
+        backend = _backend.get_backend(device)
+        self.data = backend.asarray(data, dtype)
+        self._backend = backend
+        self._fn = None
+        self._idx = 0
+        self.grad = None
+        self.name = name
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- basic properties -----------------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.data.shape)
+
+    @property
+    def dtype(self) -> str:
+        return self._backend.dtype_name(self.data)
+
+    @property
+    def device(self) -> str:
+        return self._backend.name
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._fn is None
+
+    @property
+    def grad_fn(self):
+        return self._fn
+
+    @property
+    def scope(self) -> str:
+        return "/".join(self._fn.scope) if self._fn is not None else ""
+
+    @property
+    def step(self):
+        return self._fn.step if self._fn is not None else None
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        extra = f", requires_grad=True" if self.requires_grad else ""
+        label = f", grad_fn={self._fn.op_label()}" if self._fn is not None else ""
+        name = f", name={self.name!r}" if self.name else ""
+        return f"tensor({self.numpy()!r}{extra}{label}{name}, device={self.device!r})"
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.item())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # -- host access and copies -----------------------------------------------------------------------------------
+    def numpy(self):
+        """A NumPy copy of the data on the host (no graph)."""
+        return self._backend.to_numpy(self.data)
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def item(self):
+        if self.numel() != 1:
+            raise ValueError(f"item: tensor of shape {self.shape} has {self.numel()} elements, not one")
+        return self._backend.item(self.data)
+
+    def detach(self) -> "Tensor":
+        """The same data as a new leaf that requires no gradient: where truncated BPTT cuts the graph."""
+        return _wrap(self.data, False, self._backend, None, 0, self.name)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and self.dtype not in _backend.FLOAT_DTYPES:
+            raise DTypeError(f"requires_grad: only floating tensors can require gradients, this one is {self.dtype} "
+                             f"(shape {self.shape})")
+        if self._fn is not None and not requires_grad:
+            raise GraphError("requires_grad_(False) on a non-leaf tensor: use .detach() instead")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def to(self, target) -> "Tensor":
+        """A copy on another device (``"cpu"``, ``"cuda"``, ``"array_api_strict"``) or, differentiably, in
+        another dtype (``"float64"``). Returns ``self`` when nothing changes, as PyTorch does."""
+        if target in _backend.DTYPES:
+            return self if target == self.dtype else ops.cast(self, target)
+        backend = _backend.get_backend(target)
+        if backend is self._backend:
+            return self
+        moved = _wrap(backend.asarray(self._backend.to_numpy(self.data)), False, backend, None, 0, self.name)
+        moved.requires_grad = self.requires_grad and self.is_leaf
+        return moved
+
+    def float(self) -> "Tensor":
+        return self.to("float32")
+
+    def double(self) -> "Tensor":
+        return self.to("float64")
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self) -> "Tensor":
+        return self.to("cuda")
+
+    # -- autodiff --------------------------------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (and retained non-leaves'), walking the graph
+        newest node first. ``grad`` is required unless the tensor holds one element."""
+        from .autograd import run_backward
+
+        run_backward(self, grad, retain_graph)
+
+    def register_hook(self, hook) -> "Tensor":
+        """Call ``hook(grad)`` with this tensor's gradient (an array) as it flows; a non-None return replaces it."""
+        if not self.requires_grad:
+            raise GraphError("register_hook: this tensor does not require grad, so no gradient will reach it")
+        self._watch()
+        self._hooks.append(hook)
+        return self
+
+    def retain_grad(self) -> "Tensor":
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (how ‖∂L/∂h_t‖ is measured)."""
+        if not self.requires_grad:
+            raise GraphError("retain_grad: this tensor does not require grad")
+        if self._fn is not None:
+            self._watch()
+            self._retains_grad = True
+        return self
+
+    @property
+    def retains_grad(self) -> bool:
+        return getattr(self, "_retains_grad", False)
+
+    def _watch(self) -> None:
+        if getattr(self, "_hooks", None) is None:
+            self._hooks = []
+        if self._fn is not None:
+            if self._fn.hooked is None:
+                self._fn.hooked = {}
+            self._fn.hooked[self._idx] = self
+
+    def named(self, name: str) -> "Tensor":
+        """Set ``name`` (shown in graphs, found by ``Graph.find``) and return ``self``."""
+        self.name = name
+        return self
+
+    # -- operators map to ops ------------------------------------------------------------------------------------
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pow__(self, exponent):
+        return ops.pow(self, exponent)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __getitem__(self, key):
+        return ops.getitem(self, key)
+
+    def __lt__(self, other):
+        return ops.compare(self, other, "less")
+
+    def __le__(self, other):
+        return ops.compare(self, other, "less_equal")
+
+    def __gt__(self, other):
+        return ops.compare(self, other, "greater")
+
+    def __ge__(self, other):
+        return ops.compare(self, other, "greater_equal")
+
+    # methods in PyTorch's names
+    def exp(self): return ops.exp(self)
+    def log(self): return ops.log(self)
+    def sqrt(self): return ops.sqrt(self)
+    def tanh(self): return ops.tanh(self)
+    def sigmoid(self): return ops.sigmoid(self)
+    def relu(self): return ops.relu(self)
+    def abs(self): return ops.abs(self)
+    def pow(self, exponent): return ops.pow(self, exponent)
+    def matmul(self, other): return ops.matmul(self, other)
+    def maximum(self, other): return ops.maximum(self, other)
+    def minimum(self, other): return ops.minimum(self, other)
+    def sum(self, dim=None, keepdim=False): return ops.sum(self, dim, keepdim)
+    def mean(self, dim=None, keepdim=False): return ops.mean(self, dim, keepdim)
+    def max(self, dim=None, keepdim=False): return ops.max(self, dim, keepdim)
+    def reshape(self, *shape): return ops.reshape(self, *shape)
+    def view(self, *shape): return ops.reshape(self, *shape)
+    def flatten(self): return ops.reshape(self, -1)
+    def transpose(self, dim0=-2, dim1=-1): return ops.transpose(self, dim0, dim1)
+    def permute(self, *dims): return ops.permute(self, *dims)
+    def split(self, split_size, dim=0): return ops.split(self, split_size, dim)
+    def chunk(self, chunks, dim=0): return ops.chunk(self, chunks, dim)
+    def softmax(self, dim=-1): return ops.softmax(self, dim)
+    def log_softmax(self, dim=-1): return ops.log_softmax(self, dim)
+
+    @property
+    def T(self):
+        return ops.permute(self, *reversed(range(self.ndim)))
+
+
+def _wrap(data, requires_grad: bool, backend, fn, idx: int, name=None) -> Tensor:
+    """Make a Tensor around an existing array without copying: the fast path every op takes."""
+    t = _new_tensor(Tensor)
+    t.data = data
+    t.grad = None
+    t.requires_grad = requires_grad
+    t._fn = fn
+    t._idx = idx
+    t.name = name
+    t._backend = backend
+    return t
+
+
+_new_tensor = object.__new__
+
+
+def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="cpu", name: str | None = None) -> Tensor:
+    """Make a leaf tensor (a copy of ``data``) on ``device``; Python floats become float32 unless ``dtype`` says.
+
+    >>> import tinygrad_rnn as tr
+    >>> tr.tensor([1.0, 2.0]).dtype
+    'float32'
+    >>> tr.tensor([1.0], dtype="float64", requires_grad=True).requires_grad
+    True
+    """
+    if isinstance(data, Tensor):
+        data = data._backend.to_numpy(data.data)
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
+
+
+def constant(value, like: Tensor) -> Tensor:
+    """A Python number as an operand next to ``like``: it stays a weak scalar, so ``x * 2`` keeps ``x``'s dtype."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a Tensor or a Python number, got {type(value).__name__}")
+    if isinstance(value, float) and like.dtype not in _backend.FLOAT_DTYPES:
+        raise DTypeError(f"a float operand {value!r} with a {like.dtype} tensor would silently upcast; "
+                         "convert the tensor with .to('float32') first")
+    return _wrap(value, False, like._backend, None, 0)
+
+
+from . import ops  # noqa: E402  (ops builds on Function and Tensor defined above)

@@ -1,0 +1,25 @@
+"""The errors the engine raises; each message names the op, the shapes and, inside an unrolled graph, scope and step."""
+
+
+class TinygradRNNError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+class ShapeError(TinygradRNNError, ValueError):
+    """Shapes that an op cannot combine (matmul inner dimensions, broadcasting, reshape sizes)."""
+
+
+class DTypeError(TinygradRNNError, TypeError):
+    """Mixed dtypes in one op, or a gradient asked of a non-floating tensor."""
+
+
+class DeviceError(TinygradRNNError, RuntimeError):
+    """An unknown device, a device whose library or hardware is missing, or tensors of two devices in one op."""
+
+
+class GraphError(TinygradRNNError, RuntimeError):
+    """Misuse of the graph: backward over a released graph, backward of a non-scalar without a gradient."""
+
+
+class AnomalyError(TinygradRNNError, FloatingPointError):
+    """Raised under ``detect_anomaly()`` at the first op whose forward or backward produced NaN or Inf."""

@@ -1,0 +1,44 @@
+"""What several op modules share: turning operands into tensors of one dtype and normalising axes."""
+from __future__ import annotations
+
+from ..errors import DTypeError
+from ..engine import Tensor, constant
+
+
+def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
+    """Both operands as tensors: a Python number becomes a weak scalar; two tensors must share a dtype."""
+    if not isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            raise TypeError(f"{label}: at least one operand must be a Tensor")
+        return constant(a, b), b
+    if not isinstance(b, Tensor):
+        return a, constant(b, a)
+    if a.data.dtype != b.data.dtype:
+        raise DTypeError(f"{label}: dtypes differ ({a.dtype} with shape {a.shape}, {b.dtype} with shape {b.shape}); "
+                         "tinygrad_rnn never upcasts silently — convert one with .to(dtype)")
+    return a, b
+
+
+def normalize_axis(axis: int, ndim: int, label: str) -> int:
+    if not -ndim <= axis < max(ndim, 1):
+        raise IndexError(f"{label}: dim {axis} is out of range for a tensor with {ndim} dimensions")
+    return axis % max(ndim, 1)
+
+
+def normalize_axes(dim, ndim: int, label: str):
+    """``None`` (all axes) or a sorted tuple of non-negative axes."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    return tuple(sorted(normalize_axis(d, ndim, label) for d in dims))
+
+
+def as_tensor_like(value, like: Tensor, label: str) -> Tensor:
+    """``value`` (a Tensor, array or list, e.g. indices or a mask) as a tensor on ``like``'s device."""
+    if isinstance(value, Tensor):
+        if value._backend is not like._backend:
+            from ..errors import DeviceError
+
+            raise DeviceError(f"{label}: inputs live on different devices ({like.device} and {value.device})")
+        return value
+    return Tensor(value, device=like.device)

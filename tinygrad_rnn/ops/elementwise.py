@@ -1,0 +1,257 @@
+"""Elementwise ops. Each forward broadcasts as NumPy does; the backward pass sums gradients back to each
+input's shape in one place (``autograd.unbroadcast``), so none of these reduce anything themselves."""
+from __future__ import annotations
+
+from ..engine import Function, Tensor, _wrap
+from ._common import operands
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, -g
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        ga = g * self.b if self.parents[0].requires_grad else None
+        gb = g * self.a if self.parents[1].requires_grad else None
+        return ga, gb
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.b = b
+        self.out = a / b
+        return self.out
+
+    def backward(self, g):
+        ga = g / self.b
+        gb = -ga * self.out if self.parents[1].requires_grad else None
+        return ga, gb
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class Pow(Function):
+    def forward(self, a, exponent):
+        self.a, self.exponent = a, exponent
+        return a ** exponent
+
+    def backward(self, g):
+        return g * self.exponent * self.a ** (self.exponent - 1)
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.out = self.xp.exp(a)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return self.xp.log(a)
+
+    def backward(self, g):
+        return g / self.a
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        self.out = self.xp.sqrt(a)
+        return self.out
+
+    def backward(self, g):
+        return g / (2 * self.out)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        self.out = self.xp.tanh(a)
+        return self.out
+
+    def backward(self, g):
+        out = self.out
+        return g * (1 - out * out)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        # the tanh form never overflows, unlike 1 / (1 + exp(-a)) for large negative a
+        self.out = 0.5 + 0.5 * self.xp.tanh(0.5 * a)
+        return self.out
+
+    def backward(self, g):
+        out = self.out
+        return g * out * (1 - out)
+
+
+class Relu(Function):
+    def forward(self, a):
+        self.out = self.xp.maximum(a, 0)
+        return self.out
+
+    def backward(self, g):
+        return self.xp.where(self.out > 0, g, 0)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.a = a
+        return self.xp.abs(a)
+
+    def backward(self, g):
+        return g * self.xp.sign(self.a)
+
+
+class _Extremum(Function):
+    """maximum / minimum: the gradient goes to the winner, split evenly on ties (as PyTorch does)."""
+
+    def forward(self, a, b):
+        xp = self.xp
+        wins, ties = (a > b, a == b) if self.choose_max else (a < b, a == b)
+        dtype = a.dtype if hasattr(a, "dtype") else b.dtype
+        self.weight_a = xp.astype(wins, dtype) + 0.5 * xp.astype(ties, dtype)
+        return xp.maximum(a, b) if self.choose_max else xp.minimum(a, b)
+
+    def backward(self, g):
+        ga = g * self.weight_a
+        return ga, g - ga
+
+
+class Maximum(_Extremum):
+    choose_max = True
+
+
+class Minimum(_Extremum):
+    choose_max = False
+
+
+class Where(Function):
+    def forward(self, condition, a, b):
+        self.condition = condition
+        return self.xp.where(condition, a, b)
+
+    def backward(self, g):
+        xp, c = self.xp, self.condition
+        return None, xp.where(c, g, 0), xp.where(c, 0, g)
+
+
+class Cast(Function):
+    def forward(self, a, dtype):
+        self.source = a.dtype
+        return self.xp.astype(a, getattr(self.xp, dtype))
+
+    def backward(self, g):
+        return self.xp.astype(g, self.source)
+
+
+# -- the functions users call -----------------------------------------------------------------------------------
+def add(a, b) -> Tensor:
+    """``a + b`` with broadcasting. >>> (tr.tensor([1.0]) + 2).item()  # doctest: +SKIP"""
+    return Add.apply(*operands("add", a, b))
+
+
+def sub(a, b) -> Tensor:
+    return Sub.apply(*operands("sub", a, b))
+
+
+def mul(a, b) -> Tensor:
+    return Mul.apply(*operands("mul", a, b))
+
+
+def div(a, b) -> Tensor:
+    return Div.apply(*operands("div", a, b))
+
+
+def neg(a: Tensor) -> Tensor:
+    return Neg.apply(a)
+
+
+def pow(a: Tensor, exponent: float) -> Tensor:
+    """``a ** exponent`` for a Python number ``exponent``."""
+    if isinstance(exponent, Tensor) or isinstance(exponent, bool) or not isinstance(exponent, (int, float)):
+        raise TypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}")
+    return Pow.apply(a, exponent=exponent)
+
+
+def exp(a: Tensor) -> Tensor:
+    return Exp.apply(a)
+
+
+def log(a: Tensor) -> Tensor:
+    return Log.apply(a)
+
+
+def sqrt(a: Tensor) -> Tensor:
+    return Sqrt.apply(a)
+
+
+def tanh(a: Tensor) -> Tensor:
+    return Tanh.apply(a)
+
+
+def sigmoid(a: Tensor) -> Tensor:
+    return Sigmoid.apply(a)
+
+
+def relu(a: Tensor) -> Tensor:
+    return Relu.apply(a)
+
+
+def abs(a: Tensor) -> Tensor:  # noqa: A001  (PyTorch's name)
+    return Abs.apply(a)
+
+
+def maximum(a, b) -> Tensor:
+    return Maximum.apply(*operands("maximum", a, b))
+
+
+def minimum(a, b) -> Tensor:
+    return Minimum.apply(*operands("minimum", a, b))
+
+
+def where(condition, a, b) -> Tensor:
+    """``a`` where the boolean ``condition`` holds, else ``b`` (each may broadcast, ``a``/``b`` may be numbers)."""
+    a, b = operands("where", a, b)
+    from ._common import as_tensor_like
+
+    condition = as_tensor_like(condition, a, "where")
+    if condition.dtype != "bool":
+        raise TypeError(f"where: the condition must be a bool tensor, got {condition.dtype}")
+    return Where.apply(condition, a, b)
+
+
+def cast(a: Tensor, dtype: str) -> Tensor:
+    return Cast.apply(a, dtype=dtype)
+
+
+def compare(a, b, how: str) -> Tensor:
+    """Elementwise comparison (``less``, ``greater`` ...): a bool tensor outside the graph."""
+    a, b = operands(how, a, b)
+    xp = a._backend.xp
+    return _wrap(getattr(xp, how)(a.data, b.data), False, a._backend, None, 0)

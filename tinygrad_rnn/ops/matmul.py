@@ -1,0 +1,82 @@
+"""Matrix products: matmul (1-D, 2-D, batched, NumPy's rules) and linear (``x @ W.T + b`` as one node)."""
+from __future__ import annotations
+
+from ..errors import ShapeError
+from ..engine import Function, Tensor, location
+from . import _common
+
+
+class Matmul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return self.xp.matmul(a, b)
+
+    def backward(self, g):
+        xp, a, b = self.xp, self.a, self.b
+        want_a, want_b = self.parents[0].requires_grad, self.parents[1].requires_grad
+        if a.ndim == 2 and b.ndim == 2:  # the common case, kept short
+            return (g @ b.mT if want_a else None), (a.mT @ g if want_b else None)
+        # NumPy's rule: a 1-D left operand is a row (1, k), a 1-D right operand a column (k, 1)
+        a2 = xp.expand_dims(a, axis=0) if a.ndim == 1 else a
+        b2 = xp.expand_dims(b, axis=-1) if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = xp.expand_dims(g2, axis=-2)
+        if b.ndim == 1:
+            g2 = xp.expand_dims(g2, axis=-1)
+        ga = g2 @ b2.mT if want_a else None
+        gb = a2.mT @ g2 if want_b else None
+        if gb is not None and b.ndim == 1:
+            gb = gb[..., 0]
+        return ga, gb  # leading (batch) axes are summed away by the backward pass
+
+
+class Linear(Function):
+    def forward(self, x, weight, bias=None):
+        self.x, self.weight = x, weight
+        out = x @ weight.mT
+        return out if bias is None else out + bias
+
+    def backward(self, g):
+        xp, x, w = self.xp, self.x, self.weight
+        gx = g @ w if self.parents[0].requires_grad else None
+        g2 = xp.reshape(g, (-1, g.shape[-1]))
+        gw = g2.mT @ xp.reshape(x, (-1, x.shape[-1])) if self.parents[1].requires_grad else None
+        if len(self.parents) == 2:
+            return gx, gw
+        return gx, gw, xp.sum(g2, axis=0)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b`` by NumPy's rules (1-D operands, batched stacks broadcast).
+
+    >>> import tinygrad_rnn as tr
+    >>> (tr.tensor([[1.0, 2.0]]) @ tr.tensor([[3.0], [4.0]])).item()
+    11.0
+    """
+    a, b = _common.operands("matmul", a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: operands must have at least one dimension, got shapes {a.shape} and {b.shape}"
+                         f"{location()}")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ShapeError(f"matmul: inner dimensions differ ({k_a} vs {k_b}) for shapes {a.shape} @ {b.shape}"
+                         f"{location()}")
+    return Matmul.apply(a, b)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias`` in one node, with PyTorch's layout: ``weight`` is (out_features, in_features)."""
+    label = "linear"
+    x, weight = _common.operands(label, x, weight)
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+                         f"(expects (..., {weight.shape[1] if weight.ndim == 2 else '?'})){location()}")
+    if bias is None:
+        return Linear.apply(x, weight)
+    _common.operands(label, x, bias)
+    if bias.shape != (weight.shape[0],):
+        raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
+    return Linear.apply(x, weight, bias)
+

@@ -1,0 +1,73 @@
+"""Reductions over axes: sum, mean, max. Backward spreads the gradient back over the reduced axes."""
+from __future__ import annotations
+
+from ..engine import Function, Tensor
+from ._common import normalize_axes
+
+
+def _keepdims_shape(shape: tuple, axes) -> tuple:
+    return tuple(1 if axes is None or i in axes else n for i, n in enumerate(shape))
+
+
+def _reduced_shape(shape: tuple, axes) -> tuple:
+    return tuple(n for i, n in enumerate(shape) if axes is not None and i not in axes)
+
+
+class Sum(Function):
+    def forward(self, a, axes, keepdims):
+        self.shape, self.axes, self.keepdims = a.shape, axes, keepdims
+        return self.xp.sum(a, axis=axes, keepdims=keepdims)
+
+    def backward(self, g):
+        xp = self.xp
+        if not self.keepdims:
+            g = xp.reshape(g, _keepdims_shape(self.shape, self.axes))
+        return xp.broadcast_to(g, self.shape)
+
+
+class Mean(Sum):
+    def forward(self, a, axes, keepdims):
+        self.shape, self.axes, self.keepdims = a.shape, axes, keepdims
+        out = self.xp.mean(a, axis=axes, keepdims=keepdims)
+        self.count = a.size // out.size if out.size else 1
+        return out
+
+    def backward(self, g):
+        return super().backward(g / self.count)
+
+
+class Max(Function):
+    """The largest value over the axes; the gradient is shared evenly among tied maxima."""
+
+    def forward(self, a, axes, keepdims):
+        xp = self.xp
+        self.shape, self.axes, self.keepdims = a.shape, axes, keepdims
+        kept = xp.max(a, axis=axes, keepdims=True)
+        winners = xp.astype(a == kept, a.dtype)
+        self.share = winners / xp.sum(winners, axis=axes, keepdims=True)
+        return kept if keepdims else xp.reshape(kept, _reduced_shape(a.shape, axes))
+
+    def backward(self, g):
+        if not self.keepdims:
+            g = self.xp.reshape(g, _keepdims_shape(self.shape, self.axes))
+        return g * self.share
+
+
+def _reduce(cls, label: str, a: Tensor, dim, keepdim: bool) -> Tensor:
+    return cls.apply(a, axes=normalize_axes(dim, a.ndim, label), keepdims=bool(keepdim))
+
+
+def sum(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001  (PyTorch's name)
+    """Sum over ``dim`` (an int, a tuple, or None for all)."""
+    return _reduce(Sum, "sum", a, dim, keepdim)
+
+
+def mean(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return _reduce(Mean, "mean", a, dim, keepdim)
+
+
+def max(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """The maximum over ``dim`` (values only; the gradient splits evenly between ties, like ``torch.amax``)."""
+    if a.numel() == 0:
+        raise ValueError(f"max: cannot reduce an empty tensor of shape {a.shape}")
+    return _reduce(Max, "max", a, dim, keepdim)

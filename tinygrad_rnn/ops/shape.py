@@ -1,0 +1,200 @@
+"""Ops that move data without arithmetic: reshape, permute, indexing, concat, stack, split."""
+from __future__ import annotations
+
+import builtins
+
+from ..errors import ShapeError
+from ..engine import Function, Tensor
+from ._common import normalize_axis
+
+
+class Reshape(Function):
+    def forward(self, a, shape):
+        self.source = a.shape
+        return self.xp.reshape(a, shape)
+
+    def backward(self, g):
+        return self.xp.reshape(g, self.source)
+
+
+class Permute(Function):
+    def forward(self, a, dims):
+        self.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
+        return self.xp.permute_dims(a, dims)
+
+    def backward(self, g):
+        return self.xp.permute_dims(g, self.inverse)
+
+
+class GetItem(Function):
+    label = "getitem"
+
+    def forward(self, a, key, advanced):
+        self.shape, self.dtype, self.key, self.advanced = a.shape, a.dtype, key, advanced
+        return a[key]
+
+    def backward(self, g):
+        if self.advanced:  # integer arrays may repeat an index: those gradients must add up
+            return self.parents[0]._backend.index_add(self.shape, self.dtype, self.key, g)
+        out = self.xp.zeros(self.shape, dtype=self.dtype)
+        out[self.key] = g
+        return out
+
+
+class Concat(Function):
+    def forward(self, *arrays, axis):
+        self.axis = axis
+        self.bounds = []
+        start = 0
+        for a in arrays:
+            self.bounds.append((start, start + a.shape[axis]))
+            start += a.shape[axis]
+        return self.xp.concat(arrays, axis=axis)
+
+    def backward(self, g):
+        lead = (builtins.slice(None),) * self.axis
+        return tuple(g[lead + (builtins.slice(s, e), ...)] for s, e in self.bounds)
+
+
+class Stack(Function):
+    def forward(self, *arrays, axis):
+        self.axis, self.count = axis, len(arrays)
+        return self.xp.stack(arrays, axis=axis)
+
+    def backward(self, g):
+        lead = (builtins.slice(None),) * self.axis
+        return tuple(g[lead + (i, ...)] for i in range(self.count))
+
+
+class Split(Function):
+    """One node, several outputs: the pieces of ``a`` along ``axis``."""
+
+    multi_output = True
+
+    def forward(self, a, sizes, axis):
+        self.shape, self.dtype, self.axis = a.shape, a.dtype, axis
+        lead = (builtins.slice(None),) * axis
+        self.slices, start = [], 0
+        for n in sizes:
+            self.slices.append(lead + (builtins.slice(start, start + n), ...))
+            start += n
+        return tuple(a[s] for s in self.slices)
+
+    def backward(self, grads):
+        xp = self.xp
+        pieces = [g if g is not None else xp.zeros(self._piece_shape(s), dtype=self.dtype)
+                  for g, s in zip(grads, self.slices)]
+        return xp.concat(pieces, axis=self.axis)
+
+    def _piece_shape(self, index) -> tuple:
+        piece = index[self.axis]
+        return self.shape[:self.axis] + (piece.stop - piece.start,) + self.shape[self.axis + 1:]
+
+
+# -- the functions users call -----------------------------------------------------------------------------------
+def reshape(a: Tensor, *shape) -> Tensor:
+    """Same data, new shape (one entry may be -1). ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    shape = tuple(int(n) for n in shape)
+    known = 1
+    for n in shape:
+        known *= n if n != -1 else 1
+    count = a.numel()
+    if shape.count(-1) > 1 or (-1 not in shape and known != count) or (-1 in shape and (known == 0 or count % known)):
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {a.shape} ({count} elements) into {shape}")
+    if shape == a.shape:
+        return a
+    return Reshape.apply(a, shape=shape)
+
+
+def permute(a: Tensor, *dims) -> Tensor:
+    """Reorder the axes: ``x.permute(1, 0, 2)``."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = dims[0]
+    dims = tuple(normalize_axis(d, a.ndim, "permute") for d in dims)
+    if sorted(dims) != list(range(a.ndim)):
+        raise ShapeError(f"permute: {dims} is not a permutation of the {a.ndim} axes of a tensor of shape {a.shape}")
+    return Permute.apply(a, dims=dims)
+
+
+def transpose(a: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
+    """Swap two axes (the last two by default)."""
+    dims = list(range(a.ndim))
+    i, j = normalize_axis(dim0, a.ndim, "transpose"), normalize_axis(dim1, a.ndim, "transpose")
+    dims[i], dims[j] = dims[j], dims[i]
+    return Permute.apply(a, dims=tuple(dims))
+
+
+def _index_part(part, like: Tensor):
+    """One entry of an index: tensors and lists of ints become integer arrays of ``like``'s backend."""
+    if isinstance(part, Tensor):
+        if part.dtype not in ("int64", "int32", "int16", "int8", "uint8", "bool"):
+            raise TypeError(f"getitem: an index tensor must hold integers or bools, got {part.dtype}")
+        return part.data, True
+    if isinstance(part, (list, tuple)) or hasattr(part, "__array__") or hasattr(part, "__dlpack__"):
+        return like._backend.asarray(part), True
+    if part is None or part is Ellipsis or isinstance(part, (int, builtins.slice)):
+        return part, False
+    raise TypeError(f"getitem: cannot index with {type(part).__name__}")
+
+
+def getitem(a: Tensor, key) -> Tensor:
+    """``a[key]``: ints, slices, None, Ellipsis, and integer (or bool) index arrays as NumPy reads them."""
+    parts = key if isinstance(key, tuple) else (key,)
+    converted = [_index_part(p, a) for p in parts]
+    advanced = builtins.any(flag for _, flag in converted)
+    parts = tuple(p for p, _ in converted)
+    if not builtins.any(p is Ellipsis for p in parts) and builtins.sum(p is not None for p in parts) < a.ndim:
+        parts = parts + (Ellipsis,)  # the Array API wants an index to name every axis; NumPy implies the rest
+    return GetItem.apply(a, key=parts, advanced=advanced)
+
+
+def concat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing axis (``torch.cat``)."""
+    tensors = _same_dtype(tensors, "concat")
+    return Concat.apply(*tensors, axis=normalize_axis(dim, tensors[0].ndim, "concat"))
+
+
+cat = concat
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    tensors = _same_dtype(tensors, "stack")
+    return Stack.apply(*tensors, axis=normalize_axis(dim, tensors[0].ndim + 1, "stack"))
+
+
+def _same_dtype(tensors, label: str) -> list:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{label}: needs at least one tensor")
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) > 1:
+        raise TypeError(f"{label}: dtypes differ ({', '.join(sorted(dtypes))}); convert with .to(dtype) first")
+    return tensors
+
+
+def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Pieces of ``a`` along ``dim``: of ``split_size`` each (the last may be smaller), or of the listed sizes."""
+    axis = normalize_axis(dim, a.ndim, "split")
+    length = a.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step < 1:
+            raise ValueError(f"split: split_size must be >= 1, got {step}")
+        sizes = [builtins.min(step, length - s) for s in range(0, length, step)]
+    else:
+        sizes = [int(n) for n in split_size_or_sections]
+        if builtins.sum(sizes) != length or builtins.any(n < 0 for n in sizes):
+            raise ShapeError(f"split: sizes {sizes} do not add up to {length}, the length of dim {dim} of shape "
+                             f"{a.shape}")
+    return Split.apply(a, sizes=tuple(sizes), axis=axis)
+
+
+def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """``chunks`` pieces of (nearly) equal size along ``dim``, as ``torch.chunk``."""
+    if chunks < 1:
+        raise ValueError(f"chunk: chunks must be >= 1, got {chunks}")
+    length = a.shape[normalize_axis(dim, a.ndim, "chunk")]
+    return split(a, builtins.max(-(-length // chunks), 1), dim)
