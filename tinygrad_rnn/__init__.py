@@ -20,6 +20,8 @@ from .ops import (abs, add, cast, cat, chunk, concat, cross_entropy, div, dropou
 from .engine import (Function, Tensor, current_scope, current_step, detect_anomaly, enable_grad, is_grad_enabled,
                      no_grad, scope, step, tensor)
 
+from . import graph, nn, optim  # noqa: E402  (they build on the engine above)
+
 float16, float32, float64 = "float16", "float32", "float64"
 int32, int64, bool_ = "int32", "int64", "bool"
 

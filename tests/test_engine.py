@@ -1,0 +1,231 @@
+"""The engine contract: autodiff semantics, long unrolled graphs, hooks, release, dtypes, tags, anomaly mode."""
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tr
+
+
+def _rnn_numpy_bptt(xs, W, U, h0):
+    """Hand-written BPTT for h_t = tanh(x_t W + h_{t-1} U), loss = sum(h_T): returns dL/dh0, dL/dW, dL/dU."""
+    hs = [h0]
+    for x in xs:
+        hs.append(np.tanh(x @ W + hs[-1] @ U))
+    dh = np.ones_like(hs[-1])
+    dW, dU = np.zeros_like(W), np.zeros_like(U)
+    per_step_dU = []
+    for t in range(len(xs), 0, -1):
+        da = dh * (1 - hs[t] ** 2)
+        dW += xs[t - 1].T @ da
+        step_dU = hs[t - 1].T @ da
+        per_step_dU.append(step_dU)
+        dU += step_dU
+        dh = da @ U.T
+    return dh, dW, dU, per_step_dU
+
+
+def test_ten_thousand_step_rnn_runs_backward_and_matches_hand_written_bptt(device):
+    rng = np.random.default_rng(0)
+    steps, hidden = 10_000, 4
+    W_np = rng.normal(0, 0.5, (2, hidden))
+    U_np = rng.normal(0, 0.3, (hidden, hidden))
+    xs_np = rng.normal(0, 1, (steps, 1, 2))
+    h0_np = rng.normal(0, 1, (1, hidden))
+    W = tr.tensor(W_np, requires_grad=True, device=device)
+    U = tr.tensor(U_np, requires_grad=True, device=device)
+    h0 = tr.tensor(h0_np, requires_grad=True, device=device)
+    xs = tr.tensor(xs_np, device=device)
+    h = h0
+    for t in range(steps):
+        with tr.step(t):
+            h = (xs[t] @ W + h @ U).tanh()
+    graph = tr.graph.trace(h)  # no RecursionError
+    assert graph.steps[-1] == steps - 1
+    h.sum().backward()
+    dh0, dW, dU, _ = _rnn_numpy_bptt(xs_np, W_np, U_np, h0_np)
+    np.testing.assert_allclose(tr.tensor(h0.grad, device=device).numpy(), dh0, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(tr.tensor(W.grad, device=device).numpy(), dW, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(tr.tensor(U.grad, device=device).numpy(), dU, rtol=1e-9, atol=1e-12)
+
+
+def test_weight_shared_across_steps_gets_the_sum_of_per_step_gradients():
+    rng = np.random.default_rng(1)
+    W_np, U_np = rng.normal(0, 0.5, (3, 5)), rng.normal(0, 0.4, (5, 5))
+    xs_np, h0_np = rng.normal(0, 1, (7, 2, 3)), np.zeros((2, 5))
+    U = tr.tensor(U_np, requires_grad=True)
+    h = tr.tensor(h0_np)
+    per_step = []
+    for t in range(7):
+        h_prev = h
+        h = (tr.tensor(xs_np[t]) @ tr.tensor(W_np) + h_prev @ U).tanh()
+    h.sum().backward()
+    _, _, dU, per_step = _rnn_numpy_bptt(xs_np, W_np, U_np, h0_np)
+    assert len(per_step) == 7
+    np.testing.assert_allclose(U.grad, sum(per_step), rtol=1e-10)
+    np.testing.assert_allclose(U.grad, dU, rtol=1e-10)
+
+
+def test_reused_tensor_accumulates_and_leaf_grads_do_not_alias():
+    a = tr.tensor([2.0, 3.0], requires_grad=True)
+    b = tr.tensor([1.0, 1.0], requires_grad=True)
+    (a * a + a + b).sum().backward()
+    np.testing.assert_allclose(a.grad, [5.0, 7.0])
+    np.testing.assert_allclose(b.grad, [1.0, 1.0])
+    b.grad[0] = 100.0  # a leaf owns its gradient array
+    assert a.grad[0] == 5.0
+    (a * 2).sum().backward()  # a second backward adds to .grad
+    np.testing.assert_allclose(a.grad, [7.0, 9.0])
+
+
+def test_multi_output_op_with_one_output_unused(device):
+    x = tr.tensor(np.arange(6.0).reshape(2, 3), dtype="float64", requires_grad=True, device=device)
+    first, second = tr.split(x, [1, 2], dim=1)
+    assert first.grad_fn is second.grad_fn  # one node, two outputs
+    (second * 3).sum().backward()
+    np.testing.assert_allclose(tr.tensor(x.grad, device=device).numpy(), [[0, 3, 3], [0, 3, 3]])
+
+
+def test_backward_needs_grad_for_non_scalar_and_accepts_one():
+    x = tr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    with pytest.raises(tr.GraphError, match=r"shape \(2,\).*not a scalar"):
+        y.backward()
+    y.backward(tr.tensor([1.0, 10.0]))
+    np.testing.assert_allclose(x.grad, [3.0, 30.0])
+
+
+def test_release_after_backward_and_retain_graph():
+    x = tr.tensor([1.0, 2.0], requires_grad=True)
+    with tr.scope("layer"), tr.step(4):
+        y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad, [4.0, 8.0])
+    with pytest.raises(tr.GraphError, match=r"scope 'layer' at step 4 was released.*retain_graph=True"):
+        y.backward()
+    assert len(tr.graph.trace(y)) > 0  # the graph's shape survives the release
+
+
+def test_no_grad_detach_and_requires_grad_rules():
+    x = tr.tensor([1.0], requires_grad=True)
+    with tr.no_grad():
+        y = x * 2
+        with tr.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+    d = (x * 2).detach()
+    assert d.is_leaf and not d.requires_grad
+    with pytest.raises(tr.DTypeError, match="int64"):
+        tr.tensor([1, 2], requires_grad=True)
+    with pytest.raises(tr.GraphError, match="does not require grad"):
+        tr.tensor([1.0]).sum().backward()
+
+    @tr.no_grad()
+    def doubled(v):
+        return v * 2
+
+    assert not doubled(x).requires_grad
+
+
+def test_hooks_see_and_replace_gradients_and_retain_grad():
+    x = tr.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    seen = []
+    h.register_hook(lambda g: seen.append(g.copy()))
+    h.retain_grad()
+    x.register_hook(lambda g: g * 10)  # replaces the leaf's gradient
+    (h * h).sum().backward()
+    np.testing.assert_allclose(seen[0], [6.0, 12.0])
+    np.testing.assert_allclose(h.grad, [6.0, 12.0])
+    np.testing.assert_allclose(x.grad, [180.0, 360.0])
+
+
+def test_dtypes_default_float32_float64_on_request_and_no_silent_mixing():
+    assert tr.tensor([1.0]).dtype == tr.float32
+    assert tr.tensor([1.0], dtype="float64").dtype == "float64"
+    assert tr.tensor(np.zeros(2)).dtype == "float64"  # arrays keep their dtype, as torch.tensor does
+    assert tr.tensor([1, 2]).dtype == "int64"
+    x32, x64 = tr.tensor([1.0]), tr.tensor([1.0], dtype="float64")
+    assert (x32 * 2.5).dtype == "float32"
+    with pytest.raises(tr.DTypeError, match=r"add: dtypes differ \(float32.*float64"):
+        x32 + x64
+    with pytest.raises(tr.DTypeError):
+        tr.tensor([1, 2]) * 0.5
+    y = x32.to("float64") * x64
+    assert y.dtype == "float64"
+
+
+def test_cast_is_differentiable():
+    x = tr.tensor([1.5], requires_grad=True)
+    (x.double() * 2).sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad[0] == 2.0
+
+
+def test_manual_seed_reproduces_random_numbers():
+    tr.manual_seed(7)
+    a = tr.randn(3, 4).numpy()
+    tr.manual_seed(7)
+    b = tr.randn(3, 4).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, tr.randn(3, 4).numpy())
+
+
+def test_scope_and_step_tags_on_nodes_and_tensors():
+    x = tr.tensor([1.0], requires_grad=True)
+    with tr.scope("encoder"), tr.scope("lstm"):
+        with tr.step(17):
+            f = x.sigmoid().named("f")
+        after = x * 1
+    assert (f.scope, f.step, f.name) == ("encoder/lstm", 17, "f")
+    assert (after.scope, after.step) == ("encoder/lstm", None)
+    assert tr.current_scope() == "" and tr.current_step() is None
+    with pytest.raises(ValueError):
+        tr.scope("a/b")
+
+
+def test_detect_anomaly_names_op_scope_and_step():
+    x = tr.tensor([0.0, 1.0], requires_grad=True)
+    with tr.detect_anomaly():
+        with pytest.raises(tr.AnomalyError, match=r"log in scope 'cell' at step 2 produced NaN or Inf in its forward"):
+            with tr.scope("cell"), tr.step(2):
+                x.log()
+        y = x.sqrt()  # forward is finite, backward divides by sqrt(0)
+        with pytest.raises(tr.AnomalyError, match="sqrt produced NaN or Inf in its backward"):
+            y.sum().backward()
+    x.log()  # outside the context manager nothing is checked
+
+
+def test_devices_and_moves(device):
+    x = tr.tensor([1.0, 2.0], device=device)
+    assert x.device == device
+    back = x.to("cpu")
+    assert back.device == "cpu" and back.numpy().tolist() == [1.0, 2.0]
+    with pytest.raises(tr.DeviceError, match="unknown device 'tpu'"):
+        tr.tensor([1.0], device="tpu")
+
+
+def test_mixing_devices_names_the_op_and_both_devices():
+    pytest.importorskip("array_api_strict")
+    a = tr.tensor([1.0])
+    b = tr.tensor([1.0], device="array_api_strict")
+    with pytest.raises(tr.DeviceError, match=r"add: inputs live on different devices \(cpu.*array_api_strict"):
+        a + b
+
+
+def test_cuda_without_gpu_says_what_is_missing():
+    if tr.cuda_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(tr.DeviceError, match=r"cuda.*(pip install|no usable GPU|no GPU)"):
+        tr.tensor([1.0], device="cuda")
+
+
+def test_python_operators_map_to_ops():
+    x = tr.tensor([[1.0, -2.0]], requires_grad=True)
+    assert (x + 1).grad_fn.op_label() == "add"
+    assert (1 - x).grad_fn.op_label() == "sub"
+    assert (x @ x.T).grad_fn.op_label() == "matmul"
+    assert (-x).grad_fn.op_label() == "neg"
+    assert (x ** 2).grad_fn.op_label() == "pow"
+    assert abs(x).grad_fn.op_label() == "abs"
+    assert x[0].grad_fn.op_label() == "getitem"
+    assert (x > 0).dtype == "bool"

@@ -1,0 +1,69 @@
+"""The read-only graph view and its DOT rendering."""
+import numpy as np
+
+import tinygrad_rnn as tr
+import viz
+
+
+def _unrolled(steps=4):
+    tr.manual_seed(0)
+    W = tr.nn.Parameter(tr.randn(3, 3) * 0.5)
+    W.name = "W_hh"
+    h = tr.zeros(1, 3).named("h0")
+    x = tr.tensor(np.ones((steps, 1, 3), dtype="float32"), name="x")
+    with tr.scope("rnn"):
+        for t in range(steps):
+            with tr.step(t):
+                h = (x[t] + h @ W).tanh().named("h")
+    return W, h
+
+
+def test_trace_is_topological_and_tagged():
+    W, h = _unrolled()
+    g = tr.graph.trace(h)
+    position = {n.id: i for i, n in enumerate(g.nodes)}
+    assert all(position[a] < position[b] for a, b in g.edges)
+    hs = g.find(name="h")
+    assert [n.step for n in hs] == [0, 1, 2, 3] and all(n.scope == "rnn" for n in hs)
+    assert g.node_of(W).kind == "param" and g.node_of(W).label == "W_hh"
+    assert g.steps == [0, 1, 2, 3] and g.scopes == ["rnn"]
+    # x needs no gradient, so x[t] is no node: only ops on the gradient's path are recorded
+    assert {n.label for n in g.ops} == {"matmul", "add", "tanh"}
+    assert len(g.find(scope="rnn", step=2, kind="op")) == 3
+
+
+def test_trace_is_deterministic_and_dot_is_byte_identical():
+    first = viz.to_dot(tr.graph.trace(_unrolled()[1]))
+    second = viz.to_dot(tr.graph.trace(_unrolled()[1]))
+    assert first == second
+    assert "cluster_t0" in first and "cluster_t3" in first
+
+
+def test_paths_between_tensors():
+    W, h = _unrolled()
+    g = tr.graph.trace(h)
+    h_nodes = g.find(name="h")
+    on_path = g.path_nodes(h_nodes[0], h_nodes[3])
+    assert [n.step for n in on_path if n.name == "h"] == [0, 1, 2, 3]
+    assert g.path_nodes(h_nodes[3], h_nodes[0]) == []  # edges run forward in time
+    shortest = g.shortest_path(g.node_of(W), h_nodes[3])
+    assert shortest[0].label == "W_hh" and shortest[-1] is h_nodes[3]
+    only_tanh = g.path_nodes(h_nodes[0], h_nodes[3], through=lambda n: n.label in ("tanh", "matmul", "add", "h", ""))
+    assert only_tanh and all(n.label != "W_hh" for n in only_tanh)
+    assert len(g.path_edges(h_nodes[0], h_nodes[1])) == 6  # h0 → matmul → · → add → · → tanh → h1
+
+
+def test_trace_after_backward_exposes_leaf_and_retained_gradients():
+    W, h = _unrolled()
+    h.retain_grad()
+    h.sum().backward()
+    g = tr.graph.trace(h)
+    assert g.node_of(W).grad is not None and g.node_of(h).grad is not None
+    assert g.find(name="h", step=0)[0].grad is None  # not retained
+
+
+def test_write_dot_file(tmp_path):
+    files = viz.write(tr.graph.trace(_unrolled()[1]), str(tmp_path / "g.dot"))
+    assert (tmp_path / "g.dot").read_text().startswith("digraph")
+    if viz.dot_available():
+        assert (tmp_path / "g.svg").exists() and len(files) == 2

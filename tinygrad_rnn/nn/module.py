@@ -1,0 +1,276 @@
+"""Module and Parameter: a tree of named parameters, PyTorch's names and semantics.
+
+Calling a module opens a graph scope named after its attribute (the root after its class), so every
+node its forward makes is stamped ``encoder/lstm/...`` and can be found again in a traced graph.
+
+>>> import tinygrad_rnn as tr
+>>> class Net(tr.nn.Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.fc = tr.nn.Linear(3, 2)
+...     def forward(self, x):
+...         return self.fc(x)
+>>> [name for name, _ in Net().named_parameters()]
+['fc.weight', 'fc.bias']
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .. import backend as _backend
+from ..engine import Tensor, no_grad, scope
+from ..errors import ShapeError
+
+
+class Parameter(Tensor):
+    """A leaf tensor that a Module registers as trainable (``requires_grad=True`` by default)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad: bool = True, dtype: str | None = None, device=None):
+        if isinstance(data, Tensor):
+            device = device or data.device
+            data = data._backend.to_numpy(data.data)
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype, device=device or "cpu")
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of every layer. Subclasses call ``super().__init__()`` and assign parameters and sub-modules
+    as attributes; ``forward`` does the work and ``module(x)`` calls it inside the module's scope."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_scope_name", type(self).__name__)
+
+    # -- registration ---------------------------------------------------------------------------------------------
+    def __setattr__(self, name: str, value) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() before assigning "
+                                 f"attributes (while setting {name!r})")
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+            value.name = name
+        elif isinstance(value, Module):
+            self._modules[name] = value
+            object.__setattr__(value, "_scope_name", name)
+            for child_name, parameter in value.named_parameters():
+                parameter.name = f"{name}.{child_name}"
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
+        """Keep a tensor that is state but not trained (saved in ``state_dict``, moved by ``to``)."""
+        object.__setattr__(self, name, tensor)
+        self._buffers[name] = tensor
+
+    def register_parameter(self, name: str, parameter: Parameter | None) -> None:
+        if parameter is None:
+            object.__setattr__(self, name, None)
+            self._parameters.pop(name, None)
+        else:
+            setattr(self, name, parameter)
+
+    # -- traversal ------------------------------------------------------------------------------------------------
+    def named_modules(self, prefix: str = ""):
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop(0)
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            for child_name, child in module._modules.items():
+                if child is not None:
+                    stack.append((f"{name}.{child_name}" if name else child_name, child))
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def named_children(self):
+        return ((n, m) for n, m in self._modules.items() if m is not None)
+
+    def children(self):
+        return (m for _, m in self.named_children())
+
+    def _named_members(self, registry: str):
+        seen = set()
+        for prefix, module in self._named_modules_depth_first():
+            for name, value in getattr(module, registry).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{prefix}.{name}" if prefix else name), value
+
+    def _named_modules_depth_first(self, prefix: str = ""):
+        # PyTorch lists a module's own parameters before its children's, depth first
+        yield prefix, self
+        for child_name, child in self.named_children():
+            yield from child._named_modules_depth_first(f"{prefix}.{child_name}" if prefix else child_name)
+
+    def named_parameters(self):
+        """``(dotted name, Parameter)`` pairs, each parameter once, in PyTorch's order."""
+        return self._named_members("_parameters")
+
+    def parameters(self):
+        return (p for _, p in self.named_parameters())
+
+    def named_buffers(self):
+        return self._named_members("_buffers")
+
+    def buffers(self):
+        return (b for _, b in self.named_buffers())
+
+    # -- running ----------------------------------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        with scope(self._scope_name):
+            return self.forward(*args, **kwargs)
+
+    def train(self, mode: bool = True) -> "Module":
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            p.grad = None if set_to_none or p.grad is None else p.grad * 0
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def to(self, target) -> "Module":
+        """Move every parameter and buffer, in place, to a device (``"cuda"``) or dtype (``"float64"``)."""
+        with no_grad():
+            for tensor in list(self.parameters()) + [b for b in self.buffers() if b is not None]:
+                moved = tensor.to(target)
+                tensor.data, tensor._backend = moved.data, moved._backend
+                if tensor.grad is not None:
+                    tensor.grad = None
+        return self
+
+    def double(self) -> "Module":
+        return self.to("float64")
+
+    def float(self) -> "Module":
+        return self.to("float32")
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every sub-module (children first) and on this one, like ``torch.nn.Module.apply``."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # -- saving -----------------------------------------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, Tensor]":
+        """Every parameter and buffer by dotted name, as detached tensors sharing the data."""
+        state = OrderedDict((n, p.detach()) for n, p in self.named_parameters())
+        state.update((n, b.detach()) for n, b in self.named_buffers())
+        return state
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy values (tensors, NumPy arrays, or PyTorch tensors) into the parameters and buffers by name.
+
+        Returns ``(missing_keys, unexpected_keys)``; with ``strict`` either being non-empty is an error, and a
+        shape mismatch always is.
+        """
+        own = OrderedDict(self.named_parameters())
+        own.update(self.named_buffers())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, unexpected keys "
+                           f"{unexpected}")
+        for name, target in own.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            host = value.numpy() if isinstance(value, Tensor) else _to_host(value)
+            if tuple(host.shape) != target.shape:
+                raise ShapeError(f"load_state_dict: {name} has shape {tuple(host.shape)} in the state dict but "
+                                 f"{target.shape} in the model")
+            target.data = target._backend.asarray(host, target.dtype)
+        return missing, unexpected
+
+    # -- printing ---------------------------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self.named_children()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _to_host(value):
+    """NumPy view of an array-like from anywhere (NumPy, CuPy, PyTorch, lists)."""
+    if hasattr(value, "detach"):  # a PyTorch tensor
+        value = value.detach().cpu().numpy()
+    if hasattr(value, "get") and not hasattr(value, "keys"):  # a CuPy array
+        value = value.get()
+    return _backend.get_backend("cpu").to_numpy(value)
+
+
+class Sequential(Module):
+    """Modules applied one after another; children are named ``0``, ``1``, ...
+
+    >>> import tinygrad_rnn as tr
+    >>> net = tr.nn.Sequential(tr.nn.Linear(2, 3), tr.nn.Tanh())
+    >>> net(tr.tensor([[1.0, 2.0]])).shape
+    (1, 3)
+    """
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        for i, module in enumerate(modules):
+            setattr(self, str(i), module)
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self.children())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def forward(self, x):
+        for module in self.children():
+            x = module(x)
+        return x
+
+
+class ModuleList(Module):
+    """A list of modules registered as children ``0``, ``1``, ... (for stacked layers)."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> "ModuleList":
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self.children())[index]
+
+    def __iter__(self):
+        return iter(list(self.children()))
+
+    def __len__(self) -> int:
+        return len(self._modules)
