@@ -67,3 +67,14 @@ def test_write_dot_file(tmp_path):
     assert (tmp_path / "g.dot").read_text().startswith("digraph")
     if viz.dot_available():
         assert (tmp_path / "g.svg").exists() and len(files) == 2
+
+
+def test_save_and_load_state_dict_atomically(tmp_path):
+    layer = tr.nn.Linear(3, 2)
+    path = tmp_path / "sub" / "layer.npz"
+    tr.save(layer.state_dict(), str(path))
+    assert [p.name for p in path.parent.iterdir()] == ["layer.npz"]  # no temporary file left behind
+    fresh = tr.nn.Linear(3, 2)
+    fresh.load_state_dict(tr.load(str(path)))
+    np.testing.assert_array_equal(fresh.weight.numpy(), layer.weight.numpy())
+    np.testing.assert_array_equal(fresh.bias.numpy(), layer.bias.numpy())
