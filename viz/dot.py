@@ -40,7 +40,7 @@ def _attrs(attrs: dict) -> str:
 
 def to_dot(graph: Graph, title: str | None = None) -> str:
     """The DOT source of ``graph``; nodes of one time step share a cluster, scopes nest inside it."""
-    lines = ["digraph unrolled {", '  rankdir=LR; newrank=true; node [fontname="Helvetica", fontsize=10];',
+    lines = ["digraph unrolled {", '  rankdir=BT; newrank=true; node [fontname="Helvetica", fontsize=10];',
              '  edge [color="#666666", arrowsize=0.6];']
     if title:
         lines.append(f'  labelloc=t; label="{title}";')
@@ -55,11 +55,17 @@ def to_dot(graph: Graph, title: str | None = None) -> str:
             lines.append(f'  subgraph cluster_t{step_index} {{ label="t = {step_index}"; style="rounded"; '
                          'color="#999999";')
             indent = "    "
+            lines.append(f'{indent}anchor_t{step_index} [shape=point, style=invis];')
         lines.extend(_scoped(members, indent, f"t{step_index}"))
         if step_index is not None:
             lines.append("  }")
+    if len(graph.steps) > 1:  # invisible anchors on one rank keep the time clusters in order, left to right
+        anchors = " -> ".join(f"anchor_t{t}" for t in graph.steps)
+        lines.append(f"  {{ rank=same; {anchors} [style=invis]; }}")
     for a, b in graph.edges:
-        lines.append(f"  {a} -> {b};")
+        # an edge from one step into the next must not push the later step upwards: time runs left to right
+        crosses_time = graph[a].step is not None and graph[b].step is not None and graph[a].step != graph[b].step
+        lines.append(f"  {a} -> {b}{' [constraint=false]' if crosses_time else ''};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
