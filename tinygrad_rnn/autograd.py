@@ -106,7 +106,10 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
         _accumulate_leaf(root, seed, root._backend.xp)
         return
     nodes = _reachable(root_fn)
-    _deliver(root_fn, root._idx, seed)
+    if root_fn.multi_output:
+        _deliver(root_fn, root._idx, seed)
+    else:
+        root_fn.pending = seed
     anomaly = _t._anomaly
     for fn in nodes:
         pending, fn.pending = fn.pending, None
@@ -125,24 +128,24 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
                 continue
             if g.shape != parent.data.shape:
                 g = unbroadcast(g, parent.data.shape, xp)
-            if parent._fn is None:
+            pf = parent._fn
+            if pf is None:
                 _accumulate_leaf(parent, g, xp)
+            elif pf.multi_output:
+                _deliver(pf, parent._idx, g)
             else:
-                _deliver(parent._fn, parent._idx, g)
+                held = pf.pending
+                pf.pending = g if held is None else held + g
         if not retain_graph:
             fn.release()
 
 
 def _deliver(fn, index: int, grad) -> None:
-    """Add ``grad`` to what output ``index`` of ``fn`` has received so far."""
-    if fn.multi_output:
-        if fn.pending is None:
-            fn.pending = [None] * len(fn.outputs)
-        held = fn.pending[index]
-        fn.pending[index] = grad if held is None else held + grad
-    else:
-        held = fn.pending
-        fn.pending = grad if held is None else held + grad
+    """Add ``grad`` to what output ``index`` of a multi-output ``fn`` has received so far."""
+    if fn.pending is None:
+        fn.pending = [None] * len(fn.outputs)
+    held = fn.pending[index]
+    fn.pending[index] = grad if held is None else held + grad
 
 
 def _hooked_gradients(fn, pending):

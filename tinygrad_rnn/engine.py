@@ -19,7 +19,7 @@ import itertools
 import weakref
 
 from . import backend as _backend
-from .errors import DTypeError, DeviceError, GraphError, ShapeError, TinygradRNNError
+from .errors import DTypeError, DeviceError, GraphError, IndexRangeError, ShapeError, TinygradRNNError
 
 # ---------------------------------------------------------------------------------------------------------------
 # Graph-building state: read once per op, so it lives in plain module globals rather than context objects.
@@ -171,10 +171,14 @@ class Function:
     instance ``__dict__`` and is dropped by ``release()`` after the backward pass, leaving the graph's shape
     readable (for ``tinygrad_rnn.graph``) but its buffers freed."""
 
-    __slots__ = ("parents", "outputs", "seq", "scope", "step", "xp", "hooked", "released", "pending", "__dict__",
-                 "__weakref__")
+    # parents, seq, scope, step and xp are set on every recorded node; outputs (weak references) only on
+    # multi-output nodes, whose unused outputs no consumer would otherwise lead a trace to
+    __slots__ = ("parents", "outputs", "seq", "scope", "step", "xp", "__dict__", "__weakref__")
     multi_output = False
     label: str | None = None
+    hooked = None  # {output index: tensor} once a hook or retain_grad watches an output
+    pending = None  # the gradient(s) gathered for this node's outputs during a backward pass
+    released = False
 
     def forward(self, *arrays, **params):
         raise NotImplementedError
@@ -210,23 +214,28 @@ class Function:
             raise op_error(cls.op_label(), inputs, params, exc) from exc
         if _anomaly:
             _check_finite(cls.op_label(), "forward", out if cls.multi_output else (out,), backend, _scope, _step)
-        if cls.multi_output:
-            outputs = tuple(_wrap(o, requires_grad, backend, fn if requires_grad else None, i) for i, o in enumerate(out))
-            if requires_grad:
-                fn.outputs = tuple(weakref.ref(o) for o in outputs)
-        else:
-            outputs = _wrap(out, requires_grad, backend, fn if requires_grad else None, 0)
-            if requires_grad:
-                fn.outputs = (weakref.ref(outputs),)
         if requires_grad:
             fn.parents = inputs
             fn.seq = next(_counter)
             fn.scope = _scope
             fn.step = _step
-            fn.hooked = None
-            fn.released = False
-            fn.pending = None
-        return outputs
+        else:
+            fn = None
+        if cls.multi_output:
+            outputs = tuple(_wrap(o, requires_grad, backend, fn, i) for i, o in enumerate(out))
+            if fn is not None:
+                fn.outputs = tuple(weakref.ref(o) for o in outputs)
+            return outputs
+        # _wrap inlined: this line runs once per op
+        t = _new_tensor(Tensor)
+        t.data = out
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._fn = fn
+        t._idx = 0
+        t.name = None
+        t._backend = backend
+        return t
 
 
 _new_function = object.__new__
@@ -236,7 +245,7 @@ def op_error(label: str, inputs, params, exc: Exception) -> TinygradRNNError:
     """Turn an array library's complaint into our error naming the op, the shapes, scope and step."""
     shapes = " and ".join(str(shape_of(t.data)) for t in inputs)
     extra = "".join(f", {k}={v!r}" for k, v in params.items() if not hasattr(v, "shape"))
-    kind = DTypeError if isinstance(exc, TypeError) else ShapeError
+    kind = DTypeError if isinstance(exc, TypeError) else IndexRangeError if isinstance(exc, IndexError) else ShapeError
     return kind(f"{label}: cannot apply to shape{'s' if len(inputs) > 1 else ''} {shapes}{extra}"
                 f"{where_text(_scope, _step)} ({exc})")
 

@@ -9,6 +9,10 @@ class ShapeError(TinygradRNNError, ValueError):
     """Shapes that an op cannot combine (matmul inner dimensions, broadcasting, reshape sizes)."""
 
 
+class IndexRangeError(ShapeError, IndexError):
+    """An index, class target or dim outside its range (still caught by ``except IndexError``)."""
+
+
 class DTypeError(TinygradRNNError, TypeError):
     """Mixed dtypes in one op, or a gradient asked of a non-floating tensor."""
 

@@ -208,13 +208,23 @@ def trace(*roots: Tensor) -> Graph:
     Works before and after ``backward()``: the backward pass frees saved buffers, not the graph's shape.
     """
     functions = {}
-    stack = [r._fn for r in roots if r._fn is not None]
+    produced = {}  # (id of node, output index) -> tensor: how single-output nodes' outputs are found
+    stack = list(roots)
     while stack:
-        fn = stack.pop()
+        t = stack.pop()
+        fn = t._fn
+        if fn is None:
+            continue
+        produced.setdefault((id(fn), t._idx), t)
         if id(fn) in functions:
             continue
         functions[id(fn)] = fn
-        stack.extend(p._fn for p in fn.parents if p._fn is not None and id(p._fn) not in functions)
+        stack.extend(fn.parents)
+    for fn in functions.values():  # a multi-output node's unused outputs are reachable only through it
+        for index, ref in enumerate(getattr(fn, "outputs", ())):
+            out = ref()
+            if out is not None:
+                produced.setdefault((id(fn), index), out)
 
     nodes, edges, tensor_ids = [], [], {}
 
@@ -230,8 +240,8 @@ def trace(*roots: Tensor) -> Graph:
         op_id = f"n{len(nodes)}"
         nodes.append(Node(op_id, "op", fn.op_label(), (), None, "/".join(fn.scope), fn.step, function=fn))
         edges.extend((i, op_id) for i in inputs)
-        for index, ref in enumerate(fn.outputs):
-            out = ref()
+        for index in range(len(getattr(fn, "outputs", ())) or 1):
+            out = produced.get((id(fn), index))
             if out is not None:
                 edges.append((op_id, add_tensor(out, index)))
     for r in roots:

@@ -27,11 +27,20 @@ class Optimizer:
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.defaults = defaults
         self.param_groups = []
+        seen = set()
         for group in groups:
             group = {**defaults, **group, "params": list(group["params"])}
             for p in group["params"]:
-                if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
-                    raise TypeError(f"{type(self).__name__}: can only optimise leaf tensors that require grad")
+                # as torch.optim: a frozen parameter (requires_grad=False) is accepted and simply never stepped
+                if not isinstance(p, Tensor):
+                    raise TypeError(f"{type(self).__name__}: can only optimise tensors, got {type(p).__name__}")
+                if not p.is_leaf:
+                    raise ValueError(f"{type(self).__name__}: cannot optimise a non-leaf tensor (shape {p.shape}); "
+                                     "optimise the leaf it was computed from")
+                if id(p) in seen:
+                    raise ValueError(f"{type(self).__name__}: a parameter (shape {p.shape}) is listed twice; it "
+                                     "would be stepped twice per step()")
+                seen.add(id(p))
             self.param_groups.append(group)
         self.state: dict[int, dict] = {}
 

@@ -46,24 +46,38 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
-        object.__setattr__(self, "_scope_name", type(self).__name__)
+        object.__setattr__(self, "_scope_path", (type(self).__name__,))
 
     # -- registration ---------------------------------------------------------------------------------------------
     def __setattr__(self, name: str, value) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() before assigning "
                                  f"attributes (while setting {name!r})")
+        keep = self._parameters if isinstance(value, Parameter) else self._modules if isinstance(value, Module) \
+            else None
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
+            if registry is not keep:  # re-assigning keeps its slot, so the order stays PyTorch's
+                registry.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
-            value.name = name
+            if value.name is None:  # a fresh parameter; one already named elsewhere (tied weights) keeps its name
+                value.name = name
         elif isinstance(value, Module):
             self._modules[name] = value
-            object.__setattr__(value, "_scope_name", name)
-            for child_name, parameter in value.named_parameters():
-                parameter.name = f"{name}.{child_name}"
+            value._set_scope_path(self._child_scope_prefix() + (name,))
+            # prefix the names of the parameters first reached through this child (the order named_parameters()
+            # lists them in), so a parameter shared with an earlier attribute keeps the name it is listed under
+            for dotted, parameter in self.named_parameters():
+                if dotted.startswith(name + "."):
+                    parameter.name = dotted
         object.__setattr__(self, name, value)
+
+    def _child_scope_prefix(self) -> tuple:
+        """Scope levels a child's own name is appended to when it is called (none: this module opens its own)."""
+        return ()
+
+    def _set_scope_path(self, path: tuple) -> None:
+        object.__setattr__(self, "_scope_path", path)
 
     def register_buffer(self, name: str, tensor: Tensor | None) -> None:
         """Keep a tensor that is state but not trained (saved in ``state_dict``, moved by ``to``)."""
@@ -79,17 +93,19 @@ class Module:
 
     # -- traversal ------------------------------------------------------------------------------------------------
     def named_modules(self, prefix: str = ""):
+        """``(dotted name, Module)`` for this module and every sub-module, each once, depth first in assignment
+        order (PyTorch's order: ``""``, ``"body"``, ``"body.0"``, ``"head"``, ...)."""
         seen = set()
         stack = [(prefix, self)]
         while stack:
-            name, module = stack.pop(0)
+            name, module = stack.pop()
             if id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
-            for child_name, child in module._modules.items():
-                if child is not None:
-                    stack.append((f"{name}.{child_name}" if name else child_name, child))
+            children = [(f"{name}.{child_name}" if name else child_name, child)
+                        for child_name, child in module._modules.items() if child is not None]
+            stack.extend(reversed(children))  # iterative, so a deep stack of layers cannot hit the recursion limit
 
     def modules(self):
         return (m for _, m in self.named_modules())
@@ -100,11 +116,11 @@ class Module:
     def children(self):
         return (m for _, m in self.named_children())
 
-    def _named_members(self, registry: str):
+    def _named_members(self, registry: str, remove_duplicate: bool = True):
         seen = set()
         for prefix, module in self._named_modules_depth_first():
             for name, value in getattr(module, registry).items():
-                if value is None or id(value) in seen:
+                if value is None or (remove_duplicate and id(value) in seen):
                     continue
                 seen.add(id(value))
                 yield (f"{prefix}.{name}" if prefix else name), value
@@ -115,15 +131,16 @@ class Module:
         for child_name, child in self.named_children():
             yield from child._named_modules_depth_first(f"{prefix}.{child_name}" if prefix else child_name)
 
-    def named_parameters(self):
-        """``(dotted name, Parameter)`` pairs, each parameter once, in PyTorch's order."""
-        return self._named_members("_parameters")
+    def named_parameters(self, remove_duplicate: bool = True):
+        """``(dotted name, Parameter)`` pairs in PyTorch's order, each parameter once (under the first name it is
+        reached by) unless ``remove_duplicate=False``, which lists a shared or tied parameter under every name."""
+        return self._named_members("_parameters", remove_duplicate)
 
     def parameters(self):
         return (p for _, p in self.named_parameters())
 
-    def named_buffers(self):
-        return self._named_members("_buffers")
+    def named_buffers(self, remove_duplicate: bool = True):
+        return self._named_members("_buffers", remove_duplicate)
 
     def buffers(self):
         return (b for _, b in self.named_buffers())
@@ -133,8 +150,18 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        with scope(self._scope_name):
+        path = self._scope_path
+        if len(path) == 1:
+            with scope(path[0]):
+                return self.forward(*args, **kwargs)
+        scopes = [scope(level) for level in path]
+        for entered in scopes:
+            entered.__enter__()
+        try:
             return self.forward(*args, **kwargs)
+        finally:
+            for entered in reversed(scopes):
+                entered.__exit__(None, None, None)
 
     def train(self, mode: bool = True) -> "Module":
         for module in self.modules():
@@ -178,9 +205,10 @@ class Module:
 
     # -- saving -----------------------------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, Tensor]":
-        """Every parameter and buffer by dotted name, as detached tensors sharing the data."""
-        state = OrderedDict((n, p.detach()) for n, p in self.named_parameters())
-        state.update((n, b.detach()) for n, b in self.named_buffers())
+        """Every parameter and buffer by dotted name, as detached tensors sharing the data. A shared or tied
+        parameter appears under each of its names, as in PyTorch, so state dicts load across the two."""
+        state = OrderedDict((n, p.detach()) for n, p in self.named_parameters(remove_duplicate=False))
+        state.update((n, b.detach()) for n, b in self.named_buffers(remove_duplicate=False))
         return state
 
     def load_state_dict(self, state_dict, strict: bool = True):
@@ -189,8 +217,8 @@ class Module:
         Returns ``(missing_keys, unexpected_keys)``; with ``strict`` either being non-empty is an error, and a
         shape mismatch always is.
         """
-        own = OrderedDict(self.named_parameters())
-        own.update(self.named_buffers())
+        own = OrderedDict(self.named_parameters(remove_duplicate=False))
+        own.update(self.named_buffers(remove_duplicate=False))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
@@ -255,12 +283,26 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of modules registered as children ``0``, ``1``, ... (for stacked layers)."""
+    """A list of modules registered as children ``0``, ``1``, ... (for stacked layers).
+
+    A list is never called itself, so its children open its scope level for it: the nodes of ``self.layers[1]``
+    are stamped ``Net/layers/1``, matching the parameter names ``layers.1.*``.
+    """
 
     def __init__(self, modules=()):
         super().__init__()
+        object.__setattr__(self, "_attached_path", ())
         for module in modules:
             self.append(module)
+
+    def _child_scope_prefix(self) -> tuple:
+        return self._attached_path
+
+    def _set_scope_path(self, path: tuple) -> None:
+        super()._set_scope_path(path)
+        object.__setattr__(self, "_attached_path", path)
+        for name, child in self.named_children():
+            child._set_scope_path(path + (name,))
 
     def append(self, module: Module) -> "ModuleList":
         setattr(self, str(len(self._modules)), module)

@@ -1,8 +1,8 @@
 """What several op modules share: turning operands into tensors of one dtype and normalising axes."""
 from __future__ import annotations
 
-from ..errors import DTypeError
-from ..engine import Tensor, constant
+from ..errors import DeviceError, DTypeError, IndexRangeError
+from ..engine import Tensor, constant, location
 
 
 def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
@@ -13,15 +13,18 @@ def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
         return constant(a, b), b
     if not isinstance(b, Tensor):
         return a, constant(b, a)
+    if a._backend is not b._backend:  # before the dtypes: two libraries' dtypes never compare equal
+        raise DeviceError(f"{label}: inputs live on different devices ({a.device} with shape {a.shape}, {b.device} "
+                          f"with shape {b.shape}){location()}; move one with .to(device)")
     if a.data.dtype != b.data.dtype:
-        raise DTypeError(f"{label}: dtypes differ ({a.dtype} with shape {a.shape}, {b.dtype} with shape {b.shape}); "
-                         "tinygrad_rnn never upcasts silently — convert one with .to(dtype)")
+        raise DTypeError(f"{label}: dtypes differ ({a.dtype} with shape {a.shape}, {b.dtype} with shape {b.shape})"
+                         f"{location()}; tinygrad_rnn never upcasts silently — convert one with .to(dtype)")
     return a, b
 
 
 def normalize_axis(axis: int, ndim: int, label: str) -> int:
     if not -ndim <= axis < max(ndim, 1):
-        raise IndexError(f"{label}: dim {axis} is out of range for a tensor with {ndim} dimensions")
+        raise IndexRangeError(f"{label}: dim {axis} is out of range for a tensor with {ndim} dimensions{location()}")
     return axis % max(ndim, 1)
 
 
@@ -37,8 +40,7 @@ def as_tensor_like(value, like: Tensor, label: str) -> Tensor:
     """``value`` (a Tensor, array or list, e.g. indices or a mask) as a tensor on ``like``'s device."""
     if isinstance(value, Tensor):
         if value._backend is not like._backend:
-            from ..errors import DeviceError
-
-            raise DeviceError(f"{label}: inputs live on different devices ({like.device} and {value.device})")
+            raise DeviceError(f"{label}: inputs live on different devices ({like.device} and {value.device})"
+                              f"{location()}")
         return value
     return Tensor(value, device=like.device)

@@ -2,7 +2,8 @@
 input's shape in one place (``autograd.unbroadcast``), so none of these reduce anything themselves."""
 from __future__ import annotations
 
-from ..engine import Function, Tensor, _wrap
+from ..engine import Function, Tensor, _wrap, location
+from ..errors import DTypeError
 from ._common import operands
 
 
@@ -242,7 +243,8 @@ def where(condition, a, b) -> Tensor:
 
     condition = as_tensor_like(condition, a, "where")
     if condition.dtype != "bool":
-        raise TypeError(f"where: the condition must be a bool tensor, got {condition.dtype}")
+        raise DTypeError(f"where: the condition must be a bool tensor, got {condition.dtype} (shape "
+                         f"{condition.shape}){location()}")
     return Where.apply(condition, a, b)
 
 

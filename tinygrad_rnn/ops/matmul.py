@@ -16,6 +16,8 @@ class Matmul(Function):
         want_a, want_b = self.parents[0].requires_grad, self.parents[1].requires_grad
         if a.ndim == 2 and b.ndim == 2:  # the common case, kept short
             return (g @ b.mT if want_a else None), (a.mT @ g if want_b else None)
+        if a.ndim == 1 and b.ndim == 1:  # a dot product: g is 0-d, which expand_dims(axis=-2) cannot take
+            return (g * b if want_a else None), (g * a if want_b else None)
         # NumPy's rule: a 1-D left operand is a row (1, k), a 1-D right operand a column (k, 1)
         a2 = xp.expand_dims(a, axis=0) if a.ndim == 1 else a
         b2 = xp.expand_dims(b, axis=-1) if b.ndim == 1 else b
@@ -77,6 +79,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         return Linear.apply(x, weight)
     _common.operands(label, x, bias)
     if bias.shape != (weight.shape[0],):
-        raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
+        raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}"
+                         f"{location()}")
     return Linear.apply(x, weight, bias)
 

@@ -1,7 +1,7 @@
 """Ops for networks: softmax, log_softmax, fused cross-entropy, embedding lookup, dropout, mse."""
 from __future__ import annotations
 
-from ..errors import ShapeError
+from ..errors import DTypeError, IndexRangeError, ShapeError
 from ..engine import Function, Tensor, location
 from . import _common
 from .elementwise import mul, sub
@@ -122,9 +122,10 @@ def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: st
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     target = _common.as_tensor_like(target, input, "cross_entropy")
     if target.dtype not in _INTEGER:
-        raise TypeError(f"cross_entropy: target must hold integer class indices, got {target.dtype}")
+        raise DTypeError(f"cross_entropy: target must hold integer class indices, got {target.dtype} (shape "
+                         f"{target.shape}){location()}")
     if input.ndim == 0:
-        raise ShapeError("cross_entropy: input must have a class dimension, got a 0-d tensor")
+        raise ShapeError(f"cross_entropy: input must have a class dimension, got a 0-d tensor{location()}")
     expected = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
     if target.shape != expected:
         raise ShapeError(f"cross_entropy: input of shape {input.shape} needs a target of shape {expected}, got "
@@ -147,8 +148,8 @@ def _check_targets(target: Tensor, classes: int, ignore_index: int) -> None:
     data = target.data
     bad = xp.logical_and(xp.logical_or(data < 0, data >= classes), data != ignore_index)
     if target.numel() and bool(xp.any(bad)):
-        raise IndexError(f"cross_entropy: target values must lie in [0, {classes}) or equal ignore_index="
-                         f"{ignore_index}{location()}")
+        raise IndexRangeError(f"cross_entropy: target values must lie in [0, {classes}) or equal "
+                                      f"ignore_index={ignore_index} (target shape {target.shape}){location()}")
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
@@ -156,12 +157,12 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     Rows picked several times receive the sum of their gradients; ``padding_idx``'s row receives none."""
     input = _common.as_tensor_like(input, weight, "embedding")
     if input.dtype not in _INTEGER:
-        raise TypeError(f"embedding: indices must be integers, got {input.dtype}")
+        raise DTypeError(f"embedding: indices must be integers, got {input.dtype} (shape {input.shape}){location()}")
     count = weight.shape[0]
     if input.numel() and bool(input._backend.xp.any(
             input._backend.xp.logical_or(input.data < 0, input.data >= count))):
-        raise IndexError(f"embedding: indices must lie in [0, {count}) for a weight of shape {weight.shape}"
-                         f"{location()}")
+        raise IndexRangeError(f"embedding: indices (shape {input.shape}) must lie in [0, {count}) for a "
+                                      f"weight of shape {weight.shape}{location()}")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += count
     return Embedding.apply(input, weight, padding_idx=padding_idx)

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import builtins
+import math
 
-from ..errors import ShapeError
-from ..engine import Function, Tensor
+from ..errors import DTypeError, ShapeError
+from ..engine import Function, Tensor, location
+from ..errors import IndexRangeError
 from ._common import normalize_axis
 
 
@@ -29,15 +31,41 @@ class Permute(Function):
 class GetItem(Function):
     label = "getitem"
 
-    def forward(self, a, key, advanced):
+    def forward(self, a, key, advanced, take=None):
         self.shape, self.dtype, self.key, self.advanced = a.shape, a.dtype, key, advanced
-        return a[key]
+        if take is None:
+            try:
+                return a[key]
+            except IndexError as exc:  # stay an IndexError: Python's iteration protocol (for row in x) stops on it
+                raise IndexRangeError(f"getitem: cannot index shape {tuple(a.shape)} with {key!r}{location()} "
+                                      f"({exc})") from exc
+        # Adjacent integer arrays / ints among slices. The standard allows index arrays only when every axis gets
+        # an integer or an integer array, so: slice first, fold the indexed axes into one, then take().
+        xp, (start, count) = self.xp, take
+        a = a[tuple(builtins.slice(None) if start <= i < start + count else p for i, p in enumerate(key))]
+        axis = a.ndim - (len(key) - start) if Ellipsis in key[:start] else start
+        sizes = tuple(a.shape[axis:axis + count])
+        flat = 0
+        for index, n in zip(key[start:start + count], sizes):
+            if isinstance(index, int):
+                index = index + n if index < 0 else index
+            else:
+                index = xp.where(index < 0, index + n, index)
+            flat = flat * n + index
+        lead, rest = tuple(a.shape[:axis]), tuple(a.shape[axis + count:])
+        a = xp.reshape(a, lead + (math.prod(sizes),) + rest)
+        out = xp.take(a, xp.reshape(flat, (-1,)), axis=axis)
+        return xp.reshape(out, lead + tuple(flat.shape) + rest)
 
     def backward(self, g):
         if self.advanced:  # integer arrays may repeat an index: those gradients must add up
             return self.parents[0]._backend.index_add(self.shape, self.dtype, self.key, g)
-        out = self.xp.zeros(self.shape, dtype=self.dtype)
-        out[self.key] = g
+        xp, key = self.xp, self.key
+        out = xp.zeros(self.shape, dtype=self.dtype)
+        if None in key:  # the standard cannot assign through new axes: drop them from the key and from g
+            key = tuple(p for p in key if p is not None)
+            g = xp.reshape(g, tuple(out[key].shape))
+        out[key] = g
         return out
 
 
@@ -102,7 +130,8 @@ def reshape(a: Tensor, *shape) -> Tensor:
         known *= n if n != -1 else 1
     count = a.numel()
     if shape.count(-1) > 1 or (-1 not in shape and known != count) or (-1 in shape and (known == 0 or count % known)):
-        raise ShapeError(f"reshape: cannot reshape a tensor of shape {a.shape} ({count} elements) into {shape}")
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {a.shape} ({count} elements) into {shape}"
+                         f"{location()}")
     if shape == a.shape:
         return a
     return Reshape.apply(a, shape=shape)
@@ -114,7 +143,8 @@ def permute(a: Tensor, *dims) -> Tensor:
         dims = dims[0]
     dims = tuple(normalize_axis(d, a.ndim, "permute") for d in dims)
     if sorted(dims) != list(range(a.ndim)):
-        raise ShapeError(f"permute: {dims} is not a permutation of the {a.ndim} axes of a tensor of shape {a.shape}")
+        raise ShapeError(f"permute: {dims} is not a permutation of the {a.ndim} axes of a tensor of shape {a.shape}"
+                         f"{location()}")
     return Permute.apply(a, dims=dims)
 
 
@@ -145,9 +175,41 @@ def getitem(a: Tensor, key) -> Tensor:
     converted = [_index_part(p, a) for p in parts]
     advanced = builtins.any(flag for _, flag in converted)
     parts = tuple(p for p, _ in converted)
+    if not advanced:
+        if not builtins.any(p is Ellipsis for p in parts) and builtins.sum(p is not None for p in parts) < a.ndim:
+            parts = parts + (Ellipsis,)  # the Array API wants an index to name every axis; NumPy implies the rest
+        return GetItem.apply(a, key=parts, advanced=False)
+    backend = a._backend
+    arrays = [i for i, (_, flag) in enumerate(converted) if flag]
+    if len(parts) == 1 and backend.dtype_name(parts[0]) == "bool":
+        return GetItem.apply(a, key=parts, advanced=True)  # a mask must be the sole index in the standard
     if not builtins.any(p is Ellipsis for p in parts) and builtins.sum(p is not None for p in parts) < a.ndim:
-        parts = parts + (Ellipsis,)  # the Array API wants an index to name every axis; NumPy implies the rest
-    return GetItem.apply(a, key=parts, advanced=advanced)
+        parts = parts + (Ellipsis,)
+    group = [i for i, p in enumerate(parts) if i in arrays or isinstance(p, int)]
+    take = None
+    if (group == list(range(group[0], group[-1] + 1))
+            and builtins.all(p is Ellipsis or isinstance(p, builtins.slice)
+                             for i, p in enumerate(parts) if i not in group)
+            and builtins.all(backend.dtype_name(parts[i]) != "bool" for i in arrays)):
+        take = (group[0], len(group))
+        first = a.ndim - (len(parts) - group[0]) if Ellipsis in parts[:group[0]] else group[0]
+        _check_index_range(a, [parts[i] for i in group], first)
+    return GetItem.apply(a, key=parts, advanced=True, take=take)
+
+
+def _check_index_range(a: Tensor, indices, first_axis: int) -> None:
+    """Out-of-range integer indices raise (folded into one axis, they would silently pick another element)."""
+    xp = a._backend.xp
+    for axis, index in enumerate(indices, first_axis):
+        n = a.shape[axis]
+        if isinstance(index, int):
+            bad = not -n <= index < n
+        else:
+            bad = builtins.bool(math.prod(index.shape)) and builtins.bool(
+                xp.any(xp.logical_or(index < -n, index >= n)))
+        if bad:
+            raise IndexRangeError(f"getitem: index out of range for dim {axis} of size {n} of a tensor of shape "
+                                  f"{a.shape}{location()}")
 
 
 def concat(tensors, dim: int = 0) -> Tensor:
@@ -171,7 +233,8 @@ def _same_dtype(tensors, label: str) -> list:
         raise ValueError(f"{label}: needs at least one tensor")
     dtypes = {t.dtype for t in tensors}
     if len(dtypes) > 1:
-        raise TypeError(f"{label}: dtypes differ ({', '.join(sorted(dtypes))}); convert with .to(dtype) first")
+        raise DTypeError(f"{label}: dtypes differ ({', '.join(sorted(dtypes))}) for shapes "
+                         f"{', '.join(str(t.shape) for t in tensors)}{location()}; convert with .to(dtype) first")
     return tensors
 
 
@@ -188,7 +251,7 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
         sizes = [int(n) for n in split_size_or_sections]
         if builtins.sum(sizes) != length or builtins.any(n < 0 for n in sizes):
             raise ShapeError(f"split: sizes {sizes} do not add up to {length}, the length of dim {dim} of shape "
-                             f"{a.shape}")
+                             f"{a.shape}{location()}")
     return Split.apply(a, sizes=tuple(sizes), axis=axis)
 
 
