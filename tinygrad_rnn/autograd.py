@@ -28,7 +28,11 @@ def unbroadcast(grad, shape: tuple, xp):
     """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape`` again."""
     extra = grad.ndim - len(shape)
     if extra > 0:
-        grad = xp.sum(grad, axis=tuple(range(extra)))
+        lead = grad.shape[:extra]
+        if lead.count(1) == extra:  # only size-1 axes were added (a bias on a batch of one): no sum needed
+            grad = xp.reshape(grad, grad.shape[extra:])
+        else:
+            grad = xp.sum(grad, axis=tuple(range(extra)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
         grad = xp.sum(grad, axis=stretched, keepdims=True)
@@ -90,10 +94,11 @@ def _accumulate_leaf(leaf, grad, xp) -> None:
     if getattr(leaf, "_hooks", None):
         grad = _run_hooks(leaf, grad)
     if leaf.grad is None:
-        # an op may hand the same array to two inputs (add does); a leaf must own its gradient
+        # an op may hand the same array to two inputs (add does); a leaf must own its gradient, which then
+        # accumulates in place, as in PyTorch
         leaf.grad = xp.asarray(grad, copy=True)
     else:
-        leaf.grad = leaf.grad + grad
+        leaf.grad += grad
 
 
 def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> None:
@@ -112,9 +117,10 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
         root_fn.pending = seed
     anomaly = _t._anomaly
     for fn in nodes:
-        pending, fn.pending = fn.pending, None
+        pending = fn.pending
         if pending is None:
             continue
+        fn.pending = None
         if fn.hooked:
             pending = _hooked_gradients(fn, pending)
         grads = fn.backward(pending)
@@ -137,7 +143,8 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
                 held = pf.pending
                 pf.pending = g if held is None else held + g
         if not retain_graph:
-            fn.release()
+            fn.__dict__.clear()  # Function.release, inlined: once per node
+            fn.released = True
 
 
 def _deliver(fn, index: int, grad) -> None:

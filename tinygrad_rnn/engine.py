@@ -206,8 +206,13 @@ class Function:
             if t.requires_grad:
                 requires_grad = _grad_enabled
         fn.xp = backend.xp
-        try:
-            out = fn.forward(*[t.data for t in inputs], **params)
+        try:  # unpacked by arity: a list comprehension costs a frame per op on Python 3.11
+            if len(inputs) == 2:
+                out = fn.forward(inputs[0].data, inputs[1].data, **params)
+            elif len(inputs) == 1:
+                out = fn.forward(inputs[0].data, **params)
+            else:
+                out = fn.forward(*[t.data for t in inputs], **params)
         except TinygradRNNError:
             raise
         except Exception as exc:

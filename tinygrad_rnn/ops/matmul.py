@@ -57,28 +57,33 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     11.0
     """
     a, b = _common.operands("matmul", a, b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"matmul: operands must have at least one dimension, got shapes {a.shape} and {b.shape}"
-                         f"{location()}")
-    k_a = a.shape[-1]
-    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
-    if k_a != k_b:
-        raise ShapeError(f"matmul: inner dimensions differ ({k_a} vs {k_b}) for shapes {a.shape} @ {b.shape}"
-                         f"{location()}")
+    sa, sb = a.data.shape, b.data.shape  # raw shapes: this check runs on every recurrent step
+    if not sa or not sb or sa[-1] != (sb[0] if len(sb) == 1 else sb[-2]):
+        raise _mismatch(a, b)
     return Matmul.apply(a, b)
+
+
+def _mismatch(a: Tensor, b: Tensor) -> ShapeError:
+    if a.ndim == 0 or b.ndim == 0:
+        return ShapeError(f"matmul: operands must have at least one dimension, got shapes {a.shape} and {b.shape}"
+                          f"{location()}")
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    return ShapeError(f"matmul: inner dimensions differ ({a.shape[-1]} vs {k_b}) for shapes {a.shape} @ {b.shape}"
+                      f"{location()}")
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias`` in one node, with PyTorch's layout: ``weight`` is (out_features, in_features)."""
     label = "linear"
     x, weight = _common.operands(label, x, weight)
-    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+    sx, sw = x.data.shape, weight.data.shape
+    if len(sw) != 2 or not sx or sx[-1] != sw[1]:
         raise ShapeError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
                          f"(expects (..., {weight.shape[1] if weight.ndim == 2 else '?'})){location()}")
     if bias is None:
         return Linear.apply(x, weight)
     _common.operands(label, x, bias)
-    if bias.shape != (weight.shape[0],):
+    if bias.data.shape != (sw[0],):
         raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}"
                          f"{location()}")
     return Linear.apply(x, weight, bias)
