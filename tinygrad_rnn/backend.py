@@ -190,13 +190,14 @@ class CupyBackend(Backend):
         return out
 
     def _reseed(self, seed):
-        self._generator = self.xp.random.default_rng(seed)
+        # RandomState has uniform and normal with a dtype argument on every CuPy release
+        self._generator = self.xp.random.RandomState(seed)
 
     def uniform(self, shape, low, high, dtype):
-        return self._rng().uniform(low, high, size=shape).astype(dtype)
+        return self._rng().uniform(low, high, size=shape, dtype=dtype)
 
     def normal(self, shape, mean, std, dtype):
-        return self._rng().standard_normal(size=shape).astype(dtype) * std + mean
+        return self._rng().normal(mean, std, size=shape, dtype=dtype)
 
 
 _manual_seed = None
