@@ -229,3 +229,28 @@ def test_python_operators_map_to_ops():
     assert abs(x).grad_fn.op_label() == "abs"
     assert x[0].grad_fn.op_label() == "getitem"
     assert (x > 0).dtype == "bool"
+
+
+def test_leaf_hook_sees_the_total_gradient_once_per_backward():
+    W = tr.tensor(np.eye(2, dtype="float32"), requires_grad=True)
+    calls = []
+    W.register_hook(lambda g: calls.append(g.copy()))
+    h = tr.tensor([[1.0, 2.0]])
+    for _ in range(3):
+        h = h @ W  # three uses, three deferred weight-gradient products
+    h.sum().backward()
+    assert len(calls) == 1
+    np.testing.assert_allclose(calls[0], W.grad)
+    np.testing.assert_allclose(W.grad, 3 * np.array([[1.0, 1.0], [2.0, 2.0]]))
+
+
+def test_weight_used_by_matmul_and_linear_in_one_graph_gets_both_gradients():
+    rng = np.random.default_rng(3)
+    W_np, x_np = rng.normal(size=(3, 3)), rng.normal(size=(2, 3))
+    W = tr.tensor(W_np, requires_grad=True)
+    x = tr.tensor(x_np)
+    (tr.linear(x @ W, W).tanh()).sum().backward()
+    torch = pytest.importorskip("torch")
+    Wt = torch.tensor(W_np, requires_grad=True)
+    torch.tanh(torch.nn.functional.linear(torch.tensor(x_np) @ Wt, Wt)).sum().backward()
+    np.testing.assert_allclose(W.grad, Wt.grad.numpy(), rtol=1e-12)

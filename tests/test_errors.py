@@ -160,7 +160,7 @@ def test_index_dtypes(device):
         tr.where(w, w, w)
 
 
-# -- graph misuse -------------------------------------------------------------------------------------------------------
+# -- graph misuse ------------------------------------------------------------------------------------------------------
 def test_backward_on_non_scalar_needs_a_gradient(device):
     x = tr.tensor([1.0, 2.0], requires_grad=True, device=device)
     y = x * 3

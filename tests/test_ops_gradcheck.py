@@ -62,7 +62,7 @@ def axes_strategy(ndim: int):
     return st.one_of(st.none(), one, many)
 
 
-# -- elementwise binary, with broadcasting ------------------------------------------------------------------------------
+# -- elementwise binary, with broadcasting -----------------------------------------------------------------------------
 BINARY = {
     "add": (tr.add, np.add),
     "sub": (tr.sub, np.subtract),
@@ -167,7 +167,7 @@ def test_pow_integer_exponent_on_negatives(device, shape, seed, exponent):
     check(lambda a: tr.pow(a, exponent), t)
 
 
-# -- Python scalars, dtypes, operators ----------------------------------------------------------------------------------
+# -- Python scalars, dtypes, operators ---------------------------------------------------------------------------------
 SCALAR_CASES = [
     ("x * 2", lambda x: x * 2, lambda x: x * 2, lambda x: 2 + 0 * x),
     ("2 * x", lambda x: 2 * x, lambda x: 2 * x, lambda x: 2 + 0 * x),
@@ -219,8 +219,10 @@ def test_float32_is_the_default(device):
 
 FLOAT32_OPS = [
     ("add", lambda x, w: x + w), ("sub", lambda x, w: x - 0.5), ("mul", lambda x, w: x * 0.5),
-    ("div", lambda x, w: x / (w.abs() + 1)), ("pow", lambda x, w: x ** 2), ("pow_half", lambda x, w: (x.abs() + 1) ** 0.5),
-    ("exp", lambda x, w: x.exp()), ("log", lambda x, w: (x.abs() + 1).log()), ("sqrt", lambda x, w: (x.abs() + 1).sqrt()),
+    ("div", lambda x, w: x / (w.abs() + 1)), ("pow", lambda x, w: x ** 2),
+    ("pow_half", lambda x, w: (x.abs() + 1) ** 0.5),
+    ("exp", lambda x, w: x.exp()), ("log", lambda x, w: (x.abs() + 1).log()),
+    ("sqrt", lambda x, w: (x.abs() + 1).sqrt()),
     ("tanh", lambda x, w: x.tanh()), ("sigmoid", lambda x, w: x.sigmoid()), ("relu", lambda x, w: x.relu()),
     ("maximum", lambda x, w: tr.maximum(x, w)), ("where", lambda x, w: tr.where(x > 0, x, 0.0)),
     ("matmul", lambda x, w: x @ w.T), ("linear", lambda x, w: tr.linear(x, w, w[:, 0])),
@@ -689,7 +691,7 @@ def test_cross_entropy_closed_form(device):
         np.array([2.0, 1.0, 0.1]), np.array(0), -100, "mean"))
 
 
-# -- mse_loss, dropout, linear, cast -------------------------------------------------------------------------------------
+# -- mse_loss, dropout, linear, cast -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @given(shape=shapes, seed=seeds, target_grad=st.booleans())
 def test_mse_loss(device, reduction, shape, seed, target_grad):

@@ -188,13 +188,14 @@ def elementwise_chain(ns, p, d):
     return ns.sum(ns.tanh(y)) + ns.mean(2.0 - 1.0 / (1.0 + y * y))
 
 
-# -- data ---------------------------------------------------------------------------------------------------------------
+# -- data --------------------------------------------------------------------------------------------------------------
 def mlp_case(rng):
     n, d, hidden, classes = rng.integers(2, 6), rng.integers(1, 5), rng.integers(2, 6), rng.integers(2, 5)
     targets = rng.integers(0, classes, size=n)
     targets[rng.random(n) < 0.3] = -100
     targets[0] = 0  # at least one counted target
-    params = {"x": rng.standard_normal((n, d)), "W1": rng.standard_normal((hidden, d)), "b1": rng.standard_normal(hidden),
+    params = {"x": rng.standard_normal((n, d)), "W1": rng.standard_normal((hidden, d)),
+              "b1": rng.standard_normal(hidden),
               "Wg": rng.standard_normal((hidden, d)), "W2": rng.standard_normal((classes, hidden)),
               "b2": rng.standard_normal(classes), "target_vec": rng.standard_normal(hidden)}
     return params, {"targets": targets}

@@ -24,13 +24,29 @@ from .errors import DTypeError, GraphError, ShapeError
 _by_seq = attrgetter("seq")
 
 
+class DeferredProduct:
+    """A leaf weight's gradient ``a.mT @ g``, not computed yet.
+
+    An op may return one for an input that is a leaf (a weight). The backward pass gathers every pair a
+    weight receives — one per time step in an unrolled recurrence — and computes their sum as one matmul
+    over the concatenated pairs at the end, instead of one tiny matmul and one addition per step.
+    """
+
+    __slots__ = ("a", "g")
+
+    def __init__(self, a, g):
+        self.a, self.g = a, g
+
+
 def unbroadcast(grad, shape: tuple, xp):
     """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape`` again."""
     extra = grad.ndim - len(shape)
     if extra > 0:
         lead = grad.shape[:extra]
         if lead.count(1) == extra:  # only size-1 axes were added (a bias on a batch of one): no sum needed
-            grad = xp.reshape(grad, grad.shape[extra:])
+            grad = grad[(0,) * extra + (...,)]  # an index: a fraction of xp.reshape's cost (a Python wrapper in NumPy)
+            if grad.shape == shape:  # the common case (a bias): skip the stretched-axes scan below
+                return grad
         else:
             grad = xp.sum(grad, axis=tuple(range(extra)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
@@ -61,7 +77,7 @@ def _seed_gradient(root: "_t.Tensor", grad):
 
 def _reachable(root_fn) -> list:
     """Every node the root depends on through tensors that require grad, newest first."""
-    seen = {id(root_fn)}
+    seen = {root_fn}
     stack = [root_fn]
     nodes = []
     while stack:
@@ -73,8 +89,8 @@ def _reachable(root_fn) -> list:
         nodes.append(fn)
         for parent in fn.parents:
             pf = parent._fn
-            if pf is not None and id(pf) not in seen:
-                seen.add(id(pf))
+            if pf is not None and pf not in seen:  # nodes hash by identity: no id() calls
+                seen.add(pf)
                 stack.append(pf)
     nodes.sort(key=_by_seq, reverse=True)
     return nodes
@@ -116,6 +132,7 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
     else:
         root_fn.pending = seed
     anomaly = _t._anomaly
+    leaf_gradients = {}  # leaf -> [sum of its array contributions, its DeferredProducts], reduced at the end
     for fn in nodes:
         pending = fn.pending
         if pending is None:
@@ -132,12 +149,21 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
         for parent, g in zip(fn.parents, grads):
             if g is None or not parent.requires_grad:
                 continue
-            if g.shape != parent.data.shape:
-                g = unbroadcast(g, parent.data.shape, xp)
             pf = parent._fn
             if pf is None:
-                _accumulate_leaf(parent, g, xp)
-            elif pf.multi_output:
+                entry = leaf_gradients.get(parent)
+                if entry is None:
+                    entry = leaf_gradients[parent] = [None, []]
+                if type(g) is DeferredProduct:
+                    entry[1].append(g)
+                    continue
+                if g.shape != parent.data.shape:
+                    g = unbroadcast(g, parent.data.shape, xp)
+                entry[0] = g if entry[0] is None else entry[0] + g
+                continue
+            if g.shape != parent.data.shape:
+                g = unbroadcast(g, parent.data.shape, xp)
+            if pf.multi_output:
                 _deliver(pf, parent._idx, g)
             else:
                 held = pf.pending
@@ -145,6 +171,13 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
         if not retain_graph:
             fn.__dict__.clear()  # Function.release, inlined: once per node
             fn.released = True
+    # every leaf gets its total once, so its hooks see one gradient per backward, as in PyTorch
+    for leaf, (total, products) in leaf_gradients.items():
+        xp = leaf._backend.xp
+        if products:
+            stacked = xp.concat([p.a for p in products], axis=0).mT @ xp.concat([p.g for p in products], axis=0)
+            total = stacked if total is None else total + stacked
+        _accumulate_leaf(leaf, total, xp)
 
 
 def _deliver(fn, index: int, grad) -> None:

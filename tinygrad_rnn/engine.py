@@ -207,10 +207,12 @@ class Function:
                 requires_grad = _grad_enabled
         fn.xp = backend.xp
         try:  # unpacked by arity: a list comprehension costs a frame per op on Python 3.11
-            if len(inputs) == 2:
-                out = fn.forward(inputs[0].data, inputs[1].data, **params)
+            if params:
+                out = fn.forward(*[t.data for t in inputs], **params)
+            elif len(inputs) == 2:
+                out = fn.forward(inputs[0].data, inputs[1].data)
             elif len(inputs) == 1:
-                out = fn.forward(inputs[0].data, **params)
+                out = fn.forward(inputs[0].data)
             else:
                 out = fn.forward(*[t.data for t in inputs], **params)
         except TinygradRNNError:
@@ -344,7 +346,7 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self) -> str:
-        extra = f", requires_grad=True" if self.requires_grad else ""
+        extra = ", requires_grad=True" if self.requires_grad else ""
         label = f", grad_fn={self._fn.op_label()}" if self._fn is not None else ""
         name = f", name={self.name!r}" if self.name else ""
         return f"tensor({self.numpy()!r}{extra}{label}{name}, device={self.device!r})"
@@ -451,6 +453,9 @@ class Tensor:
 
     # -- operators map to ops ------------------------------------------------------------------------------------
     def __add__(self, other):
+        # the checks of ops.add, inlined for the common case of two plain tensors of one device and dtype
+        if other.__class__ is Tensor and other._backend is self._backend and other.data.dtype == self.data.dtype:
+            return _Add.apply(self, other)
         return ops.add(self, other)
 
     def __radd__(self, other):
@@ -481,7 +486,7 @@ class Tensor:
         return ops.pow(self, exponent)
 
     def __matmul__(self, other):
-        return ops.matmul(self, other)
+        return _matmul(self, other)
 
     def __rmatmul__(self, other):
         return ops.matmul(other, self)
@@ -508,7 +513,7 @@ class Tensor:
     def exp(self): return ops.exp(self)
     def log(self): return ops.log(self)
     def sqrt(self): return ops.sqrt(self)
-    def tanh(self): return ops.tanh(self)
+    def tanh(self): return _Tanh.apply(self)
     def sigmoid(self): return ops.sigmoid(self)
     def relu(self): return ops.relu(self)
     def abs(self): return ops.abs(self)
@@ -550,7 +555,8 @@ def _wrap(data, requires_grad: bool, backend, fn, idx: int, name=None) -> Tensor
 _new_tensor = object.__new__
 
 
-def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="cpu", name: str | None = None) -> Tensor:
+def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="cpu",
+           name: str | None = None) -> Tensor:
     """Make a leaf tensor (a copy of ``data``) on ``device``; Python floats become float32 unless ``dtype`` says.
 
     >>> import tinygrad_rnn as tr
@@ -575,3 +581,5 @@ def constant(value, like: Tensor) -> Tensor:
 
 
 from . import ops  # noqa: E402  (ops builds on Function and Tensor defined above)
+from .ops.elementwise import Add as _Add, Tanh as _Tanh  # noqa: E402  (operators on every recurrent step)
+from .ops.matmul import matmul as _matmul  # noqa: E402

@@ -58,8 +58,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     total.backward()
     for i in checked:
         t = inputs[i]
-        analytic = t.grad.copy() if isinstance(t.grad, np.ndarray) else t._backend.to_numpy(t.grad) if t.grad is not None \
-            else np.zeros(t.shape)
+        analytic = np.array(t._backend.to_numpy(t.grad)) if t.grad is not None else np.zeros(t.shape)
         numeric = np.zeros(t.shape)
         original = t.numpy()
         flat = original.reshape(-1)

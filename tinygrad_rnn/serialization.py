@@ -21,7 +21,8 @@ from .engine import Tensor
 def save(state: dict, path: str) -> None:
     """Write a mapping of names to tensors or arrays to ``path`` (.npz). A temporary file in the same folder is
     renamed over ``path`` only once it is complete, so an interrupted save never leaves a broken file."""
-    arrays = {name: (value.numpy() if isinstance(value, Tensor) else np.asarray(value)) for name, value in state.items()}
+    arrays = {name: (value.numpy() if isinstance(value, Tensor) else np.asarray(value))
+              for name, value in state.items()}
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
