@@ -254,3 +254,15 @@ def test_weight_used_by_matmul_and_linear_in_one_graph_gets_both_gradients():
     Wt = torch.tensor(W_np, requires_grad=True)
     torch.tanh(torch.nn.functional.linear(torch.tensor(x_np) @ Wt, Wt)).sum().backward()
     np.testing.assert_allclose(W.grad, Wt.grad.numpy(), rtol=1e-12)
+
+
+def test_failed_backward_changes_no_gradient():
+    x = tr.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 2).sum()
+    y.backward()
+    z = y * 3 + (x * x).sum()  # new nodes on top of a released graph
+    with pytest.raises(tr.GraphError, match="released"):
+        z.backward()
+    np.testing.assert_allclose(x.grad, [2.0, 2.0])
+    (x * x).sum().backward()  # nothing half-delivered leaks into the next pass
+    np.testing.assert_allclose(x.grad, [4.0, 6.0])

@@ -77,23 +77,26 @@ def _seed_gradient(root: "_t.Tensor", grad):
 
 def _reachable(root_fn) -> list:
     """Every node the root depends on through tensors that require grad, newest first."""
-    seen = {root_fn}
+    seen = {root_fn}  # nodes hash by identity
     stack = [root_fn]
     nodes = []
+    push, mark = stack.append, seen.add
     while stack:
         fn = stack.pop()
-        if fn.released:
-            raise GraphError(f"backward: the graph through '{fn.op_label()}'{_t.where_text(fn.scope, fn.step)} was "
-                             "released by an earlier backward(); call the first backward with retain_graph=True "
-                             "to go through it again")
         nodes.append(fn)
         for parent in fn.parents:
             pf = parent._fn
-            if pf is not None and pf not in seen:  # nodes hash by identity: no id() calls
-                seen.add(pf)
-                stack.append(pf)
+            if pf is not None and pf not in seen:
+                mark(pf)
+                push(pf)
     nodes.sort(key=_by_seq, reverse=True)
     return nodes
+
+
+def _released_error(fn) -> GraphError:
+    return GraphError(f"backward: the graph through '{fn.op_label()}'{_t.where_text(fn.scope, fn.step)} was "
+                      "released by an earlier backward(); call the first backward with retain_graph=True "
+                      "to go through it again")
 
 
 def _run_hooks(tensor, grad):
@@ -133,44 +136,52 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
         root_fn.pending = seed
     anomaly = _t._anomaly
     leaf_gradients = {}  # leaf -> [sum of its array contributions, its DeferredProducts], reduced at the end
-    for fn in nodes:
-        pending = fn.pending
-        if pending is None:
-            continue
-        fn.pending = None
-        if fn.hooked:
-            pending = _hooked_gradients(fn, pending)
-        grads = fn.backward(pending)
-        if type(grads) is not tuple:
-            grads = (grads,)
-        if anomaly:
-            _t._check_finite(fn.op_label(), "backward", grads, fn.parents[0]._backend, fn.scope, fn.step)
-        xp = fn.xp
-        for parent, g in zip(fn.parents, grads):
-            if g is None or not parent.requires_grad:
+    try:
+        for fn in nodes:
+            pending = fn.pending
+            if pending is None:
                 continue
-            pf = parent._fn
-            if pf is None:
-                entry = leaf_gradients.get(parent)
-                if entry is None:
-                    entry = leaf_gradients[parent] = [None, []]
-                if type(g) is DeferredProduct:
-                    entry[1].append(g)
+            fn.pending = None
+            if fn.released:  # leaves receive nothing before the walk ends, so raising here changes no .grad
+                raise _released_error(fn)
+            if fn.hooked:
+                pending = _hooked_gradients(fn, pending)
+            grads = fn.backward(pending)
+            if type(grads) is not tuple:
+                grads = (grads,)
+            if anomaly:
+                _t._check_finite(fn.op_label(), "backward", grads, fn.parents[0]._backend, fn.scope, fn.step)
+            xp = fn.xp
+            for parent, g in zip(fn.parents, grads):
+                if g is None or not parent.requires_grad:
+                    continue
+                pf = parent._fn
+                if pf is None:
+                    entry = leaf_gradients.get(parent)
+                    if entry is None:
+                        entry = leaf_gradients[parent] = [None, []]
+                    if type(g) is DeferredProduct:
+                        entry[1].append(g)
+                        continue
+                    if g.shape != parent.data.shape:
+                        g = unbroadcast(g, parent.data.shape, xp)
+                    entry[0] = g if entry[0] is None else entry[0] + g
                     continue
                 if g.shape != parent.data.shape:
                     g = unbroadcast(g, parent.data.shape, xp)
-                entry[0] = g if entry[0] is None else entry[0] + g
-                continue
-            if g.shape != parent.data.shape:
-                g = unbroadcast(g, parent.data.shape, xp)
-            if pf.multi_output:
-                _deliver(pf, parent._idx, g)
-            else:
-                held = pf.pending
-                pf.pending = g if held is None else held + g
-        if not retain_graph:
-            fn.__dict__.clear()  # Function.release, inlined: once per node
-            fn.released = True
+                if pf.multi_output:
+                    _deliver(pf, parent._idx, g)
+                else:
+                    held = pf.pending
+                    pf.pending = g if held is None else held + g
+            if not retain_graph:
+                fn.__dict__.clear()  # Function.release, inlined: once per node
+                fn.released = True
+    except BaseException:
+        for fn in nodes:  # a failed pass (a released graph, a raising hook) must leave nothing half-delivered
+            if fn.pending is not None:
+                fn.pending = None
+        raise
     # every leaf gets its total once, so its hooks see one gradient per backward, as in PyTorch
     for leaf, (total, products) in leaf_gradients.items():
         xp = leaf._backend.xp
