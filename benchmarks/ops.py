@@ -142,31 +142,29 @@ def op_bodies(op: str, a_np: np.ndarray, b_np: np.ndarray | None) -> dict:
     bodies = {}
     unary = op in UNARY
 
-    # tinygrad_rnn
+    # tinygrad_rnn and PyTorch spell every op the same way
+    same_spelling = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "matmul": lambda a, b: a @ b,
+                     "tanh": lambda a, b: a.tanh(), "sigmoid": lambda a, b: a.sigmoid()}[op]
     ta = tr.tensor(a_np, requires_grad=True)
     tb = None if unary else tr.tensor(b_np, requires_grad=True)
-    tr_fn = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "matmul": lambda a, b: a @ b,
-             "tanh": lambda a, b: a.tanh(), "sigmoid": lambda a, b: a.sigmoid()}[op]
 
     def tr_body():
         ta.grad = None
         if tb is not None:
             tb.grad = None
-        tr_fn(ta, tb).sum().backward()
+        same_spelling(ta, tb).sum().backward()
 
     bodies["tinygrad_rnn"] = tr_body
 
     if torch is not None:
         pa = torch.tensor(a_np, requires_grad=True)
         pb = None if unary else torch.tensor(b_np, requires_grad=True)
-        pt_fn = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "matmul": lambda a, b: a @ b,
-                 "tanh": lambda a, b: a.tanh(), "sigmoid": lambda a, b: a.sigmoid()}[op]
 
         def pt_body():
             pa.grad = None
             if pb is not None:
                 pb.grad = None
-            pt_fn(pa, pb).sum().backward()
+            same_spelling(pa, pb).sum().backward()
 
         bodies["PyTorch"] = pt_body
 
@@ -233,39 +231,29 @@ def rnn_bodies(xs, w_xh, w_hh, b, h0) -> tuple[dict, dict]:
     """Forward+backward closures of the RNN per version, and a function per version returning its gradients."""
     bodies, grads = {}, {}
 
-    # tinygrad_rnn: a loop of primitive ops
-    txs = [tr.tensor(x) for x in xs]
-    tw_xh, tw_hh, tb = (tr.tensor(a, requires_grad=True) for a in (w_xh, w_hh, b))
-    th0 = tr.tensor(h0)
-    t_params = (tw_xh, tw_hh, tb)
+    def primitive_loop(tensor, parameter, host):
+        """The same loop of primitive ops for any library whose tensors spell @, + and .tanh() alike."""
+        txs = [tensor(x) for x in xs]
+        params = tuple(parameter(a) for a in (w_xh, w_hh, b))
+        h0_ = tensor(h0)
 
-    def tr_body():
-        for p in t_params:
-            p.grad = None
-        h = th0
-        for x in txs:
-            h = (x @ tw_xh + h @ tw_hh + tb).tanh()
-        h.sum().backward()
-
-    bodies["tinygrad_rnn loop"] = tr_body
-    grads["tinygrad_rnn loop"] = lambda: (tr_body(), tuple(p.grad for p in t_params))[1]
-
-    if torch is not None:
-        pxs = [torch.tensor(x) for x in xs]
-        pw_xh, pw_hh, pb = (torch.tensor(a, requires_grad=True) for a in (w_xh, w_hh, b))
-        ph0 = torch.tensor(h0)
-        p_params = (pw_xh, pw_hh, pb)
-
-        def pt_body():
-            for p in p_params:
+        def body():
+            for p in params:
                 p.grad = None
-            h = ph0
-            for x in pxs:
-                h = (x @ pw_xh + h @ pw_hh + pb).tanh()
+            h = h0_
+            w_xh_, w_hh_, b_ = params
+            for x in txs:
+                h = (x @ w_xh_ + h @ w_hh_ + b_).tanh()
             h.sum().backward()
 
-        bodies["PyTorch loop"] = pt_body
-        grads["PyTorch loop"] = lambda: (pt_body(), tuple(p.grad.numpy() for p in p_params))[1]
+        return body, lambda: (body(), tuple(host(p.grad) for p in params))[1]
+
+    bodies["tinygrad_rnn loop"], grads["tinygrad_rnn loop"] = primitive_loop(
+        tr.tensor, lambda a: tr.tensor(a, requires_grad=True), lambda g: g)
+
+    if torch is not None:
+        bodies["PyTorch loop"], grads["PyTorch loop"] = primitive_loop(
+            torch.tensor, lambda a: torch.tensor(a, requires_grad=True), lambda g: g.numpy())
 
         hidden = w_hh.shape[0]
         rnn = torch.nn.RNN(xs.shape[2], hidden, nonlinearity="tanh")

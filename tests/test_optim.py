@@ -223,20 +223,12 @@ def test_trains_a_module_through_backward(device):
 # =================================================================================================================
 # Against torch.optim
 # =================================================================================================================
-@pytest.mark.parametrize("config", SGD_CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
-def test_sgd_matches_torch(device, config):
+@pytest.mark.parametrize("name, config", [("SGD", c) for c in SGD_CONFIGS] + [("Adam", c) for c in ADAM_CONFIGS],
+                         ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()))
+def test_optimizer_matches_torch(device, name, config):
     torch = pytest.importorskip("torch")
-    ours = _run_ours(lambda ps: optim.SGD(ps, **config), 6, device)
-    ref = _run_torch(torch, lambda ps: torch.optim.SGD(ps, **config), 6)
-    for o, r in zip(ours, ref):
-        np.testing.assert_allclose(o, r, rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("config", ADAM_CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
-def test_adam_matches_torch(device, config):
-    torch = pytest.importorskip("torch")
-    ours = _run_ours(lambda ps: optim.Adam(ps, **config), 6, device)
-    ref = _run_torch(torch, lambda ps: torch.optim.Adam(ps, **config), 6)
+    ours = _run_ours(lambda ps: getattr(optim, name)(ps, **config), 6, device)
+    ref = _run_torch(torch, lambda ps: getattr(torch.optim, name)(ps, **config), 6)
     for o, r in zip(ours, ref):
         np.testing.assert_allclose(o, r, rtol=1e-12, atol=1e-14)
 
@@ -281,20 +273,20 @@ def test_optimizer_state_dict_resume_is_exact(device, make_opt):
     def fresh(values):
         return [tr.tensor(v, dtype="float64", requires_grad=True, device=device) for v in values]
 
+    def steps(params, opt, count):
+        for _ in range(count):
+            grads(params)
+            opt.step()
+
     # uninterrupted: 6 steps
     params = fresh(w0)
-    opt = make_opt(params)
-    for _ in range(6):
-        grads(params)
-        opt.step()
+    steps(params, make_opt(params), 6)
     expected = [p.numpy() for p in params]
 
     # interrupted after 3 steps: save weights and optimizer state, rebuild everything, load, continue
     params = fresh(w0)
     opt = make_opt(params)
-    for _ in range(3):
-        grads(params)
-        opt.step()
+    steps(params, opt, 3)
     saved_weights = [p.numpy() for p in params]
     saved_state = copy.deepcopy(opt.state_dict())
     del opt, params
@@ -302,9 +294,7 @@ def test_optimizer_state_dict_resume_is_exact(device, make_opt):
     params = fresh(saved_weights)
     opt = make_opt(params)
     opt.load_state_dict(saved_state)
-    for _ in range(3):
-        grads(params)
-        opt.step()
+    steps(params, opt, 3)
     for p, e in zip(params, expected):
         np.testing.assert_array_equal(p.numpy(), e)
 
@@ -410,15 +400,20 @@ def test_clip_grad_norm_single_tensor_skips_missing_grads_and_utils_alias():
     assert optim.clip_grad_norm_([q], 1.0).item() == 0.0
 
 
+def _torch_with_grads(torch, grads):
+    ref = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for r, g in zip(ref, grads):
+        r.grad = torch.tensor(g)
+    return ref
+
+
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
 @pytest.mark.parametrize("max_norm", [0.5, 50.0])
 def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     torch = pytest.importorskip("torch")
     grads = _clip_grads()
     params = _with_grads(grads)
-    ref = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
-    for r, g in zip(ref, grads):
-        r.grad = torch.tensor(g)
+    ref = _torch_with_grads(torch, grads)
     norm = optim.clip_grad_norm_(params, max_norm, norm_type=norm_type)
     norm_ref = torch.nn.utils.clip_grad_norm_(ref, max_norm, norm_type=norm_type)
     assert norm.item() == pytest.approx(norm_ref.item(), rel=1e-12)
@@ -439,9 +434,7 @@ def test_clip_grad_value_matches_torch():
     torch = pytest.importorskip("torch")
     grads = _clip_grads()
     params = _with_grads(grads)
-    ref = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
-    for r, g in zip(ref, grads):
-        r.grad = torch.tensor(g)
+    ref = _torch_with_grads(torch, grads)
     optim.clip_grad_value_(params, 0.3)
     torch.nn.utils.clip_grad_value_(ref, 0.3)
     for p, r in zip(params, ref):
