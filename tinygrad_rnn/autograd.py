@@ -142,7 +142,8 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
             if pending is None:
                 continue
             fn.pending = None
-            if fn.released:  # leaves receive nothing before the walk ends, so raising here changes no .grad
+            xp = fn.xp
+            if xp is None:  # released; leaves receive nothing before the walk ends, so raising changes no .grad
                 raise _released_error(fn)
             if fn.hooked:
                 pending = _hooked_gradients(fn, pending)
@@ -151,7 +152,6 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
                 grads = (grads,)
             if anomaly:
                 _t._check_finite(fn.op_label(), "backward", grads, fn.parents[0]._backend, fn.scope, fn.step)
-            xp = fn.xp
             for parent, g in zip(fn.parents, grads):
                 if g is None or not parent.requires_grad:
                     continue
@@ -176,7 +176,7 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
                     pf.pending = g if held is None else held + g
             if not retain_graph:
                 fn.__dict__.clear()  # Function.release, inlined: once per node
-                fn.released = True
+                fn.xp = None
     except BaseException:
         for fn in nodes:  # a failed pass (a released graph, a raising hook) must leave nothing half-delivered
             if fn.pending is not None:

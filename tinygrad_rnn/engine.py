@@ -178,7 +178,6 @@ class Function:
     label: str | None = None
     hooked = None  # {output index: tensor} once a hook or retain_grad watches an output
     pending = None  # the gradient(s) gathered for this node's outputs during a backward pass
-    released = False
 
     def forward(self, *arrays, **params):
         raise NotImplementedError
@@ -190,9 +189,14 @@ class Function:
     def op_label(cls) -> str:
         return cls.label or cls.__name__.lower()
 
+    @property
+    def released(self) -> bool:
+        """True once a backward pass has freed what this node saved (its array namespace goes with it)."""
+        return self.xp is None
+
     def release(self) -> None:
         self.__dict__.clear()
-        self.released = True
+        self.xp = None
 
     @classmethod
     def apply(cls, *inputs: "Tensor", **params):
