@@ -266,3 +266,88 @@ def test_failed_backward_changes_no_gradient():
     np.testing.assert_allclose(x.grad, [2.0, 2.0])
     (x * x).sum().backward()  # nothing half-delivered leaks into the next pass
     np.testing.assert_allclose(x.grad, [4.0, 6.0])
+
+
+def test_numpy_scalars_are_weak_scalars_like_python_numbers():
+    x = tr.tensor([1.0, 2.0])
+    assert (x * np.float64(2)).dtype == "float32"
+    assert (np.float32(3) + x).dtype == "float32"
+
+
+def test_equality_is_elementwise_and_makes_masks():
+    tokens = tr.tensor([[3, 0, 0]])
+    mask = tokens != 0
+    assert mask.dtype == "bool" and mask.tolist() == [[True, False, False]]
+    assert (tokens == 0).tolist() == [[False, True, True]]
+    x = tr.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
+    tr.where(mask, x, 0.0).sum().backward()
+    np.testing.assert_allclose(x.grad, [[1.0, 0.0, 0.0]])
+    assert len({x, tokens}) == 2  # tensors still hash by identity
+
+
+def test_device_copy_inside_a_graph_is_refused_not_silently_cut():
+    pytest.importorskip("array_api_strict")
+    x = tr.tensor([1.0], requires_grad=True)
+    with pytest.raises(tr.GraphError, match="would cut the graph"):
+        (x * 2).to("array_api_strict")
+    assert x.to("array_api_strict").requires_grad  # a leaf moves with its flag
+
+
+def test_integer_cast_leaves_the_graph():
+    x = tr.tensor([1.5, 2.5], requires_grad=True)
+    assert not x.to("int64").requires_grad
+    assert x.to("float64").requires_grad
+
+
+def test_pow_zero_has_zero_gradient_at_zero():
+    x = tr.tensor([0.0, 1.0], requires_grad=True)
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+def test_detect_anomaly_checks_deferred_weight_gradients():
+    a = tr.tensor(np.full((1000, 1), 1e36, dtype="float32"))
+    W = tr.tensor([[1.0]], requires_grad=True, name="W")
+    with tr.detect_anomaly(), pytest.raises(tr.AnomalyError, match="gradient of leaf 'W'"):
+        (a @ W).backward(np.ones((1000, 1), dtype="float32"))  # finite forward, aᵀg = 1e39 overflows
+
+
+def test_gradcheck_leaves_grads_and_data_as_they_were():
+    x = tr.tensor([0.3, -1.2], dtype="float64", requires_grad=True)
+    w = tr.tensor([2.0, 3.0], dtype="float64", requires_grad=True)
+    x.grad = np.array([5.0, 5.0])
+    assert tr.gradcheck(lambda x: (x * w).tanh(), [x])
+    np.testing.assert_array_equal(x.grad, [5.0, 5.0])
+    assert w.grad is None  # a leaf the function closes over
+
+    def failing(x):
+        if x.numpy()[0] != 0.3:
+            raise RuntimeError("probe")
+        return x * 2
+
+    with pytest.raises(RuntimeError):
+        tr.gradcheck(failing, [x])
+    assert x.numpy().tolist() == [0.3, -1.2]
+
+
+def test_a_hooked_graph_is_freed_without_the_cycle_collector():
+    import gc
+    import weakref
+
+    x = tr.tensor([1.0], requires_grad=True)
+    h = x * 2
+    h.retain_grad()
+    node = weakref.ref(h.grad_fn)
+    gc.disable()
+    try:
+        del h
+        assert node() is None
+    finally:
+        gc.enable()
+
+
+def test_backward_gradient_on_another_device_is_a_device_error():
+    pytest.importorskip("array_api_strict")
+    y = tr.tensor([1.0, 2.0], requires_grad=True) * 2
+    with pytest.raises(tr.DeviceError, match="gradient lives on array_api_strict"):
+        y.backward(tr.tensor([1.0, 1.0], device="array_api_strict"))

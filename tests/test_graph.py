@@ -78,3 +78,19 @@ def test_save_and_load_state_dict_atomically(tmp_path):
     fresh.load_state_dict(tr.load(str(path)))
     np.testing.assert_array_equal(fresh.weight.numpy(), layer.weight.numpy())
     np.testing.assert_array_equal(fresh.bias.numpy(), layer.bias.numpy())
+
+
+def test_save_refuses_what_would_need_pickle(tmp_path):
+    import pytest
+
+    with pytest.raises(TypeError, match="'state'"):
+        tr.save({"state": {0: {"step": 1}}}, str(tmp_path / "bad.npz"))
+    assert not any(tmp_path.iterdir())
+
+
+def test_dot_quotes_names_and_titles():
+    h = (tr.tensor([1.0], requires_grad=True) * 2).named('say "hi"')
+    with tr.scope('odd"scope'):
+        h = h.tanh()
+    source = viz.to_dot(tr.graph.trace(h), title='a "title"')
+    assert 'say \\"hi\\"' in source and 'a \\"title\\"' in source and 'odd\\"scope' in source

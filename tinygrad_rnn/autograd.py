@@ -19,7 +19,7 @@ from __future__ import annotations
 from operator import attrgetter
 
 from . import engine as _t
-from .errors import DTypeError, GraphError, ShapeError
+from .errors import AnomalyError, DeviceError, DTypeError, GraphError, ShapeError
 
 _by_seq = attrgetter("seq")
 
@@ -63,6 +63,8 @@ def _seed_gradient(root: "_t.Tensor", grad):
                              f"(an array or Tensor of shape {root.shape}) to backward(grad)")
         return xp.ones(root.data.shape, dtype=root.data.dtype)
     if isinstance(grad, _t.Tensor):
+        if grad._backend is not root._backend:
+            raise DeviceError(f"backward: the gradient lives on {grad.device}, the tensor on {root.device}")
         grad = grad.data
     else:
         grad = root._backend.asarray(grad, root.dtype)
@@ -188,6 +190,9 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
         if products:
             stacked = xp.concat([p.a for p in products], axis=0).mT @ xp.concat([p.g for p in products], axis=0)
             total = stacked if total is None else total + stacked
+        if anomaly and not leaf._backend.all_finite(total):
+            raise AnomalyError(f"detect_anomaly: the gradient of leaf {leaf.name or ''!r} (shape {leaf.shape}) "
+                               "is NaN or Inf")
         _accumulate_leaf(leaf, total, xp)
 
 
@@ -200,10 +205,13 @@ def _deliver(fn, index: int, grad) -> None:
 
 
 def _hooked_gradients(fn, pending):
+    """Run the hooks (and retain_grad) of the watched outputs that still exist."""
     if not fn.multi_output:
-        return _run_hooks(fn.hooked[0], pending)
+        tensor = fn.hooked[0]()
+        return pending if tensor is None else _run_hooks(tensor, pending)
     pending = list(pending)
-    for index, tensor in fn.hooked.items():
-        if pending[index] is not None:
+    for index, ref in fn.hooked.items():
+        tensor = ref()
+        if tensor is not None and pending[index] is not None:
             pending[index] = _run_hooks(tensor, pending[index])
     return pending

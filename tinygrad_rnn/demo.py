@@ -88,7 +88,7 @@ def run(seconds: float = 5.0, out_dir: str = "out", seed: int = 0, log=print) ->
     optimizer = tr.optim.Adam(model.parameters(), lr=0.01)
     start, losses = time.perf_counter(), []
     with tqdm(desc="training char-RNN", unit="step", leave=False, mininterval=0.5) as bar:
-        while time.perf_counter() - start < seconds:
+        while not losses or time.perf_counter() - start < seconds:
             logits, _ = model(inputs)
             loss = tr.cross_entropy(logits.reshape(-1, len(vocab)), targets.reshape(-1))
             optimizer.zero_grad()

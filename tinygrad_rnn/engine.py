@@ -365,7 +365,8 @@ class Tensor:
 
     # -- host access and copies -----------------------------------------------------------------------------------
     def numpy(self):
-        """A NumPy copy of the data on the host (no graph)."""
+        """The data as a NumPy array on the host, outside the graph: a copy for GPU and strict tensors, the array
+        itself for CPU tensors (as ``torch.Tensor.numpy`` shares memory)."""
         return self._backend.to_numpy(self.data)
 
     def tolist(self):
@@ -397,6 +398,10 @@ class Tensor:
         backend = _backend.get_backend(target)
         if backend is self._backend:
             return self
+        if self._fn is not None and self.requires_grad:
+            raise GraphError(f"to({target!r}): this tensor (shape {self.shape}) was made by '{self._fn.op_label()}'"
+                             f"{where_text(self._fn.scope, self._fn.step)}; a device copy would cut the graph here — "
+                             "move the parameters and inputs instead (module.to(device), tr.tensor(..., device=))")
         moved = _wrap(backend.asarray(self._backend.to_numpy(self.data)), False, backend, None, 0, self.name)
         moved.requires_grad = self.requires_grad and self.is_leaf
         return moved
@@ -448,7 +453,7 @@ class Tensor:
         if self._fn is not None:
             if self._fn.hooked is None:
                 self._fn.hooked = {}
-            self._fn.hooked[self._idx] = self
+            self._fn.hooked[self._idx] = weakref.ref(self)
 
     def named(self, name: str) -> "Tensor":
         """Set ``name`` (shown in graphs, found by ``Graph.find``) and return ``self``."""
@@ -500,6 +505,12 @@ class Tensor:
 
     def __getitem__(self, key):
         return ops.getitem(self, key)
+
+    def __eq__(self, other):  # elementwise, as in PyTorch: tokens != pad is a mask
+        return ops.compare(self, other, "equal")
+
+    def __ne__(self, other):
+        return ops.compare(self, other, "not_equal")
 
     def __lt__(self, other):
         return ops.compare(self, other, "less")
@@ -575,7 +586,10 @@ def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="
 
 
 def constant(value, like: Tensor) -> Tensor:
-    """A Python number as an operand next to ``like``: it stays a weak scalar, so ``x * 2`` keeps ``x``'s dtype."""
+    """A Python number as an operand next to ``like``: it stays a weak scalar, so ``x * 2`` keeps ``x``'s dtype.
+    A NumPy scalar counts as the Python number it holds, as in PyTorch."""
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"expected a Tensor or a Python number, got {type(value).__name__}")
     if isinstance(value, float) and like.dtype not in _backend.FLOAT_DTYPES:

@@ -21,6 +21,22 @@ def _outputs(result) -> list:
     return list(result) if isinstance(result, (tuple, list)) else [result]
 
 
+def _analytic_gradients(total: Tensor, wanted: list) -> list:
+    """d total / d each wanted input, as host arrays, leaving every leaf's ``.grad`` as it was."""
+    from .graph import trace
+
+    leaves = [n.tensor for n in trace(total) if n.kind == "param" and n.tensor is not None]
+    kept = [(leaf, leaf.grad) for leaf in leaves]
+    for leaf in leaves:
+        leaf.grad = None
+    try:
+        total.backward()
+        return [np.array(t._backend.to_numpy(t.grad)) if t.grad is not None else np.zeros(t.shape) for t in wanted]
+    finally:
+        for leaf, grad in kept:
+            leaf.grad = grad
+
+
 def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4, seed: int = 0,
               raise_exception: bool = True) -> bool:
     """Compare the backward pass of ``fn(*inputs)`` with central finite differences.
@@ -44,9 +60,6 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     def contracted(values) -> float:
         return float(sum(np.sum(o.numpy() * w) for o, w in zip(_outputs(values), weights)))
 
-    for t in inputs:
-        if isinstance(t, Tensor):
-            t.grad = None
     total = None
     for o, w in zip(outputs, weights):
         if not o.requires_grad:
@@ -55,29 +68,30 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         total = term if total is None else total + term
     if total is None:
         raise ValueError("gradcheck: no output depends on an input that requires grad")
-    total.backward()
-    for i in checked:
+    analytic = _analytic_gradients(total, [inputs[i] for i in checked])
+    for i, grad in zip(checked, analytic):
         t = inputs[i]
-        analytic = np.array(t._backend.to_numpy(t.grad)) if t.grad is not None else np.zeros(t.shape)
         numeric = np.zeros(t.shape)
-        original = t.numpy()
-        flat = original.reshape(-1)
-        for k in range(flat.size):
-            values = []
-            for delta in (eps, -eps):
-                probe = flat.copy()
-                probe[k] += delta
-                t.data = t._backend.asarray(probe.reshape(t.shape), "float64")
-                with no_grad():
-                    values.append(contracted(fn(*inputs)))
-            numeric.reshape(-1)[k] = (values[0] - values[1]) / (2 * eps)
-        t.data = t._backend.asarray(original, "float64")
-        if not np.allclose(analytic, numeric, atol=atol, rtol=rtol):
-            worst = int(np.argmax(np.abs(analytic - numeric)))
+        saved = t.data
+        flat = t._backend.to_numpy(saved).reshape(-1)
+        try:  # the input gets its own data back even when fn raises on a probe
+            for k in range(flat.size):
+                values = []
+                for delta in (eps, -eps):
+                    probe = flat.copy()
+                    probe[k] += delta
+                    t.data = t._backend.asarray(probe.reshape(t.shape), "float64")
+                    with no_grad():
+                        values.append(contracted(fn(*inputs)))
+                numeric.reshape(-1)[k] = (values[0] - values[1]) / (2 * eps)
+        finally:
+            t.data = saved
+        if not np.allclose(grad, numeric, atol=atol, rtol=rtol):
+            worst = int(np.argmax(np.abs(grad - numeric)))
             index = np.unravel_index(worst, t.shape) if t.shape else ()
             message = (f"gradcheck: input {i} (shape {t.shape}) disagrees at index {tuple(int(j) for j in index)}: "
-                       f"analytic {analytic.reshape(-1)[worst]:.8g} vs numerical {numeric.reshape(-1)[worst]:.8g} "
-                       f"(max abs difference {np.max(np.abs(analytic - numeric)):.3g})")
+                       f"analytic {grad.reshape(-1)[worst]:.8g} vs numerical {numeric.reshape(-1)[worst]:.8g} "
+                       f"(max abs difference {np.max(np.abs(grad - numeric)):.3g})")
             if raise_exception:
                 raise GradcheckError(message)
             return False

@@ -23,6 +23,10 @@ def save(state: dict, path: str) -> None:
     renamed over ``path`` only once it is complete, so an interrupted save never leaves a broken file."""
     arrays = {name: (value.numpy() if isinstance(value, Tensor) else np.asarray(value))
               for name, value in state.items()}
+    for name, array in arrays.items():
+        if array.dtype.hasobject:  # np.savez would pickle it, and load() refuses pickles
+            raise TypeError(f"save: {name!r} is not an array of numbers (got {type(state[name]).__name__}); "
+                            "only tensors and numeric arrays go into .npz")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
@@ -31,6 +35,9 @@ def save(state: dict, path: str) -> None:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make a checkpoint private to its writer
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

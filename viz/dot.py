@@ -25,13 +25,16 @@ _STYLE = {
 }
 
 
+def _quote(text: str) -> str:
+    """Text inside a DOT double-quoted string."""
+    return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _label(node: Node) -> str:
-    if node.kind == "op":
-        return node.label
-    if node.kind == "const":
-        return node.label
+    if node.kind in ("op", "const"):
+        return _quote(node.label)
     shape = "×".join(str(d) for d in node.shape) or "scalar"
-    return f"{node.name}\\n{shape}" if node.name else shape
+    return f"{_quote(node.name)}\\n{shape}" if node.name else shape
 
 
 def _attrs(attrs: dict) -> str:
@@ -43,7 +46,7 @@ def to_dot(graph: Graph, title: str | None = None) -> str:
     lines = ["digraph unrolled {", '  rankdir=BT; newrank=true; node [fontname="Helvetica", fontsize=10];',
              '  edge [color="#666666", arrowsize=0.6];']
     if title:
-        lines.append(f'  labelloc=t; label="{title}";')
+        lines.append(f'  labelloc=t; label="{_quote(title)}";')
     # group nodes: (step, scope path) -> nodes; parameters and inputs without a step sit outside time clusters
     groups: dict = {}
     for node in graph.nodes:
@@ -85,7 +88,7 @@ def _emit(tree: dict, indent: str, prefix: str) -> list:
     lines = [f"{indent}{n.id} [label=\"{_label(n)}\", {_attrs(_STYLE[n.kind])}];" for n in tree.get(None, [])]
     for i, name in enumerate(sorted(k for k in tree if k is not None)):
         cluster = f"{prefix}_{i}"
-        lines.append(f'{indent}subgraph cluster_{cluster} {{ label="{name}"; style="dashed"; color="#bbbbbb";')
+        lines.append(f'{indent}subgraph cluster_{cluster} {{ label="{_quote(name)}"; style="dashed"; color="#bbbbbb";')
         lines.extend(_emit(tree[name], indent + "  ", cluster))
         lines.append(f"{indent}}}")
     return lines

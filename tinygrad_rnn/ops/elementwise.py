@@ -2,7 +2,8 @@
 input's shape in one place (``autograd.unbroadcast``), so none of these reduce anything themselves."""
 from __future__ import annotations
 
-from ..engine import Function, Tensor, _wrap, location
+from ..backend import FLOAT_DTYPES
+from ..engine import Function, Tensor, _wrap, location, no_grad
 from ..errors import DTypeError
 from ._common import operands
 
@@ -60,6 +61,8 @@ class Pow(Function):
         return a ** exponent
 
     def backward(self, g):
+        if self.exponent == 0:  # d(a**0)/da = 0 everywhere, also at a = 0 where a**-1 is inf
+            return self.xp.zeros_like(g)
         return g * self.exponent * self.a ** (self.exponent - 1)
 
 
@@ -249,7 +252,11 @@ def where(condition, a, b) -> Tensor:
 
 
 def cast(a: Tensor, dtype: str) -> Tensor:
-    return Cast.apply(a, dtype=dtype)
+    """``a`` in another dtype; differentiable between floating dtypes, outside the graph otherwise."""
+    if dtype in FLOAT_DTYPES:
+        return Cast.apply(a, dtype=dtype)
+    with no_grad():
+        return Cast.apply(a, dtype=dtype)
 
 
 def compare(a, b, how: str) -> Tensor:

@@ -163,8 +163,11 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
             input._backend.xp.logical_or(input.data < 0, input.data >= count))):
         raise IndexRangeError(f"embedding: indices (shape {input.shape}) must lie in [0, {count}) for a "
                                       f"weight of shape {weight.shape}{location()}")
-    if padding_idx is not None and padding_idx < 0:
-        padding_idx += count
+    if padding_idx is not None:
+        if not -count <= padding_idx < count:
+            raise IndexRangeError(f"embedding: padding_idx {padding_idx} is outside [0, {count}) for a weight of "
+                                  f"shape {weight.shape}{location()}")
+        padding_idx %= count
     return Embedding.apply(input, weight, padding_idx=padding_idx)
 
 
