@@ -351,3 +351,13 @@ def test_backward_gradient_on_another_device_is_a_device_error():
     y = tr.tensor([1.0, 2.0], requires_grad=True) * 2
     with pytest.raises(tr.DeviceError, match="gradient lives on array_api_strict"):
         y.backward(tr.tensor([1.0, 1.0], device="array_api_strict"))
+
+
+def test_hook_handle_removes_the_hook():
+    x = tr.tensor([1.0], requires_grad=True)
+    calls = []
+    handle = x.register_hook(lambda g: calls.append(1))
+    (x * 2).sum().backward()
+    handle.remove()
+    (x * 2).sum().backward()
+    assert calls == [1]

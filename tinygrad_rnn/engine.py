@@ -426,13 +426,14 @@ class Tensor:
 
         run_backward(self, grad, retain_graph)
 
-    def register_hook(self, hook) -> "Tensor":
-        """Call ``hook(grad)`` with this tensor's gradient (an array) as it flows; a non-None return replaces it."""
+    def register_hook(self, hook) -> "HookHandle":
+        """Call ``hook(grad)`` with this tensor's gradient (an array) as it flows; a non-None return replaces it.
+        Returns a handle whose ``remove()`` takes the hook off again, as in PyTorch."""
         if not self.requires_grad:
             raise GraphError("register_hook: this tensor does not require grad, so no gradient will reach it")
         self._watch()
         self._hooks.append(hook)
-        return self
+        return HookHandle(self._hooks, hook)
 
     def retain_grad(self) -> "Tensor":
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward (how ‖∂L/∂h_t‖ is measured)."""
@@ -552,6 +553,19 @@ class Tensor:
     @property
     def T(self):
         return ops.permute(self, *reversed(range(self.ndim)))
+
+
+class HookHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 def _wrap(data, requires_grad: bool, backend, fn, idx: int, name=None) -> Tensor:
