@@ -221,6 +221,68 @@ def test_to_float64_converts_every_parameter_and_buffer(device):
     assert all(p.dtype == "float64" for p in net.parameters())
 
 
+def test_to_keeps_and_converts_gradients(device):
+    """Module.to dropped every .grad, even when nothing changed; PyTorch keeps it and converts it with the tensor."""
+    tr.manual_seed(0)
+    net = Net()
+    x = tr.randn(2, 3)
+    sum(o.sum() for o in net(x)).backward()
+    grads = {n: p.grad for n, p in net.named_parameters()}
+    assert net.to("float32") is net  # nothing changes: the very same gradient arrays stay
+    assert all(p.grad is grads[n] for n, p in net.named_parameters())
+    net.to(device)
+    for name, p in net.named_parameters():
+        assert p.grad is not None and p.grad.shape == grads[name].shape
+        assert tr.tensor(_host(p.grad)).dtype == "float32"
+        np.testing.assert_array_equal(_host(p.grad), grads[name])
+        assert p.grad.__array_namespace__() is p.data.__array_namespace__()  # on the parameter's device
+    net.to("float64")
+    for name, p in net.named_parameters():
+        assert tr.tensor(_host(p.grad)).dtype == "float64" and p.dtype == "float64"
+        np.testing.assert_array_equal(_host(p.grad), grads[name].astype(np.float64))
+    # the next backward accumulates into the converted gradient
+    sum(o.sum() for o in net(x.to(device).double())).backward()
+    for name, p in net.named_parameters():
+        np.testing.assert_allclose(_host(p.grad), 2 * grads[name].astype(np.float64), rtol=1e-5, atol=1e-6)
+    net.to("cpu")
+    assert all(isinstance(p.grad, np.ndarray) for p in net.parameters())
+
+
+def test_to_dtype_casts_only_floating_tensors(device):
+    """As PyTorch: Module.to(dtype) leaves integer and bool buffers alone (it cast them too)."""
+    lin = nn.Linear(2, 2)
+    lin.register_buffer("steps", tr.tensor([3, 4]))
+    lin.register_buffer("mask", tr.tensor([True, False]))
+    lin.register_buffer("running", tr.zeros(2))
+    lin.to(device).double()
+    assert lin.steps.dtype == "int64" and lin.mask.dtype == "bool" and lin.running.dtype == "float64"
+    assert all(b.device == device for b in lin.buffers())
+    np.testing.assert_array_equal(lin.steps.numpy(), [3, 4])
+    np.testing.assert_array_equal(lin.mask.numpy(), [True, False])
+    lin.float()
+    assert lin.steps.dtype == "int64" and lin.mask.dtype == "bool" and lin.running.dtype == "float32"
+    # torch: "nn.Module.to only accepts floating point or complex dtypes"
+    with pytest.raises(TypeError, match="floating"):
+        lin.to("int32")
+    assert lin.weight.dtype == "float32" and lin.steps.dtype == "int64"
+
+
+def test_to_matches_torch_for_buffers_and_grads():
+    torch = pytest.importorskip("torch")
+    ref = torch.nn.Linear(2, 2)
+    ref.register_buffer("steps", torch.tensor([3, 4]))
+    ref(torch.ones(1, 2)).sum().backward()
+    ref.double()
+    lin = nn.Linear(2, 2)
+    lin.register_buffer("steps", tr.tensor([3, 4]))
+    lin.load_state_dict(ref.state_dict())
+    lin(tr.ones(1, 2)).sum().backward()
+    lin.double()
+    assert lin.steps.dtype == str(ref.steps.dtype).replace("torch.", "")
+    assert str(ref.weight.grad.dtype) == "torch.float64" and lin.weight.grad.dtype == np.float64
+    np.testing.assert_array_equal(_host(lin.weight.grad), ref.weight.grad.numpy())
+
+
 def test_state_dict_round_trip_into_fresh_model(device):
     tr.manual_seed(0)
     net = Net().to(device)

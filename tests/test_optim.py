@@ -502,3 +502,256 @@ def test_frozen_parameters_are_accepted_and_not_stepped():
     opt.step()
     np.testing.assert_array_equal(net[0].weight.numpy(), frozen)
     assert not np.array_equal(net[1].weight.numpy(), trained)
+
+
+# =================================================================================================================
+# Regressions: state that follows Module.to, aliasing with in-place gradient accumulation, mixed-dtype clipping,
+# checkpointable state dicts
+# =================================================================================================================
+OPTIMIZERS_WITH_STATE = [
+    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    lambda ps: optim.Adam(ps, lr=0.05, betas=(0.8, 0.95), weight_decay=0.01),
+]
+OPTIMIZER_IDS = ["sgd-momentum", "sgd-nesterov", "adam"]
+
+
+def _state_arrays(opt):
+    return [v for values in opt.state.values() for v in values.values() if hasattr(v, "shape")]
+
+
+def _linear_loss(lin, x):
+    return (lin(x) ** 2).sum()
+
+
+@pytest.mark.parametrize("make_opt", OPTIMIZERS_WITH_STATE, ids=OPTIMIZER_IDS)
+def test_state_follows_module_to_dtype(device, make_opt):
+    """A step in float64, then Module.to('float32'): the next step keeps the parameters float32 (it made them
+    float64 again, and the next forward raised DTypeError), with the state cast as load_state_dict casts it."""
+    tr.manual_seed(0)
+    lin = nn.Linear(3, 2).to(device).double()
+    opt = make_opt(lin.parameters())
+    x = tr.tensor(np.random.default_rng(0).standard_normal((4, 3)), device=device)
+    _linear_loss(lin, x.double()).backward()
+    opt.step()
+    opt.zero_grad()
+    saved = copy.deepcopy(opt.state_dict())
+
+    lin.to("float32")
+    _linear_loss(lin, x.float()).backward()
+    grads = [_host(p.grad) for p in lin.parameters()]
+    before = [p.numpy() for p in lin.parameters()]
+    opt.step()
+    for p in lin.parameters():
+        assert p.dtype == "float32" and p.device == device and p.is_leaf and p.requires_grad
+    assert all(tr.tensor(_host(a)).dtype == "float32" for a in _state_arrays(opt))
+    assert lin(x.float()).dtype == "float32"  # the forward after the step works
+
+    # the same step from a float32 copy whose optimizer loaded the float64 state (load_state_dict casts it)
+    ref = nn.Linear(3, 2).to(device).float()
+    ref.load_state_dict(dict(zip(["weight", "bias"], before)))
+    ref_opt = make_opt(ref.parameters())
+    ref_opt.load_state_dict(saved)
+    for p, g in zip(ref.parameters(), grads):
+        p.grad = _grad_array(g, p)
+    ref_opt.step()
+    for p, r in zip(lin.parameters(), ref.parameters()):
+        np.testing.assert_array_equal(p.numpy(), r.numpy())
+
+
+@pytest.mark.parametrize("make_opt", OPTIMIZERS_WITH_STATE, ids=OPTIMIZER_IDS)
+def test_state_follows_module_to_device(device, make_opt):
+    """Steps on the CPU, Module.to(device), more steps, back to the CPU: the state moves with the parameters
+    (array_api_strict raised a raw TypeError) and training goes on as if it had never moved."""
+    w0, a, c = _problem(9)
+
+    class Quadratic(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.params = [nn.Parameter(tr.tensor(w, dtype="float64")) for w in w0]
+            for i, p in enumerate(self.params):
+                setattr(self, f"w{i}", p)
+
+    def run(moves):
+        model = Quadratic()
+        opt = make_opt(model.parameters())
+        for target in moves:
+            if target is not None:
+                model.to(target)
+            for _ in range(2):
+                for p, ai, ci in zip(model.params, a, c):
+                    p.grad = _grad_array(ai * (p.numpy() - ci), p)
+                opt.step()
+                opt.zero_grad()
+            for p in model.params:
+                assert p.device == (target or "cpu") and p.dtype == "float64"
+        for p in model.params:
+            assert p.device == "cpu"
+        return [p.numpy() for p in model.params], opt
+
+    expected, _ = run([None, None, None])
+    moved, opt = run([None, device, "cpu"])
+    for m, e in zip(moved, expected):
+        np.testing.assert_allclose(m, e, rtol=1e-12, atol=1e-14)
+    assert all(isinstance(v, np.ndarray) for v in _state_arrays(opt))
+
+
+def test_state_dict_after_module_to_device_before_a_step(device):
+    """state_dict() right after Module.to (the state still where the last step left it) gives host arrays."""
+    lin = nn.Linear(2, 2).double()
+    opt = optim.Adam(lin.parameters(), lr=0.1)
+    _linear_loss(lin, tr.ones(1, 2, dtype="float64")).backward()
+    opt.step()
+    expected = opt.state_dict()
+    lin.to(device)
+    state = opt.state_dict()
+    for i, values in state["state"].items():
+        for k, v in values.items():
+            assert isinstance(v, np.ndarray) if k != "step" else v == 1
+            if k != "step":
+                np.testing.assert_array_equal(v, expected["state"][i][k])
+
+
+def test_sgd_momentum_buffer_is_not_the_gradient():
+    """The first momentum buffer was p.grad itself; backward without zero_grad grows p.grad in place, which
+    changed the buffer behind the optimizer's back. w = [1, 2], f = Σw², three backward+step rounds."""
+    w = tr.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.1, momentum=0.9)
+    (w * w).sum().backward()
+    opt.step()
+    buf = opt.state[id(w)]["momentum_buffer"]
+    assert buf is not w.grad
+    np.testing.assert_allclose(_host(buf), [2.0, 4.0])
+    (w * w).sum().backward()  # accumulates into w.grad in place
+    np.testing.assert_allclose(_host(buf), [2.0, 4.0])
+    opt.step()
+    (w * w).sum().backward()
+    opt.step()
+    # by hand, as torch.optim.SGD: g accumulates (no zero_grad), v = 0.9 v + g, w -= 0.1 v
+    w_ref, g_acc, v = np.array([1.0, 2.0]), np.zeros(2), None
+    for _ in range(3):
+        g_acc = g_acc + 2 * w_ref
+        v = g_acc.copy() if v is None else 0.9 * v + g_acc
+        w_ref = w_ref - 0.1 * v
+    np.testing.assert_allclose(w.numpy(), w_ref, rtol=1e-6)
+    np.testing.assert_allclose(w.numpy(), [-0.638, -1.276], atol=1e-6)
+
+
+@pytest.mark.parametrize("name, config", [
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.3)),
+    ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True)),
+    ("Adam", dict(lr=0.05)),
+    ("Adam", dict(lr=0.05, betas=(0.0, 0.9), weight_decay=0.1)),
+], ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()))
+def test_steps_without_zero_grad_match_torch(device, name, config):
+    """Gradients from backward that accumulate across steps (no zero_grad), against torch.optim."""
+    torch = pytest.importorskip("torch")
+    w0 = np.array([1.0, 2.0, -0.5])
+    w = tr.tensor(w0, dtype="float64", requires_grad=True, device=device)
+    w_ref = torch.tensor(w0, requires_grad=True)
+    opt = getattr(optim, name)([w], **config)
+    opt_ref = getattr(torch.optim, name)([w_ref], **config)
+    for _ in range(4):
+        (w * w * w).sum().backward()
+        opt.step()
+        (w_ref * w_ref * w_ref).sum().backward()
+        opt_ref.step()
+    np.testing.assert_allclose(w.numpy(), w_ref.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(_host(w.grad), w_ref.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, math.inf])
+def test_clip_grad_norm_mixed_dtypes_keeps_each_dtype(device, norm_type):
+    """float32 and float64 gradients clipped together: the float64 total made the float32 gradient float64, and
+    the next step then made its parameter float64."""
+    g32, g64 = np.array([3.0, 4.0]), np.array([[12.0]])
+    p32 = tr.tensor([0.0, 0.0], dtype="float32", requires_grad=True, device=device)
+    p64 = tr.tensor([[0.0]], dtype="float64", requires_grad=True, device=device)
+    p32.grad, p64.grad = _grad_array(g32, p32), _grad_array(g64, p64)
+    norm = optim.clip_grad_norm_([p32, p64], 1.0, norm_type=norm_type)
+    total = 13.0 if norm_type == 2.0 else 12.0
+    assert norm.item() == pytest.approx(total, rel=1e-6)
+    assert tr.tensor(_host(p32.grad)).dtype == "float32" and tr.tensor(_host(p64.grad)).dtype == "float64"
+    np.testing.assert_allclose(_host(p32.grad), g32 / (total + 1e-6), rtol=1e-6)
+    np.testing.assert_allclose(_host(p64.grad), g64 / (total + 1e-6), rtol=1e-12)
+    optim.SGD([p32, p64], lr=1.0).step()
+    assert p32.dtype == "float32" and p64.dtype == "float64"
+
+
+def test_step_keeps_parameter_dtype_with_a_wider_gradient():
+    """A float64 gradient set by hand on a float32 parameter: the update is cast back, as torch's in-place one."""
+    w = tr.tensor([1.0, 2.0], dtype="float32", requires_grad=True)
+    w.grad = np.array([1.0, 1.0], dtype=np.float64)
+    opt = optim.SGD([w], lr=0.5, momentum=0.9)
+    opt.step()
+    opt.step()
+    assert w.dtype == "float32"
+    np.testing.assert_allclose(w.numpy(), [1.0 - 0.5 - 0.95, 2.0 - 0.5 - 0.95], rtol=1e-6)
+
+
+@pytest.mark.parametrize("make_opt", OPTIMIZERS_WITH_STATE, ids=OPTIMIZER_IDS)
+def test_state_dict_is_plain_data_for_a_checkpoint(device, make_opt):
+    """Arrays are host NumPy arrays (for an .npz) and everything else plain Python that json can write."""
+    import json
+
+    params = [tr.tensor(w, dtype="float64", requires_grad=True, device=device) for w in _problem(3)[0]]
+    # extra keys of a group (a NumPy number, a string) are kept, as in torch.optim
+    opt = make_opt([{"params": params[:1], "lr": 0.05, "max_norm": np.float32(0.5), "name": "first"},
+                    {"params": params[1:]}])
+    for _ in range(2):
+        for p in params:
+            p.grad = _grad_array(np.ones(p.shape), p)
+        opt.step()
+    state = opt.state_dict()
+    text = json.dumps(state["param_groups"])
+    assert json.loads(text) == state["param_groups"]
+    assert state["param_groups"][0]["max_norm"] == 0.5 and type(state["param_groups"][0]["max_norm"]) is float
+    assert state["param_groups"][0]["name"] == "first"
+    if "betas" in state["param_groups"][0]:
+        assert state["param_groups"][0]["betas"] == [0.8, 0.95]
+
+    def leaves(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from leaves(v)
+        else:
+            yield value
+
+    found = list(leaves(state["state"]))
+    assert found and all(type(v) is np.ndarray or type(v) in (int, float) for v in found)
+    assert all(isinstance(k, int) for k in state["state"])
+
+    # a round trip through JSON and NumPy (keys as strings, betas as a list) resumes exactly
+    arrays = {f"{i}/{k}": v for i, values in state["state"].items() for k, v in values.items()
+              if isinstance(v, np.ndarray)}
+    numbers = {str(i): {k: v for k, v in values.items() if not isinstance(v, np.ndarray)}
+               for i, values in state["state"].items()}
+    restored_state = json.loads(json.dumps(numbers))
+    for key, v in arrays.items():
+        i, k = key.split("/")
+        restored_state[i][k] = v.copy()
+    restored = {"state": restored_state, "param_groups": json.loads(text)}
+
+    def continue_from(opt_, params_):
+        for p in params_:
+            p.grad = _grad_array(np.full(p.shape, 0.5), p)
+        opt_.step()
+        return [p.numpy() for p in params_]
+
+    copies = [tr.tensor(p.numpy(), dtype="float64", requires_grad=True, device=device) for p in params]
+    other = make_opt([{"params": copies[:1], "lr": 1.0}, {"params": copies[1:]}])
+    other.load_state_dict(restored)
+    assert [{k: v for k, v in g.items() if k != "params"} for g in other.param_groups] == \
+        [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    if "betas" in other.param_groups[0]:
+        assert isinstance(other.param_groups[0]["betas"], tuple)
+    for a, b in zip(continue_from(other, copies), continue_from(opt, params)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_state_dict_rejects_values_a_checkpoint_cannot_store():
+    w = tr.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([{"params": [w], "callback": object()}], lr=0.1)
+    with pytest.raises(TypeError, match="callback"):
+        opt.state_dict()

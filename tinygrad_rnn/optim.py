@@ -13,8 +13,11 @@ value for a later backward still sees that value. Norms stay on the device: noth
 from __future__ import annotations
 
 import math
+import numbers
 
+from . import backend as _backend
 from .engine import Tensor, _wrap, no_grad
+from .errors import DeviceError
 
 
 class Optimizer:
@@ -55,24 +58,36 @@ class Optimizer:
 
     @no_grad()
     def step(self) -> None:
+        """Update every parameter that has a gradient. As in PyTorch a parameter keeps its dtype and device: state
+        left on another device or in another dtype (``Module.to`` after a step) follows the parameter first."""
         for group, p in self._params():
             if p.grad is not None:
                 state = self.state.setdefault(id(p), {})
-                p.data = self._update(p.data, p.grad, state, group)
+                if state:
+                    _follow_parameter(state, p)
+                data = p.data
+                updated = self._update(data, p.grad, state, group)
+                if updated.dtype != data.dtype:  # e.g. a float64 gradient set by hand on a float32 parameter
+                    updated = p._backend.xp.astype(updated, data.dtype)
+                p.data = updated
 
     def _update(self, data, grad, state: dict, group: dict):
         raise NotImplementedError
 
     # -- saving -----------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """Hyper-parameters and per-parameter state (host NumPy arrays and numbers), keyed by parameter position."""
+        """Hyper-parameters and per-parameter state, keyed by parameter position, made of nothing but host NumPy
+        arrays and plain Python values (numbers, strings, bools, None, lists, dicts; a tuple such as Adam's
+        ``betas`` becomes a list): arrays can go into an ``.npz`` and everything else into JSON."""
         index = {id(p): i for i, (_, p) in enumerate(self._params())}
         params = [p for _, p in self._params()]
         state = {}
         for key, values in self.state.items():
             p = params[index[key]]
-            state[index[key]] = {k: (p._backend.to_numpy(v) if hasattr(v, "shape") else v) for k, v in values.items()}
-        groups = [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups]
+            state[index[key]] = {k: (_owner(v, p).to_numpy(v) if hasattr(v, "shape") else _plain(v, f"state {k!r}"))
+                                 for k, v in values.items()}
+        groups = [{k: _plain(v, f"param_groups {k!r}") for k, v in g.items() if k != "params"}
+                  for g in self.param_groups]
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -80,7 +95,9 @@ class Optimizer:
         if len(state_dict["param_groups"]) != len(self.param_groups):
             raise ValueError("load_state_dict: the number of parameter groups differs")
         for group, saved in zip(self.param_groups, state_dict["param_groups"]):
-            group.update(saved)
+            for k, v in saved.items():
+                # state_dict() writes tuples (Adam's betas) as lists; give the group back the type it had
+                group[k] = tuple(v) if isinstance(v, list) and isinstance(group.get(k), tuple) else v
         self.state = {}
         for key, values in state_dict["state"].items():
             p = params[int(key)]
@@ -106,7 +123,9 @@ class SGD(Optimizer):
         momentum = group["momentum"]
         if momentum:
             buf = state.get("momentum_buffer")
-            buf = grad if buf is None else momentum * buf + (1 - group["dampening"]) * grad
+            # the first buffer is a copy: backward accumulates into p.grad in place, which must not reach it
+            buf = _namespace(data).asarray(grad, copy=True) if buf is None \
+                else momentum * buf + (1 - group["dampening"]) * grad
             state["momentum_buffer"] = buf
             grad = grad + momentum * buf if group["nesterov"] else buf
         return data - group["lr"] * grad
@@ -129,6 +148,7 @@ class Adam(Optimizer):
         step = state.get("step", 0) + 1
         m = state.get("exp_avg")
         v = state.get("exp_avg_sq")
+        # both moments are new arrays (products), never p.grad itself, which backward may grow in place
         m = (1 - beta1) * grad if m is None else beta1 * m + (1 - beta1) * grad
         v = (1 - beta2) * grad * grad if v is None else beta2 * v + (1 - beta2) * grad * grad
         state.update(step=step, exp_avg=m, exp_avg_sq=v)
@@ -139,6 +159,61 @@ class Adam(Optimizer):
 
 def _namespace(array):
     return array.__array_namespace__()
+
+
+def _backend_of(array):
+    """The backend whose array library made ``array``, or None (a value of no backend this machine can run)."""
+    namespace = getattr(array, "__array_namespace__", None)
+    namespace = namespace() if namespace is not None else None
+    for device in _backend.DEVICES:
+        try:
+            backend = _backend.get_backend(device)
+        except DeviceError:  # its library or hardware is missing here, so the array is not its
+            continue
+        if backend.is_array(array) or namespace is backend.xp:
+            return backend
+    return None
+
+
+def _owner(array, p: Tensor):
+    """The backend of a state array: ``p``'s (the usual case, answered first) or the one it was made on."""
+    backend = p._backend
+    if type(array) is type(p.data) or backend.is_array(array):
+        return backend
+    return _backend_of(array) or backend
+
+
+def _follow_parameter(state: dict, p: Tensor) -> None:
+    """Move and cast ``state``'s arrays to ``p``'s backend and dtype where they differ (``Module.to`` moved ``p``
+    after earlier steps), so that an update never changes ``p``'s dtype or device, as in PyTorch."""
+    backend, data = p._backend, p.data
+    for key, value in state.items():
+        if not hasattr(value, "shape"):
+            continue
+        source = _owner(value, p)
+        if source is not backend:
+            state[key] = backend.asarray(source.to_numpy(value), p.dtype)
+        elif value.dtype != data.dtype:
+            state[key] = backend.xp.astype(value, data.dtype)
+
+
+def _plain(value, where: str):
+    """``value`` as plain Python (bool, int, float, str, None, list, dict) for a checkpoint's JSON part."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, where) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v, where) for k, v in value.items()}
+    if getattr(value, "shape", None) == () and hasattr(value, "dtype"):  # a 0-d array or a NumPy bool
+        kind = str(value.dtype)
+        return bool(value) if "bool" in kind else float(value) if "float" in kind else int(value)
+    raise TypeError(f"Optimizer.state_dict: {where} holds a {type(value).__name__}, which a checkpoint cannot "
+                    "store; use numbers, strings, bools, lists or dicts")
 
 
 def _with_grads(parameters) -> list:
@@ -170,7 +245,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
         total = sum(xp.sum(xp.abs(p.grad) ** norm_type) for p in params) ** (1.0 / norm_type)
     coefficient = xp.minimum(max_norm / (total + 1e-6), 1.0)
     for p in params:
-        p.grad = p.grad * coefficient
+        grad = p.grad
+        # the total of mixed float32/float64 gradients is float64; each gradient keeps its own dtype, as in PyTorch
+        scale = coefficient if coefficient.dtype == grad.dtype else xp.astype(coefficient, grad.dtype)
+        p.grad = grad * scale
     return _wrap(total, False, first._backend, None, 0)
 
 

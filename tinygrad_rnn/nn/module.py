@@ -19,7 +19,7 @@ from collections import OrderedDict
 
 from .. import backend as _backend
 from ..engine import Tensor, no_grad, scope
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 
 
 class Parameter(Tensor):
@@ -181,13 +181,27 @@ class Module:
         return self
 
     def to(self, target) -> "Module":
-        """Move every parameter and buffer, in place, to a device (``"cuda"``) or dtype (``"float64"``)."""
+        """Move every parameter and buffer, in place, to a device (``"cuda"``) or dtype (``"float64"``).
+
+        As in PyTorch: a dtype applies to floating tensors only (an integer or bool buffer keeps its dtype), and a
+        gradient is moved or cast along with its tensor (kept as it is where the tensor does not change).
+        """
+        if target in _backend.DTYPES and target not in _backend.FLOAT_DTYPES:
+            raise DTypeError(f"Module.to: only floating dtypes are accepted, got {target!r} ({_backend.FLOAT_DTYPES})")
         with no_grad():
             for tensor in list(self.parameters()) + [b for b in self.buffers() if b is not None]:
+                if target in _backend.DTYPES and tensor.dtype not in _backend.FLOAT_DTYPES:
+                    continue
                 moved = tensor.to(target)
-                tensor.data, tensor._backend = moved.data, moved._backend
-                if tensor.grad is not None:
-                    tensor.grad = None
+                if moved is tensor:
+                    continue
+                grad = tensor.grad
+                if grad is not None:
+                    if target in _backend.DTYPES:
+                        grad = tensor._backend.xp.astype(grad, tensor._backend.dtype(target))
+                    else:
+                        grad = moved._backend.asarray(tensor._backend.to_numpy(grad))
+                tensor.data, tensor._backend, tensor.grad = moved.data, moved._backend, grad
         return self
 
     def double(self) -> "Module":
