@@ -30,6 +30,8 @@ def test_trace_is_topological_and_tagged():
     # x needs no gradient, so x[t] is no node: only ops on the gradient's path are recorded
     assert {n.label for n in g.ops} == {"matmul", "add", "tanh"}
     assert len(g.find(scope="rnn", step=2, kind="op")) == 3
+    tanh = g.find(label="tanh", step=1)[0]
+    assert (tanh.shape, tanh.dtype) == ((1, 3), "float32")  # an op node carries its output's shape and dtype
 
 
 def test_trace_is_deterministic_and_dot_is_byte_identical():

@@ -238,7 +238,9 @@ def trace(*roots: Tensor) -> Graph:
     for fn in sorted(functions.values(), key=lambda f: f.seq):
         inputs = [add_tensor(p) for p in fn.parents]
         op_id = f"n{len(nodes)}"
-        nodes.append(Node(op_id, "op", fn.op_label(), (), None, "/".join(fn.scope), fn.step, function=fn))
+        first = produced.get((id(fn), 0))  # an op node shows the shape and dtype of its (first) output
+        shape, dtype = (first.shape, first.dtype) if first is not None else ((), None)
+        nodes.append(Node(op_id, "op", fn.op_label(), shape, dtype, "/".join(fn.scope), fn.step, function=fn))
         edges.extend((i, op_id) for i in inputs)
         for index in range(len(getattr(fn, "outputs", ())) or 1):
             out = produced.get((id(fn), index))
