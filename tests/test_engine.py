@@ -183,6 +183,7 @@ def test_scope_and_step_tags_on_nodes_and_tensors():
         tr.scope("a/b")
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy warns about the very NaN/Inf we provoke
 def test_detect_anomaly_names_op_scope_and_step():
     x = tr.tensor([0.0, 1.0], requires_grad=True)
     with tr.detect_anomaly():
@@ -305,6 +306,7 @@ def test_pow_zero_has_zero_gradient_at_zero():
     np.testing.assert_array_equal(x.grad, [0.0, 0.0])
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy warns about the very NaN/Inf we provoke
 def test_detect_anomaly_checks_deferred_weight_gradients():
     a = tr.tensor(np.full((1000, 1), 1e36, dtype="float32"))
     W = tr.tensor([[1.0]], requires_grad=True, name="W")
