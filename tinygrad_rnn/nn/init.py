@@ -73,3 +73,19 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     if rows < cols:
         q = q.mT
     return _fill(tensor, xp.astype(xp.reshape(q * gain, tensor.shape), tensor.data.dtype))
+
+
+def set_forget_bias_(cell, value: float = 1.0):
+    """Give an LSTM cell's forget gate the total initial bias ``value``: the f block (the second quarter, in
+    PyTorch's i, f, g, o layout) of ``bias_ih`` becomes ``value`` and that of ``bias_hh`` zero. A positive
+    forget bias keeps the cell state, and the gradient through it, alive early in training (Gers et al., 2000).
+
+    >>> import tinygrad_rnn as tr
+    >>> cell = tr.nn.LSTMCell(2, 3, forget_bias=0.0); _ = set_forget_bias_(cell, 2.0)
+    >>> (cell.bias_ih + cell.bias_hh).numpy()[3:6].tolist()
+    [2.0, 2.0, 2.0]
+    """
+    n = cell.hidden_size
+    for bias, fill in ((cell.bias_ih, value), (cell.bias_hh, 0.0)):
+        bias.data[n:2 * n] = fill
+    return cell
