@@ -3,6 +3,7 @@ from . import functional, init, utils
 from .cells import GRUCell, LSTMCell, RNNCell
 from .layers import Dropout, Embedding, Linear, ReLU, Sigmoid, Tanh
 from .module import Module, ModuleList, Parameter, Sequential
+from .recurrent import GRU, LSTM, RNN
 
-__all__ = ["GRUCell", "LSTMCell", "RNNCell", "Dropout", "Embedding", "Linear", "Module", "ModuleList", "Parameter",
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "Dropout", "Embedding", "Linear", "Module", "ModuleList", "Parameter",
            "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "utils"]

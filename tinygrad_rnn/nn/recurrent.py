@@ -1,0 +1,186 @@
+"""Recurrent layers, unrolled explicitly: RNN, LSTM and GRU with PyTorch's arguments, shapes and parameter names.
+
+Every time step of every layer and direction leaves its own nodes: a layer opens the scope ``l{k}`` (or
+``l{k}_reverse``) and each step ``tr.step(t)``, t being the position in the sequence, so
+``trace(out).find(name="f", scope="LSTM/l1", step=17)`` is the forget gate of layer 2 at step 17.
+Variable lengths come as ``lengths`` (one per batch row): a padded step leaves the state unchanged, outputs
+zeros and sends no gradient — what PyTorch's packed sequences do.
+
+>>> import tinygrad_rnn as tr
+>>> lstm = tr.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+>>> out, (h, c) = lstm(tr.zeros(5, 2, 3))
+>>> out.shape, h.shape, sorted(lstm.state_dict())[:2]
+((5, 2, 8), (4, 2, 4), ['bias_hh_l0', 'bias_hh_l0_reverse'])
+"""
+from __future__ import annotations
+
+from .. import ops
+from ..engine import Tensor, location, scope, step
+from ..errors import ShapeError
+from .cells import GRUCell, LSTMCell, RNNCell
+from .module import Module
+
+
+class _RecurrentLayer(Module):
+    cell_type = RNNCell
+    has_cell_state = False
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, fused: bool = True,
+                 dtype=None, device="cpu", **cell_options):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"{type(self).__name__}: num_layers must be >= 1, got {num_layers}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout must lie in [0, 1], got {dropout}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
+        self.bidirectional, self.fused = bidirectional, fused
+        self.num_directions = 2 if bidirectional else 1
+        cells = []
+        for layer in range(num_layers):
+            width = input_size if layer == 0 else hidden_size * self.num_directions
+            for direction in range(self.num_directions):
+                cell = self.cell_type(width, hidden_size, bias=bias, fused=fused, dtype=dtype, device=device,
+                                      **cell_options)
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                for name, parameter in list(cell._parameters.items()):
+                    if parameter is not None:
+                        setattr(self, name + suffix, parameter)  # PyTorch's flat names: weight_ih_l0_reverse
+                        parameter.name = name + suffix
+                cells.append(cell)
+        self._cells = cells  # a plain list: the cells' parameters are registered above, under PyTorch's names
+
+    def _cell(self, layer: int, direction: int):
+        cell = self._cells[layer * self.num_directions + direction]
+        cell.fused = self.fused
+        return cell
+
+    # -- checks ---------------------------------------------------------------------------------------------------
+    def _check_input(self, x: Tensor) -> tuple[Tensor, bool]:
+        name = type(self).__name__
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
+            layout = "(batch, seq, feature)" if self.batch_first else "(seq, batch, feature)"
+            raise ShapeError(f"{name}: input of shape {x.shape} does not fit input_size={self.input_size} (expects "
+                             f"{layout} or (seq, feature)){location()}")
+        if x.ndim == 2:
+            return ops.reshape(x, x.shape[0], 1, self.input_size), True
+        return (ops.transpose(x, 0, 1) if self.batch_first else x), False
+
+    def _initial(self, hx, batch: int, unbatched: bool, what: str):
+        if hx is None:
+            return [None] * (self.num_layers * self.num_directions)
+        expected = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        if unbatched and hx.ndim == 2:
+            hx = ops.reshape(hx, expected)
+        if hx.shape != expected:
+            raise ShapeError(f"{type(self).__name__}: initial {what} of shape {hx.shape} does not fit (expects "
+                             f"{expected}){location()}")
+        return [hx[k] for k in range(expected[0])]
+
+    def _masks(self, lengths, steps: int, batch: int, like: Tensor):
+        """Per step a (batch, 1) bool mask of the rows still inside their sequence, or None for full lengths."""
+        if lengths is None:
+            return None
+        values = [int(n) for n in (lengths.tolist() if isinstance(lengths, Tensor) else lengths)]
+        if len(values) != batch or min(values) < 1 or max(values) > steps:
+            raise ShapeError(f"{type(self).__name__}: lengths {values} must give one length in [1, {steps}] for "
+                             f"each of the {batch} rows of the batch{location()}")
+        if min(values) == steps:
+            return None
+        positions = ops.reshape(Tensor(values, device=like.device), batch, 1)
+        return [positions > t for t in range(steps)]
+
+    # -- the unrolled loop ------------------------------------------------------------------------------------------
+    def forward(self, input: Tensor, hx=None, lengths=None):
+        x, unbatched = self._check_input(input)
+        steps, batch = x.shape[0], x.shape[1]
+        if self.has_cell_state:
+            h0, c0 = (None, None) if hx is None else hx
+            initial = list(zip(self._initial(h0, batch, unbatched, "h"), self._initial(c0, batch, unbatched, "c")))
+        else:
+            initial = self._initial(hx, batch, unbatched, "hx")
+        masks = self._masks(lengths, steps, batch, x)
+        inputs = [x[t] for t in range(steps)]
+        finals = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                with scope(f"l{layer}" + ("_reverse" if direction else "")):
+                    states, final = self._run(self._cell(layer, direction), inputs, initial[index], masks,
+                                              reverse=bool(direction))
+                outputs.append(states)
+                finals.append(final)
+            inputs = [ops.concat([o[t] for o in outputs], dim=1) if len(outputs) > 1 else outputs[0][t]
+                      for t in range(steps)]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                inputs = [ops.dropout(i, self.dropout, True) for i in inputs]
+        output = ops.stack(inputs, dim=0)
+        if self.batch_first:
+            output = ops.transpose(output, 0, 1)
+        if unbatched:
+            output = ops.reshape(output, steps, output.shape[-1])
+        return output, self._final_states(finals, unbatched)
+
+    def _run(self, cell, inputs: list, state, masks, reverse: bool):
+        """One layer, one direction: the states per step (in time order) and the final state."""
+        order = range(len(inputs) - 1, -1, -1) if reverse else range(len(inputs))
+        outputs = [None] * len(inputs)
+        for t in order:
+            with step(t):
+                new = cell.forward(inputs[t], state)  # not cell(...): the layer's scopes are the only ones
+                if masks is not None:
+                    new = self._hold(new, state, masks[t], inputs[t])
+                state = new
+                h = new[0] if self.has_cell_state else new
+                outputs[t] = h if masks is None else ops.where(masks[t], h, 0.0)
+        return outputs, state
+
+    def _hold(self, new, old, mask: Tensor, x: Tensor):
+        """Where a row's sequence has ended, keep its old state (zeros when there was none): no gradient passes."""
+        if self.has_cell_state:
+            old = old if old is not None else (None, None)
+            return tuple(ops.where(mask, n, o if o is not None else 0.0).named(n.name)
+                         for n, o in zip(new, old))
+        return ops.where(mask, new, old if old is not None else 0.0).named(new.name)
+
+    def _final_states(self, finals: list, unbatched: bool):
+        def stacked(states):
+            out = ops.stack(states, dim=0)
+            return ops.reshape(out, out.shape[0], out.shape[2]) if unbatched else out
+
+        if self.has_cell_state:
+            return stacked([h for h, _ in finals]), stacked([c for _, c in finals])
+        return stacked(finals)
+
+    def extra_repr(self) -> str:
+        extra = "".join(f", {name}={getattr(self, name)}" for name, default in
+                        (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                         ("bidirectional", False), ("fused", True)) if getattr(self, name) != default)
+        return f"{self.input_size}, {self.hidden_size}{extra}"
+
+
+class RNN(_RecurrentLayer):
+    """A stack of tanh (or relu / sigmoid) RNN layers, PyTorch's ``nn.RNN``: ``output, h_n = rnn(x, h_0)``."""
+
+    cell_type = RNNCell
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 **kwargs):
+        super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity, **kwargs)
+
+
+class LSTM(_RecurrentLayer):
+    """A stack of LSTM layers, PyTorch's ``nn.LSTM``: ``output, (h_n, c_n) = lstm(x, (h_0, c_0))``. Cell options
+    (``forget_bias``, ``peephole``, ``coupled``, ``forget_gate``) go to every ``LSTMCell``."""
+
+    cell_type = LSTMCell
+    has_cell_state = True
+
+
+class GRU(_RecurrentLayer):
+    """A stack of GRU layers, PyTorch's ``nn.GRU``: ``output, h_n = gru(x, h_0)``; ``reset_after=False`` for
+    the Cho et al. form."""
+
+    cell_type = GRUCell
