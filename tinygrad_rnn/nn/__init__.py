@@ -5,5 +5,5 @@ from .layers import Dropout, Embedding, Linear, ReLU, Sigmoid, Tanh
 from .module import Module, ModuleList, Parameter, Sequential
 from .recurrent import GRU, LSTM, RNN
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "Dropout", "Embedding", "Linear", "Module", "ModuleList", "Parameter",
-           "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "utils"]
+__all__ = ["Dropout", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Linear", "Module", "ModuleList",
+           "Parameter", "RNN", "RNNCell", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "utils"]
