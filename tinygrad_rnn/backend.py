@@ -97,11 +97,22 @@ class Backend:
             self._seeded_generation = _seed_generation
         return self._generator
 
+    # random numbers come from a NumPy generator on the host unless a backend has its own (CuPy)
+    def _reseed(self, seed):
+        self._generator = np.random.default_rng(seed)
+
     def uniform(self, shape: tuple, low: float, high: float, dtype: str):
-        raise NotImplementedError
+        return self._from_host(self._rng().uniform(low, high, size=shape).astype(dtype))
 
     def normal(self, shape: tuple, mean: float, std: float, dtype: str):
-        raise NotImplementedError
+        return self._from_host(self._rng().normal(mean, std, size=shape).astype(dtype))
+
+    def rng_state(self):
+        """The generator's state as plain JSON-able data (None where the backend cannot export it)."""
+        return self._rng().bit_generator.state
+
+    def set_rng_state(self, state) -> None:
+        self._rng().bit_generator.state = state
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
@@ -119,14 +130,6 @@ class NumpyBackend(Backend):
         np.add.at(out, key, values)
         return out
 
-    def _reseed(self, seed):
-        self._generator = np.random.default_rng(seed)
-
-    def uniform(self, shape, low, high, dtype):
-        return self._rng().uniform(low, high, size=shape).astype(dtype)
-
-    def normal(self, shape, mean, std, dtype):
-        return self._rng().normal(mean, std, size=shape).astype(dtype)
 
 
 class StrictBackend(Backend):
@@ -157,14 +160,6 @@ class StrictBackend(Backend):
         np.add.at(out, host_key, self.to_numpy(values))
         return self.xp.asarray(out)
 
-    def _reseed(self, seed):
-        self._generator = np.random.default_rng(seed)
-
-    def uniform(self, shape, low, high, dtype):
-        return self.xp.asarray(self._rng().uniform(low, high, size=shape).astype(dtype))
-
-    def normal(self, shape, mean, std, dtype):
-        return self.xp.asarray(self._rng().normal(mean, std, size=shape).astype(dtype))
 
 
 class CupyBackend(Backend):
@@ -198,6 +193,13 @@ class CupyBackend(Backend):
 
     def normal(self, shape, mean, std, dtype):
         return self._rng().normal(mean, std, size=shape, dtype=dtype)
+
+    def rng_state(self):
+        return None  # CuPy's RandomState has no exportable state: a resumed GPU run redraws its dropout masks
+
+    def set_rng_state(self, state) -> None:
+        if state is not None:
+            raise ValueError("set_rng_state: CuPy's generator state cannot be restored")
 
 
 _manual_seed = None
@@ -258,6 +260,25 @@ def _make_backend(device: str) -> Backend:
     if count < 1:
         raise DeviceError("device 'cuda': CuPy is installed but no GPU is visible")
     return CupyBackend(cupy)
+
+
+def get_rng_state() -> dict:
+    """Every backend's generator state (JSON-able), for checkpoints that must resume with the same random numbers.
+
+    >>> manual_seed(1); state = get_rng_state(); a = get_backend("cpu").normal((2,), 0, 1, "float64")
+    >>> set_rng_state(state); bool((get_backend("cpu").normal((2,), 0, 1, "float64") == a).all())
+    True
+    """
+    return {"seed": _manual_seed, "backends": {name: b.rng_state() for name, b in _backends.items()}}
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`get_rng_state` returned."""
+    global _manual_seed, _seed_generation
+    _manual_seed = state["seed"]
+    _seed_generation += 1
+    for name, backend_state in state["backends"].items():
+        get_backend(name).set_rng_state(backend_state)
 
 
 def cuda_available() -> bool:

@@ -1,0 +1,145 @@
+"""The training loop: TBPTT windows, clipping and logging, schedules, checkpoints and exact resume."""
+import json
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tr
+from tinygrad_rnn.train import Trainer, constant_lr, cosine_lr, evaluate, step_lr, tbptt_windows
+
+
+def test_tbptt_windows_cover_every_step_once_and_reach_back_k2():
+    for length, k1, k2 in [(10, 4, 6), (10, 5, 5), (7, 3, 3), (9, 2, 9), (5, 5, 5), (12, 1, 4)]:
+        windows = tbptt_windows(length, k1, k2)
+        previous_end = 0
+        for i, (start, split, end) in enumerate(windows):
+            assert end - previous_end == min(k1, length - previous_end)  # k1 new steps each update
+            assert start == max(0, end - k2) and start <= split <= end  # backpropagate through the last k2
+            assert split == (windows[i + 1][0] if i + 1 < len(windows) else end)
+            previous_end = end
+        assert previous_end == length
+    assert tbptt_windows(6, 6, 6) == [(0, 6, 6)]  # full BPTT
+    with pytest.raises(ValueError, match="k1 <= k2"):
+        tbptt_windows(10, 5, 3)
+
+
+class _LM(tr.nn.Module):
+    def __init__(self, vocab=5, hidden=8):
+        super().__init__()
+        self.rnn = tr.nn.LSTM(vocab, hidden)
+        self.drop = tr.nn.Dropout(0.2)
+        self.out = tr.nn.Linear(hidden, vocab)
+
+
+def _run(model, x, state):
+    outputs, state = model.rnn(x, state)
+    return model.out(model.drop(outputs)), state
+
+
+def _loss(outputs, targets):
+    return tr.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1))
+
+
+def _sequence(length=40, vocab=5):
+    ids = np.arange(length + 1) % vocab  # a cyclic sequence: learnable
+    return tr.tensor(np.eye(vocab, dtype="float32")[ids[:-1]][:, None, :]), tr.tensor(ids[1:][:, None])
+
+
+def _fresh(**kwargs):
+    tr.manual_seed(0)
+    model = _LM()
+    return model, Trainer(model, tr.optim.Adam(model.parameters(), lr=0.02), progress=False, **kwargs)
+
+
+def test_tbptt_learns_and_cuts_the_graph_behind_each_window():
+    x, y = _sequence()
+    model, trainer = _fresh(clip_norm=5.0)
+    losses = trainer.fit_tbptt(_run, x, y, _loss, k1=5, k2=10, epochs=8)
+    assert len(losses) == 8 * 8 and losses[-1] < 0.5 * losses[0]
+    h, c = trainer.carry
+    assert h.is_leaf and not h.requires_grad and c.is_leaf
+
+
+def test_full_bptt_equals_one_manual_update():
+    x, y = _sequence(12)
+    model, trainer = _fresh()
+    trainer.model.eval()  # no dropout, so the manual step can repeat it
+    model.drop.p = 0.0
+    reference, _ = _fresh()
+    reference.drop.p = 0.0
+    trainer.fit_tbptt(_run, x, y, _loss, k1=12, k2=12)
+    optimizer = tr.optim.Adam(reference.parameters(), lr=0.02)
+    out, _ = _run(reference, x, None)
+    _loss(out, y).backward()
+    tr.optim.clip_grad_norm_(reference.parameters(), float("inf"))
+    optimizer.step()
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-6, err_msg=name)
+
+
+def test_resume_continues_with_the_same_losses(tmp_path):
+    x, y = _sequence()
+    _, uninterrupted = _fresh()
+    expected = uninterrupted.fit_tbptt(_run, x, y, _loss, k1=5, k2=10, epochs=2)
+    _, first = _fresh(checkpoint_dir=str(tmp_path), checkpoint_every=6)
+    done = first.fit_tbptt(_run, x, y, _loss, k1=5, k2=10, epochs=1)  # 8 updates, a checkpoint after 6
+    tr.manual_seed(99)  # the resumed process starts with other random numbers
+    _, second = _fresh()
+    assert second.resume(str(tmp_path / "last")) == 6
+    rest = second.fit_tbptt(_run, x, y, _loss, k1=5, k2=10, epochs=2)
+    assert done[:6] == expected[:6] and rest == expected[6:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.json", "last.npz"]  # no temporary files left
+
+
+def test_fit_logs_pre_clip_norm_lr_schedule_and_resumes(tmp_path):
+    rng = np.random.default_rng(0)
+    data = [(tr.tensor(rng.normal(size=(4, 3)).astype("float32")), tr.tensor(rng.normal(size=(4, 1)).astype("float32")))
+            for _ in range(10)]
+
+    def loss_fn(model, batch):
+        return tr.mse_loss(model(batch[0]), batch[1])
+
+    def trainer(**kwargs):
+        tr.manual_seed(1)
+        model = tr.nn.Linear(3, 1)
+        return Trainer(model, tr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), clip_norm=0.01,
+                       schedule=step_lr(0.1, every=4, gamma=0.5), progress=False, **kwargs)
+
+    log = tmp_path / "metrics.jsonl"
+    full = trainer(log_path=str(log)).fit(lambda step: data[step], loss_fn, steps=10)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(1, 11))
+    assert [r["lr"] for r in records] == [0.1] * 4 + [0.05] * 4 + [0.025] * 2
+    assert all(r["grad_norm"] > 0.01 for r in records)  # logged before clipping to 0.01
+
+    first = trainer(checkpoint_dir=str(tmp_path / "ck"), checkpoint_every=3)
+    first.fit(lambda step: data[step], loss_fn, steps=4)
+    second = trainer()
+    assert second.resume(str(tmp_path / "ck" / "last")) == 3
+    assert second.fit(lambda step: data[step], loss_fn, steps=10) == full[3:]
+
+
+def test_resume_refuses_a_checkpoint_of_another_model_or_a_torn_pair(tmp_path):
+    model, trainer = _fresh(config={"hidden": 8})
+    trainer.save_checkpoint(str(tmp_path / "a"))
+    _, other = _fresh(config={"hidden": 16})
+    with pytest.raises(ValueError, match="config"):
+        other.resume(str(tmp_path / "a"))
+    trainer.step = 3
+    trainer.save_checkpoint(str(tmp_path / "b"))
+    (tmp_path / "b.npz").replace(tmp_path / "c.npz")
+    (tmp_path / "a.json").replace(tmp_path / "c.json")
+    with pytest.raises(ValueError, match="not written together"):
+        _fresh(config={"hidden": 8})[1].resume(str(tmp_path / "c"))
+
+
+def test_schedules_and_evaluate():
+    assert constant_lr(0.3)(100) == 0.3
+    schedule = cosine_lr(1.0, total=10, min_lr=0.1, warmup=2)
+    assert schedule(0) == 0.5 and schedule(1) == 1.0 and schedule(2) == 1.0
+    assert schedule(10) == pytest.approx(0.1) and schedule(6) == pytest.approx(0.55)
+    model = tr.nn.Linear(2, 1)
+    batches = [(tr.ones(3, 2), tr.zeros(3, 1))] * 2
+    value = evaluate(model, batches, lambda m, b: tr.mse_loss(m(b[0]), b[1]))
+    assert value == pytest.approx(tr.mse_loss(model(tr.ones(3, 2)), tr.zeros(3, 1)).item())
+    assert model.training

@@ -1,0 +1,307 @@
+"""Training loops: full and truncated BPTT, clipping, schedules, a progress bar, JSONL metrics, checkpoints, resume.
+
+A :class:`Trainer` owns a model and an optimiser and runs updates. ``fit`` takes one batch per update from
+``batches(step)`` — a function of the update index, so a resumed run sees exactly the batches it would have
+seen — and a ``loss_fn(model, batch)``. ``fit_tbptt`` trains on one long sequence with truncated BPTT(k1, k2):
+every k1 new steps it backpropagates through the last k2, the state carried forward and cut behind. Both log
+every update (loss, the gradient norm *before* clipping, learning rate) to a JSONL file and can write
+checkpoints — ``NAME.npz`` with the weights, optimiser arrays and carried state, ``NAME.json`` with the step,
+configuration, optimiser settings and random-number state, each written atomically — from which ``resume``
+continues with the same losses as a run that was never interrupted.
+
+>>> import tinygrad_rnn as tr
+>>> tr.manual_seed(0)
+>>> model = tr.nn.Linear(1, 1)
+>>> trainer = Trainer(model, tr.optim.SGD(model.parameters(), lr=0.1), progress=False)
+>>> data = (tr.tensor([[1.0], [2.0]]), tr.tensor([[2.0], [4.0]]))
+>>> losses = trainer.fit(lambda step: data, lambda m, b: tr.mse_loss(m(b[0]), b[1]), steps=50)
+>>> losses[-1] < 0.01 * losses[0]
+True
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+
+from . import backend as _backend
+from . import ops
+from .engine import Tensor, no_grad
+from .optim import clip_grad_norm_, clip_grad_value_
+from .serialization import load, save
+
+
+# -- learning-rate schedules: functions of the update index -------------------------------------------------------
+def constant_lr(lr: float) -> Callable[[int], float]:
+    return lambda step: lr
+
+
+def step_lr(lr: float, every: int, gamma: float = 0.5) -> Callable[[int], float]:
+    """``lr`` times ``gamma`` for every ``every`` updates done (PyTorch's StepLR)."""
+    return lambda step: lr * gamma ** (step // every)
+
+
+def cosine_lr(lr: float, total: int, min_lr: float = 0.0, warmup: int = 0) -> Callable[[int], float]:
+    """Linear warm-up for ``warmup`` updates, then cosine decay from ``lr`` to ``min_lr`` at ``total``."""
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return lr * (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * progress))
+
+    return schedule
+
+
+# -- truncated BPTT windows ---------------------------------------------------------------------------------------
+def tbptt_windows(length: int, k1: int, k2: int) -> list[tuple[int, int, int]]:
+    """``(start, split, end)`` for each update of TBPTT(k1, k2) over ``length`` steps.
+
+    Update n adds the steps up to ``end`` (k1 new ones, fewer at the end) and backpropagates through
+    ``[start, end)``, the last k2 steps. The next window starts at ``split``: the state there, reached inside
+    this window, is carried forward with its graph cut. k1 = k2 = length is full BPTT.
+
+    >>> tbptt_windows(10, 4, 6)  # the second update backpropagates through steps 2..7, the third 4..9
+    [(0, 2, 4), (2, 4, 8), (4, 10, 10)]
+    """
+    if not 1 <= k1 <= k2:
+        raise ValueError(f"tbptt: need 1 <= k1 <= k2, got k1={k1}, k2={k2}")
+    windows, end = [], 0
+    while end < length:
+        new_end = min(length, end + k1)
+        start = max(0, new_end - k2)
+        windows.append((start, start, new_end))
+        end = new_end
+    # each window splits where the next one starts
+    return [(start, windows[i + 1][0] if i + 1 < len(windows) else end_, end_)
+            for i, (start, _, end_) in enumerate(windows)]
+
+
+def _detach(state):
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(_detach(s) for s in state)
+    return state.detach()
+
+
+def _flatten_state(state, prefix: str = "carry") -> dict:
+    if state is None:
+        return {}
+    if isinstance(state, tuple):
+        out = {}
+        for k, s in enumerate(state):
+            out.update(_flatten_state(s, f"{prefix}/{k}"))
+        return out
+    return {prefix: state.numpy()}
+
+
+def _state_layout(state):
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return [_state_layout(s) for s in state]
+    return "tensor"
+
+
+def _rebuild_state(layout, arrays: dict, device: str, prefix: str = "carry"):
+    if layout is None:
+        return None
+    if isinstance(layout, list):
+        return tuple(_rebuild_state(item, arrays, device, f"{prefix}/{k}") for k, item in enumerate(layout))
+    return Tensor(arrays[prefix], device=device)
+
+
+def _write_json(path: str, payload: dict) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+class Trainer:
+    """Runs updates of ``model`` with ``optimizer``; see the module docstring.
+
+    ``clip_norm`` / ``clip_value`` clip the gradients (the norm before clipping is logged either way);
+    ``schedule(step) -> lr`` sets every group's learning rate before each update; ``log_path`` receives one
+    JSON line per update; ``checkpoint_dir`` and ``checkpoint_every`` write checkpoints; ``config`` is any
+    JSON-able description stored in them (and checked on resume).
+    """
+
+    def __init__(self, model, optimizer, *, clip_norm: float | None = None, clip_value: float | None = None,
+                 schedule: Callable[[int], float] | None = None, log_path: str | None = None,
+                 checkpoint_dir: str | None = None, checkpoint_every: int | None = None, config: dict | None = None,
+                 progress: bool = True, log_every: int = 1):
+        self.model, self.optimizer = model, optimizer
+        self.clip_norm, self.clip_value, self.schedule = clip_norm, clip_value, schedule
+        self.log_path, self.checkpoint_dir, self.checkpoint_every = log_path, checkpoint_dir, checkpoint_every
+        self.config, self.progress, self.log_every = config or {}, progress, log_every
+        self.step = 0  # updates done
+        self.carry = None  # the state fit_tbptt carries between windows
+        self.history: list[dict] = []
+
+    # -- one update -------------------------------------------------------------------------------------------------
+    def update(self, loss: Tensor) -> dict:
+        """Backward, clip, step, and the record logged for it (loss and pre-clip norm stay on the device until the
+        record is written)."""
+        if self.schedule is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.schedule(self.step)
+        self.optimizer.zero_grad()
+        loss.backward()
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        norm = clip_grad_norm_(params, self.clip_norm if self.clip_norm is not None else math.inf)
+        if self.clip_value is not None:
+            clip_grad_value_(params, self.clip_value)
+        self.optimizer.step()
+        self.step += 1
+        return {"step": self.step, "loss": loss, "grad_norm": norm, "lr": self.optimizer.param_groups[0]["lr"]}
+
+    def _record(self, record: dict, log, bar) -> float:
+        record = {k: (v.item() if isinstance(v, Tensor) else v) for k, v in record.items()}
+        record["time"] = round(time.time(), 3)
+        self.history.append(record)
+        if log is not None and (self.step % self.log_every == 0):
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['loss']:.4f}", grad_norm=f"{record['grad_norm']:.3g}", refresh=False)
+        if self.checkpoint_dir and self.checkpoint_every and self.step % self.checkpoint_every == 0:
+            self.save_checkpoint(os.path.join(self.checkpoint_dir, "last"))
+        return record["loss"]
+
+    def _loop(self, total: int, description: str):
+        from tqdm import tqdm
+
+        log = None
+        if self.log_path:
+            os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
+            log = open(self.log_path, "a", encoding="utf-8")
+        bar = tqdm(total=total, initial=self.step, desc=description, unit="update", leave=False,
+                   mininterval=0.5, disable=not self.progress)
+        return log, bar
+
+    # -- training -----------------------------------------------------------------------------------------------------
+    def fit(self, batches: Callable[[int], object], loss_fn: Callable, steps: int) -> list[float]:
+        """Run updates until ``steps`` are done (counting those before a resume); returns the new losses."""
+        log, bar = self._loop(steps, "training")
+        losses = []
+        try:
+            while self.step < steps:
+                self.model.train()
+                losses.append(self._record(self.update(loss_fn(self.model, batches(self.step))), log, bar))
+        finally:
+            bar.close()
+            if log is not None:
+                log.close()
+        return losses
+
+    def fit_tbptt(self, run: Callable, inputs, targets, loss_fn: Callable, k1: int, k2: int,
+                  epochs: int = 1) -> list[float]:
+        """Truncated BPTT(k1, k2) over a long sequence, ``epochs`` times.
+
+        ``run(model, inputs[a:b], state) -> (outputs, state)`` runs the model over a stretch of time (time on
+        axis 0 of ``inputs`` and ``outputs``); ``loss_fn(outputs, targets[a:b])`` scores the new steps. The state
+        starts as None at each epoch. With k1 = k2 = len(inputs) it is full BPTT.
+        """
+        windows = tbptt_windows(len(inputs), k1, k2)
+        total = epochs * len(windows)
+        log, bar = self._loop(total, f"TBPTT(k1={k1}, k2={k2})")
+        losses = []
+        try:
+            while self.step < total:
+                self.model.train()
+                index = self.step % len(windows)
+                start, split, end = windows[index]
+                new = end - (windows[index - 1][2] if index else 0)  # steps this update adds
+                state = self.carry if index else None
+                outputs, next_carry = [], None
+                if split > start:
+                    out, state = run(self.model, inputs[start:split], state)
+                    outputs.append(out)
+                    next_carry = _detach(state)  # the cut: the next window's backward stops here
+                if end > split:
+                    out, state = run(self.model, inputs[split:end], state)
+                    outputs.append(out)
+                    if next_carry is None:
+                        next_carry = _detach(state)
+                scored = ops.concat(outputs, dim=0) if len(outputs) > 1 else outputs[0]
+                loss = loss_fn(scored[end - start - new:], targets[end - new:end])
+                self.carry = next_carry
+                losses.append(self._record(self.update(loss), log, bar))
+        finally:
+            bar.close()
+            if log is not None:
+                log.close()
+        return losses
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------------
+    def save_checkpoint(self, path: str) -> None:
+        """Write ``path.npz`` (weights, optimiser arrays, carried state) and then ``path.json`` (the rest); the JSON
+        names the step, so a crash between the two leaves the previous, consistent pair readable."""
+        optimizer = self.optimizer.state_dict()
+        arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        scalars = {}
+        for index, values in optimizer["state"].items():
+            for key, value in values.items():
+                if hasattr(value, "shape"):
+                    arrays[f"optim/{index}/{key}"] = value
+                else:
+                    scalars.setdefault(str(index), {})[key] = value
+        arrays.update(_flatten_state(self.carry))
+        arrays["step"] = _backend.get_backend("cpu").asarray(self.step, "int64")
+        save(arrays, path + ".npz")
+        _write_json(path + ".json", {
+            "step": self.step, "config": self.config, "param_groups": optimizer["param_groups"],
+            "optimizer_scalars": scalars, "carry": _state_layout(self.carry), "rng": _backend.get_rng_state(),
+            "model": type(self.model).__name__})
+
+    def resume(self, path: str) -> int:
+        """Load a checkpoint written by :meth:`save_checkpoint`; returns the step it continues from."""
+        with open(path + ".json", encoding="utf-8") as f:
+            meta = json.load(f)
+        if meta["model"] != type(self.model).__name__ or meta["config"] != self.config:
+            raise ValueError(f"resume: the checkpoint {path} is of a {meta['model']} with config {meta['config']}, "
+                             f"not of this {type(self.model).__name__} with config {self.config}")
+        arrays = load(path + ".npz")
+        if int(arrays["step"]) != meta["step"]:
+            raise ValueError(f"resume: {path}.npz holds step {int(arrays['step'])} but {path}.json step "
+                             f"{meta['step']}; the pair was not written together")
+        self.model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
+        state: dict = {}
+        for key, value in arrays.items():
+            if key.startswith("optim/"):
+                _, index, name = key.split("/", 2)
+                state.setdefault(int(index), {})[name] = value
+        for index, values in meta["optimizer_scalars"].items():
+            state.setdefault(int(index), {}).update(values)
+        self.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        device = next(iter(self.model.parameters())).device
+        self.carry = _rebuild_state(meta["carry"], arrays, device)
+        _backend.set_rng_state(meta["rng"])
+        self.step = meta["step"]
+        return self.step
+
+
+@no_grad()
+def evaluate(model, batches, loss_fn: Callable) -> float:
+    """The mean of ``loss_fn(model, batch)`` over ``batches``, in eval mode and without building graphs."""
+    was_training = model.training
+    model.eval()
+    try:
+        values = [loss_fn(model, batch).item() for batch in batches]
+    finally:
+        model.train(was_training)
+    return sum(values) / max(len(values), 1)
