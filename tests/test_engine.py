@@ -363,3 +363,13 @@ def test_hook_handle_removes_the_hook():
     handle.remove()
     (x * 2).sum().backward()
     assert calls == [1]
+
+
+def test_unbind_is_one_node_whose_backward_stacks(device):
+    x = tr.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True, device=device)
+    rows = tr.unbind(x, 0)
+    assert len(rows) == 3 and rows[0].grad_fn is rows[2].grad_fn and rows[1].shape == (2,)
+    (rows[0] * 2 + rows[2]).sum().backward()
+    np.testing.assert_array_equal(tr.tensor(x.grad, device=device).numpy(), [[2, 2], [0, 0], [1, 1]])
+    cols = x.unbind(1)
+    assert [c.shape for c in cols] == [(3,), (3,)]

@@ -17,7 +17,7 @@ from .errors import (AnomalyError, DeviceError, DTypeError, GraphError, IndexRan
 from .gradcheck import GradcheckError, gradcheck
 from .ops import (abs, add, cast, cat, chunk, concat, cross_entropy, div, dropout, embedding, exp, linear, log,
                   log_softmax, matmul, max, maximum, mean, minimum, mse_loss, mul, neg, permute, pow, relu, reshape,
-                  sigmoid, softmax, split, sqrt, stack, sub, sum, tanh, transpose, where)
+                  sigmoid, softmax, split, sqrt, stack, sub, sum, tanh, transpose, unbind, where)
 from .engine import (Function, Tensor, current_scope, current_step, detect_anomaly, enable_grad, is_grad_enabled,
                      no_grad, scope, step, tensor)
 

@@ -545,6 +545,7 @@ class Tensor:
     def permute(self, *dims): return ops.permute(self, *dims)
     def split(self, split_size, dim=0): return ops.split(self, split_size, dim)
     def chunk(self, chunks, dim=0): return ops.chunk(self, chunks, dim)
+    def unbind(self, dim=0): return ops.unbind(self, dim)
     def softmax(self, dim=-1): return ops.softmax(self, dim)
     def log_softmax(self, dim=-1): return ops.log_softmax(self, dim)
 

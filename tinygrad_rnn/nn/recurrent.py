@@ -76,7 +76,7 @@ class _RecurrentLayer(Module):
         if hx.shape != expected:
             raise ShapeError(f"{type(self).__name__}: initial {what} of shape {hx.shape} does not fit (expects "
                              f"{expected}){location()}")
-        return [hx[k] for k in range(expected[0])]
+        return list(ops.unbind(hx, 0))
 
     def _masks(self, lengths, steps: int, batch: int, like: Tensor):
         """Per step a (batch, 1) bool mask of the rows still inside their sequence, or None for full lengths."""
@@ -101,7 +101,7 @@ class _RecurrentLayer(Module):
         else:
             initial = self._initial(hx, batch, unbatched, "hx")
         masks = self._masks(lengths, steps, batch, x)
-        inputs = [x[t] for t in range(steps)]
+        inputs = list(ops.unbind(x, 0))
         finals = []
         for layer in range(self.num_layers):
             outputs = []

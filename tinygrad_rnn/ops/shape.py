@@ -119,6 +119,23 @@ class Split(Function):
         return self.shape[:self.axis] + (piece.stop - piece.start,) + self.shape[self.axis + 1:]
 
 
+class Unbind(Function):
+    """One node, one output per index along ``axis``, that axis removed: how a layer walks a sequence in time.
+    Indexing ``x[t]`` for every t would instead make T nodes whose backward each builds a full-size zero array."""
+
+    multi_output = True
+
+    def forward(self, a, axis):
+        self.shape, self.dtype, self.axis = a.shape, a.dtype, axis
+        lead = (builtins.slice(None),) * axis
+        return tuple(a[lead + (i, ...)] for i in range(a.shape[axis]))
+
+    def backward(self, grads):
+        xp = self.xp
+        piece = self.shape[:self.axis] + self.shape[self.axis + 1:]
+        return xp.stack([g if g is not None else xp.zeros(piece, dtype=self.dtype) for g in grads], axis=self.axis)
+
+
 # -- the functions users call -----------------------------------------------------------------------------------
 def reshape(a: Tensor, *shape) -> Tensor:
     """Same data, new shape (one entry may be -1). ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
@@ -253,6 +270,16 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
             raise ShapeError(f"split: sizes {sizes} do not add up to {length}, the length of dim {dim} of shape "
                              f"{a.shape}{location()}")
     return Split.apply(a, sizes=tuple(sizes), axis=axis)
+
+
+def unbind(a: Tensor, dim: int = 0) -> tuple:
+    """The slices of ``a`` along ``dim``, that axis removed, as ``torch.unbind`` — from one graph node.
+
+    >>> import tinygrad_rnn as tr
+    >>> [t.shape for t in tr.unbind(tr.zeros(3, 2), 0)]
+    [(2,), (2,), (2,)]
+    """
+    return Unbind.apply(a, axis=normalize_axis(dim, a.ndim, "unbind"))
 
 
 def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
