@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 
-from ..engine import Tensor
+from ..backend import get_backend
+from ..engine import Tensor, _wrap
 
 
 def _fill(tensor: Tensor, data) -> Tensor:
@@ -89,3 +90,134 @@ def set_forget_bias_(cell, value: float = 1.0):
     for bias, fill in ((cell.bias_ih, value), (cell.bias_hh, 0.0)):
         bias.data[n:2 * n] = fill
     return cell
+
+
+# -- recurrent initialisation: identity, Gaussian, spectral radius ------------------------------------------------
+def identity_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """``gain`` on the main diagonal, zeros elsewhere (``torch.nn.init.eye_``; rectangular shapes too). As the
+    recurrent matrix of a ReLU RNN it makes the untrained cell copy its state (Le et al., 2015, "IRNN").
+
+    >>> import tinygrad_rnn as tr
+    >>> identity_(tr.zeros(2, 3), gain=0.5).tolist()
+    [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]]
+    """
+    if tensor.ndim != 2:
+        raise ValueError(f"identity_: needs a matrix, got shape {tensor.shape}")
+    xp = tensor._backend.xp
+    return _fill(tensor, xp.eye(*tensor.shape, dtype=tensor.data.dtype) * gain)
+
+
+def scaled_normal_(tensor: Tensor, scale: float = 1.0) -> Tensor:
+    """N(0, scale²/fan_in), fan_in = ``tensor.shape[1]``: the classic Gaussian recurrent init. A square n×n
+    matrix drawn so has its eigenvalues spread nearly uniformly over the disc of radius ``scale`` (the circular
+    law), so ``scale`` sets the spectral radius — below 1 gradients vanish through time, above 1 they explode.
+
+    >>> import tinygrad_rnn as tr
+    >>> tr.manual_seed(0); w = scaled_normal_(tr.zeros(400, 400, dtype="float64"), scale=2.0)
+    >>> round(float(w.numpy().std() * 20), 1)  # ≈ scale: std = 2/√400
+    2.0
+    """
+    fan_in, _ = _fans(tensor)
+    return normal_(tensor, 0.0, scale / math.sqrt(fan_in) if fan_in else 0.0)
+
+
+def _square(tensor: Tensor, label: str) -> None:
+    if tensor.ndim != 2 or tensor.shape[0] != tensor.shape[1]:
+        raise ValueError(f"{label}: needs a square matrix, got shape {tensor.shape}")
+
+
+def _eigenvalues(tensor: Tensor) -> tuple:
+    """``(xp, eigenvalues)`` of a square matrix, in float64 (complex in general), on the device if it can."""
+    backend = tensor._backend
+    data = backend.xp.astype(tensor.data, backend.xp.float64)
+    eigvals = getattr(getattr(backend.xp, "linalg", None), "eigvals", None)
+    if eigvals is not None:
+        try:
+            return backend.xp, eigvals(data)
+        except RuntimeError:  # array_api_strict lists eigvals but refuses it under an API version before 2025.12
+            pass
+    # A general (non-symmetric) eigensolver is not in every namespace — CuPy has none, nor array_api_strict
+    # before the 2025.12 standard — so the matrix goes to the host once, to NumPy (the "cpu" backend's xp).
+    host = get_backend("cpu").xp
+    return host, host.linalg.eigvals(backend.to_numpy(data))
+
+
+def spectral_radius(tensor: Tensor) -> float:
+    """The largest |eigenvalue| of a square matrix: the rate at which a linear recurrence h ← W h grows (> 1)
+    or forgets (< 1), which is what echo-state networks tune and what orthogonal init pins at 1.
+
+    >>> import tinygrad_rnn as tr
+    >>> round(spectral_radius(tr.tensor([[0.0, 2.0], [-2.0, 0.0]])), 12)  # eigenvalues ±2i
+    2.0
+    """
+    _square(tensor, "spectral_radius")
+    if tensor.shape[0] == 0:
+        return 0.0
+    xp, values = _eigenvalues(tensor)
+    return float(xp.max(xp.abs(values)))
+
+
+def set_spectral_radius_(tensor: Tensor, radius: float) -> Tensor:
+    """Rescale a square recurrent matrix so that its spectral radius is ``radius`` (every eigenvalue is scaled
+    by the same factor, so the spectrum keeps its shape). A matrix whose eigenvalues are all zero cannot be.
+
+    >>> import tinygrad_rnn as tr
+    >>> w = set_spectral_radius_(tr.tensor([[0.0, 2.0], [-2.0, 0.0]], dtype="float64"), 0.9)
+    >>> round(spectral_radius(w), 12), [round(v, 12) for v in w.tolist()[0]]
+    (0.9, [0.0, 0.9])
+    """
+    if radius < 0:
+        raise ValueError(f"set_spectral_radius_: radius must be >= 0, got {radius}")
+    current = spectral_radius(tensor)
+    if current == 0.0:
+        raise ValueError(f"set_spectral_radius_: the matrix of shape {tensor.shape} has spectral radius 0 "
+                         "(all eigenvalues zero), so no rescaling can give it another one")
+    return _fill(tensor, tensor.data * (radius / current))
+
+
+RECURRENT_SCHEMES = ("orthogonal", "identity", "gaussian")
+
+
+def _init_block(block: Tensor, scheme: str, gain: float) -> Tensor:
+    if scheme == "orthogonal":
+        return orthogonal_(block, gain)
+    if scheme == "identity":
+        return identity_(block, gain)
+    return scaled_normal_(block, gain)
+
+
+def _init_blockwise(weight: Tensor, scheme: str, gain: float, name: str) -> None:
+    """Initialise each H×H gate block of a stacked (gates·H, H) recurrent matrix on its own: an orthogonal
+    (gates·H)×H matrix as a whole would have blocks that are not orthogonal, and the identity only one eye."""
+    rows, hidden = weight.shape if weight.ndim == 2 else (0, 0)
+    if weight.ndim != 2 or hidden == 0 or rows % hidden:
+        raise ValueError(f"recurrent_init_: {name} of shape {weight.shape} is not a stack of square "
+                         "(hidden, hidden) blocks")
+    xp = weight._backend.xp
+    blocks = []
+    for _ in range(rows // hidden):
+        scratch = _wrap(xp.zeros((hidden, hidden), dtype=weight.data.dtype), False, weight._backend, None, 0)
+        blocks.append(_init_block(scratch, scheme, gain).data)
+    _fill(weight, xp.concat(blocks, axis=0))
+
+
+def recurrent_init_(module, scheme: str, gain: float = 1.0):
+    """Initialise every recurrent matrix (each parameter named ``weight_hh*``, as in ``weight_hh_l1_reverse``)
+    of a cell, a layer or a whole model with ``"orthogonal"`` (Saxe et al., 2014), ``"identity"`` (Le et al.,
+    2015) or ``"gaussian"`` (N(0, gain²/H), ``scaled_normal_``), block by block for LSTM (i, f, g, o) and
+    GRU (r, z, n) gates. Input weights and biases are left as they are.
+
+    >>> import tinygrad_rnn as tr
+    >>> lstm = recurrent_init_(tr.nn.LSTMCell(2, 3), "identity")
+    >>> lstm.weight_hh.numpy()[3:6].tolist()  # the forget-gate block
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    if scheme not in RECURRENT_SCHEMES:
+        raise ValueError(f"recurrent_init_: scheme must be one of {RECURRENT_SCHEMES}, got {scheme!r}")
+    found = [(name, p) for name, p in module.named_parameters() if name.rsplit(".", 1)[-1].startswith("weight_hh")]
+    if not found:
+        raise ValueError(f"recurrent_init_: {type(module).__name__} has no recurrent weight (no parameter named "
+                         "weight_hh*)")
+    for name, weight in found:
+        _init_blockwise(weight, scheme, gain, name)
+    return module
