@@ -18,3 +18,13 @@ def test_cli_entry_points(tmp_path):
     out = subprocess.run([sys.executable, "-m", "tinygrad_rnn", "--version"], capture_output=True, text=True,
                          check=True)
     assert tr.__version__ in out.stdout
+
+
+def test_task_commands_hand_their_options_to_the_task(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["generate", "--help"])
+    assert exit_info.value.code == 0 and "--condition" in capsys.readouterr().out
+    assert cli.main(["sentiment", "--quick", "--variant", "onehot"]) == 0
+    assert "training accuracy 100%" in capsys.readouterr().out

@@ -2,7 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+
+# the lectures' tasks: each module has main(argv) with its own options (--quick, --seed, ...)
+TASKS = {
+    "sentiment": ("tinygrad_rnn.tasks.sentiment", "sequence → class: sentiment of the lectures' five sentences"),
+    "generate": ("tinygrad_rnn.tasks.generate", "class → sequence: generate the sentences from ⊕/⊖"),
+    "tagging": ("tinygrad_rnn.tasks.tagging", "label each character of Python source with its token type"),
+    "charlm": ("tinygrad_rnn.tasks.charlm", "character-level language model on the standard library's source"),
+    "long-range": ("tinygrad_rnn.tasks.long_range", "adding problem and copy memory: RNN vs LSTM vs GRU"),
+}
 
 
 def _demo(args) -> int:
@@ -23,10 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="out", help="output folder (default out/)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo)
+    for name, (_, summary) in TASKS.items():  # listed for --help; main() hands their options to the task itself
+        commands.add_parser(name, help=summary + " (see: tinygrad-rnn " + name + " --help)", add_help=False)
     return parser
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in TASKS:  # each task parses its own options (--quick, --seed, --help ...)
+        return importlib.import_module(TASKS[argv[0]][0]).main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.run(args)
 
