@@ -49,9 +49,28 @@ class _Cell(Module):
     def _uniform(self, shape, dtype, device) -> Parameter:
         return init.uniform_(_empty(shape, dtype, device), -self._bound, self._bound)
 
-    def _weights(self) -> tuple:
-        weights = (self.weight_ih, self.weight_hh)
-        return weights + (self.bias_ih, self.bias_hh) if self.bias else weights
+    def _recurrent(self) -> tuple:
+        """What a fused step takes besides gx and the state: W_hh and, with biases, b_hh."""
+        return (self.weight_hh, self.bias_hh) if self.bias else (self.weight_hh,)
+
+    def project(self, x: Tensor) -> Tensor:
+        """x W_ihᵀ + b_ih, the input's share of every gate: (..., I) → (..., gates·H). A layer calls it once for
+        all time steps; ``step`` then adds the recurrent part."""
+        return ops.linear(x, self.weight_ih, self.bias_ih)
+
+    def forward(self, input: Tensor, hx=None):
+        """One step: ``input`` (B, I) or (I,), ``hx`` the state as ``step`` takes it (None for zeros)."""
+        x, unbatched = self._batched(input)
+        new = self.step(self.project(x), self.initial_state(hx, x, unbatched))
+        if isinstance(new, tuple):
+            return tuple(_unbatch(t, unbatched) for t in new)
+        return _unbatch(new, unbatched)
+
+    def initial_state(self, state, x: Tensor, unbatched: bool = False):
+        return self._state(state, x, unbatched)
+
+    def step(self, gx: Tensor, state):
+        raise NotImplementedError
 
     def _batched(self, x: Tensor) -> tuple[Tensor, bool]:
         """``x`` as (B, input_size), and whether it came without a batch axis."""
@@ -98,15 +117,12 @@ class RNNCell(_Cell):
         super().__init__(input_size, hidden_size, bias, fused, dtype, device)
         self.nonlinearity = nonlinearity
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, unbatched = self._batched(input)
-        h = self._state(hx, x, unbatched)
+    def step(self, gx: Tensor, h: Tensor) -> Tensor:
+        """h' from the projected input ``gx`` (B, H) and the state ``h`` (B, H)."""
         if self.fused:
-            h_new = RNNStep.apply(x, h, *self._weights(), nonlinearity=self.nonlinearity)
-        else:
-            pre = ops.linear(x, self.weight_ih, self.bias_ih) + ops.linear(h, self.weight_hh, self.bias_hh)
-            h_new = getattr(ops, self.nonlinearity)(pre)
-        return _unbatch(h_new.named("h"), unbatched)
+            return RNNStep.apply(gx, h, *self._recurrent(), nonlinearity=self.nonlinearity).named("h")
+        pre = gx + ops.linear(h, self.weight_hh, self.bias_hh)
+        return getattr(ops, self.nonlinearity)(pre).named("h")
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
@@ -142,22 +158,24 @@ class LSTMCell(_Cell):
                 self.weight_cf = self._uniform((hidden_size,), dtype, device)
             self.weight_co = self._uniform((hidden_size,), dtype, device)
 
-    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple[Tensor, Tensor]:
-        x, unbatched = self._batched(input)
-        h, c = (None, None) if hx is None else hx
-        h = self._state(h, x, unbatched, "h")
-        c = self._state(c, x, unbatched, "c")
+    def initial_state(self, state, x: Tensor, unbatched: bool = False) -> tuple[Tensor, Tensor]:
+        h, c = (None, None) if state is None else state
+        return self._state(h, x, unbatched, "h"), self._state(c, x, unbatched, "c")
+
+    def step(self, gx: Tensor, state: tuple) -> tuple[Tensor, Tensor]:
+        """(h', c') from the projected input ``gx`` (B, 4H) and the state (h, c)."""
+        h, c = state
         if self.fused:
             peepholes = tuple(p for name, p in self._parameters.items() if name.startswith("weight_c"))
-            h_new, c_new = LSTMStep.apply(x, h, c, *self._weights(), *peepholes, bias=self.bias,
+            h_new, c_new = LSTMStep.apply(gx, h, c, *self._recurrent(), *peepholes, bias=self.bias,
                                           peephole=self.peephole, coupled=self.coupled,
                                           forget_gate=self.forget_gate)
         else:
-            h_new, c_new = self._explicit(x, h, c)
-        return _unbatch(h_new.named("h"), unbatched), _unbatch(c_new.named("c"), unbatched)
+            h_new, c_new = self._explicit(gx, h, c)
+        return h_new.named("h"), c_new.named("c")
 
-    def _explicit(self, x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        gates = ops.linear(x, self.weight_ih, self.bias_ih) + ops.linear(h, self.weight_hh, self.bias_hh)
+    def _explicit(self, gx: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        gates = gx + ops.linear(h, self.weight_hh, self.bias_hh)
         a_i, a_f, a_g, a_o = ops.chunk(gates, 4, dim=1)
         if self.peephole:
             a_i = a_i + self.weight_ci * c
@@ -197,18 +215,15 @@ class GRUCell(_Cell):
         super().__init__(input_size, hidden_size, bias, fused, dtype, device)
         self.reset_after = reset_after
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, unbatched = self._batched(input)
-        h = self._state(hx, x, unbatched)
+    def step(self, gx: Tensor, h: Tensor) -> Tensor:
+        """h' from the projected input ``gx`` (B, 3H) and the state ``h``."""
         if self.fused:
-            h_new = GRUStep.apply(x, h, *self._weights(), reset_after=self.reset_after)
-        else:
-            h_new = self._explicit(x, h)
-        return _unbatch(h_new.named("h"), unbatched)
+            return GRUStep.apply(gx, h, *self._recurrent(), reset_after=self.reset_after).named("h")
+        return self._explicit(gx, h).named("h")
 
-    def _explicit(self, x: Tensor, h: Tensor) -> Tensor:
+    def _explicit(self, gx: Tensor, h: Tensor) -> Tensor:
         n_h = self.hidden_size
-        gi_r, gi_z, gi_n = ops.chunk(ops.linear(x, self.weight_ih, self.bias_ih), 3, dim=1)
+        gi_r, gi_z, gi_n = ops.chunk(gx, 3, dim=1)
         w_rz, w_n = ops.split(self.weight_hh, [2 * n_h, n_h], dim=0)
         b_rz, b_n = ops.split(self.bias_hh, [2 * n_h, n_h], dim=0) if self.bias else (None, None)
         if self.reset_after:

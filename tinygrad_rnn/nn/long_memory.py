@@ -23,9 +23,8 @@ from .. import ops
 from ..backend import get_backend
 from ..engine import Tensor, _wrap, location, no_grad
 from ..errors import ShapeError
-from ..ops.recurrent import RNNStep
 from . import init
-from .cells import NONLINEARITIES, _Cell, _unbatch
+from .cells import RNNCell
 from .layers import Linear
 from .module import Module, Parameter
 from .recurrent import _RecurrentLayer
@@ -45,7 +44,7 @@ def _alpha_values(alpha, hidden_size: int) -> list[float]:
     return values
 
 
-class LeakyRNNCell(_Cell):
+class LeakyRNNCell(RNNCell):
     """Leaky-integrator units: h' = (1 − α)⊙h + α⊙act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), one time constant α per
     unit, α ∈ (0, 1]; α = 1 is ``RNNCell``. The parameters are ``RNNCell``'s plus ``alpha`` (H,), a buffer, or a
     trained Parameter with ``learn_alpha=True`` (then used as it is: keep it in (0, 1], e.g. by clamping after
@@ -63,10 +62,8 @@ class LeakyRNNCell(_Cell):
 
     def __init__(self, input_size: int, hidden_size: int, alpha=0.5, nonlinearity: str = "tanh", bias: bool = True,
                  learn_alpha: bool = False, fused: bool = False, dtype=None, device="cpu"):
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"LeakyRNNCell: nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, bias, fused, dtype, device)
-        self.nonlinearity, self.learn_alpha = nonlinearity, learn_alpha
+        super().__init__(input_size, hidden_size, bias, nonlinearity, fused, dtype, device)
+        self.learn_alpha = learn_alpha
         values = _alpha_values(alpha, hidden_size)
         dtype = self.weight_hh.dtype
         if learn_alpha:
@@ -74,21 +71,13 @@ class LeakyRNNCell(_Cell):
         else:
             self.register_buffer("alpha", Tensor(values, dtype=dtype, device=device))
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, unbatched = self._batched(input)
-        h = self._state(hx, x, unbatched)
-        if self.fused:
-            candidate = RNNStep.apply(x, h, *self._weights(), nonlinearity=self.nonlinearity)
-        else:
-            pre = ops.linear(x, self.weight_ih, self.bias_ih) + ops.linear(h, self.weight_hh, self.bias_hh)
-            candidate = getattr(ops, self.nonlinearity)(pre)
+    def step(self, gx: Tensor, h: Tensor) -> Tensor:
+        candidate = super().step(gx, h).named("h_tilde")  # the plain RNN cell's new state
         # h + α⊙(h̃ − h) is (1 − α)⊙h + α⊙h̃ in three ops instead of four (a step is only a handful of ops)
-        h_new = h + self.alpha * (candidate.named("h_tilde") - h)
-        return _unbatch(h_new.named("h"), unbatched)
+        return (h + self.alpha * (candidate - h)).named("h")
 
     def extra_repr(self) -> str:
-        extra = ", learn_alpha=True" if self.learn_alpha else ""
-        return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}{extra}"
+        return super().extra_repr() + (", learn_alpha=True" if self.learn_alpha else "")
 
 
 class LeakyRNN(_RecurrentLayer):

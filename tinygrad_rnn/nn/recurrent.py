@@ -100,50 +100,50 @@ class _RecurrentLayer(Module):
             initial = list(zip(self._initial(h0, batch, unbatched, "h"), self._initial(c0, batch, unbatched, "c")))
         else:
             initial = self._initial(hx, batch, unbatched, "hx")
+        first_step = x.detach()[0]  # a (batch, features) stand-in that tells a cell the batch size, dtype, device
         masks = self._masks(lengths, steps, batch, x)
-        inputs = list(ops.unbind(x, 0))
-        finals = []
+        layer_input, finals = x, []
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
+                cell = self._cell(layer, direction)
                 with scope(f"l{layer}" + ("_reverse" if direction else "")):
-                    states, final = self._run(self._cell(layer, direction), inputs, initial[index], masks,
-                                              reverse=bool(direction))
+                    # the input's share of every gate, for all steps in one matmul; per step only the recurrence
+                    projected = ops.unbind(cell.project(layer_input), 0)
+                    start = cell.initial_state(initial[index], first_step)
+                    states, final = self._run(cell, projected, start, masks, reverse=bool(direction))
                 outputs.append(states)
                 finals.append(final)
-            inputs = [ops.concat([o[t] for o in outputs], dim=1) if len(outputs) > 1 else outputs[0][t]
-                      for t in range(steps)]
+            per_step = [ops.concat([o[t] for o in outputs], dim=1) for t in range(steps)] if len(outputs) > 1 \
+                else outputs[0]
+            layer_input = ops.stack(per_step, dim=0)
             if self.dropout and self.training and layer < self.num_layers - 1:
-                inputs = [ops.dropout(i, self.dropout, True) for i in inputs]
-        output = ops.stack(inputs, dim=0)
-        if self.batch_first:
-            output = ops.transpose(output, 0, 1)
+                layer_input = ops.dropout(layer_input, self.dropout, True)
+        output = ops.transpose(layer_input, 0, 1) if self.batch_first else layer_input
         if unbatched:
             output = ops.reshape(output, steps, output.shape[-1])
         return output, self._final_states(finals, unbatched)
 
-    def _run(self, cell, inputs: list, state, masks, reverse: bool):
-        """One layer, one direction: the states per step (in time order) and the final state."""
-        order = range(len(inputs) - 1, -1, -1) if reverse else range(len(inputs))
-        outputs = [None] * len(inputs)
+    def _run(self, cell, projected: list, state, masks, reverse: bool):
+        """One layer, one direction: the outputs per step (in time order) and the final state."""
+        order = range(len(projected) - 1, -1, -1) if reverse else range(len(projected))
+        outputs = [None] * len(projected)
         for t in order:
             with step(t):
-                new = cell.forward(inputs[t], state)  # not cell(...): the layer's scopes are the only ones
+                new = cell.step(projected[t], state)
                 if masks is not None:
-                    new = self._hold(new, state, masks[t], inputs[t])
+                    new = self._hold(new, state, masks[t])
                 state = new
                 h = new[0] if self.has_cell_state else new
                 outputs[t] = h if masks is None else ops.where(masks[t], h, 0.0)
         return outputs, state
 
-    def _hold(self, new, old, mask: Tensor, x: Tensor):
-        """Where a row's sequence has ended, keep its old state (zeros when there was none): no gradient passes."""
+    def _hold(self, new, old, mask: Tensor):
+        """Where a row's sequence has ended, keep its old state: no gradient passes through the new one."""
         if self.has_cell_state:
-            old = old if old is not None else (None, None)
-            return tuple(ops.where(mask, n, o if o is not None else 0.0).named(n.name)
-                         for n, o in zip(new, old))
-        return ops.where(mask, new, old if old is not None else 0.0).named(new.name)
+            return tuple(ops.where(mask, n, o).named(n.name) for n, o in zip(new, old))
+        return ops.where(mask, new, old).named(new.name)
 
     def _final_states(self, finals: list, unbatched: bool):
         def stacked(states):
