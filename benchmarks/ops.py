@@ -36,12 +36,9 @@ for _var in THREAD_VARS:
 import argparse
 import gc
 import platform
-import shlex
 import statistics
-import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 
 import numpy as np
 
@@ -63,6 +60,7 @@ def _early_option(name: str):
 LIB_ROOT = os.path.abspath(_early_option("--tinygrad") or REPO)
 sys.path.insert(0, LIB_ROOT)
 import tinygrad_rnn as tr
+from environment import command_line, library_origin, numpy_blas, utc_date
 
 try:
     import torch
@@ -421,7 +419,7 @@ def machine_info() -> list[str]:
                          for k, v in sorted(env_all.items()))
     threads = (f"torch.set_num_threads(1) (torch.get_num_threads() was {TORCH_THREADS_AT_IMPORT} at import, "
                f"now {torch.get_num_threads()})") if torch else "torch n/a"
-    return [f"- tinygrad_rnn: {library_origin()}",
+    return [f"- tinygrad_rnn: {library_origin(tr)}",
             (f"- CPU: {cpu}; {os.cpu_count()} logical cores, {usable} usable by this process; "
              f"{platform.system()} {platform.release()} {platform.machine()}"),
             f"- versions: {', '.join(versions)}",
@@ -429,47 +427,12 @@ def machine_info() -> list[str]:
             f"- BLAS under NumPy: {numpy_blas()}"]
 
 
-def library_origin() -> str:
-    """Where tinygrad_rnn came from, and the git state of that checkout (others edit it while benchmarks run)."""
-    where = os.path.dirname(os.path.abspath(tr.__file__))
-    try:
-        top = os.path.dirname(where)
-        commit = subprocess.run(["git", "-C", top, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", top, "status", "--porcelain", "--", "tinygrad_rnn"], capture_output=True,
-                               text=True, check=True).stdout.strip()
-        state = f"git {commit}" + (", with uncommitted changes under tinygrad_rnn/" if dirty else ", clean")
-    except (OSError, subprocess.CalledProcessError):
-        state = "not a git checkout"
-    return f"`{os.path.relpath(where, REPO) if where.startswith(REPO) else where}` ({state})"
 
 
-def numpy_blas() -> str:
-    try:
-        cfg = np.show_config(mode="dicts")
-        blas = cfg["Build Dependencies"]["blas"]
-        return f"{blas.get('name')} {blas.get('version', '')}".strip()
-    except (TypeError, KeyError, AttributeError):  # older NumPy: no mode="dicts"
-        return "?"
 
 
-def utc_date() -> str:
-    try:
-        return subprocess.run(["date", "-u"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        # datetime.UTC needs Python 3.11; the package supports 3.10
-        return datetime.now(timezone.utc).strftime("%a %b %d %H:%M:%S UTC %Y")  # noqa: UP017
 
 
-def command_line() -> str:
-    exe = sys.executable
-    try:
-        rel = os.path.relpath(exe)
-        if not rel.startswith(".."):
-            exe = rel
-    except ValueError:
-        pass
-    return shlex.join([exe] + sys.argv)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_rnn as tr
+from helpers import host as _host
 
 RTOL, ATOL = 1e-10, 1e-12
 
@@ -41,15 +42,6 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
-def _host(value) -> np.ndarray:
-    """A NumPy copy of a Tensor or of a backend array (NumPy, array_api_strict, CuPy)."""
-    if isinstance(value, tr.Tensor):
-        return value.numpy()
-    if hasattr(value, "get"):
-        return value.get()
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    return np.from_dlpack(value).copy()
 
 
 def _close(got, expected, rtol=RTOL, atol=ATOL, what="") -> None:

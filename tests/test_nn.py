@@ -11,19 +11,11 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tr
+from helpers import host as _host
 from tinygrad_rnn import nn
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
-def _host(value) -> np.ndarray:
-    """A NumPy copy of a Tensor or of a backend array (NumPy, array_api_strict, CuPy)."""
-    if isinstance(value, tr.Tensor):
-        return value.numpy()
-    if hasattr(value, "get"):
-        return value.get()
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    return np.from_dlpack(value).copy()
 
 
 def _set(t: tr.Tensor, values) -> None:

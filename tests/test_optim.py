@@ -12,17 +12,11 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tr
+from helpers import host as _host
 from tinygrad_rnn import nn, optim
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
-def _host(array) -> np.ndarray:
-    """A NumPy copy of a backend array (NumPy, array_api_strict, CuPy)."""
-    if hasattr(array, "get"):
-        return array.get()
-    if isinstance(array, np.ndarray) or np.isscalar(array):
-        return np.array(array)
-    return np.from_dlpack(array).copy()
 
 
 def _grad_array(values, like: tr.Tensor):

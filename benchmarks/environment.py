@@ -1,0 +1,56 @@
+"""What every benchmark records beside its numbers: where the library came from, the BLAS, the date, the command.
+
+Pure functions, no import-time settings: each benchmark script sets its own thread counts before NumPy loads.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def library_origin(module) -> str:
+    """Where ``module`` (tinygrad_rnn) was imported from, and the git state of that checkout."""
+    where = os.path.dirname(os.path.abspath(module.__file__))
+    try:
+        top = os.path.dirname(where)
+        commit = subprocess.run(["git", "-C", top, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", top, "status", "--porcelain", "--", "tinygrad_rnn"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+        state = f"git {commit}" + (", with uncommitted changes under tinygrad_rnn/" if dirty else ", clean")
+    except (OSError, subprocess.CalledProcessError):
+        state = "not a git checkout"
+    return f"`{os.path.relpath(where, REPO) if where.startswith(REPO) else where}` ({state})"
+
+
+def numpy_blas() -> str:
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version', '')}".strip()
+    except (TypeError, KeyError, AttributeError):  # older NumPy: no mode="dicts"
+        return "?"
+
+
+def utc_date() -> str:
+    # datetime.UTC needs Python 3.11; the package supports 3.10
+    return datetime.now(timezone.utc).strftime("%a %b %d %H:%M:%S UTC %Y")  # noqa: UP017
+
+
+def command_line() -> str:
+    """The command that ran this script, with the interpreter relative to here where it can be."""
+    exe = sys.executable
+    try:
+        rel = os.path.relpath(exe)
+        if not rel.startswith(".."):
+            exe = rel
+    except ValueError:
+        pass
+    return shlex.join([exe] + sys.argv)
