@@ -56,7 +56,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 import tinygrad_rnn as tr
-from environment import command_line, library_origin, numpy_blas, utc_date
+from environment import command_line, cpu_line, library_origin, numpy_blas, utc_date
 
 try:
     import torch
@@ -246,19 +246,6 @@ def profile_step(step, rounds: int = 3, top: int = 14) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------
 # the report
 def machine_info() -> list[str]:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
     versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}",
                 f"tinygrad_rnn {getattr(tr, '__version__', '?')}",
                 f"torch {torch.__version__}" if torch else "torch n/a"]
@@ -268,8 +255,7 @@ def machine_info() -> list[str]:
     threads = (f"torch.set_num_threads({THREADS}) (torch.get_num_threads() was {TORCH_THREADS_AT_IMPORT} at "
                f"import, now {torch.get_num_threads()})") if torch else "torch n/a"
     return [f"- tinygrad_rnn: {library_origin(tr)}",
-            (f"- CPU: {cpu}; {os.cpu_count()} logical cores, {usable} usable by this process; "
-             f"{platform.system()} {platform.release()} {platform.machine()}"),
+            cpu_line(),
             f"- versions: {', '.join(versions)}",
             f"- threads: {THREADS} for both libraries; {threads}; env: {env_text or 'none set'}; NumPy's "
             "elementwise ufuncs are single-threaded whatever the setting",

@@ -5,6 +5,7 @@ Pure functions, no import-time settings: each benchmark script sets its own thre
 from __future__ import annotations
 
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -54,3 +55,22 @@ def command_line() -> str:
     except ValueError:
         pass
     return shlex.join([exe] + sys.argv)
+
+
+def cpu_line() -> str:
+    """``- CPU: <model>; N logical cores, M usable by this process; <OS>`` for a results file."""
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return (f"- CPU: {cpu}; {os.cpu_count()} logical cores, {usable} usable by this process; "
+            f"{platform.system()} {platform.release()} {platform.machine()}")

@@ -60,7 +60,7 @@ def _early_option(name: str):
 LIB_ROOT = os.path.abspath(_early_option("--tinygrad") or REPO)
 sys.path.insert(0, LIB_ROOT)
 import tinygrad_rnn as tr
-from environment import command_line, library_origin, numpy_blas, utc_date
+from environment import command_line, cpu_line, library_origin, numpy_blas, utc_date
 
 try:
     import torch
@@ -389,19 +389,6 @@ def aims(timings: dict, steps: int) -> list[str]:
 
 
 def machine_info() -> list[str]:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
     versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}",
                 f"tinygrad_rnn {getattr(tr, '__version__', '?')}"]
     versions.append(f"torch {torch.__version__}" if torch else "torch n/a")
@@ -420,8 +407,7 @@ def machine_info() -> list[str]:
     threads = (f"torch.set_num_threads(1) (torch.get_num_threads() was {TORCH_THREADS_AT_IMPORT} at import, "
                f"now {torch.get_num_threads()})") if torch else "torch n/a"
     return [f"- tinygrad_rnn: {library_origin(tr)}",
-            (f"- CPU: {cpu}; {os.cpu_count()} logical cores, {usable} usable by this process; "
-             f"{platform.system()} {platform.release()} {platform.machine()}"),
+            cpu_line(),
             f"- versions: {', '.join(versions)}",
             f"- threads: single-threaded throughout; {threads}; env: {env_text or 'none set'}",
             f"- BLAS under NumPy: {numpy_blas()}"]
