@@ -65,7 +65,7 @@ try:
 except ImportError:  # pragma: no cover - optional
     torch = None
 
-# the issue's aims, recorded in the report as met / not met
+# the project's throughput aims, recorded in the report as met / not met
 AIM_VS_CELL_LOOP = 1.1
 AIM_VS_NN_LSTM = 0.7
 
@@ -366,7 +366,7 @@ def main(argv=None) -> int:
         "",
         results_table(timings, batch * steps),
         "",
-        "### Aims (from the issue)",
+        "### Aims",
         "",
         *aim_lines,
         "",

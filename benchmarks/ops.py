@@ -512,7 +512,7 @@ def main(argv=None) -> int:
         "",
         rnn_table(rnn, steps),
         "",
-        "### Aims (from the issue)",
+        "### Aims",
         "",
         *aims(rnn, steps),
         "",
