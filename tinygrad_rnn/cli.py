@@ -12,6 +12,7 @@ TASKS = {
     "tagging": ("tinygrad_rnn.tasks.tagging", "label each character of Python source with its token type"),
     "charlm": ("tinygrad_rnn.tasks.charlm", "character-level language model on the standard library's source"),
     "long-range": ("tinygrad_rnn.tasks.long_range", "adding problem and copy memory: RNN vs LSTM vs GRU"),
+    "gradflow": ("tinygrad_rnn.tasks.gradflow", "gradient against lag for RNN, LSTM and GRU, with a plot"),
 }
 
 

@@ -10,7 +10,7 @@ import os
 import time
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import nn
+from tinygrad_rnn import analysis, nn
 
 SENTENCES = [
     "i love my cat",
@@ -104,11 +104,20 @@ def run(seconds: float = 5.0, out_dir: str = "out", seed: int = 0, log=print) ->
     for prefix, text in completions.items():
         log(f"  {prefix!r:22} -> {text!r}")
 
-    # the unrolled graph of a short input, with the gradient flowing back from the last step
-    logits, _ = model(tr.tensor([encode(["i love"], vocab)[0]]))
-    logits[:, -1].sum().backward()
-    files = viz.write(tr.graph.trace(logits), os.path.join(out_dir, "char_rnn_unrolled.dot"),
-                      title="char-RNN unrolled over 'i love' (6 steps)")
+    # the unrolled graph of a short input, and the gradient flowing back from the last step's prediction
+    text = "cats and dogs have always"
+    logits, _ = model(tr.tensor([encode([text], vocab)[0]]))
+    flow = analysis.gradient_norms(logits[:, -1].sum(), "h", "CharRNN/rnn")["CharRNN/rnn"]
+    log(f"gradient of the last prediction over {text!r}: ‖∂L/∂h_t‖ = {flow.norms[-1]:.2g} at the last step, "
+        f"{flow.norms[0]:.2g} at the first ({len(text) - 1} steps back)")
+    picture = viz.plots.plot_curves({"‖∂L/∂h_t‖": flow.norms[::-1]}, os.path.join(out_dir, "char_rnn_gradients.png"),
+                                    title=f"Gradient of the last prediction reaching back over {text!r}",
+                                    xlabel="steps back from the last character", ylabel="gradient norm", log=True,
+                                    x=range(len(flow.norms)))
+    short, _ = model(tr.tensor([encode(["i love"], vocab)[0]]))
+    short[:, -1].sum().backward()
+    files = viz.write(tr.graph.trace(short), os.path.join(out_dir, "char_rnn_unrolled.dot"),
+                      title="char-RNN unrolled over 'i love' (6 steps)") + [picture]
     log("wrote " + ", ".join(files))
     if not viz.dot_available():
         log(viz.INSTALL_DOT)
