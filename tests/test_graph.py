@@ -96,3 +96,20 @@ def test_dot_quotes_names_and_titles():
         h = h.tanh()
     source = viz.to_dot(tr.graph.trace(h), title='a "title"')
     assert 'say \\"hi\\"' in source and 'a \\"title\\"' in source and 'odd\\"scope' in source
+
+
+def test_gradient_overlay_colours_nodes_by_gradient_norm_with_a_legend():
+    W, h = _unrolled(6)
+    loss = h.sum()
+    assert tr.graph.retain_grads(loss) > 0
+    loss.backward()
+    g = tr.graph.trace(loss)
+    norms = [n.grad_norm for n in g.find(name="h")]
+    assert all(n is not None and n > 0 for n in norms)
+    plain, overlay = viz.to_dot(g), viz.to_dot(g, grads=True)
+    assert "fillcolor" in overlay and "cluster_legend" in overlay and "penwidth" in overlay
+    assert "cluster_legend" not in plain
+    assert overlay == viz.to_dot(tr.graph.trace(loss), grads=True)  # deterministic
+    last, first = g.find(name="h", step=5)[0], g.find(name="h", step=0)[0]
+    colour = {line.split()[0]: line for line in overlay.splitlines() if "fillcolor" in line}
+    assert colour[last.id] != colour[first.id]

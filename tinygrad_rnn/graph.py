@@ -61,6 +61,15 @@ class Node:
         t = self.tensor
         return t.grad if t is not None else None
 
+    @property
+    def grad_norm(self) -> float | None:
+        """‖grad‖ (over all elements) as a Python float, or None where no gradient was kept."""
+        t = self.tensor
+        if t is None or t.grad is None:
+            return None
+        xp = t._backend.xp
+        return float(xp.sqrt(xp.sum(xp.astype(t.grad, xp.float64) ** 2)))
+
     def __repr__(self) -> str:
         where = f" scope={self.scope!r}" if self.scope else ""
         when = f" step={self.step}" if self.step is not None else ""
@@ -200,6 +209,25 @@ def _tensor_node(node_id: str, t: Tensor, output_index=None) -> Node:
     if kind == "const":
         return Node(node_id, kind, repr(t.data), (), None, scope, step)
     return Node(node_id, kind, t.name or "", tuple(t.shape), t.dtype, scope, step, t.name, output_index, t)
+
+
+def retain_grads(*roots: Tensor) -> int:
+    """Call ``retain_grad()`` on every non-leaf tensor behind ``roots`` that requires grad, so that after the next
+    backward every node of the traced graph has a gradient to show; returns how many were marked.
+
+    >>> import tinygrad_rnn as tr
+    >>> x = tr.tensor([1.0], requires_grad=True)
+    >>> y = (x * 2).tanh()
+    >>> retain_grads(y)
+    2
+    """
+    marked = 0
+    for node in trace(*roots).nodes:
+        t = node.tensor
+        if node.kind == "tensor" and t is not None and t.requires_grad:
+            t.retain_grad()
+            marked += 1
+    return marked
 
 
 def trace(*roots: Tensor) -> Graph:

@@ -10,6 +10,7 @@ True
 """
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -41,8 +42,56 @@ def _attrs(attrs: dict) -> str:
     return ", ".join(f'{k}="{v}"' for k, v in attrs.items())
 
 
-def to_dot(graph: Graph, title: str | None = None) -> str:
-    """The DOT source of ``graph``; nodes of one time step share a cluster, scopes nest inside it."""
+# blue (small) → pale yellow → red (large): the colours of ‖grad‖ on a log scale
+_RAMP = ((0x2c, 0x7b, 0xb6), (0xff, 0xff, 0xbf), (0xd7, 0x19, 0x1c))
+
+
+def _ramp(u: float) -> str:
+    u = min(max(u, 0.0), 1.0) * (len(_RAMP) - 1)
+    k = min(int(u), len(_RAMP) - 2)
+    a, b, frac = _RAMP[k], _RAMP[k + 1], u - k
+    return "#" + "".join(f"{round(x + (y - x) * frac):02x}" for x, y in zip(a, b))
+
+
+class _GradientScale:
+    """Maps each node's ‖grad‖ (an op's: its first output's) to a colour and an edge width on a log scale."""
+
+    def __init__(self, graph: Graph):
+        self.norms = {}
+        for node in graph.nodes:
+            norm = node.grad_norm if node.kind != "op" else next(
+                (s.grad_norm for s in graph.successors(node) if s.output_index in (0, None)), None)
+            if norm is not None and norm > 0:
+                self.norms[node.id] = norm
+        logs = [math.log10(n) for n in self.norms.values()]
+        self.low, self.high = (min(logs), max(logs)) if logs else (0.0, 0.0)
+
+    def position(self, node_id: str):
+        norm = self.norms.get(node_id)
+        if norm is None:
+            return None
+        return 0.5 if self.high == self.low else (math.log10(norm) - self.low) / (self.high - self.low)
+
+    def legend(self) -> list:
+        if not self.norms:
+            return []
+        lines = ['  subgraph cluster_legend { label="‖grad‖ (log scale)"; style="rounded"; color="#999999";']
+        for k, u in enumerate((0.0, 0.5, 1.0)):
+            value = 10 ** (self.low + u * (self.high - self.low))
+            lines.append(f'    legend_{k} [label="{value:.2g}", shape=box, style=filled, fillcolor="{_ramp(u)}"];')
+        lines.append("    legend_0 -> legend_1 -> legend_2 [style=invis];")
+        lines.append("  }")
+        return lines
+
+
+def to_dot(graph: Graph, title: str | None = None, grads: bool = False) -> str:
+    """The DOT source of ``graph``; nodes of one time step share a cluster, scopes nest inside it.
+
+    With ``grads`` (after a backward; see ``tinygrad_rnn.graph.retain_grads`` to keep every tensor's gradient),
+    nodes are filled by ‖grad‖ on a log scale — blue small, red large — and edges drawn wider where more gradient
+    flows, so vanishing and exploding gradients show as a fade or a blaze across the time clusters.
+    """
+    scale = _GradientScale(graph) if grads else None
     lines = ["digraph unrolled {", '  rankdir=BT; newrank=true; node [fontname="Helvetica", fontsize=10];',
              '  edge [color="#666666", arrowsize=0.6];']
     if title:
@@ -59,7 +108,7 @@ def to_dot(graph: Graph, title: str | None = None) -> str:
                          'color="#999999";')
             indent = "    "
             lines.append(f'{indent}anchor_t{step_index} [shape=point, style=invis];')
-        lines.extend(_scoped(members, indent, f"t{step_index}"))
+        lines.extend(_scoped(members, indent, f"t{step_index}", scale))
         if step_index is not None:
             lines.append("  }")
     if len(graph.steps) > 1:  # invisible anchors on one rank keep the time clusters in order, left to right
@@ -68,12 +117,18 @@ def to_dot(graph: Graph, title: str | None = None) -> str:
     for a, b in graph.edges:
         # an edge from one step into the next must not push the later step upwards: time runs left to right
         crosses_time = graph[a].step is not None and graph[b].step is not None and graph[a].step != graph[b].step
-        lines.append(f"  {a} -> {b}{' [constraint=false]' if crosses_time else ''};")
+        attrs = ["constraint=false"] if crosses_time else []
+        where = scale.position(a if graph[a].kind != "op" else b) if scale else None
+        if where is not None:
+            attrs.append(f'penwidth="{0.5 + 3.5 * where:.2f}", color="{_ramp(where)}"')
+        lines.append(f"  {a} -> {b}{' [' + ', '.join(attrs) + ']' if attrs else ''};")
+    if scale is not None:
+        lines.extend(scale.legend())
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _scoped(members: list, indent: str, prefix: str) -> list:
+def _scoped(members: list, indent: str, prefix: str, scale=None) -> list:
     """Nodes nested in clusters by scope path."""
     tree: dict = {}
     for node in members:
@@ -81,15 +136,24 @@ def _scoped(members: list, indent: str, prefix: str) -> list:
         for part in node.scope.split("/") if node.scope else []:
             level = level.setdefault(part, {})
         level.setdefault(None, []).append(node)
-    return _emit(tree, indent, prefix)
+    return _emit(tree, indent, prefix, scale)
 
 
-def _emit(tree: dict, indent: str, prefix: str) -> list:
-    lines = [f"{indent}{n.id} [label=\"{_label(n)}\", {_attrs(_STYLE[n.kind])}];" for n in tree.get(None, [])]
+def _node_style(node: Node, scale) -> dict:
+    style = dict(_STYLE[node.kind])
+    where = scale.position(node.id) if scale is not None else None
+    if where is not None:
+        style["style"] = "filled" + ("" if node.kind == "op" else ",rounded")
+        style["fillcolor"] = _ramp(where)
+    return style
+
+
+def _emit(tree: dict, indent: str, prefix: str, scale=None) -> list:
+    lines = [f"{indent}{n.id} [label=\"{_label(n)}\", {_attrs(_node_style(n, scale))}];" for n in tree.get(None, [])]
     for i, name in enumerate(sorted(k for k in tree if k is not None)):
         cluster = f"{prefix}_{i}"
         lines.append(f'{indent}subgraph cluster_{cluster} {{ label="{_quote(name)}"; style="dashed"; color="#bbbbbb";')
-        lines.extend(_emit(tree[name], indent + "  ", cluster))
+        lines.extend(_emit(tree[name], indent + "  ", cluster, scale))
         lines.append(f"{indent}}}")
     return lines
 
@@ -102,10 +166,10 @@ INSTALL_DOT = "Graphviz's dot is not installed, so only the DOT source was writt
               "'sudo apt-get install graphviz' (Debian/Ubuntu) or 'brew install graphviz' (macOS)"
 
 
-def write(graph: Graph, path: str, formats=("svg",), title: str | None = None) -> list:
+def write(graph: Graph, path: str, formats=("svg",), title: str | None = None, grads: bool = False) -> list:
     """Write ``path`` (.dot) atomically and, where ``dot`` exists, each format beside it; return the paths."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    source = to_dot(graph, title)
+    source = to_dot(graph, title, grads)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(source)
