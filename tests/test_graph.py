@@ -113,3 +113,23 @@ def test_gradient_overlay_colours_nodes_by_gradient_norm_with_a_legend():
     last, first = g.find(name="h", step=5)[0], g.find(name="h", step=0)[0]
     colour = {line.split()[0]: line for line in overlay.splitlines() if "fillcolor" in line}
     assert colour[last.id] != colour[first.id]
+
+
+def test_highlighted_path_is_drawn_in_bold_colour():
+    cell = tr.nn.LSTMCell(3, 4, fused=False)
+    state, cs = None, []
+    x = tr.randn(4, 1, 3)
+    for t in range(4):
+        with tr.step(t):
+            state = cell(x[t], state)
+        cs.append(state[1])
+    g = tr.graph.trace(state[0])
+    highway = g.path_nodes(g.node_of(cs[0]), g.node_of(cs[3]),
+                           through=lambda n: n.name == "c" or (n.kind == "tensor" and not n.name)
+                           or n.label in ("add", "mul"))
+    assert [n.step for n in highway if n.name == "c"] == [0, 1, 2, 3]  # the cell-state highway c0 → c3
+    source = viz.to_dot(g, highlight=highway)
+    bold = [line for line in source.splitlines() if "#c2185b" in line]
+    assert len([line for line in bold if "->" in line]) == len(g.path_edges(g.node_of(cs[0]), g.node_of(cs[3]),
+                                                                          through=lambda n: n in highway))
+    assert any(g.node_of(cs[2]).id + " [" in line for line in bold)

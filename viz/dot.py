@@ -84,14 +84,50 @@ class _GradientScale:
         return lines
 
 
-def to_dot(graph: Graph, title: str | None = None, grads: bool = False) -> str:
+_HIGHLIGHT = "#c2185b"
+
+
+class _Look:
+    """How each node and edge is drawn: the kind's style, the gradient colour, the highlighted path."""
+
+    def __init__(self, graph: Graph, grads: bool, highlight):
+        self.graph = graph
+        self.scale = _GradientScale(graph) if grads else None
+        self.highlighted = {n.id if isinstance(n, Node) else n for n in (highlight or ())}
+
+    def node(self, node: Node) -> dict:
+        style = dict(_STYLE[node.kind])
+        where = self.scale.position(node.id) if self.scale is not None else None
+        if where is not None:
+            style["style"] = "filled" + ("" if node.kind == "op" else ",rounded")
+            style["fillcolor"] = _ramp(where)
+        if node.id in self.highlighted:
+            style.update(color=_HIGHLIGHT, penwidth="3")
+        return style
+
+    def edge(self, a: str, b: str) -> list:
+        graph = self.graph
+        # an edge from one step into the next must not push the later step upwards: time runs left to right
+        crosses_time = graph[a].step is not None and graph[b].step is not None and graph[a].step != graph[b].step
+        attrs = ["constraint=false"] if crosses_time else []
+        where = self.scale.position(a if graph[a].kind != "op" else b) if self.scale else None
+        if a in self.highlighted and b in self.highlighted:
+            attrs.append(f'penwidth="3.5", color="{_HIGHLIGHT}"')
+        elif where is not None:
+            attrs.append(f'penwidth="{0.5 + 3.5 * where:.2f}", color="{_ramp(where)}"')
+        return attrs
+
+
+def to_dot(graph: Graph, title: str | None = None, grads: bool = False, highlight=None) -> str:
     """The DOT source of ``graph``; nodes of one time step share a cluster, scopes nest inside it.
 
     With ``grads`` (after a backward; see ``tinygrad_rnn.graph.retain_grads`` to keep every tensor's gradient),
     nodes are filled by ‖grad‖ on a log scale — blue small, red large — and edges drawn wider where more gradient
     flows, so vanishing and exploding gradients show as a fade or a blaze across the time clusters.
+    ``highlight`` (nodes or ids, e.g. ``graph.path_nodes(c0, c5)`` for the cell-state highway) is drawn in bold
+    colour, with the edges between its nodes.
     """
-    scale = _GradientScale(graph) if grads else None
+    look = _Look(graph, grads, highlight)
     lines = ["digraph unrolled {", '  rankdir=BT; newrank=true; node [fontname="Helvetica", fontsize=10];',
              '  edge [color="#666666", arrowsize=0.6];']
     if title:
@@ -108,27 +144,22 @@ def to_dot(graph: Graph, title: str | None = None, grads: bool = False) -> str:
                          'color="#999999";')
             indent = "    "
             lines.append(f'{indent}anchor_t{step_index} [shape=point, style=invis];')
-        lines.extend(_scoped(members, indent, f"t{step_index}", scale))
+        lines.extend(_scoped(members, indent, f"t{step_index}", look))
         if step_index is not None:
             lines.append("  }")
     if len(graph.steps) > 1:  # invisible anchors on one rank keep the time clusters in order, left to right
         anchors = " -> ".join(f"anchor_t{t}" for t in graph.steps)
         lines.append(f"  {{ rank=same; {anchors} [style=invis]; }}")
     for a, b in graph.edges:
-        # an edge from one step into the next must not push the later step upwards: time runs left to right
-        crosses_time = graph[a].step is not None and graph[b].step is not None and graph[a].step != graph[b].step
-        attrs = ["constraint=false"] if crosses_time else []
-        where = scale.position(a if graph[a].kind != "op" else b) if scale else None
-        if where is not None:
-            attrs.append(f'penwidth="{0.5 + 3.5 * where:.2f}", color="{_ramp(where)}"')
+        attrs = look.edge(a, b)
         lines.append(f"  {a} -> {b}{' [' + ', '.join(attrs) + ']' if attrs else ''};")
-    if scale is not None:
-        lines.extend(scale.legend())
+    if look.scale is not None:
+        lines.extend(look.scale.legend())
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _scoped(members: list, indent: str, prefix: str, scale=None) -> list:
+def _scoped(members: list, indent: str, prefix: str, look: _Look) -> list:
     """Nodes nested in clusters by scope path."""
     tree: dict = {}
     for node in members:
@@ -136,24 +167,15 @@ def _scoped(members: list, indent: str, prefix: str, scale=None) -> list:
         for part in node.scope.split("/") if node.scope else []:
             level = level.setdefault(part, {})
         level.setdefault(None, []).append(node)
-    return _emit(tree, indent, prefix, scale)
+    return _emit(tree, indent, prefix, look)
 
 
-def _node_style(node: Node, scale) -> dict:
-    style = dict(_STYLE[node.kind])
-    where = scale.position(node.id) if scale is not None else None
-    if where is not None:
-        style["style"] = "filled" + ("" if node.kind == "op" else ",rounded")
-        style["fillcolor"] = _ramp(where)
-    return style
-
-
-def _emit(tree: dict, indent: str, prefix: str, scale=None) -> list:
-    lines = [f"{indent}{n.id} [label=\"{_label(n)}\", {_attrs(_node_style(n, scale))}];" for n in tree.get(None, [])]
+def _emit(tree: dict, indent: str, prefix: str, look: _Look) -> list:
+    lines = [f"{indent}{n.id} [label=\"{_label(n)}\", {_attrs(look.node(n))}];" for n in tree.get(None, [])]
     for i, name in enumerate(sorted(k for k in tree if k is not None)):
         cluster = f"{prefix}_{i}"
         lines.append(f'{indent}subgraph cluster_{cluster} {{ label="{_quote(name)}"; style="dashed"; color="#bbbbbb";')
-        lines.extend(_emit(tree[name], indent + "  ", cluster, scale))
+        lines.extend(_emit(tree[name], indent + "  ", cluster, look))
         lines.append(f"{indent}}}")
     return lines
 
@@ -166,10 +188,11 @@ INSTALL_DOT = "Graphviz's dot is not installed, so only the DOT source was writt
               "'sudo apt-get install graphviz' (Debian/Ubuntu) or 'brew install graphviz' (macOS)"
 
 
-def write(graph: Graph, path: str, formats=("svg",), title: str | None = None, grads: bool = False) -> list:
+def write(graph: Graph, path: str, formats=("svg",), title: str | None = None, grads: bool = False,
+          highlight=None) -> list:
     """Write ``path`` (.dot) atomically and, where ``dot`` exists, each format beside it; return the paths."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    source = to_dot(graph, title, grads)
+    source = to_dot(graph, title, grads, highlight)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(source)
