@@ -56,7 +56,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 import tinygrad_rnn as tr
-from environment import command_line, cpu_line, library_origin, numpy_blas, utc_date
+from environment import command_line, cpu_line, library_origin, numpy_blas, utc_date, write_report
 
 try:
     import torch
@@ -377,16 +377,7 @@ def main(argv=None) -> int:
     text = "\n".join(report)
     print(text)
     if args.out:
-        existing = ""
-        if os.path.exists(args.out):
-            with open(args.out) as f:
-                existing = f.read()
-        marker = "\n<!-- notes below are kept by benchmarks/charlm.py -->\n"
-        notes = existing[existing.index(marker):] if marker in existing else ""
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text + notes)
-        os.replace(tmp, args.out)
+        write_report(args.out, text, "charlm.py")
         print(f"wrote {args.out}")
     return 0
 

@@ -74,3 +74,17 @@ def cpu_line() -> str:
         usable = os.cpu_count()
     return (f"- CPU: {cpu}; {os.cpu_count()} logical cores, {usable} usable by this process; "
             f"{platform.system()} {platform.release()} {platform.machine()}")
+
+
+def write_report(path: str, text: str, script: str) -> None:
+    """Replace ``path`` with ``text`` atomically, keeping the hand-written notes below ``script``'s marker."""
+    existing = ""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            existing = f.read()
+    marker = f"\n<!-- notes below are kept by benchmarks/{script} -->\n"
+    notes = existing[existing.index(marker):] if marker in existing else ""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text + notes)
+    os.replace(tmp, path)

@@ -60,7 +60,7 @@ def _early_option(name: str):
 LIB_ROOT = os.path.abspath(_early_option("--tinygrad") or REPO)
 sys.path.insert(0, LIB_ROOT)
 import tinygrad_rnn as tr
-from environment import command_line, cpu_line, library_origin, numpy_blas, utc_date
+from environment import command_line, cpu_line, library_origin, numpy_blas, utc_date, write_report
 
 try:
     import torch
@@ -520,16 +520,7 @@ def main(argv=None) -> int:
     text = "\n".join(report)
     print(text)
     if args.out:
-        existing = ""
-        if os.path.exists(args.out):
-            with open(args.out) as f:
-                existing = f.read()
-        marker = "\n<!-- notes below are kept by benchmarks/ops.py -->\n"
-        notes = existing[existing.index(marker):] if marker in existing else ""
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text + notes)
-        os.replace(tmp, args.out)
+        write_report(args.out, text, "ops.py")
         print(f"wrote {args.out}")
     return 0
 
