@@ -38,6 +38,14 @@ class DeferredProduct:
         self.a, self.g = a, g
 
 
+def weight_grad(parent, a, g):
+    """The gradient ``a.mT @ g`` of the input ``parent`` of an op: deferred when it is a leaf weight (see
+    :class:`DeferredProduct`), computed when it is not, None when it needs no gradient."""
+    if not parent.requires_grad:
+        return None
+    return DeferredProduct(a, g) if parent._fn is None else a.mT @ g
+
+
 def unbroadcast(grad, shape: tuple, xp):
     """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape`` again."""
     extra = grad.ndim - len(shape)
@@ -177,8 +185,7 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
                     held = pf.pending
                     pf.pending = g if held is None else held + g
             if not retain_graph:
-                fn.__dict__.clear()  # Function.release, inlined: once per node
-                fn.xp = None
+                fn.release()
     except BaseException:
         for fn in nodes:  # a failed pass (a released graph, a raising hook) must leave nothing half-delivered
             if fn.pending is not None:

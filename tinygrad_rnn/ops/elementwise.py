@@ -103,10 +103,14 @@ class Tanh(Function):
         return g * (1 - out * out)
 
 
+def sigmoid_array(xp, a):
+    """σ(a) on an array; the tanh form never overflows, unlike 1 / (1 + exp(-a)) for large negative a."""
+    return 0.5 + 0.5 * xp.tanh(0.5 * a)
+
+
 class Sigmoid(Function):
     def forward(self, a):
-        # the tanh form never overflows, unlike 1 / (1 + exp(-a)) for large negative a
-        self.out = 0.5 + 0.5 * self.xp.tanh(0.5 * a)
+        self.out = sigmoid_array(self.xp, a)
         return self.out
 
     def backward(self, g):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import ShapeError
-from ..autograd import DeferredProduct
+from ..autograd import weight_grad
 from ..engine import Function, Tensor, location
 from . import _common
 
@@ -16,9 +16,7 @@ class Matmul(Function):
         xp, a, b = self.xp, self.a, self.b
         want_a, want_b = self.parents[0].requires_grad, self.parents[1].requires_grad
         if a.ndim == 2 and b.ndim == 2:  # the common case, kept short
-            if want_b and self.parents[1]._fn is None:  # a leaf weight: one matmul at the end of backward
-                return (g @ b.mT if want_a else None), DeferredProduct(a, g)
-            return (g @ b.mT if want_a else None), (a.mT @ g if want_b else None)
+            return (g @ b.mT if want_a else None), weight_grad(self.parents[1], a, g)
         if a.ndim == 1 and b.ndim == 1:  # a dot product: g is 0-d, which expand_dims(axis=-2) cannot take
             return (g * b if want_a else None), (g * a if want_b else None)
         # NumPy's rule: a 1-D left operand is a row (1, k), a 1-D right operand a column (k, 1)
@@ -46,10 +44,7 @@ class Linear(Function):
         xp, x, w = self.xp, self.x, self.weight
         gx = g @ w if self.parents[0].requires_grad else None
         g2 = xp.reshape(g, (-1, g.shape[-1]))
-        gw = None
-        if self.parents[1].requires_grad:
-            x2 = xp.reshape(x, (-1, x.shape[-1]))
-            gw = DeferredProduct(g2, x2) if self.parents[1]._fn is None else g2.mT @ x2
+        gw = weight_grad(self.parents[1], g2, xp.reshape(x, (-1, x.shape[-1])))
         if len(self.parents) == 2:
             return gx, gw
         return gx, gw, xp.sum(g2, axis=0)

@@ -10,12 +10,9 @@ Inputs are batched, (B, features).
 """
 from __future__ import annotations
 
-from ..autograd import DeferredProduct
+from ..autograd import weight_grad
 from ..engine import Function
-
-
-def _sigmoid(xp, a):
-    return 0.5 + 0.5 * xp.tanh(0.5 * a)
+from .elementwise import sigmoid_array as _sigmoid
 
 
 def _activate(xp, kind: str, a):
@@ -32,13 +29,6 @@ def _activation_backward(xp, kind: str, out, g):
     if kind == "relu":
         return xp.where(out > 0, g, 0)
     return g * out * (1 - out)
-
-
-def _weight_grad(parent, d, a):
-    """``d.mT @ a`` — deferred when ``parent`` is a leaf weight, None when it needs no gradient."""
-    if not parent.requires_grad:
-        return None
-    return DeferredProduct(d, a) if parent._fn is None else d.mT @ a
 
 
 def _take(arrays: list, count: int, present: bool):
@@ -61,7 +51,7 @@ class RNNStep(Function):
     def backward(self, g):
         xp, parents = self.xp, self.parents
         da = _activation_backward(xp, self.kind, self.out, g)
-        grads = (da, da @ self.w_hh if parents[1].requires_grad else None, _weight_grad(parents[2], da, self.h))
+        grads = (da, da @ self.w_hh if parents[1].requires_grad else None, weight_grad(parents[2], da, self.h))
         return grads + (xp.sum(da, axis=0),) if len(parents) > 3 else grads
 
 
@@ -132,7 +122,7 @@ class LSTMStep(Function):
                 dc_prev = dc_prev + da_f * w_cf
         d_gates = xp.concat([da_i, da_f, da_g, da_o], axis=1)
         out = [d_gates, d_gates @ w_hh if parents[1].requires_grad else None, dc_prev,
-               _weight_grad(parents[3], d_gates, h)]
+               weight_grad(parents[3], d_gates, h)]
         if bias:
             out.append(xp.sum(d_gates, axis=0))
         if peephole:
@@ -189,7 +179,7 @@ class GRUStep(Function):
             d_gh = xp.concat([da_r, da_z, da_n * r], axis=1)
             if parents[1].requires_grad:
                 dh = dh + d_gh @ w_hh
-            grad_w_hh = _weight_grad(parents[2], d_gh, h)
+            grad_w_hh = weight_grad(parents[2], d_gh, h)
             grad_b_hh = xp.sum(d_gh, axis=0) if len(parents) > 3 else None
         else:
             d_hr = da_n @ w_hh[2 * n_h:, :]

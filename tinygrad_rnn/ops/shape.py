@@ -4,9 +4,8 @@ from __future__ import annotations
 import builtins
 import math
 
-from ..errors import DTypeError, ShapeError
 from ..engine import Function, Tensor, location
-from ..errors import IndexRangeError
+from ..errors import DTypeError, IndexRangeError, ShapeError
 from ._common import normalize_axis
 
 
@@ -41,9 +40,8 @@ class GetItem(Function):
                                       f"({exc})") from exc
         # Adjacent integer arrays / ints among slices. The standard allows index arrays only when every axis gets
         # an integer or an integer array, so: slice first, fold the indexed axes into one, then take().
-        xp, (start, count) = self.xp, take
+        xp, (start, count, axis) = self.xp, take  # key entries start..start+count index array axes axis..
         a = a[tuple(builtins.slice(None) if start <= i < start + count else p for i, p in enumerate(key))]
-        axis = a.ndim - (len(key) - start) if Ellipsis in key[:start] else start
         sizes = tuple(a.shape[axis:axis + count])
         flat = 0
         for index, n in zip(key[start:start + count], sizes):
@@ -208,8 +206,8 @@ def getitem(a: Tensor, key) -> Tensor:
             and builtins.all(p is Ellipsis or isinstance(p, builtins.slice)
                              for i, p in enumerate(parts) if i not in group)
             and builtins.all(backend.dtype_name(parts[i]) != "bool" for i in arrays)):
-        take = (group[0], len(group))
         first = a.ndim - (len(parts) - group[0]) if Ellipsis in parts[:group[0]] else group[0]
+        take = (group[0], len(group), first)
         _check_index_range(a, [parts[i] for i in group], first)
     return GetItem.apply(a, key=parts, advanced=True, take=take)
 
