@@ -222,6 +222,27 @@ def _with_grads(parameters) -> list:
     return [p for p in parameters if p.grad is not None]
 
 
+def grad_norm(parameters, norm_type: float = 2.0) -> Tensor:
+    """The global norm of all the gradients as a 0-d tensor on their device (no host sync); nothing is changed.
+
+    >>> import tinygrad_rnn as tr
+    >>> w = tr.tensor([3.0, 4.0], requires_grad=True); w.grad = w.data.copy()
+    >>> grad_norm([w]).item()
+    5.0
+    """
+    params = _with_grads(parameters)
+    if not params:
+        return Tensor(0.0)
+    xp = params[0]._backend.xp
+    if norm_type == math.inf:
+        total = xp.max(xp.abs(params[0].grad))
+        for p in params[1:]:
+            total = xp.maximum(total, xp.max(xp.abs(p.grad)))
+    else:
+        total = sum(xp.sum(xp.abs(p.grad) ** norm_type) for p in params) ** (1.0 / norm_type)
+    return _wrap(total, False, params[0]._backend, None, 0)
+
+
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tensor:
     """Scale all gradients together so their global norm is at most ``max_norm``; return the norm *before*
     clipping as a 0-d tensor (it stays on the device until you ask for ``.item()``).
@@ -232,24 +253,17 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
     (5.0, [0.6, 0.8])
     """
     params = _with_grads(parameters)
-    if not params:
-        return Tensor(0.0)
-    first = params[0]
-    xp = first._backend.xp
-    if norm_type == math.inf:
-        norms = [xp.max(xp.abs(p.grad)) for p in params]
-        total = norms[0]
-        for n in norms[1:]:
-            total = xp.maximum(total, n)
-    else:
-        total = sum(xp.sum(xp.abs(p.grad) ** norm_type) for p in params) ** (1.0 / norm_type)
-    coefficient = xp.minimum(max_norm / (total + 1e-6), 1.0)
+    total = grad_norm(params, norm_type)
+    if not params or max_norm == math.inf:
+        return total
+    xp = params[0]._backend.xp
+    coefficient = xp.minimum(max_norm / (total.data + 1e-6), 1.0)
     for p in params:
         grad = p.grad
         # the total of mixed float32/float64 gradients is float64; each gradient keeps its own dtype, as in PyTorch
         scale = coefficient if coefficient.dtype == grad.dtype else xp.astype(coefficient, grad.dtype)
         p.grad = grad * scale
-    return _wrap(total, False, first._backend, None, 0)
+    return total
 
 
 def clip_grad_value_(parameters, clip_value: float) -> None:

@@ -10,12 +10,43 @@ True
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from contextlib import contextmanager
 
 import numpy as np
 
 from .engine import Tensor
+
+
+@contextmanager
+def atomic_path(path: str):
+    """A temporary path beside ``path`` to write in the ``with`` block. Only when the block succeeds is the file
+    synced and renamed over ``path``; otherwise it is removed, so ``path`` is never left half-written.
+
+    >>> import os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> with atomic_path(target) as tmp:
+    ...     _ = open(tmp, "w").write("done")
+    >>> open(target).read()
+    'done'
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    os.close(handle)
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the file private to its writer
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def save(state: dict, path: str) -> None:
@@ -27,22 +58,14 @@ def save(state: dict, path: str) -> None:
         if array.dtype.hasobject:  # np.savez would pickle it, and load() refuses pickles
             raise TypeError(f"save: {name!r} is not an array of numbers (got {type(state[name]).__name__}); "
                             "only tensors and numeric arrays go into .npz")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make a checkpoint private to its writer
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def save_json(payload, path: str) -> None:
+    """Write ``payload`` as indented JSON to ``path``, atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=1, sort_keys=True, ensure_ascii=False)
 
 
 def load(path: str) -> dict:

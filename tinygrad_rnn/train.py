@@ -23,15 +23,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 from . import backend as _backend
 from . import ops
 from .engine import Tensor, no_grad
-from .optim import clip_grad_norm_, clip_grad_value_
-from .serialization import load, save
+from .optim import clip_grad_norm_, clip_grad_value_, grad_norm
+from .serialization import load, save, save_json
 
 
 # -- learning-rate schedules: functions of the update index -------------------------------------------------------
@@ -114,22 +114,6 @@ def _rebuild_state(layout, arrays: dict, device: str, prefix: str = "carry"):
     return Tensor(arrays[prefix], device=device)
 
 
-def _write_json(path: str, payload: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 class Trainer:
     """Runs updates of ``model`` with ``optimizer``; see the module docstring.
 
@@ -149,19 +133,18 @@ class Trainer:
         self.config, self.progress, self.log_every = config or {}, progress, log_every
         self.step = 0  # updates done
         self.carry = None  # the state fit_tbptt carries between windows
-        self.history: list[dict] = []
 
     # -- one update -------------------------------------------------------------------------------------------------
     def update(self, loss: Tensor) -> dict:
-        """Backward, clip, step, and the record logged for it (loss and pre-clip norm stay on the device until the
-        record is written)."""
+        """Backward, clip, step, and the record for it: the loss and the pre-clip norm as 0-d tensors, still on the
+        device (``fit`` reads them once per update, for the losses it returns and the log)."""
         if self.schedule is not None:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.schedule(self.step)
         self.optimizer.zero_grad()
         loss.backward()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        norm = clip_grad_norm_(params, self.clip_norm if self.clip_norm is not None else math.inf)
+        norm = clip_grad_norm_(params, self.clip_norm) if self.clip_norm is not None else grad_norm(params)
         if self.clip_value is not None:
             clip_grad_value_(params, self.clip_value)
         self.optimizer.step()
@@ -171,7 +154,6 @@ class Trainer:
     def _record(self, record: dict, log, bar) -> float:
         record = {k: (v.item() if isinstance(v, Tensor) else v) for k, v in record.items()}
         record["time"] = round(time.time(), 3)
-        self.history.append(record)
         if log is not None and (self.step % self.log_every == 0):
             log.write(json.dumps(record) + "\n")
             log.flush()
@@ -263,10 +245,10 @@ class Trainer:
         arrays.update(_flatten_state(self.carry))
         arrays["step"] = _backend.get_backend("cpu").asarray(self.step, "int64")
         save(arrays, path + ".npz")
-        _write_json(path + ".json", {
+        save_json({
             "step": self.step, "config": self.config, "param_groups": optimizer["param_groups"],
             "optimizer_scalars": scalars, "carry": _state_layout(self.carry), "rng": _backend.get_rng_state(),
-            "model": type(self.model).__name__})
+            "model": type(self.model).__name__}, path + ".json")
 
     def resume(self, path: str) -> int:
         """Load a checkpoint written by :meth:`save_checkpoint`; returns the step it continues from."""
@@ -295,13 +277,29 @@ class Trainer:
         return self.step
 
 
-@no_grad()
-def evaluate(model, batches, loss_fn: Callable) -> float:
-    """The mean of ``loss_fn(model, batch)`` over ``batches``, in eval mode and without building graphs."""
+@contextmanager
+def eval_mode(model):
+    """``model`` in eval mode (dropout off) inside the block, back in the mode it had afterwards.
+
+    >>> import tinygrad_rnn as tr
+    >>> net = tr.nn.Dropout(0.5)
+    >>> with eval_mode(net):
+    ...     net.training
+    False
+    >>> net.training
+    True
+    """
     was_training = model.training
     model.eval()
     try:
-        values = [loss_fn(model, batch).item() for batch in batches]
+        yield model
     finally:
         model.train(was_training)
+
+
+@no_grad()
+def evaluate(model, batches, loss_fn: Callable) -> float:
+    """The mean of ``loss_fn(model, batch)`` over ``batches``, in eval mode and without building graphs."""
+    with eval_mode(model):
+        values = [loss_fn(model, batch).item() for batch in batches]
     return sum(values) / max(len(values), 1)

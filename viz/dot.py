@@ -16,6 +16,7 @@ import shutil
 import subprocess
 
 from tinygrad_rnn.graph import Graph, Node
+from tinygrad_rnn.serialization import atomic_path
 
 _STYLE = {
     "op": dict(shape="ellipse", style="filled", fillcolor="#fff2cc", color="#b58900"),
@@ -191,18 +192,14 @@ INSTALL_DOT = "Graphviz's dot is not installed, so only the DOT source was writt
 def write(graph: Graph, path: str, formats=("svg",), title: str | None = None, grads: bool = False,
           highlight=None) -> list:
     """Write ``path`` (.dot) atomically and, where ``dot`` exists, each format beside it; return the paths."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    source = to_dot(graph, title, grads, highlight)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(source)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(to_dot(graph, title, grads, highlight))
     written = [path]
     if dot_available():
         stem = os.path.splitext(path)[0]
         for fmt in formats:
             out = f"{stem}.{fmt}"
-            subprocess.run(["dot", f"-T{fmt}", path, "-o", out + ".tmp"], check=True, timeout=120)
-            os.replace(out + ".tmp", out)
+            with atomic_path(out) as tmp:
+                subprocess.run(["dot", f"-T{fmt}", path, "-o", tmp], check=True, timeout=120)
             written.append(out)
     return written

@@ -22,7 +22,6 @@ NumPy generator.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -33,7 +32,7 @@ import numpy as np
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import nn
-from tinygrad_rnn.train import Trainer, cosine_lr
+from tinygrad_rnn.train import Trainer, cosine_lr, eval_mode
 
 ALPHABET = "\t\n" + "".join(chr(c) for c in range(32, 127))  # tab, newline and printable ASCII
 UNK_ID = len(ALPHABET)  # everything else
@@ -139,18 +138,14 @@ def _loss(logits: tr.Tensor, targets: tr.Tensor, reduction: str = "mean") -> tr.
 def bits_per_char(model: CharLM, ids: np.ndarray, batch: int = 32, chunk: int = 200) -> float:
     """Held-out cross-entropy in bits per character: ``ids`` as ``batch`` streams, run in chunks with the state
     carried across them (as in training), every position after the first scored."""
-    was_training = model.training
-    model.eval()
     data = streams(ids, batch)
     total, count, state = 0.0, 0, None
-    try:
+    with eval_mode(model):
         for start in range(0, len(data) - 1, chunk):
             end = min(start + chunk, len(data) - 1)
             logits, state = model(data[start:end], state)
             total += _loss(logits, data[start + 1:end + 1], reduction="sum").item()
             count += (end - start) * batch
-    finally:
-        model.train(was_training)
     return total / max(count, 1) / math.log(2)
 
 
@@ -196,18 +191,14 @@ def generate(model: CharLM, prompt: str, length: int = 200, temperature: float =
              seed: int = 0) -> str:
     """``prompt`` followed by ``length`` sampled characters (see :func:`sample_logits`), one step at a time with
     the recurrent state carried."""
-    was_training = model.training
-    model.eval()
     rng = np.random.default_rng(seed)
-    try:
+    with eval_mode(model):
         logits, state = model(tr.tensor([[i] for i in encode(prompt)]))
         out = []
         for _ in range(length):
             nxt = sample_logits(logits[-1, 0], temperature, top_k, rng)
             out.append(nxt)
             logits, state = model(tr.tensor([[nxt]]), state)
-    finally:
-        model.train(was_training)
     return prompt + decode(out)
 
 
@@ -284,8 +275,7 @@ def run(quick: bool = False, seed: int = 0, cell: str = "lstm", hidden_size: int
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
         path = os.path.join(out_dir, "charlm.json")
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(dict(result, losses=losses), f, indent=1)
+        tr.save_json(dict(result, losses=losses), path)
         tr.save(model.state_dict(), os.path.join(out_dir, "charlm.npz"))  # CharLM(...).load_state_dict(tr.load(..))
         log(f"wrote {path} and charlm.npz (the weights)")
     return result

@@ -27,7 +27,6 @@ Two sentences are ⊕ and three ⊖, so the class alone cannot say *which* sente
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
@@ -200,9 +199,8 @@ def run(quick: bool = False, seed: int = 0, conditionings: tuple[str, ...] = CON
                                  "conditions": len(generated), "losses": losses, "seconds": seconds}
         log(f"  {results[conditioning]['exact']}/{len(generated)} conditions reproduce a training sentence exactly")
     if out_dir:
-        with open(os.path.join(out_dir, "generate.json"), "w", encoding="utf-8") as f:
-            json.dump({k: {n: v for n, v in r.items() if n != "losses"} for k, r in results.items()}, f, indent=1,
-                      ensure_ascii=False)
+        tr.save_json({k: {n: v for n, v in r.items() if n != "losses"} for k, r in results.items()},
+                     os.path.join(out_dir, "generate.json"))
     return results
 
 

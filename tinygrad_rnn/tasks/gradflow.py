@@ -8,7 +8,6 @@ plot (``gradflow.png``) and as numbers (``gradflow.json``) under ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import tinygrad_rnn as tr
@@ -42,8 +41,7 @@ def run(cells=("rnn", "lstm", "gru"), steps: int = 50, hidden: int = 32, init: s
         picture = plots.plot_gradient_vs_lag(curves, os.path.join(out_dir, "gradflow.png"),
                                              title=f"Gradient against lag, T = {steps}, H = {hidden}")
         numbers = os.path.join(out_dir, "gradflow.json")
-        with open(numbers, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1)
+        tr.save_json(result, numbers)
         log(f"wrote {picture} and {numbers}")
     return result
 

@@ -30,7 +30,6 @@ lectures' "initialise b_f ≫ 0", measured.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -40,7 +39,7 @@ import numpy as np
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import nn
-from tinygrad_rnn.train import Trainer, cosine_lr
+from tinygrad_rnn.train import Trainer, cosine_lr, eval_mode
 
 CELLS = ("rnn", "lstm", "gru")
 ADDING_BASELINE = 1.0 / 6.0  # Var(u1 + u2) for u ~ U(0, 1): the MSE of always answering 1.0
@@ -108,7 +107,7 @@ def recurrent_layer(cell: str, input_size: int, hidden_size: int, rnn_gain: floa
     (PyTorch's initialisation)."""
     if cell == "rnn":
         layer = nn.RNN(input_size, hidden_size)
-        nn.init.normal_(layer.weight_hh_l0, 0.0, rnn_gain / math.sqrt(hidden_size))
+        nn.init.scaled_normal_(layer.weight_hh_l0, rnn_gain)  # N(0, gain²/H), the classic Gaussian init
         return layer
     if cell == "lstm":
         return nn.LSTM(input_size, hidden_size, forget_bias=forget_bias)
@@ -173,8 +172,7 @@ def adding_experiment(cell: str, length: int, hidden_size: int = 32, batch: int 
     losses, seconds = _train(model, lambda step: adding_problem(length, batch, seed=(seed, length, 0, step)),
                              loss_fn, steps, lr, clip, progress)
     x, y = adding_problem(length, test_size, seed=(seed, length, 1))  # held out
-    with tr.no_grad():
-        model.eval()
+    with tr.no_grad(), eval_mode(model):
         mse = tr.mse_loss(model(x), y).item()
         baseline = tr.mse_loss(tr.ones(*y.shape), y).item()
     return {"task": "adding", "cell": cell, "forget_bias": forget_bias, "T": length, "hidden": hidden_size,
@@ -194,8 +192,7 @@ def copy_experiment(cell: str, delay: int, hidden_size: int = 64, batch: int = 6
         model, lambda step: copy_task(delay, batch, symbols, length, seed=(seed, delay, 0, step)), loss_fn, steps,
         lr, clip, progress)
     tokens, targets = copy_task(delay, test_size, symbols, length, seed=(seed, delay, 1))  # held out
-    with tr.no_grad():
-        model.eval()
+    with tr.no_grad(), eval_mode(model):
         logits = model(tokens)
         loss = _copy_loss(logits, targets).item()
         accuracy = float((logits.numpy().argmax(axis=-1) == targets.numpy()).mean())
@@ -282,8 +279,7 @@ def run(quick: bool = False, seed: int = 0, cells=CELLS, lengths=None, hidden_si
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
         path = os.path.join(out_dir, "long_range.json")
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=1)
+        tr.save_json(results, path)
         log(f"wrote {path}")
     return results
 

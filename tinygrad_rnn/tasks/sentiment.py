@@ -18,7 +18,6 @@ Text is lowercased and "." is dropped; the 20 words are numbered in alphabetical
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
@@ -26,7 +25,7 @@ import numpy as np
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import nn
-from tinygrad_rnn.train import Trainer
+from tinygrad_rnn.train import Trainer, eval_mode
 
 CORPUS = (
     ("I love my cat.", "⊕"),
@@ -115,12 +114,11 @@ def _padded(sentences: list[list[int]]) -> tuple[tr.Tensor, list[int]]:
 def probabilities(model, variant: str) -> np.ndarray:
     """P(⊕), P(⊖) for each sentence of the corpus, (5, 2)."""
     sentences, _ = dataset()
-    model.eval()
-    if variant == "onehot":
-        logits = tr.stack([model(s) for s in sentences], dim=0)
-    else:
-        logits = model(*_padded(sentences))
-    model.train()
+    with eval_mode(model):
+        if variant == "onehot":
+            logits = tr.stack([model(s) for s in sentences], dim=0)
+        else:
+            logits = model(*_padded(sentences))
     return tr.softmax(logits, dim=-1).numpy()
 
 
@@ -156,7 +154,7 @@ def train(variant: str = "onehot", quick: bool = False, seed: int = 0, cell: str
         loss_fn = lambda m, b: tr.cross_entropy(m(b[0], b[1]), b[2])
     else:
         raise ValueError(f"sentiment: variant must be 'onehot' or 'embedding', got {variant!r}")
-    every = len(sentences) if variant == "onehot" else 5  # an epoch for IGD
+    every = len(sentences)  # an epoch: one IGD pass, or as many whole-corpus updates
     perfect: list[int] = []
 
     def checked(step: int):
@@ -203,8 +201,8 @@ def run(quick: bool = False, seed: int = 0, variants: tuple[str, ...] = ("onehot
         results[variant] = {"accuracy": accuracy, "probabilities": probs.tolist(), "losses": losses,
                             "seconds": seconds, "first_perfect": first_perfect}
     if out_dir:
-        with open(os.path.join(out_dir, "sentiment.json"), "w", encoding="utf-8") as f:
-            json.dump({k: {n: v for n, v in r.items() if n != "losses"} for k, r in results.items()}, f, indent=1)
+        tr.save_json({k: {n: v for n, v in r.items() if n != "losses"} for k, r in results.items()},
+                     os.path.join(out_dir, "sentiment.json"))
     return results
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import keyword
 import os
 import sysconfig
@@ -31,7 +30,7 @@ import numpy as np
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import nn
-from tinygrad_rnn.train import Trainer
+from tinygrad_rnn.train import Trainer, eval_mode
 
 CLASSES = ("name", "keyword", "operator", "number", "string", "comment", "other")
 NAME, KEYWORD, OPERATOR, NUMBER, STRING, COMMENT, OTHER = range(len(CLASSES))
@@ -127,19 +126,12 @@ class CharTagger(nn.Module):
         return self.out(states)
 
 
-def _chunks(ids: np.ndarray, labels: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Non-overlapping (n, length) chunks; a tail shorter than ``length`` is dropped."""
-    n = len(ids) // length
-    return ids[:n * length].reshape(n, length), labels[:n * length].reshape(n, length)
-
-
 @tr.no_grad()
 def predict(model: CharTagger, ids: np.ndarray, length: int, batch: int = 256) -> np.ndarray:
     """The predicted class of every character of the first ``len(ids) // length * length``, chunk by chunk."""
-    model.eval()
     chunks = ids[:len(ids) // length * length].reshape(-1, length)
-    out = [model(tr.tensor(chunks[k:k + batch])).numpy().argmax(-1) for k in range(0, len(chunks), batch)]
-    model.train()
+    with eval_mode(model):
+        out = [model(tr.tensor(chunks[k:k + batch])).numpy().argmax(-1) for k in range(0, len(chunks), batch)]
     return np.concatenate(out).reshape(-1) if out else np.zeros(0, dtype=np.int64)
 
 
@@ -231,8 +223,8 @@ def run(quick: bool = False, seed: int = 0, steps: int | None = None, hidden_siz
     for row in _show(test_text, {"truth": test_y, **predictions}, line_start, width):
         log(row)
     if out_dir:
-        with open(os.path.join(out_dir, "tagging.json"), "w", encoding="utf-8") as f:
-            json.dump({k: v for k, v in results.items() if not k.endswith("_losses")}, f, indent=1)
+        tr.save_json({k: v for k, v in results.items() if not k.endswith("_losses")},
+                     os.path.join(out_dir, "tagging.json"))
     return results
 
 
