@@ -358,7 +358,8 @@ def test_module_call_opens_scope():
     net = Net()
     x = tr.randn(2, 3)
     with tr.scope("outer"):
-        pass
+        inside = net.fc1(x)
+    assert inside.scope == "outer/fc1"  # a module's scope nests inside the one open at the call
     h = net.fc1(x)
     assert h.scope == "fc1"  # called on its own it is the root of its scope
     outs = net(x)
