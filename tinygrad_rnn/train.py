@@ -68,15 +68,10 @@ def tbptt_windows(length: int, k1: int, k2: int) -> list[tuple[int, int, int]]:
     """
     if not 1 <= k1 <= k2:
         raise ValueError(f"tbptt: need 1 <= k1 <= k2, got k1={k1}, k2={k2}")
-    windows, end = [], 0
-    while end < length:
-        new_end = min(length, end + k1)
-        start = max(0, new_end - k2)
-        windows.append((start, start, new_end))
-        end = new_end
-    # each window splits where the next one starts
-    return [(start, windows[i + 1][0] if i + 1 < len(windows) else end_, end_)
-            for i, (start, _, end_) in enumerate(windows)]
+    ends = list(range(k1, length, k1)) + [length] if length > 0 else []
+    starts = [max(0, end - k2) for end in ends]
+    splits = starts[1:] + [length]  # each window splits where the next one starts; the last runs to its end
+    return list(zip(starts, splits, ends))
 
 
 def _detach(state):
