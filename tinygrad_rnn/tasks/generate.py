@@ -93,7 +93,8 @@ class SentenceGenerator(nn.Module):
         self.init = nn.Linear(condition_size, hidden_size, bias=False)  # W^i
         self.cell = nn.RNNCell(vocab_size, hidden_size, bias=False, nonlinearity="sigmoid")  # W^h
         self.out = nn.Linear(hidden_size, vocab_size, bias=False)  # W^o
-        self._eye = np.eye(vocab_size, dtype=np.float32)
+        # one-hot words are rows of the identity: an embedding lookup on the model's own device
+        self.register_buffer("one_hot", tr.tensor(np.eye(vocab_size, dtype=np.float32)))
 
     def initial(self, condition: tr.Tensor) -> tr.Tensor:
         """y^h(0) = σ(W^i x)."""
@@ -104,7 +105,7 @@ class SentenceGenerator(nn.Module):
         """Logits (batch, steps, vocab) when step t is fed ``inputs[:, t]`` (teacher forcing: <start>, then the
         target words)."""
         h = self.initial(condition)
-        onehot = tr.tensor(self._eye[inputs.numpy()])  # (batch, steps, vocab): y(t−1) as the lecture feeds it
+        onehot = tr.embedding(inputs, self.one_hot)  # (batch, steps, vocab): y(t−1) as the lecture feeds it
         logits = []
         for t in range(inputs.shape[1]):
             with tr.step(t + 1):
@@ -120,7 +121,7 @@ class SentenceGenerator(nn.Module):
         word, out = START, []
         for t in range(max_len):
             with tr.step(t + 1):
-                h = self.cell(tr.tensor(self._eye[[word]]), h)
+                h = self.cell(tr.embedding(tr.tensor([word], device=h.device), self.one_hot), h)
                 word = int(self.out(h).numpy()[0].argmax())
             if word == END:
                 break

@@ -69,10 +69,12 @@ class OneHotClassifier(nn.Module):
         # no biases, as in the lecture: y^h(t) = σ(W^h [y^h(t−1); x(t)]), y = σ_Δ(W^o y^h(T))
         self.cell = nn.RNNCell(vocab_size, hidden_size, bias=False, nonlinearity="sigmoid")
         self.out = nn.Linear(hidden_size, classes, bias=False)
+        # one-hot words are rows of the identity: an embedding lookup, built once
+        self.register_buffer("one_hot", tr.tensor(np.eye(vocab_size, dtype=np.float32)))
 
     def forward(self, ids: list[int]) -> tr.Tensor:
         """Logits (classes,) for one sentence; the cell runs once per word, each step tagged t = 1..T."""
-        onehot = tr.tensor(np.eye(self.vocab_size, dtype=np.float32)[ids])
+        onehot = tr.embedding(tr.tensor(ids, device=self.one_hot.device), self.one_hot)
         h = None  # y^h(0) = 0
         for t in range(len(ids)):
             with tr.step(t + 1):  # calling the module opens its scope, so the nodes read "cell" at step t
