@@ -70,26 +70,28 @@ def is_grad_enabled() -> bool:
 
 
 class scope:
-    """Stamp every node made inside with one more level of scope path (``"encoder/lstm"``).
+    """Stamp every node made inside with more levels of scope path: ``scope("encoder")``, or several at once,
+    ``scope("encoder", "lstm")`` (what a module nested in a list opens on every call).
 
     >>> import tinygrad_rnn as tr
-    >>> with tr.scope("encoder"), tr.scope("lstm"):
-    ...     y = tr.tensor([1.0], requires_grad=True) * 2
-    >>> tr.current_scope()
-    ''
+    >>> with tr.scope("encoder", "lstm"):
+    ...     y = (tr.tensor([1.0], requires_grad=True) * 2)
+    >>> y.scope, tr.current_scope()
+    ('encoder/lstm', '')
     """
 
-    __slots__ = ("name", "_previous")
+    __slots__ = ("names", "_previous")
 
-    def __init__(self, name: str):
-        if not name or "/" in str(name):
-            raise ValueError(f"scope: name {name!r} must be non-empty and contain no '/'")
-        self.name = str(name)
+    def __init__(self, *names: str):
+        for name in names:
+            if not name or "/" in str(name):
+                raise ValueError(f"scope: name {name!r} must be non-empty and contain no '/'")
+        self.names = tuple(str(name) for name in names)
 
     def __enter__(self):
         global _scope
         self._previous = _scope
-        _scope = _scope + (self.name,)
+        _scope = _scope + self.names
         return self
 
     def __exit__(self, *exc):

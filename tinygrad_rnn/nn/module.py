@@ -150,18 +150,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        path = self._scope_path
-        if len(path) == 1:
-            with scope(path[0]):
-                return self.forward(*args, **kwargs)
-        scopes = [scope(level) for level in path]
-        for entered in scopes:
-            entered.__enter__()
-        try:
+        with scope(*self._scope_path):
             return self.forward(*args, **kwargs)
-        finally:
-            for entered in reversed(scopes):
-                entered.__exit__(None, None, None)
 
     def train(self, mode: bool = True) -> "Module":
         for module in self.modules():
