@@ -17,7 +17,7 @@ and a small α remembers long.
 """
 from __future__ import annotations
 
-import random
+import numpy as np
 
 from .. import ops
 from ..backend import get_backend
@@ -113,15 +113,12 @@ def _check_unit_interval(name: str, value: float) -> None:
         raise ValueError(f"EchoStateNetwork: {name} must lie in (0, 1], got {value}")
 
 
-def _uniform_rows(rng: random.Random, rows: int, cols: int, bound: float, density: float = 1.0) -> list:
-    """A rows×cols nested list of U(−bound, bound) samples, each kept with probability ``density`` (else 0), from
-    a private generator, so that a ``seed`` fixes the reservoir whatever else was drawn before. Python's
-    ``random`` rather than a backend's: the backends expose only the one stream that ``tr.manual_seed`` seeds."""
-    def sample() -> float:
-        value = rng.uniform(-bound, bound)
-        return value if density >= 1.0 or rng.random() < density else 0.0
-
-    return [[sample() for _ in range(cols)] for _ in range(rows)]
+def _uniform_matrix(rng, rows: int, cols: int, bound: float, density: float = 1.0):
+    """A rows×cols host array of U(−bound, bound) samples, each kept with probability ``density`` (else 0), from
+    a private generator, so that a ``seed`` fixes the reservoir whatever else was drawn before (the backends
+    expose only the one stream that ``tr.manual_seed`` seeds). The reservoir is made once, on the host."""
+    values = rng.uniform(-bound, bound, size=(rows, cols))
+    return values if density >= 1.0 else values * (rng.random((rows, cols)) < density)
 
 
 class EchoStateNetwork(Module):
@@ -173,13 +170,13 @@ class EchoStateNetwork(Module):
             raise ValueError(f"EchoStateNetwork: the drawn reservoir has no nonzero eigenvalue (density={density} "
                              f"keeps too few weights of {reservoir_size}²); raise density or change the seed") from exc
 
-    def _reservoir(self, seed: int | None, backend) -> tuple[list, list]:
-        """W_in and the sparse, not yet rescaled W, as nested lists."""
+    def _reservoir(self, seed: int | None, backend) -> tuple:
+        """W_in and the sparse, not yet rescaled W, as host arrays."""
         if seed is None:  # follow tr.manual_seed: the private generator is seeded from the global stream
             seed = int(backend.item(backend.uniform((1,), 0.0, 2.0 ** 31, "float64")[0]))
-        rng = random.Random(seed)
-        weight_in = _uniform_rows(rng, self.reservoir_size, self.input_size, self.input_scaling)
-        return weight_in, _uniform_rows(rng, self.reservoir_size, self.reservoir_size, 1.0, self.density)
+        rng = np.random.default_rng(seed)
+        weight_in = _uniform_matrix(rng, self.reservoir_size, self.input_size, self.input_scaling)
+        return weight_in, _uniform_matrix(rng, self.reservoir_size, self.reservoir_size, 1.0, self.density)
 
     # -- the reservoir ----------------------------------------------------------------------------------------------
     def _check(self, inputs: Tensor, size: int, what: str) -> None:
