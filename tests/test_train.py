@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tr
-from tinygrad_rnn.train import Trainer, constant_lr, cosine_lr, evaluate, step_lr, tbptt_windows
+from tinygrad_rnn.train import (EarlyStopping, ReduceLROnPlateau, Trainer, constant_lr, cosine_lr, evaluate, step_lr,
+                                tbptt_windows)
 
 
 def test_tbptt_windows_cover_every_step_once_and_reach_back_k2():
@@ -143,3 +144,34 @@ def test_schedules_and_evaluate():
     value = evaluate(model, batches, lambda m, b: tr.mse_loss(m(b[0]), b[1]))
     assert value == pytest.approx(tr.mse_loss(model(tr.ones(3, 2)), tr.zeros(3, 1)).item())
     assert model.training
+
+
+def test_plateau_halves_the_rate_after_patience_and_respects_min_lr():
+    opt = tr.optim.Adam(tr.nn.Linear(2, 2).parameters(), lr=0.1)
+    plateau = ReduceLROnPlateau(opt, factor=0.5, patience=2, min_lr=0.03)
+    reductions = [plateau.step(v) for v in (1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9)]
+    assert reductions == [False, False, False, False, True, False, False, True, False, False]
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.03)  # 0.1 → 0.05 → 0.03 (floor), not 0.025
+    again = ReduceLROnPlateau(opt, mode="max", patience=0)
+    again.load_state_dict(plateau.state_dict() | {"best": 2.0})
+    assert again.step(1.0) and not again.step(3.0)
+    with pytest.raises(ValueError, match="factor"):
+        ReduceLROnPlateau(opt, factor=1.5)
+
+
+def test_early_stopping_counts_checks_since_the_best():
+    stop = EarlyStopping(patience=3, mode="max")
+    decisions = [stop.step(v) for v in (0.1, 0.3, 0.2, 0.3, 0.25)]
+    assert decisions == [False, False, False, False, True] and (stop.best, stop.best_check) == (0.3, 1)
+    restored = EarlyStopping(patience=3, mode="max")
+    restored.load_state_dict(stop.state_dict())
+    assert restored.step(0.5) is False and restored.best_check == 5
+
+
+def test_checkpoint_carries_the_loops_extra_state(tmp_path):
+    model = tr.nn.Linear(1, 1)
+    trainer = Trainer(model, tr.optim.SGD(model.parameters(), lr=0.1), progress=False)
+    trainer.save_checkpoint(str(tmp_path / "ck"), extra={"epoch": 3, "plateau": {"best": 0.2, "bad_checks": 1}})
+    fresh = Trainer(model, tr.optim.SGD(model.parameters(), lr=0.1), progress=False)
+    fresh.resume(str(tmp_path / "ck"))
+    assert fresh.extra == {"epoch": 3, "plateau": {"best": 0.2, "bad_checks": 1}}

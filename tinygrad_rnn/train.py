@@ -56,6 +56,97 @@ def cosine_lr(lr: float, total: int, min_lr: float = 0.0, warmup: int = 0) -> Ca
 
 
 # -- truncated BPTT windows ---------------------------------------------------------------------------------------
+class ReduceLROnPlateau:
+    """Multiply every group's learning rate by ``factor`` once a metric has not improved for ``patience`` checks.
+
+    The metric improves when it beats the best so far by more than ``threshold`` (relative, in ``mode``'s
+    direction); learning rates never go below ``min_lr``. ``state_dict`` / ``load_state_dict`` keep it across a
+    resume.
+
+    >>> import tinygrad_rnn as tr
+    >>> opt = tr.optim.SGD(tr.nn.Linear(1, 1).parameters(), lr=1.0)
+    >>> plateau = ReduceLROnPlateau(opt, factor=0.5, patience=1)
+    >>> [plateau.step(v) for v in (3.0, 2.0, 2.0, 2.0)], opt.param_groups[0]["lr"]
+    ([False, False, False, True], 0.5)
+    """
+
+    def __init__(self, optimizer, mode: str = "min", factor: float = 0.5, patience: int = 2,
+                 threshold: float = 1e-4, min_lr: float = 0.0):
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must lie in (0, 1), got {factor}")
+        self.optimizer, self.mode, self.factor = optimizer, mode, factor
+        self.patience, self.threshold, self.min_lr = patience, threshold, min_lr
+        self.best, self.bad_checks = None, 0
+
+    def _improves(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - abs(self.best) * self.threshold
+        return value > self.best + abs(self.best) * self.threshold
+
+    def step(self, value: float) -> bool:
+        """Record one check of the metric; returns whether the learning rate was reduced."""
+        if self._improves(value):
+            self.best, self.bad_checks = value, 0
+            return False
+        self.bad_checks += 1
+        if self.bad_checks <= self.patience:
+            return False
+        self.bad_checks = 0
+        reduced = False
+        for group in self.optimizer.param_groups:
+            lr = max(group["lr"] * self.factor, self.min_lr)
+            reduced |= lr < group["lr"]
+            group["lr"] = lr
+        return reduced
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "bad_checks": self.bad_checks}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.bad_checks = state["best"], state["bad_checks"]
+
+
+class EarlyStopping:
+    """Says when to stop: ``patience`` checks in a row without improving on the best value (``mode`` "min" or
+    "max"). ``best`` and ``best_check`` say where the best was; keep the weights from there yourself.
+
+    >>> stop = EarlyStopping(patience=2)
+    >>> [stop.step(v) for v in (0.5, 0.4, 0.45, 0.41)], stop.best, stop.best_check
+    ([False, False, False, True], 0.4, 1)
+    """
+
+    def __init__(self, patience: int = 3, mode: str = "min", min_delta: float = 0.0):
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
+        if patience < 1:
+            raise ValueError(f"EarlyStopping: patience must be >= 1, got {patience}")
+        self.patience, self.mode, self.min_delta = patience, mode, min_delta
+        self.best, self.best_check, self.checks = None, -1, 0
+
+    def improved(self, value: float) -> bool:
+        """Whether ``value`` beats the best so far (without recording it)."""
+        if self.best is None:
+            return True
+        return value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+
+    def step(self, value: float) -> bool:
+        """Record one check; returns True when training should stop."""
+        if self.improved(value):
+            self.best, self.best_check = value, self.checks
+        self.checks += 1
+        return self.checks - 1 - self.best_check >= self.patience
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_check": self.best_check, "checks": self.checks}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_check, self.checks = state["best"], state["best_check"], state["checks"]
+
+
 def tbptt_windows(length: int, k1: int, k2: int) -> list[tuple[int, int, int]]:
     """``(start, split, end)`` for each update of TBPTT(k1, k2) over ``length`` steps.
 
@@ -128,6 +219,7 @@ class Trainer:
         self.config, self.progress, self.log_every = config or {}, progress, log_every
         self.step = 0  # updates done
         self.carry = None  # the state fit_tbptt carries between windows
+        self.extra: dict = {}  # the caller's loop state, from the checkpoint resumed
 
     # -- one update -------------------------------------------------------------------------------------------------
     def update(self, loss: Tensor) -> dict:
@@ -225,9 +317,11 @@ class Trainer:
         return losses
 
     # -- checkpoints ---------------------------------------------------------------------------------------------------
-    def save_checkpoint(self, path: str) -> None:
+    def save_checkpoint(self, path: str, extra: dict | None = None) -> None:
         """Write ``path.npz`` (weights, optimiser arrays, carried state) and then ``path.json`` (the rest); the JSON
-        names the step, so a crash between the two leaves the previous, consistent pair readable."""
+        names the step, so a crash between the two leaves the previous, consistent pair readable. ``extra`` is any
+        JSON-able state of the caller's loop (epoch, schedulers, vocabularies); ``resume`` hands it back as
+        ``trainer.extra``."""
         optimizer = self.optimizer.state_dict()
         arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
         scalars = {}
@@ -243,7 +337,7 @@ class Trainer:
         save_json({
             "step": self.step, "config": self.config, "param_groups": optimizer["param_groups"],
             "optimizer_scalars": scalars, "carry": _state_layout(self.carry), "rng": _backend.get_rng_state(),
-            "model": type(self.model).__name__}, path + ".json")
+            "model": type(self.model).__name__, "extra": extra or {}}, path + ".json")
 
     def resume(self, path: str) -> int:
         """Load a checkpoint written by :meth:`save_checkpoint`; returns the step it continues from."""
@@ -269,6 +363,7 @@ class Trainer:
         self.carry = _rebuild_state(meta["carry"], arrays, device)
         _backend.set_rng_state(meta["rng"])
         self.step = meta["step"]
+        self.extra = meta.get("extra", {})
         return self.step
 
 
