@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: demo test setup dot torch bench lint clean
+.PHONY: demo test setup dot chromium torch bench lint clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,17 @@ dot:
 	    echo "Graphviz's dot is missing: DOT files are still written; for SVGs run: sudo apt-get install graphviz"; \
 	  fi; }
 
+# Headless Chromium opens the HTML report in the tests; without it that one test skips and says why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium (headless report test) with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install Chromium; the report's browser test will skip (sudo apt-get install chromium)"; \
+	  else \
+	    echo "Chromium is missing: the report's browser test will skip; to run it: sudo apt-get install chromium"; \
+	  fi; }
+
 # PyTorch is the independent reference of the layer and op tests; they skip cleanly without it.
 $(VENV)/.torch: $(VENV)/.installed
 	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) torch==$(TORCH_VERSION) \
@@ -40,7 +51,7 @@ torch: $(VENV)/.torch
 demo: setup
 	$(PY) -m tinygrad_rnn demo
 
-test: setup torch
+test: setup torch chromium
 	$(PY) -m pytest -q
 
 bench: setup torch

@@ -13,3 +13,31 @@ def host(value) -> np.ndarray:
     if isinstance(value, np.ndarray) or np.isscalar(value) or isinstance(value, np.generic):
         return np.array(value)
     return np.from_dlpack(value).copy()
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def open_in_browser(page: str) -> dict:
+    """Load ``page`` in headless Chromium; returns the body's ``data-pictures`` / ``data-broken`` marks (set by the
+    report's script once every picture has loaded or failed) and the console messages. Chromium's log does not keep
+    a message's level, and the report logs nothing itself, so every console message counts as an error."""
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import pytest
+
+    browser = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("no headless Chromium: make test installs Debian's chromium package where it can "
+                    "(sudo apt-get install chromium)")
+    run = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+                          "--virtual-time-budget=10000", "--dump-dom", Path(page).resolve().as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    body = re.search(r"<body([^>]*)>", run.stdout)
+    marks = dict(re.findall(r'data-(\w+)="([^"]*)"', body.group(1))) if body else {}
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    return {"pictures": int(marks.get("pictures", -1)), "broken": marks.get("broken", "").split(),
+            "console_errors": console}

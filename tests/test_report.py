@@ -1,0 +1,61 @@
+"""The HTML report: relative picture links, frame players, atomic writes, and a headless browser that loads it."""
+import numpy as np
+import pytest
+
+from tests.helpers import open_in_browser
+from viz import plots
+from viz.report import Report
+
+
+def _picture(path) -> str:
+    return plots.plot_curves({"loss": np.linspace(2.0, 0.5, 20)}, str(path), title="loss")
+
+
+def test_report_links_pictures_relatively_and_escapes_text(tmp_path):
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    report = Report("Run <1>")
+    report.section("Numbers", "loss < 1 & falling")
+    report.figure(_picture(pictures / "a.png"), "the loss")
+    report.frames([_picture(pictures / f"f{t}.png") for t in range(3)], "unrolling")
+    page = open(report.write(str(tmp_path / "report.html")), encoding="utf-8").read()
+    assert 'src="pictures/a.png"' in page and 'src="pictures/f2.png"' in page
+    assert "Run &lt;1&gt;" in page and "loss &lt; 1 &amp; falling" in page
+    assert report.pictures() == [str(pictures / name) for name in ("a.png", "f0.png", "f1.png", "f2.png")]
+
+
+def test_missing_picture_is_an_error_and_leaves_no_page(tmp_path):
+    report = Report("Run")
+    report.figure(str(tmp_path / "nowhere.svg"), "absent")
+    with pytest.raises(FileNotFoundError, match="nowhere.svg"):
+        report.write(str(tmp_path / "report.html"))
+    assert not (tmp_path / "report.html").exists()
+    with pytest.raises(ValueError, match="no frames"):
+        report.frames([], "empty")
+
+
+def test_report_loads_in_headless_chromium_with_every_picture_and_no_console_errors(tmp_path):
+    report = Report("Run")
+    report.figure(_picture(tmp_path / "a.png"), "the loss")
+    report.frames([_picture(tmp_path / f"f{t}.png") for t in range(2)], "unrolling")
+    seen = open_in_browser(report.write(str(tmp_path / "report.html")))
+    assert seen["console_errors"] == []
+    assert seen["pictures"] == 3 and seen["broken"] == []
+
+
+def test_headless_check_notices_a_broken_picture(tmp_path):
+    report = Report("Run")
+    report.figure(_picture(tmp_path / "a.png"), "soon gone")
+    page = report.write(str(tmp_path / "report.html"))
+    (tmp_path / "a.png").unlink()
+    seen = open_in_browser(page)
+    assert seen["pictures"] == 1 and seen["broken"] == ["a.png"]
+
+
+def test_headless_check_reports_console_errors(tmp_path):
+    page = tmp_path / "bad.html"
+    page.write_text("<!doctype html><html><body><script>console.error('boom'); undefinedCall();</script>"
+                    "</body></html>", encoding="utf-8")
+    seen = open_in_browser(str(page))
+    assert len(seen["console_errors"]) == 2 and "boom" in seen["console_errors"][0]
+    assert "undefinedCall is not defined" in seen["console_errors"][1]

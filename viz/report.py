@@ -1,0 +1,133 @@
+"""One HTML page that bundles the pictures of a run, each with a caption: ``out/report.html``.
+
+Pictures are referenced by relative paths (the page sits beside them, so the folder can be zipped or served as it
+is); unrolling frames become a small player that shows the graph after 1, 2, …, T steps one after another. The page
+needs no network and no library: a few lines of inline script run the player and mark the body with how many
+pictures loaded (``data-pictures`` / ``data-broken``), which is what the headless-browser test reads.
+
+>>> import os, tempfile
+>>> folder = tempfile.mkdtemp()
+>>> report = Report("Demo")
+>>> report.section("Numbers", "held-out loss 1.23")
+>>> path = report.write(os.path.join(folder, "report.html"))
+>>> "held-out loss 1.23" in open(path, encoding="utf-8").read()
+True
+"""
+from __future__ import annotations
+
+import html
+import os
+
+from tinygrad_rnn.serialization import atomic_path
+
+_STYLE = """
+body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.92em; margin-top: 0.3em; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.88em; }
+.frames img { display: none; } .frames img.shown { display: block; }
+.frames button { margin-right: 0.4em; }
+"""
+
+# Marks the body with the count of pictures and the ones that failed to load; runs the frame players.
+_SCRIPT = """
+function showFrame(player, k) {
+  const frames = player.querySelectorAll("img");
+  k = (k + frames.length) % frames.length;
+  frames.forEach((img, i) => img.classList.toggle("shown", i === k));
+  player.dataset.frame = k;
+  player.querySelector(".counter").textContent = "step " + (k + 1) + " of " + frames.length;
+}
+function play(player) {
+  if (player.timer) { clearInterval(player.timer); player.timer = null; return; }
+  player.timer = setInterval(() => {
+    const next = Number(player.dataset.frame) + 1;
+    showFrame(player, next);
+    if (next + 1 >= player.querySelectorAll("img").length) { clearInterval(player.timer); player.timer = null; }
+  }, 900);
+}
+document.addEventListener("click", event => {
+  const move = event.target.dataset && event.target.dataset.move;
+  const player = event.target.closest && event.target.closest(".frames");
+  if (!move || !player) return;
+  if (move === "play") play(player); else showFrame(player, Number(player.dataset.frame) + Number(move));
+});
+window.addEventListener("load", () => {
+  document.querySelectorAll(".frames").forEach(p => showFrame(p, 0));
+  const pictures = Array.from(document.images);
+  const broken = pictures.filter(img => !(img.complete && img.naturalWidth > 0));
+  document.body.dataset.pictures = pictures.length;
+  document.body.dataset.broken = broken.map(img => img.getAttribute("src")).join(" ");
+});
+"""
+
+
+class Report:
+    """Sections of text, figures and frame players, written as one self-contained HTML page.
+
+    Paths given to :meth:`figure` and :meth:`frames` may be absolute or relative to the working directory; the page
+    refers to them relative to where it is written, and a missing picture is an error at :meth:`write` time rather
+    than a broken image in the browser.
+    """
+
+    def __init__(self, title: str):
+        self.title = title
+        self._parts: list = []
+
+    def section(self, heading: str, text: str = "", pre: bool = False) -> None:
+        """A heading and a paragraph (``pre=True`` keeps the text's lines, e.g. a training log)."""
+        self._parts.append(("section", heading, text, pre))
+
+    def figure(self, path: str, caption: str) -> None:
+        """One picture (SVG, PNG, …) with its caption."""
+        self._parts.append(("figure", [path], caption))
+
+    def frames(self, paths: list, caption: str) -> None:
+        """Pictures shown one after another with previous / play / next buttons (the unrolling of a graph)."""
+        if not paths:
+            raise ValueError("Report.frames: no frames given")
+        self._parts.append(("frames", list(paths), caption))
+
+    def pictures(self) -> list:
+        """Every picture path the page shows, in order."""
+        return [p for part in self._parts if part[0] != "section" for p in part[1]]
+
+    def _html(self, folder: str) -> str:
+        missing = [p for p in self.pictures() if not os.path.exists(p)]
+        if missing:
+            raise FileNotFoundError(f"Report.write: pictures not found: {', '.join(missing)}")
+
+        def src(path: str) -> str:
+            return html.escape(os.path.relpath(os.path.abspath(path), folder).replace(os.sep, "/"))
+
+        body = [f"<h1>{html.escape(self.title)}</h1>"]
+        for index, part in enumerate(self._parts):
+            if part[0] == "section":
+                _, heading, text, pre = part
+                body.append(f"<h2>{html.escape(heading)}</h2>")
+                if text:
+                    body.append(f"<pre>{html.escape(text)}</pre>" if pre else f"<p>{html.escape(text)}</p>")
+            elif part[0] == "figure":
+                _, (path,), caption = part
+                body.append(f'<figure><img src="{src(path)}" alt="{html.escape(caption)}">'
+                            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+            else:
+                _, paths, caption = part
+                images = "".join(f'<img src="{src(p)}" alt="frame {k + 1}">' for k, p in enumerate(paths))
+                body.append(f'<figure class="frames" id="frames{index}" data-frame="0"><div>'
+                            '<button data-move="-1">&#9664;</button><button data-move="play">play</button>'
+                            '<button data-move="1">&#9654;</button> <span class="counter"></span></div>'
+                            f"{images}<figcaption>{html.escape(caption)}</figcaption></figure>")
+        return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                f"<title>{html.escape(self.title)}</title><style>{_STYLE}</style></head>\n<body>\n"
+                + "\n".join(body) + f"\n<script>{_SCRIPT}</script>\n</body></html>\n")
+
+    def write(self, path: str) -> str:
+        """Write the page atomically to ``path``; returns the path."""
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        page = self._html(folder)
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            f.write(page)
+        return path
