@@ -175,3 +175,13 @@ def test_checkpoint_carries_the_loops_extra_state(tmp_path):
     fresh = Trainer(model, tr.optim.SGD(model.parameters(), lr=0.1), progress=False)
     fresh.resume(str(tmp_path / "ck"))
     assert fresh.extra == {"epoch": 3, "plateau": {"best": 0.2, "bad_checks": 1}}
+
+
+def test_fit_stops_when_after_update_says_so():
+    model = tr.nn.Linear(1, 1)
+    trainer = Trainer(model, tr.optim.SGD(model.parameters(), lr=0.01), progress=False)
+    data = (tr.tensor([[1.0]]), tr.tensor([[2.0]]))
+    seen = []
+    losses = trainer.fit(lambda step: data, lambda m, b: tr.mse_loss(m(b[0]), b[1]), steps=100,
+                         after_update=lambda t: seen.append(t.step) or t.step == 7)
+    assert len(losses) == 7 and seen == list(range(1, 8)) and trainer.step == 7

@@ -263,14 +263,21 @@ class Trainer:
         return log, bar
 
     # -- training -----------------------------------------------------------------------------------------------------
-    def fit(self, batches: Callable[[int], object], loss_fn: Callable, steps: int) -> list[float]:
-        """Run updates until ``steps`` are done (counting those before a resume); returns the new losses."""
+    def fit(self, batches: Callable[[int], object], loss_fn: Callable, steps: int,
+            after_update: Callable[[Trainer], bool] | None = None) -> list[float]:
+        """Run updates until ``steps`` are done (counting those before a resume); returns the new losses.
+
+        ``after_update(trainer)`` runs after every update (evaluate, checkpoint, watch the clock); when it returns
+        True training stops there.
+        """
         log, bar = self._loop(steps, "training")
         losses = []
         try:
             while self.step < steps:
                 self.model.train()
                 losses.append(self._record(self.update(loss_fn(self.model, batches(self.step))), log, bar))
+                if after_update is not None and after_update(self):
+                    break
         finally:
             bar.close()
             if log is not None:
