@@ -1,0 +1,344 @@
+"""Grapheme-to-phoneme conversion on the CMU Pronouncing Dictionary with an encoder–decoder and attention.
+
+    tinygrad-rnn g2p train --out out/g2p --minutes 60
+    tinygrad-rnn g2p eval --checkpoint out/g2p/best --beam 1,2,5
+    tinygrad-rnn g2p pronounce --checkpoint out/g2p/best --beam 5 --nbest 3 tinygrad recurrent
+
+The letters of a word go through an encoder (a bidirectional LSTM by default), the decoder writes ARPAbet
+phonemes one at a time, fed its previous phoneme and an attention context over the letters; training is teacher
+forcing (optionally scheduled sampling) with masked cross-entropy, global-norm clipping and Adam, the learning rate
+halved when the dev phoneme error stops falling and training stopped when it has not fallen for ``--patience``
+evaluations. ``best`` (lowest dev phoneme error) and ``last`` checkpoints hold the weights, the optimiser, both
+vocabularies and the loop's state, so ``--resume`` continues a run exactly. Scores: phoneme error rate (edit
+distance to the closest reference over its length, summed over words) and word error rate (no reference matched).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+import tinygrad_rnn as tr
+from tinygrad_rnn import decode, metrics
+from tinygrad_rnn.data import Vocab, bucket_batches, load_g2p
+from tinygrad_rnn.nn.seq2seq import Seq2Seq
+from tinygrad_rnn.serialization import load
+from tinygrad_rnn.train import EarlyStopping, ReduceLROnPlateau, Trainer, eval_mode
+
+MODEL = {"embed_size": 64, "hidden_size": 256, "num_layers": 1, "cell": "lstm", "bidirectional": True,
+         "attention": "additive", "context": "init", "reverse_input": False, "dropout": 0.1}
+QUICK = {"train_pairs": 1500, "dev_words": 150, "embed_size": 16, "hidden_size": 32, "epochs": 2}
+MAX_PHONEMES = 32  # longer than any pronunciation in the dictionary; bounds decoding of a runaway output
+
+
+# -- model and checkpoints ------------------------------------------------------------------------------------------
+def build_model(src_vocab: Vocab, tgt_vocab: Vocab, **options) -> Seq2Seq:
+    """The encoder–decoder for these vocabularies; ``options`` override :data:`MODEL`."""
+    settings = {**MODEL, **options}
+    return Seq2Seq(len(src_vocab), len(tgt_vocab), pad_index=tgt_vocab.pad_index, sos_index=tgt_vocab.sos_index,
+                   eos_index=tgt_vocab.eos_index, **settings)
+
+
+def load_model(checkpoint: str, device: str = "cpu") -> tuple[Seq2Seq, Vocab, Vocab, dict]:
+    """The model, source and target vocabularies and JSON metadata of a checkpoint written by :func:`train`
+    (``checkpoint`` without its ``.npz`` / ``.json`` suffix)."""
+    if not os.path.exists(checkpoint + ".json"):
+        raise FileNotFoundError(f"g2p: no checkpoint {checkpoint}.json (train one with: tinygrad-rnn g2p train)")
+    with open(checkpoint + ".json", encoding="utf-8") as f:
+        meta = json.load(f)
+    config = meta["config"]
+    src_vocab, tgt_vocab = Vocab.from_json(config["src_vocab"]), Vocab.from_json(config["tgt_vocab"])
+    model = Seq2Seq(**config["model"])
+    arrays = load(checkpoint + ".npz")
+    model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
+    model.eval()
+    if device != "cpu":
+        model.to(device)
+    return model, src_vocab, tgt_vocab, meta
+
+
+def check_vocabularies(src_vocab: Vocab, tgt_vocab: Vocab, data) -> None:
+    """A checkpoint's vocabularies must be the data's: ids would mean other symbols otherwise."""
+    for side, ours, theirs in (("letter", src_vocab, data.src_vocab), ("phoneme", tgt_vocab, data.tgt_vocab)):
+        if ours != theirs:
+            missing = sorted(set(theirs.symbols) - set(ours.symbols))
+            extra = sorted(set(ours.symbols) - set(theirs.symbols))
+            raise ValueError(f"g2p: the checkpoint's {side} vocabulary ({len(ours)} symbols) does not match the "
+                             f"data's ({len(theirs)}): missing {missing[:10]}, extra {extra[:10]}; was it trained "
+                             f"on another split seed or dictionary?")
+
+
+# -- decoding and scoring -------------------------------------------------------------------------------------------
+def transcribe(model: Seq2Seq, words: list, src_vocab: Vocab, tgt_vocab: Vocab, beam: int = 1,
+               batch_size: int = 256, nbest: int = 1, device: str = "cpu") -> list:
+    """The n-best pronunciations (lists of phonemes, best first) of each word, greedy for ``beam`` 1."""
+    if beam < 1:
+        raise ValueError(f"g2p: the beam width must be at least 1, got {beam}")
+    pairs = [(word, []) for word in words]
+    results: list = [None] * len(words)
+    with eval_mode(model), tr.no_grad():
+        for batch in bucket_batches(pairs, batch_size, src_vocab=src_vocab, tgt_vocab=tgt_vocab, shuffle=False):
+            src = tr.tensor(batch.src, device=device)
+            if beam == 1 and nbest == 1:
+                out = decode.greedy(model, src, batch.src_lengths, max_len=MAX_PHONEMES)
+                found = [[tokens] for tokens in out.tokens]
+            else:
+                out = decode.beam_search(model, src, batch.src_lengths, beam_width=beam, max_len=MAX_PHONEMES,
+                                         nbest=nbest)
+                found = [[h.tokens for h in row] for row in out.hypotheses]
+            for index, hypotheses in zip(batch.indices.tolist(), found):
+                results[index] = [tgt_vocab.decode(tokens) for tokens in hypotheses]
+    return results
+
+
+def score(model: Seq2Seq, data, split: str, beam: int = 1, limit: int | None = None, device: str = "cpu") -> dict:
+    """Phoneme and word error rate of ``split`` (its first ``limit`` words), error rates by word length."""
+    words, references = data.words(split), data.references(split)
+    if limit is not None:
+        words, references = words[:limit], references[:limit]
+    start = time.perf_counter()
+    best = [found[0] for found in transcribe(model, words, data.src_vocab, data.tgt_vocab, beam=beam,
+                                              device=device)]
+    seconds = time.perf_counter() - start
+    by_length = metrics.error_rate_by_length(words, best, references, buckets=(4, 6, 8, 10, 12))
+    return {"split": split, "words": len(words), "beam": beam,
+            "per": metrics.phoneme_error_rate(best, references), "wer": metrics.word_error_rate(best, references),
+            "by_length": by_length, "decode_seconds": round(seconds, 2),
+            "words_per_second": round(len(words) / max(seconds, 1e-9), 1)}
+
+
+# -- training -------------------------------------------------------------------------------------------------------
+def train(out_dir: str = "out/g2p", minutes: float = 60.0, epochs: int = 30, batch_size: int = 64,
+          lr: float = 2e-3, clip: float = 5.0, teacher_forcing: float = 1.0, patience: int = 4, seed: int = 0,
+          quick: bool = False, resume: bool = False, device: str = "cpu", progress: bool = True, log=print,
+          **model_options) -> dict:
+    """Train until the dev phoneme error stops improving, ``epochs`` are done or ``minutes`` have passed;
+    returns the dev scores of the best checkpoint (``out_dir/best``) and the run's numbers."""
+    tr.manual_seed(seed)
+    data = load_g2p(seed=0)
+    pairs = data.pairs("train")
+    dev_limit = None
+    if quick:
+        pairs = [pairs[i] for i in np.random.default_rng(seed).permutation(len(pairs))[:QUICK["train_pairs"]]]
+        dev_limit = QUICK["dev_words"]
+        model_options = {"embed_size": QUICK["embed_size"], "hidden_size": QUICK["hidden_size"], **model_options}
+        epochs = min(epochs, QUICK["epochs"])
+    model = build_model(data.src_vocab, data.tgt_vocab, **model_options)
+    if device != "cpu":
+        model.to(device)
+    log(f"G2P: {len(pairs):,} training pairs, {dev_limit or data.counts()['dev']['words']:,} dev words; model "
+        f"{sum(int(np.prod(p.shape)) for p in model.parameters()):,} parameters: {model.config()}")
+    optimizer = tr.optim.Adam(model.parameters(), lr=lr)
+    os.makedirs(out_dir, exist_ok=True)
+    config = {"model": model.config(), "src_vocab": data.src_vocab.to_json(), "tgt_vocab": data.tgt_vocab.to_json(),
+              "batch_size": batch_size, "teacher_forcing": teacher_forcing, "quick": quick, "seed": seed}
+    trainer = Trainer(model, optimizer, clip_norm=clip, log_path=os.path.join(out_dir, "metrics.jsonl"),
+                      config=config, progress=progress, log_every=10)
+    plateau, stopper = ReduceLROnPlateau(optimizer, factor=0.5, patience=1), EarlyStopping(patience=patience)
+    history: list = []
+    spent = 0.0  # training seconds before a resume
+    last = os.path.join(out_dir, "last")
+    if resume and os.path.exists(last + ".json"):
+        trainer.resume(last)
+        plateau.load_state_dict(trainer.extra["plateau"])
+        stopper.load_state_dict(trainer.extra["stopper"])
+        history, spent = trainer.extra["history"], trainer.extra["seconds"]
+        log(f"resumed {last} at update {trainer.step} (epoch {trainer.step // _per_epoch(pairs, batch_size)})")
+    per_epoch = _per_epoch(pairs, batch_size)
+    epoch_batches: dict = {}
+
+    def batches(step: int):
+        epoch = step // per_epoch
+        if epoch not in epoch_batches:  # the epoch's order depends on (seed, epoch) only: resumes see the same
+            epoch_batches.clear()
+            epoch_batches[epoch] = list(bucket_batches(pairs, batch_size, src_vocab=data.src_vocab,
+                                                       tgt_vocab=data.tgt_vocab, seed=seed, epoch=epoch))
+        return epoch_batches[epoch][step % per_epoch].tensors(device)
+
+    def loss_fn(model: Seq2Seq, b: dict):
+        return model.loss(b["src"], b["src_lengths"], b["tgt_in"], b["tgt_out"], teacher_forcing=teacher_forcing)
+
+    start = time.perf_counter()
+    budget = minutes * 60.0
+
+    def after_update(trainer: Trainer) -> bool:
+        elapsed = spent + time.perf_counter() - start
+        out_of_time = elapsed >= budget
+        if trainer.step % per_epoch and not out_of_time:
+            return False
+        dev = score(model, data, "dev", limit=dev_limit, device=device)
+        history.append({"update": trainer.step, "epoch": trainer.step / per_epoch, "seconds": round(elapsed, 1),
+                        "dev_per": dev["per"], "dev_wer": dev["wer"], "lr": optimizer.param_groups[0]["lr"]})
+        log(f"epoch {trainer.step / per_epoch:5.2f}  {elapsed / 60:5.1f} min  dev PER {dev['per']:.2%}  "
+            f"WER {dev['wer']:.2%}  lr {optimizer.param_groups[0]['lr']:.2g}")
+        improved = stopper.improved(dev["per"])
+        stop = stopper.step(dev["per"])
+        plateau.step(dev["per"])
+        extra = {"plateau": plateau.state_dict(), "stopper": stopper.state_dict(), "history": history,
+                 "seconds": elapsed, "dev": dev}
+        if improved:
+            trainer.save_checkpoint(os.path.join(out_dir, "best"), extra=extra)
+        trainer.save_checkpoint(last, extra=extra)
+        return stop or out_of_time
+
+    if trainer.step < epochs * per_epoch and not (history and stopper.checks - 1 - stopper.best_check
+                                                  >= stopper.patience):
+        trainer.fit(batches, loss_fn, steps=epochs * per_epoch, after_update=after_update)
+    best = min(history, key=lambda h: h["dev_per"]) if history else None
+    result = {"train_pairs": len(pairs), "updates": trainer.step, "history": history, "best": best,
+              "seconds": round(spent + time.perf_counter() - start, 1), "config": config["model"]}
+    tr.save_json({k: v for k, v in result.items()}, os.path.join(out_dir, "train.json"))
+    if best:
+        log(f"best dev PER {best['dev_per']:.2%}, WER {best['dev_wer']:.2%} after {best['seconds'] / 60:.1f} min; "
+            f"checkpoint {os.path.join(out_dir, 'best')}.npz/.json")
+    return result
+
+
+def _per_epoch(pairs: list, batch_size: int) -> int:
+    return math.ceil(len(pairs) / batch_size)
+
+
+# The lectures' claims, each a pair of models that differ in one thing; all share a unidirectional encoder, so
+# reading the word backwards changes what the final state has just seen.
+CLAIMS = {
+    "attention": {"attention": "additive", "bidirectional": False},
+    "no attention": {"attention": None, "bidirectional": False},
+    "no attention, reversed": {"attention": None, "bidirectional": False, "reverse_input": True},
+}
+
+
+def claims(out_dir: str = "out/g2p_claims", minutes: float = 15.0, hidden_size: int = 128, split: str = "test",
+           quick: bool = False, log=print) -> dict:
+    """Train the models of :data:`CLAIMS` for ``minutes`` each and score them greedily on ``split``, overall and
+    by word length: attention against none, reversed against forward input without attention."""
+    results = {}
+    for label, options in CLAIMS.items():
+        folder = os.path.join(out_dir, label.replace(",", "").replace(" ", "_"))
+        log(f"-- {label}: {options}")
+        run = train(out_dir=folder, minutes=minutes, hidden_size=hidden_size, quick=quick, progress=False, log=log,
+                    **options)
+        model, _, _, _ = load_model(os.path.join(folder, "best"))
+        data = load_g2p(seed=0)
+        results[label] = {"options": options, "train_seconds": run["seconds"], "updates": run["updates"],
+                          "score": score(model, data, split, limit=QUICK["dev_words"] if quick else None)}
+        result = results[label]["score"]
+        log(f"{label:24s} {split} PER {result['per']:.2%}  WER {result['wer']:.2%}  by length (WER): "
+            + ", ".join(f"{k} {v[1]:.1%}" for k, v in result["by_length"].items()))
+    tr.save_json(results, os.path.join(out_dir, "claims.json"))
+    log(f"wrote {os.path.join(out_dir, 'claims.json')}")
+    return results
+
+
+# -- command line ---------------------------------------------------------------------------------------------------
+def _train_command(args) -> int:
+    options = {k: v for k, v in {"hidden_size": args.hidden, "embed_size": args.embed, "num_layers": args.layers,
+                                  "cell": args.cell, "attention": None if args.attention == "none" else args.attention,
+                                  "context": args.context, "reverse_input": args.reverse,
+                                  "bidirectional": args.bidirectional, "dropout": args.dropout}.items()
+               if v is not None}
+    train(out_dir=args.out, minutes=args.minutes, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+          clip=args.clip, teacher_forcing=args.teacher_forcing, patience=args.patience, seed=args.seed,
+          quick=args.quick, resume=args.resume, device=args.device, progress=sys.stderr.isatty(), **options)
+    return 0
+
+
+def _eval_command(args) -> int:
+    model, src_vocab, tgt_vocab, meta = load_model(args.checkpoint, args.device)
+    data = load_g2p(seed=0)
+    check_vocabularies(src_vocab, tgt_vocab, data)
+    results = []
+    for beam in (int(b) for b in args.beam.split(",")):
+        result = score(model, data, args.split, beam=beam, limit=args.limit, device=args.device)
+        results.append(result)
+        print(f"{args.split} ({result['words']:,} words), {'greedy' if beam == 1 else f'beam {beam}'}: "
+              f"PER {result['per']:.2%}  WER {result['wer']:.2%}  ({result['words_per_second']:.0f} words/s)")
+        for bucket, (count, wer, per) in result["by_length"].items():
+            print(f"    {bucket:>7s} letters: {count:6,d} words  WER {wer:.2%}  PER {per:.2%}")
+    if args.out:
+        tr.save_json({"checkpoint": args.checkpoint, "results": results}, args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _claims_command(args) -> int:
+    claims(out_dir=args.out, minutes=args.minutes, hidden_size=args.hidden, split=args.split, quick=args.quick)
+    return 0
+
+
+def _pronounce_command(args) -> int:
+    model, src_vocab, tgt_vocab, _ = load_model(args.checkpoint, args.device)
+    words = [w.lower() for w in args.words]
+    empty = [w for w in args.words if not w.strip()]
+    if empty:
+        raise SystemExit("g2p pronounce: empty word given")
+    found = transcribe(model, words, src_vocab, tgt_vocab, beam=args.beam, nbest=args.nbest, device=args.device)
+    for word, hypotheses in zip(words, found):
+        print(f"{word:20s} " + "  |  ".join(" ".join(h) for h in hypotheses))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tinygrad-rnn g2p", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    t = commands.add_parser("train", help="train on the dictionary's training words, keep the best on dev")
+    t.add_argument("--out", default="out/g2p", help="folder for checkpoints and the metrics log")
+    t.add_argument("--minutes", type=float, default=60.0, help="training time budget (default 60)")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--clip", type=float, default=5.0, help="global gradient-norm clip")
+    t.add_argument("--teacher-forcing", type=float, default=1.0, help="ratio of gold inputs (< 1: scheduled "
+                   "sampling)")
+    t.add_argument("--patience", type=int, default=4, help="evaluations without a better dev PER before stopping")
+    t.add_argument("--hidden", type=int, default=None, help=f"hidden size (default {MODEL['hidden_size']})")
+    t.add_argument("--embed", type=int, default=None, help=f"embedding size (default {MODEL['embed_size']})")
+    t.add_argument("--layers", type=int, default=None)
+    t.add_argument("--cell", choices=("lstm", "gru", "rnn"), default=None)
+    t.add_argument("--attention", choices=("additive", "dot", "scaled_dot", "general", "none"), default=None)
+    t.add_argument("--context", choices=("init", "input"), default=None, help="without attention: the encoder "
+                   "summary as the decoder's initial state, or also as an input at every step")
+    t.add_argument("--reverse", action="store_true", default=None, help="read each word backwards")
+    t.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None)
+    t.add_argument("--dropout", type=float, default=None)
+    t.add_argument("--quick", action="store_true", help="a small model on a small sample (seconds)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/last")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="cpu")
+    t.set_defaults(run=_train_command)
+    e = commands.add_parser("eval", help="phoneme and word error rates of a checkpoint, greedy and beam")
+    e.add_argument("--checkpoint", default="out/g2p/best")
+    e.add_argument("--split", choices=("dev", "test"), default="test")
+    e.add_argument("--beam", default="1,5", help="comma-separated beam widths, 1 = greedy (default 1,5)")
+    e.add_argument("--limit", type=int, default=None, help="only the first N words")
+    e.add_argument("--out", default=None, help="also write the results as JSON here")
+    e.add_argument("--device", default="cpu")
+    e.set_defaults(run=_eval_command)
+    c = commands.add_parser("claims", help="the lectures' claims: attention vs none, reversed vs forward input")
+    c.add_argument("--out", default="out/g2p_claims")
+    c.add_argument("--minutes", type=float, default=15.0, help="training time of each model (default 15)")
+    c.add_argument("--hidden", type=int, default=128)
+    c.add_argument("--split", choices=("dev", "test"), default="test")
+    c.add_argument("--quick", action="store_true")
+    c.set_defaults(run=_claims_command)
+    p = commands.add_parser("pronounce", help="pronounce words")
+    p.add_argument("words", nargs="+")
+    p.add_argument("--checkpoint", default="out/g2p/best")
+    p.add_argument("--beam", type=int, default=5)
+    p.add_argument("--nbest", type=int, default=1)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=_pronounce_command)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
