@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 import viz
 from tinygrad_rnn import cli
@@ -38,3 +39,33 @@ def test_gradflow_run_returns_the_curves_without_writing():
     result = gradflow.run(["gru"], steps=6, hidden=4, out_dir=None, log=lambda *_: None)
     (entry,) = result.values()
     assert entry["lags"] == list(range(6)) and entry["diagnosis"].split(":")[0] in ("vanishing", "exploding", "stable")
+
+
+def test_study_plots_write_pictures(tmp_path):
+    halving, flat = LagCurve(list(range(5)), 0.5 ** np.arange(5.0)), LagCurve(list(range(5)), np.ones(5))
+    plots = viz.plots
+    pictures = [
+        plots.plot_lag_panels({"tanh RNN": {"halving": halving}, "LSTM": {"flat": flat}, "GRU": {"flat": flat}},
+                              str(tmp_path / "panels.png"), title="inits"),
+        plots.plot_road_to_gating({"leaky": halving, "keeps all": flat},
+                                  {"leaky": LagCurve(list(range(5)), 2 - 0.5 ** np.arange(5.0)),
+                                   "keeps all": LagCurve(list(range(5)), np.arange(1.0, 6.0))},
+                                  str(tmp_path / "road.png")),
+        plots.plot_linear_forgetting({0.9: 0.9 ** np.arange(20.0), 1.1: 1.1 ** np.arange(20.0)},
+                                     str(tmp_path / "linear.png"), fitted={0.9: 0.9, 1.1: 1.1}),
+        plots.plot_clipping({"no clipping": [1.0, 50.0], "clipped": [1.0, 0.8, 0.6]},
+                            {"no clipping": [3.0, 1e9], "clipped": [3.0, 0.5, 2.0]}, 1.0, str(tmp_path / "clip.png"),
+                            clipped_norms={"clipped": [1.0, 0.5, 1.0]}, baseline=0.7),
+        plots.plot_gate_heatmap({"i": np.random.default_rng(0).random((12, 4)), "f": np.full((12, 4), 0.9)},
+                                str(tmp_path / "gates.png"), marks=[2, 7]),
+        plots.plot_attention(np.full((2, 3), 1 / 3), ["hello", "world", "."], ["bonjour", "monde"],
+                             str(tmp_path / "attention.png")),
+    ]
+    assert all(_is_png(path) for path in pictures)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.rsplit("/", 1)[-1] for p in pictures)
+
+
+def test_plot_attention_checks_the_tokens_against_the_weights(tmp_path):
+    with pytest.raises(ValueError, match="2 target × 3 source"):
+        viz.plots.plot_attention(np.ones((3, 2)), ["a", "b", "c"], ["x", "y"], str(tmp_path / "a.png"))
+    assert not list(tmp_path.iterdir())

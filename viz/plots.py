@@ -37,18 +37,177 @@ def _save(fig, path: str) -> str:
     return path
 
 
+def _lag_axes(ax, curves: dict, diagnose: bool = True, ylabel: str | None = None, legend: bool = True,
+              xlabel: str = "lag δ (steps back from the loss at the last step)") -> None:
+    """Draw ``curves`` (label → ``LagCurve``) on ``ax`` on a log scale, each labelled with its diagnosis."""
+    for label, curve in curves.items():
+        norms = np.where(curve.norms > 0, curve.norms, np.nan)  # log axes cannot show an exact zero
+        ax.semilogy(curve.lags, norms, label=f"{label} — {curve.diagnosis()}" if diagnose else label, linewidth=1.6)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel or r"$\|\partial l_T / \partial h_{T-\delta}\|$")
+    ax.grid(True, which="both", alpha=0.3)
+    if legend:
+        ax.legend(fontsize=7, loc="lower left")
+
+
 def plot_gradient_vs_lag(curves: dict, path: str, title: str = "Gradient against lag") -> str:
     """‖∂l_T/∂h_{T−δ}‖ against δ on a log scale, one line per curve, each labelled with its diagnosis."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for label, curve in curves.items():
-        norms = np.where(curve.norms > 0, curve.norms, np.nan)
-        ax.semilogy(curve.lags, norms, label=f"{label} — {curve.diagnosis()}", linewidth=1.6)
-    ax.set_xlabel("lag δ (steps back from the loss at the last step)")
-    ax.set_ylabel(r"$\|\partial l_T / \partial h_{T-\delta}\|$")
+    _lag_axes(ax, curves)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_lag_panels(panels: dict, path: str, title: str = "", columns: int = 2) -> str:
+    """Several gradient-against-lag panels side by side: ``panels`` maps a panel title to its curves (label →
+    ``LagCurve``). The y axes are shared, so a panel's curves can be compared with the next panel's.
+
+    >>> import os, tempfile, numpy as np
+    >>> from tinygrad_rnn.analysis import LagCurve
+    >>> c = LagCurve([0, 1], np.array([1.0, 0.5]))
+    >>> os.path.exists(plot_lag_panels({"a": {"x": c}, "b": {"y": c}}, os.path.join(tempfile.mkdtemp(), "p.png")))
+    True
+    """
+    plt = _pyplot()
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.6 * columns, 3.7 * rows), sharey=True, squeeze=False)
+    for k, (ax, (name, curves)) in enumerate(zip(axes.flat, panels.items())):
+        _lag_axes(ax, curves, ylabel=None if k % columns == 0 else " ")  # the shared y axis is named once per row
+        ax.set_title(name, fontsize=10)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_road_to_gating(curves: dict, accumulated: dict, path: str, title: str = "The road to gating") -> str:
+    """Two panels for the same units: left, ‖∂l_T/∂h_{T−δ}‖ of one loss at the last step (does the error reach
+    back?); right, ‖∂L/∂h_{T−δ}‖ with a loss at every step, L = Σ_t l_t (does the error pile up?). An
+    integrator that keeps everything (the lectures' leaky α = 1) shows a flat left curve and a right one growing
+    like δ + 1: its error only accumulates."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.4))
+    _lag_axes(left, curves, legend=False)
+    left.set_title("one loss, at the last step: how far back does the error reach?", fontsize=10)
+    _lag_axes(right, accumulated, legend=False, xlabel="lag δ (steps back from the last step)",
+              ylabel=r"$\|\partial (\Sigma_t\, l_t) / \partial h_{T-\delta}\|$")
+    right.set_title("a loss at every step: how do the errors add up?", fontsize=10)
+    fig.suptitle(title)
+    fig.tight_layout()
+    # one legend for both panels (the same units in the same colours), below them, with the left panel's diagnoses
+    fig.legend(*left.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=8)
+    return _save(fig, path)
+
+
+def plot_linear_forgetting(measured: dict, path: str, predicted: dict | None = None, fitted: dict | None = None,
+                           title: str = r"Linear RNN $h_t = W h_{t-1}$: $\|h_t\|$ against $t$") -> str:
+    """‖h_t‖ of a linear RNN on a log scale, one line per dominant eigenvalue magnitude |λ₁| (the keys of
+    ``measured``, each a sequence of norms for t = 0, 1, …), beside the eigen-decomposition's prediction
+    ``predicted[|λ₁|]`` (dashed; default ‖h_0‖·|λ₁|ᵗ) and the fitted rate per step ``fitted[|λ₁|]`` in the legend.
+
+    >>> import os, tempfile, numpy as np
+    >>> norms = 0.9 ** np.arange(5.0)
+    >>> os.path.exists(plot_linear_forgetting({0.9: norms}, os.path.join(tempfile.mkdtemp(), "f.png")))
+    True
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for lam, norms in measured.items():
+        norms = np.asarray(norms, dtype=np.float64)
+        steps = np.arange(len(norms))
+        rate = f", fitted ×{fitted[lam]:.4f} per step" if fitted and lam in fitted else ""
+        # measured as dots, predicted as a line over them: where they agree both stay visible
+        dots, = ax.semilogy(steps, norms, "o", markersize=3.5, markevery=max(1, len(steps) // 40),
+                            label=f"|λ₁| = {lam:g}: measured{rate}")
+        expected = predicted[lam] if predicted and lam in predicted else norms[0] * lam ** steps
+        ax.semilogy(steps, expected, "-", color=dots.get_color(), linewidth=1.1, alpha=0.8,
+                    label=f"|λ₁| = {lam:g}: predicted ∝ {lam:g}ᵗ")
+    ax.set_xlabel("step t")
+    ax.set_ylabel(r"$\|h_t\|$")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)  # below: the lines fill the axes
+    return _save(fig, path)
+
+
+def plot_clipping(losses: dict, grad_norms: dict, threshold: float, path: str, clipped_norms: dict | None = None,
+                  baseline: float | None = None, title: str = "Gradient clipping") -> str:
+    """Left: the training loss of each run (label → losses per update) on a linear axis up to four times the median
+    loss, with an optional ``baseline`` line; a run that stopped early (its loss overflowed) leaves the axis and
+    ends with a cross. Right: each run's gradient norm *before* clipping on a log axis, the threshold C as a
+    dashed line, and ``clipped_norms`` (after clipping; ≤ C) as dots.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "c.png")
+    >>> os.path.exists(plot_clipping({"a": [2, 1]}, {"a": [5, 0.5]}, 1.0, path, clipped_norms={"a": [1, 0.5]}))
+    True
+    """
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.4))
+    longest = max((len(v) for v in losses.values()), default=0)
+    finite = np.concatenate([np.asarray(v, dtype=np.float64) for v in losses.values()] or [np.ones(1)])
+    # a linear axis that shows the learning of the runs that train; an exploding run leaves it at the top
+    top = 4.0 * float(np.median(finite[np.isfinite(finite)])) if np.isfinite(finite).any() else 1.0
+    for label, values in losses.items():
+        values = np.asarray(values, dtype=np.float64)
+        line, = left.plot(np.arange(1, len(values) + 1), values, linewidth=1.2, label=label)
+        if len(values) < longest and len(values):  # it stopped: the loss was no longer finite
+            where = (len(values), min(values[-1], top))
+            left.plot(*where, "x", color=line.get_color(), markersize=10, markeredgewidth=2, clip_on=False)
+            left.annotate(f"loss {values[-1]:.2g}, then overflow at update {len(values) + 1}", where,
+                          xytext=(10, -6), textcoords="offset points", fontsize=8, color=line.get_color(), va="top")
+        norms = np.asarray(grad_norms[label], dtype=np.float64)
+        right.semilogy(np.arange(1, len(norms) + 1), norms, linewidth=1.2, color=line.get_color(),
+                       label=f"{label}: before clipping")
+        if clipped_norms and label in clipped_norms:
+            after = np.asarray(clipped_norms[label], dtype=np.float64)
+            right.semilogy(np.arange(1, len(after) + 1), after, ".", markersize=2.5, color="black", zorder=3,
+                           label=f"{label}: after clipping")
+    left.set_ylim(0.0, top)
+    if baseline is not None:
+        left.axhline(baseline, color="#555555", linestyle=":", linewidth=1.2, label=f"baseline {baseline:.3g}")
+    right.axhline(threshold, color="#d62728", linestyle="--", linewidth=1.4, label=f"threshold C = {threshold:g}")
+    left.set_ylabel("training loss")
+    right.set_ylabel(r"global gradient norm $\|\nabla_\theta l\|$")
+    for ax in (left, right):
+        ax.set_xlabel("update")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_gate_heatmap(gates: dict, path: str, title: str = "Gate activations over time", marks=None,
+                      mark_label: str = "marked steps") -> str:
+    """One panel per gate (name → a (T, H) array of activations in [0, 1]), units as rows and time steps as
+    columns, on one shared colour scale from 0 to 1; ``marks`` (steps) are drawn as dashed vertical lines.
+
+    >>> import os, tempfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "g.png")
+    >>> os.path.exists(plot_gate_heatmap({"i": np.full((4, 3), 0.5), "f": np.ones((4, 3))}, path, marks=[1]))
+    True
+    """
+    plt = _pyplot()
+    names = list(gates)
+    steps, units = np.asarray(gates[names[0]]).shape
+    fig, axes = plt.subplots(len(names), 1, figsize=(max(6.0, 0.22 * steps + 2.5), (0.11 * units + 0.9) * len(names)),
+                             sharex=True, squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        image = ax.imshow(np.asarray(gates[name], dtype=np.float64).T, aspect="auto", cmap="viridis", vmin=0.0,
+                          vmax=1.0, interpolation="nearest")
+        ax.set_ylabel(f"{name}\nunit", fontsize=9)
+        for k, step in enumerate(marks or ()):
+            ax.axvline(step, color="white", linestyle="--", linewidth=1.2, label=mark_label if k == 0 else None)
+    if marks:
+        axes[0, 0].legend(fontsize=8, loc="upper right", framealpha=0.8)
+    axes[-1, 0].set_xlabel("time step t")
+    axes[-1, 0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # steps are whole numbers
+    axes[0, 0].set_title(title, fontsize=10)
+    fig.colorbar(image, ax=axes[:, 0].tolist(), label="activation", shrink=0.9)
     return _save(fig, path)
 
 
@@ -86,3 +245,20 @@ def plot_curves(series: dict, path: str, title: str = "", xlabel: str = "update"
     if len(series) > 1:
         ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_attention(weights, src_tokens, tgt_tokens, path: str, title: str = "Attention weights") -> str:
+    """Attention weights as the lectures' heatmap: one row per output (target) token, one column per input (source)
+    token, each row a softmax over the inputs.
+
+    >>> import os, tempfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.png")
+    >>> os.path.exists(plot_attention(np.eye(2), ["hello", "world"], ["bonjour", "monde"], path))
+    True
+    """
+    values = np.asarray(weights, dtype=np.float64)
+    if values.shape != (len(tgt_tokens), len(src_tokens)):
+        raise ValueError(f"plot_attention: weights of shape {values.shape} do not fit {len(tgt_tokens)} target × "
+                         f"{len(src_tokens)} source tokens (rows are outputs, columns inputs)")
+    return plot_heatmap(values, path, title=title, xlabel="input (source)", ylabel="output (target)",
+                        xticklabels=list(src_tokens), yticklabels=list(tgt_tokens), cmap="Greys")
