@@ -13,6 +13,7 @@ TASKS = {
     "charlm": ("tinygrad_rnn.tasks.charlm", "character-level language model on the standard library's source"),
     "long-range": ("tinygrad_rnn.tasks.long_range", "adding problem and copy memory: RNN vs LSTM vs GRU"),
     "gradflow": ("tinygrad_rnn.tasks.gradflow", "gradient against lag for RNN, LSTM and GRU, with a plot"),
+    "studies": ("tinygrad_rnn.tasks.studies", "gradient-flow studies: inits, gating, linear forgetting, clipping"),
 }
 
 
