@@ -303,12 +303,13 @@ def test_one_graph_with_encoder_and_decoder_scopes_and_decoder_steps():
     for expected in ("Seq2Seq/encoder/embedding", "Seq2Seq/encoder/rnn/l1", "Seq2Seq/decoder/layers/1",
                      "Seq2Seq/decoder/attention", "Seq2Seq/decoder/out"):
         assert expected in scopes, expected
-    steps = tgt_in.shape[1]
-    for t in range(steps):
+    source, steps = src.shape[1], tgt_in.shape[1]
+    for t in range(source, source + steps):  # one timeline: the decoder's steps follow the encoder's
         assert len(graph.find(name="weights", scope="Seq2Seq/decoder/attention", step=t)) == 1
         assert len(graph.find(name="h", scope="Seq2Seq/decoder/layers/1", step=t)) == 1
         assert len(graph.find(name="logits", scope="Seq2Seq/decoder", step=t)) == 1
-    assert graph.find(name="h", scope="Seq2Seq/encoder/rnn/l0", step=4)
+    assert graph.find(name="h", scope="Seq2Seq/encoder/rnn/l0", step=source - 1)
+    assert not graph.find(scope="Seq2Seq/decoder", step=source - 1)
     # the keys are projected once per sequence, outside the decoder steps
     keys = graph.find(scope="Seq2Seq/decoder/attention/key_layer", kind="op")
     assert len(keys) == 1 and keys[0].step is None
