@@ -286,7 +286,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_fn", "_idx", "name", "_backend", "_hooks", "_retains_grad",
-                 "__weakref__")
+                 "_detached_from", "__weakref__")
     __array_priority__ = 1000  # so that ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype: str | None = None, device="cpu",
@@ -379,7 +379,10 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same data as a new leaf that requires no gradient: where truncated BPTT cuts the graph."""
-        return _wrap(self.data, False, self._backend, None, 0, self.name)
+        t = _wrap(self.data, False, self._backend, None, 0, self.name)
+        if self._fn is not None:  # a weak link back, so a drawing can show where the graph was cut
+            t._detached_from = weakref.ref(self)
+        return t
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if requires_grad and self.dtype not in _backend.FLOAT_DTYPES:

@@ -16,35 +16,46 @@ Every node carries the scope path and time step stamped on it when it was made, 
 [0, 1]
 >>> len(g.path_nodes(g.node_of(W), g.node_of(h))) > 0
 True
+
+``Graph.collapse("cell")`` / ``("layer")`` gives a smaller graph whose nodes are groups (one per cell call per step,
+or one per layer), and ``Graph.until(t)`` the part of the graph up to step t: what ``viz`` draws for big graphs and
+for step-by-step frames. ``graph.cut_edges`` lists where a state was detached (truncated BPTT) and used again.
 """
 from __future__ import annotations
 
+import difflib
+import heapq
 import weakref
 from collections import deque
 
 from .engine import Tensor
+from .errors import GraphError
 from .nn.module import Parameter
 
-KINDS = ("op", "param", "input", "const", "tensor")
+KINDS = ("op", "param", "input", "const", "tensor", "group")
+_LEAF_KINDS = ("param", "input", "const")
+LEVELS = ("op", "cell", "layer")
 
 
 class Node:
     """One node of a traced graph.
 
     ``kind`` is ``op`` or, for tensors, ``param`` (a leaf that requires grad), ``input`` (a leaf that does
-    not), ``const`` (a Python number in an expression) or ``tensor`` (made by an op). ``label`` is the op's
-    label or the tensor's name; ``output_index`` tells which output of its op a tensor is.
+    not), ``const`` (a Python number in an expression) or ``tensor`` (made by an op); in a collapsed graph,
+    ``group`` (``members`` holds the ids of the nodes it stands for). ``label`` is the op's label, the tensor's
+    name or the group's title; ``output_index`` tells which output of its op a tensor is.
     """
 
     __slots__ = ("id", "kind", "label", "shape", "dtype", "scope", "step", "name", "output_index", "_tensor",
-                 "_function")
+                 "_function", "members")
 
     def __init__(self, id, kind, label, shape, dtype, scope, step, name=None, output_index=None, tensor=None,
-                 function=None):
+                 function=None, members=None):
         self.id, self.kind, self.label, self.shape, self.dtype = id, kind, label, shape, dtype
         self.scope, self.step, self.name, self.output_index = scope, step, name, output_index
         self._tensor = weakref.ref(tensor) if tensor is not None else None
         self._function = function
+        self.members = members
 
     @property
     def is_op(self) -> bool:
@@ -77,13 +88,21 @@ class Node:
 
 
 class Graph:
-    """Nodes in topological order, edges as ``(source_id, target_id)``, and queries over them."""
+    """Nodes in topological order, edges as ``(source_id, target_id)``, and queries over them.
 
-    def __init__(self, nodes: list, edges: list, tensor_ids: dict):
+    ``cut_edges`` are ``(origin_id, detached_id)`` pairs: a tensor was detached (``Tensor.detach()``, as truncated
+    BPTT does) and the detached copy used again; no gradient crosses them. A collapsed graph has ``level``
+    ``"cell"`` or ``"layer"``, the graph it came from as ``parent`` and ``member_of`` (parent id → own id).
+    """
+
+    def __init__(self, nodes: list, edges: list, tensor_ids: dict, cut_edges=(), level: str = "op",
+                 parent: Graph | None = None, member_of: dict | None = None):
         self.nodes = nodes
         self.edges = edges
         self._by_id = {n.id: n for n in nodes}
         self._tensor_ids = tensor_ids
+        self.cut_edges = list(cut_edges)
+        self.level, self.parent, self.member_of = level, parent, member_of
         self._successors = {n.id: [] for n in nodes}
         self._predecessors = {n.id: [] for n in nodes}
         for a, b in edges:
@@ -116,8 +135,37 @@ class Graph:
         """The node of a tensor that took part in the traced computation."""
         node = self._by_id.get(self._tensor_ids.get(id(tensor), ""))
         if node is None or node.tensor is not tensor:
-            raise KeyError(f"node_of: the tensor (shape {tensor.shape}, name {tensor.name!r}) is not in this graph")
+            where = _where(tensor.scope, tensor.step)
+            raise KeyError(f"node_of: the tensor (shape {tensor.shape}, name {tensor.name!r}{where}) is not in this "
+                           f"graph{'' if self.level == 'op' else f' (collapsed to {self.level} level)'}"
+                           f"{self._nearby(tensor.name, tensor.scope, tensor.step)}")
         return node
+
+    def _nearby(self, name, scope: str, step) -> str:
+        """What exists near a missing node, for an error message: the names at its scope and step, close names."""
+        here = sorted({n.name for n in self.nodes if n.name and n.scope == scope and n.step == step})
+        text = f"; named tensors{_where(scope, step) or ' at the top level'}: {', '.join(here)}" if here else ""
+        close = difflib.get_close_matches(name, sorted({n.name for n in self.nodes if n.name}), n=5) if name else []
+        if close and name not in here:
+            text += f"; names like {name!r}: {', '.join(close)}"
+        return text
+
+    def _resolve(self, node, where: str) -> str:
+        """The id of ``node`` (a Node or an id) in this graph; a node of the graph this one was collapsed from
+        maps to the group or node that stands for it. Anything else is a KeyError saying what exists nearby."""
+        node_id = node.id if isinstance(node, Node) else node
+        known = self._by_id.get(node_id)
+        if known is not None and (not isinstance(node, Node) or known is node or _same(known, node)):
+            return node_id
+        if self.member_of is not None and node_id in self.member_of and (
+                not isinstance(node, Node) or self.parent is None or self.parent._by_id.get(node_id) is node):
+            return self.member_of[node_id]
+        if isinstance(node, Node):
+            raise KeyError(f"{where}: the node {node.label or node.kind!r} ({node.kind}{_where(node.scope, node.step)}"
+                           f", id {node_id}) is not in this graph{self._nearby(node.name, node.scope, node.step)}")
+        close = difflib.get_close_matches(str(node_id), list(self._by_id), n=3)
+        raise KeyError(f"{where}: no node {node_id!r} in this graph of {len(self.nodes)} nodes"
+                       + (f"; ids like it: {', '.join(close)}" if close else ""))
 
     def find(self, name: str | None = None, scope: str | None = None, step: int | None = None,
              kind: str | None = None, label: str | None = None) -> list:
@@ -134,10 +182,39 @@ class Graph:
                 and (label is None or n.label == label)]
 
     def successors(self, node: Node | str) -> list:
-        return [self._by_id[i] for i in self._successors[_id(node)]]
+        return [self._by_id[i] for i in self._successors[self._resolve(node, "successors")]]
 
     def predecessors(self, node: Node | str) -> list:
-        return [self._by_id[i] for i in self._predecessors[_id(node)]]
+        return [self._by_id[i] for i in self._predecessors[self._resolve(node, "predecessors")]]
+
+    def windows(self) -> dict:
+        """Node id -> the number of its *window*: the parts of the graph joined to each other only through leaves
+        (parameters, inputs), numbered in the order they were made. Two truncated-BPTT windows are two parts —
+        the state passed between them was detached — even where both number their steps from 0. A leaf is in
+        window 0.
+
+        >>> import tinygrad_rnn as tr
+        >>> w = tr.tensor([2.0], requires_grad=True)
+        >>> g = tr.graph.trace((w * 3).tanh(), (w * 4).tanh())
+        >>> sorted(set(g.windows().values()))
+        [0, 1]
+        """
+        parent = {n.id: n.id for n in self.nodes if n.kind not in _LEAF_KINDS}
+        position = {n.id: k for k, n in enumerate(self.nodes)}.__getitem__
+
+        def root(i: str) -> str:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for a, b in self.edges:
+            if a in parent and b in parent:
+                ra, rb = root(a), root(b)
+                if ra != rb:  # the older part names both
+                    parent[max(ra, rb, key=position)] = min(ra, rb, key=position)
+        numbers: dict = {}
+        return {n.id: numbers.setdefault(root(n.id), len(numbers)) if n.id in parent else 0 for n in self.nodes}
 
     def _reach(self, start: str, neighbours: dict, allowed) -> set:
         seen = {start}
@@ -156,7 +233,7 @@ class Graph:
         between them). There can be exponentially many paths in an unrolled LSTM; their union is linear.
         """
         allowed = through or (lambda node: True)
-        src, dst = _id(source), _id(target)
+        src, dst = self._resolve(source, "path_nodes"), self._resolve(target, "path_nodes")
         forward = self._reach(src, self._successors, lambda n: n.id == dst or allowed(n))
         if dst not in forward:
             return []
@@ -171,7 +248,7 @@ class Graph:
 
     def shortest_path(self, source: Node | str, target: Node | str) -> list:
         """One shortest directed path from ``source`` to ``target`` as a list of nodes (empty if none)."""
-        src, dst = _id(source), _id(target)
+        src, dst = self._resolve(source, "shortest_path"), self._resolve(target, "shortest_path")
         previous = {src: None}
         queue = deque([src])
         while queue:
@@ -189,8 +266,194 @@ class Graph:
         return []
 
 
-def _id(node) -> str:
-    return node.id if isinstance(node, Node) else node
+    # -- smaller graphs ---------------------------------------------------------------------------------------------
+    def subgraph(self, ids) -> Graph:
+        """The nodes whose ids are in ``ids`` (kept in this graph's order) and the edges between them."""
+        keep = set(ids)
+        nodes = [n for n in self.nodes if n.id in keep]
+        return Graph(nodes, [(a, b) for a, b in self.edges if a in keep and b in keep],
+                     {k: v for k, v in self._tensor_ids.items() if v in keep},
+                     [(a, b) for a, b in self.cut_edges if a in keep and b in keep], self.level, self.parent,
+                     self.member_of)
+
+    def until(self, step: int) -> Graph:
+        """The graph as it stood after time step ``step``: the nodes of steps ≤ ``step``, the nodes without a step
+        that those need (inputs, parameters, a projection of all steps at once), and the nodes without a step
+        computed from the steps so far and nothing later (a loss after the last step).
+
+        >>> import tinygrad_rnn as tr
+        >>> h = tr.tensor([1.0], requires_grad=True)
+        >>> for t in range(3):
+        ...     with tr.step(t):
+        ...         h = (h * 2).named("h")
+        >>> g = tr.graph.trace(h.sum())
+        >>> g.until(0).steps, len(g.until(2)) == len(g)
+        ([0], True)
+        """
+        latest = {}  # node id -> the latest step it depends on (None: none)
+        keep = set()
+        for n in self.nodes:
+            before = [latest[p] for p in self._predecessors[n.id] if latest[p] is not None]
+            latest[n.id] = max(before + ([n.step] if n.step is not None else []), default=None)
+            if (n.step if n.step is not None else latest[n.id]) is not None and \
+                    (n.step if n.step is not None else latest[n.id]) <= step:
+                keep.add(n.id)
+        stack = list(keep)
+        while stack:  # what the kept nodes need from outside time: walk back through nodes without a step
+            for p in self._predecessors[stack.pop()]:
+                if p not in keep and self._by_id[p].step is None:
+                    keep.add(p)
+                    stack.append(p)
+        return self.subgraph(keep)
+
+    def collapse(self, level: str) -> Graph:
+        """A smaller graph for drawing: ``"cell"`` makes one group node per cell call per time step (everything a
+        scope such as ``LSTM/l0`` made at step t), keeping the named tensors that pass between groups (``h``,
+        ``c``), the parameters, inputs and outputs; ``"layer"`` makes one group per scope for all its steps,
+        keeping parameters, inputs and outputs. ``"op"`` returns the graph itself.
+
+        Ops outside any scope and step stay as they are. The code a module runs around its sub-modules (a stack
+        of a layer's outputs, say) is split where it runs before and after them, so that no group feeds itself
+        through another. Edges are deduplicated; ids are deterministic (groups ``g0``, ``g1``, … in order).
+
+        >>> import tinygrad_rnn as tr
+        >>> lstm = tr.nn.LSTM(2, 3, fused=False)
+        >>> out, _ = lstm(tr.zeros(4, 1, 2))
+        >>> g = tr.graph.trace(out)
+        >>> cells = g.collapse("cell")
+        >>> [n.label for n in cells.nodes if n.kind == "group" and n.step == 2]
+        ['LSTM l0 · t=2']
+        >>> [n.name for n in cells.nodes if n.step == 2 and n.kind == "tensor"]
+        ['c', 'h']
+        >>> len(g.collapse("layer")) < len(cells) < len(g)
+        True
+        """
+        if level not in LEVELS:
+            raise ValueError(f"collapse: level {level!r} is not one of {', '.join(LEVELS)}")
+        if level == "op":
+            return self
+        keys = self._group_keys(level)
+        groups: dict = {}  # group key -> its new id
+        member_of, nodes, members = {}, [], {}
+        for n in self.nodes:
+            key = keys[n.id]
+            if key is None:
+                member_of[n.id] = n.id
+                nodes.append(n)
+                continue
+            if key not in groups:
+                groups[key] = f"g{len(groups)}"
+                members[key] = []
+                nodes.append(key)  # a placeholder, replaced once all members are known
+            member_of[n.id] = groups[key]
+            members[key].append(n.id)
+        nodes = [n if isinstance(n, Node) else self._group_node(groups[n], n, members[n], level) for n in nodes]
+        # a kept tensor also used inside the group that made it (c_t feeds tanh in its own cell) draws no edge back
+        made_by = {n.id: member_of[self._predecessors[n.id][0]] for n in self.nodes
+                   if n.kind == "tensor" and keys[n.id] is None and self._predecessors[n.id]}
+        edges = _mapped([(a, b) for a, b in self.edges if made_by.get(a) != member_of[b]], member_of)
+        nodes = _topological(nodes, edges)
+        tensor_ids = {k: v for k, v in self._tensor_ids.items() if member_of.get(v) == v}
+        return Graph(nodes, edges, tensor_ids, _mapped(self.cut_edges, member_of), level, self, member_of)
+
+    def _group_keys(self, level: str) -> dict:
+        """Node id -> the key of the group it joins at ``level``, or None where it stays a node of its own."""
+        keys, window = {}, self.windows()
+        for n in self.nodes:
+            if n.kind == "op" and (n.scope or n.step is not None):  # (scope, step, window, phase)
+                keys[n.id] = (n.scope, n.step if level == "cell" else None, window[n.id], None)
+            elif n.kind == "op":
+                keys[n.id] = None
+        states = set()  # (scope, name) of the named tensors that pass from one group to another: h, c
+        if level == "cell":
+            for n in self.nodes:
+                if n.kind == "tensor" and n.name and self._predecessors[n.id]:
+                    key = keys.get(self._predecessors[n.id][0])
+                    if key is not None and any(keys.get(u) != key for u in self._successors[n.id]):
+                        states.add((n.scope, n.name))
+        for n in self.nodes:
+            if n.kind == "tensor":
+                producer = self._predecessors[n.id]
+                key = keys.get(producer[0]) if producer else None
+                kept = not self._successors[n.id] or (n.scope, n.name) in states
+                keys[n.id] = None if key is None or kept else key
+            elif n.kind == "const":  # a Python number belongs to the op it appears in
+                users = {keys.get(u) for u in self._successors[n.id]}
+                keys[n.id] = users.pop() if len(users) == 1 else None
+            elif n.kind != "op":
+                keys[n.id] = None
+        return self._split_around_children(keys)
+
+    def _split_around_children(self, keys: dict) -> dict:
+        """A group of a scope with sub-scopes (a module's own ops around its layers) split by how many group
+        boundaries lie behind each member: its ops before a sub-module runs and after it become two groups."""
+        scopes = {n.scope for n in self.nodes if n.kind == "op" and n.scope}
+        parents = {s.rsplit("/", 1)[0] for s in scopes if "/" in s}
+        if not any(key is not None and key[0] in parents for key in keys.values()):
+            return keys
+        depth = {}
+        for n in self.nodes:
+            key = keys[n.id]
+            depth[n.id] = max((depth[p] + (keys[p] != key or key is None) for p in self._predecessors[n.id]),
+                              default=0)
+        return {i: (key[:3] + (depth[i],) if key is not None and key[0] in parents else key)
+                for i, key in keys.items()}
+
+    def _group_node(self, group_id: str, key: tuple, member_ids: list, level: str) -> Node:
+        scope, step, _, phase = key
+        steps = sorted({self._by_id[i].step for i in member_ids if self._by_id[i].step is not None})
+        title = " ".join(dict.fromkeys(scope.split("/")[-2:])) if scope else ""  # "LSTM l0", not "GRU GRU"
+        if level == "cell":  # a layer's own ops outside its steps (the input projection) serve all of them
+            when = f"t={step}" if step is not None else ("all steps" if phase is None and self.steps else "")
+        else:
+            when = (f"t={steps[0]}–{steps[-1]}" if len(steps) > 1 else f"t={steps[0]}") if steps else ""
+        label = " · ".join(part for part in (title, when) if part) or "(top level)"
+        first = self._by_id[member_ids[0]]
+        return Node(group_id, "group", label, first.shape, first.dtype, scope, step, members=tuple(member_ids))
+
+
+def _topological(nodes: list, edges: list) -> list:
+    """``nodes`` in a topological order of ``edges``, each as early as its place in ``nodes`` allows (a group sits
+    where its first member did, but a leaf only its later members use must come before it). Nodes on a cycle,
+    should two scopes feed each other, keep their order at the end."""
+    index = {n.id: k for k, n in enumerate(nodes)}
+    waiting = {n.id: 0 for n in nodes}
+    after: dict = {n.id: [] for n in nodes}
+    for a, b in edges:
+        waiting[b] += 1
+        after[a].append(b)
+    ready = [index[i] for i, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        node = nodes[heapq.heappop(ready)]
+        order.append(node)
+        for b in after[node.id]:
+            waiting[b] -= 1
+            if waiting[b] == 0:
+                heapq.heappush(ready, index[b])
+    placed = {n.id for n in order}
+    return order + [n for n in nodes if n.id not in placed]
+
+
+def _mapped(edges, member_of: dict) -> list:
+    """Edges between the nodes that stand for their ends, without self-loops or repeats, in first-seen order."""
+    seen, out = set(), []
+    for a, b in edges:
+        pair = (member_of[a], member_of[b])
+        if pair[0] != pair[1] and pair not in seen:
+            seen.add(pair)
+            out.append(pair)
+    return out
+
+
+def _where(scope: str, step) -> str:
+    return (f" in scope {scope!r}" if scope else "") + (f" at step {step}" if step is not None else "")
+
+
+def _same(a: Node, b: Node) -> bool:
+    """Two nodes of two traces of the same computation (ids are deterministic, so they may be used across)."""
+    return (a.kind, a.label, a.scope, a.step, a.shape) == (b.kind, b.label, b.scope, b.step, b.shape)
 
 
 def _tensor_kind(t: Tensor) -> str:
@@ -234,20 +497,23 @@ def trace(*roots: Tensor) -> Graph:
     """The graph that produced ``roots`` (one or more tensors), walked without recursion.
 
     Works before and after ``backward()``: the backward pass frees saved buffers, not the graph's shape.
+    A parameter alone is a one-node graph; a tensor that carries no graph (made under ``no_grad()``, detached,
+    or a plain input) is a :class:`GraphError`. Where a root of one truncated-BPTT window and a root of the next
+    are traced together, ``cut_edges`` links each detached state to where it was cut from.
     """
-    functions = {}
-    produced = {}  # (id of node, output index) -> tensor: how single-output nodes' outputs are found
-    stack = list(roots)
-    while stack:
-        t = stack.pop()
-        fn = t._fn
-        if fn is None:
-            continue
-        produced.setdefault((id(fn), t._idx), t)
-        if id(fn) in functions:
-            continue
-        functions[id(fn)] = fn
-        stack.extend(fn.parents)
+    if roots and all(t._fn is None and not t.requires_grad for t in roots):
+        raise GraphError(_no_graph(roots[0]))
+    functions, produced = {}, {}  # produced: (id of node, output index) -> tensor, how outputs are found
+    cut = _walk(list(roots), functions, produced)
+    while cut:  # a detached state's origin hanging off the graph (a layer's final state) is part of the picture
+        origin = cut.pop()
+        trial_functions, trial_produced = {}, {}
+        more = _walk([origin], trial_functions, trial_produced, known=functions)
+        if any(p._fn is not None and id(p._fn) in functions for f in trial_functions.values() for p in f.parents):
+            functions.update(trial_functions)
+            for key, t in trial_produced.items():
+                produced.setdefault(key, t)
+            cut.extend(more)
     for fn in functions.values():  # a multi-output node's unused outputs are reachable only through it
         for index, ref in enumerate(getattr(fn, "outputs", ())):
             out = ref()
@@ -276,4 +542,49 @@ def trace(*roots: Tensor) -> Graph:
                 edges.append((op_id, add_tensor(out, index)))
     for r in roots:
         add_tensor(r)
-    return Graph(nodes, edges, tensor_ids)
+    return Graph(nodes, edges, tensor_ids, _cut_edges(nodes, tensor_ids))
+
+
+def _walk(stack: list, functions: dict, produced: dict, known: dict | None = None) -> list:
+    """Add the ops behind the tensors on ``stack`` to ``functions`` (stopping at those in ``known`` too); return
+    the origins of the detached tensors met on the way that are not traced yet."""
+    known = known if known is not None else functions
+    origins = []
+    while stack:
+        t = stack.pop()
+        fn = t._fn
+        if fn is None:
+            ref = getattr(t, "_detached_from", None)
+            origin = ref() if ref is not None else None
+            if origin is not None and id(origin._fn) not in known and id(origin._fn) not in functions:
+                origins.append(origin)
+            continue
+        produced.setdefault((id(fn), t._idx), t)
+        if id(fn) in functions or id(fn) in known:
+            continue
+        functions[id(fn)] = fn
+        stack.extend(fn.parents)
+    return origins
+
+
+def _cut_edges(nodes: list, tensor_ids: dict) -> list:
+    """(origin, detached) pairs where a detached tensor and the tensor it was detached from are both traced."""
+    cuts = []
+    for node in nodes:
+        t = node.tensor if node.kind == "input" else None
+        ref = getattr(t, "_detached_from", None)
+        origin = ref() if ref is not None else None
+        if origin is not None and id(origin) in tensor_ids:
+            cuts.append((tensor_ids[id(origin)], node.id))
+    return cuts
+
+
+def _no_graph(t: Tensor) -> str:
+    what = f"trace: this tensor (shape {t.shape}{f', name {t.name!r}' if t.name else ''}) has no graph: "
+    ref = getattr(t, "_detached_from", None)
+    origin = ref() if ref is not None else None
+    if origin is not None:
+        return (what + f"it was detached (.detach()) from the output of '{origin.grad_fn.op_label()}'"
+                f"{_where(origin.scope, origin.step)}; trace that tensor instead")
+    return (what + "it was made under no_grad() or is detached, or is an input that requires no gradient; "
+            "only a computation that involves a tensor with requires_grad=True leaves a graph to trace")
