@@ -1,8 +1,7 @@
-"""The read-only graph view and its DOT rendering."""
+"""The read-only graph view (its DOT rendering: test_viz_dot.py)."""
 import numpy as np
 
 import tinygrad_rnn as tr
-import viz
 
 
 def _unrolled(steps=4):
@@ -34,13 +33,6 @@ def test_trace_is_topological_and_tagged():
     assert (tanh.shape, tanh.dtype) == ((1, 3), "float32")  # an op node carries its output's shape and dtype
 
 
-def test_trace_is_deterministic_and_dot_is_byte_identical():
-    first = viz.to_dot(tr.graph.trace(_unrolled()[1]))
-    second = viz.to_dot(tr.graph.trace(_unrolled()[1]))
-    assert first == second
-    assert "cluster_t0" in first and "cluster_t3" in first
-
-
 def test_paths_between_tensors():
     W, h = _unrolled()
     g = tr.graph.trace(h)
@@ -64,13 +56,6 @@ def test_trace_after_backward_exposes_leaf_and_retained_gradients():
     assert g.find(name="h", step=0)[0].grad is None  # not retained
 
 
-def test_write_dot_file(tmp_path):
-    files = viz.write(tr.graph.trace(_unrolled()[1]), str(tmp_path / "g.dot"))
-    assert (tmp_path / "g.dot").read_text().startswith("digraph")
-    if viz.dot_available():
-        assert (tmp_path / "g.svg").exists() and len(files) == 2
-
-
 def test_save_and_load_state_dict_atomically(tmp_path):
     layer = tr.nn.Linear(3, 2)
     path = tmp_path / "sub" / "layer.npz"
@@ -90,46 +75,3 @@ def test_save_refuses_what_would_need_pickle(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_dot_quotes_names_and_titles():
-    h = (tr.tensor([1.0], requires_grad=True) * 2).named('say "hi"')
-    with tr.scope('odd"scope'):
-        h = h.tanh()
-    source = viz.to_dot(tr.graph.trace(h), title='a "title"')
-    assert 'say \\"hi\\"' in source and 'a \\"title\\"' in source and 'odd\\"scope' in source
-
-
-def test_gradient_overlay_colours_nodes_by_gradient_norm_with_a_legend():
-    W, h = _unrolled(6)
-    loss = h.sum()
-    assert tr.graph.retain_grads(loss) > 0
-    loss.backward()
-    g = tr.graph.trace(loss)
-    norms = [n.grad_norm for n in g.find(name="h")]
-    assert all(n is not None and n > 0 for n in norms)
-    plain, overlay = viz.to_dot(g), viz.to_dot(g, grads=True)
-    assert "fillcolor" in overlay and "cluster_legend" in overlay and "penwidth" in overlay
-    assert "cluster_legend" not in plain
-    assert overlay == viz.to_dot(tr.graph.trace(loss), grads=True)  # deterministic
-    last, first = g.find(name="h", step=5)[0], g.find(name="h", step=0)[0]
-    colour = {line.split()[0]: line for line in overlay.splitlines() if "fillcolor" in line}
-    assert colour[last.id] != colour[first.id]
-
-
-def test_highlighted_path_is_drawn_in_bold_colour():
-    cell = tr.nn.LSTMCell(3, 4, fused=False)
-    state, cs = None, []
-    x = tr.randn(4, 1, 3)
-    for t in range(4):
-        with tr.step(t):
-            state = cell(x[t], state)
-        cs.append(state[1])
-    g = tr.graph.trace(state[0])
-    highway = g.path_nodes(g.node_of(cs[0]), g.node_of(cs[3]),
-                           through=lambda n: n.name == "c" or (n.kind == "tensor" and not n.name)
-                           or n.label in ("add", "mul"))
-    assert [n.step for n in highway if n.name == "c"] == [0, 1, 2, 3]  # the cell-state highway c0 → c3
-    source = viz.to_dot(g, highlight=highway)
-    bold = [line for line in source.splitlines() if "#c2185b" in line]
-    assert len([line for line in bold if "->" in line]) == len(g.path_edges(g.node_of(cs[0]), g.node_of(cs[3]),
-                                                                          through=lambda n: n in highway))
-    assert any(g.node_of(cs[2]).id + " [" in line for line in bold)

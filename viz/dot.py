@@ -1,7 +1,16 @@
-"""DOT for a traced graph: one cluster per time step (time left to right), module scopes nested inside.
+"""DOT for a traced graph: one cluster per time step, time left to right, module scopes nested inside.
 
-Reads ``tinygrad_rnn.graph`` only. Variables and parameters are drawn as boxes, operations as ellipses, as
-in the lectures' unrolled figures; output is deterministic (same graph, byte-identical DOT).
+Reads ``tinygrad_rnn.graph`` only. As in the lectures' unrolled figures, variables are boxes, parameters shaded
+boxes and operations ellipses; output is deterministic (same graph, byte-identical DOT).
+
+Three levels of detail: ``"op"`` (every primitive), ``"cell"`` (one box per cell call per step, the ``h`` / ``c``
+passed between them kept) and ``"layer"`` (one box per layer for all its steps). A graph too big for ``dot`` to lay
+out in reasonable time is drawn at the next level, with a warning.
+
+Time runs along dot's *rank* axis (``rankdir=LR``), and invisible anchor nodes between consecutive steps hold
+every node of step t on lower ranks than every node of step t + 1. Ranks are hard constraints in dot (its order
+within a rank is only a heuristic), so the step clusters come out in time order for any graph. An edge that runs
+against time (into a projection shared by all steps, say) is drawn without constraining the layout.
 
 >>> import tinygrad_rnn as tr
 >>> h = (tr.tensor([1.0], requires_grad=True) * 2).tanh()
@@ -10,39 +19,69 @@ True
 """
 from __future__ import annotations
 
+import html
 import math
 import os
 import shutil
 import subprocess
+import warnings
 
-from tinygrad_rnn.graph import Graph, Node
+from tinygrad_rnn.graph import LEVELS, Graph, Node
 from tinygrad_rnn.serialization import atomic_path
+
+# dot lays out ~3,000 nodes of an unrolled LSTM in about 5 s on one core (benchmarks/viz.py measures it):
+# beyond that a graph is drawn collapsed rather than handed to dot to choke on
+MAX_NODES = 3000
 
 _STYLE = {
     "op": dict(shape="ellipse", style="filled", fillcolor="#fff2cc", color="#b58900"),
+    "group": dict(shape="box", style="filled,rounded,bold", fillcolor="#fff2cc", color="#b58900", margin="0.12,0.06"),
     "param": dict(shape="box", style="filled,bold", fillcolor="#d5e8d4", color="#2e7d32"),
     "input": dict(shape="box", style="filled,rounded", fillcolor="#dae8fc", color="#1f5fa8"),
     "const": dict(shape="plaintext", fontcolor="#555555"),
     "tensor": dict(shape="box", style="rounded", color="#555555"),
 }
+_ANONYMOUS = dict(fontsize="8", height="0.2", margin="0.04,0.02", color="#999999", fontcolor="#555555")
+_COPY = dict(fontsize="8", height="0.25", margin="0.05,0.02")
+_STUB = dict(shape="box", style="dotted,rounded", color="#888888", fontcolor="#555555")
+# one fill per shared parameter, so that its copies in every step read as one thing
+_PALETTE = ("#c7e9c0", "#dadaeb", "#fdd0a2", "#c6dbef", "#fcc5c0", "#d9f0d3", "#e5d8bd", "#ccebc5", "#fde0ef",
+            "#d0d1e6")
+_LEAVES = ("param", "input", "const")
+_HIGHLIGHT = "#c2185b"
+_CUT = "#d62728"
+_BACKWARD = "#b0b0b0"
 
 
-def _quote(text: str) -> str:
+def _quote(text) -> str:
     """Text inside a DOT double-quoted string."""
     return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _label(node: Node) -> str:
-    if node.kind in ("op", "const"):
-        return _quote(node.label)
-    shape = "×".join(str(d) for d in node.shape) or "scalar"
-    return f"{_quote(node.name)}\\n{shape}" if node.name else shape
+def _shape(node: Node) -> str:
+    return "×".join(str(d) for d in node.shape) or "scalar"
 
 
 def _attrs(attrs: dict) -> str:
     return ", ".join(f'{k}="{v}"' for k, v in attrs.items())
 
 
+def _steps_text(steps) -> str:
+    """``0–3, 5, 7–9``: a sorted set of steps as runs.
+
+    >>> _steps_text([0, 1, 2, 3, 5, 7, 8, 9])
+    '0–3, 5, 7–9'
+    """
+    runs, steps = [], sorted(steps)
+    for s in steps:
+        if runs and s == runs[-1][1] + 1:
+            runs[-1][1] = s
+        else:
+            runs.append([s, s])
+    return ", ".join(f"{a}–{b}" if b > a else f"{a}" for a, b in runs)
+
+
+# -- gradient colours ---------------------------------------------------------------------------------------------
 # blue (small) → pale yellow → red (large): the colours of ‖grad‖ on a log scale
 _RAMP = ((0x2c, 0x7b, 0xb6), (0xff, 0xff, 0xbf), (0xd7, 0x19, 0x1c))
 
@@ -54,14 +93,25 @@ def _ramp(u: float) -> str:
     return "#" + "".join(f"{round(x + (y - x) * frac):02x}" for x, y in zip(a, b))
 
 
+def _darker(colour: str, by: float = 0.3) -> str:
+    """``colour`` mixed with dark grey: the pale middle of the scale must still show as a thin line."""
+    rgb = [int(colour[k:k + 2], 16) for k in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (0x40 - c) * by):02x}" for c in rgb)
+
+
 class _GradientScale:
-    """Maps each node's ‖grad‖ (an op's: its first output's) to a colour and an edge width on a log scale."""
+    """Maps each node's ‖grad‖ to a colour and an edge width on a log scale: a tensor's own, an op's first
+    output's, a cell group's largest among the tensors it hands on."""
 
     def __init__(self, graph: Graph):
         self.norms = {}
         for node in graph.nodes:
-            norm = node.grad_norm if node.kind != "op" else next(
-                (s.grad_norm for s in graph.successors(node) if s.output_index in (0, None)), None)
+            if node.kind == "op":
+                norm = next((s.grad_norm for s in graph.successors(node) if s.output_index in (0, None)), None)
+            elif node.kind == "group":
+                norm = max((n for n in (s.grad_norm for s in graph.successors(node)) if n is not None), default=None)
+            else:
+                norm = node.grad_norm
             if norm is not None and norm > 0:
                 self.norms[node.id] = norm
         logs = [math.log10(n) for n in self.norms.values()]
@@ -73,133 +123,580 @@ class _GradientScale:
             return None
         return 0.5 if self.high == self.low else (math.log10(norm) - self.low) / (self.high - self.low)
 
-    def legend(self) -> list:
+    def legend_rows(self) -> list:
+        """Rows of the legend table: the colour scale from the smallest ‖grad‖ to the largest."""
         if not self.norms:
             return []
-        lines = ['  subgraph cluster_legend { label="‖grad‖ (log scale)"; style="rounded"; color="#999999";']
-        for k, u in enumerate((0.0, 0.5, 1.0)):
-            value = 10 ** (self.low + u * (self.high - self.low))
-            lines.append(f'    legend_{k} [label="{value:.2g}", shape=box, style=filled, fillcolor="{_ramp(u)}"];')
-        lines.append("    legend_0 -> legend_1 -> legend_2 [style=invis];")
-        lines.append("  }")
-        return lines
+        rows = ['<TR><TD COLSPAN="2" ALIGN="LEFT"><B>‖grad‖</B> (log scale; wider edge: more gradient)</TD></TR>']
+        for u in (1.0, 0.75, 0.5, 0.25, 0.0):
+            rows.append(_swatch(_ramp(u), f"{10 ** (self.low + u * (self.high - self.low)):.2g}"))
+        return rows
 
 
-_HIGHLIGHT = "#c2185b"
+# -- where each node goes -------------------------------------------------------------------------------------------
+_HOME = ("home",)
 
 
-class _Look:
-    """How each node and edge is drawn: the kind's style, the gradient colour, the highlighted path."""
+def _timed(slot: tuple) -> bool:
+    return len(slot) == 3
 
-    def __init__(self, graph: Graph, grads: bool, highlight):
+
+class _Plan:
+    """Each node's *slot* — before time, one time step, after time — and the stand-ins drawn inside steps.
+
+    A slot is ``(window, 0)`` before time, ``(window, 1, step)`` inside it, ``(window, 2)`` after it. A *window*
+    is a part of the graph joined to the rest only through leaves — a truncated-BPTT window, whose state was
+    detached — so that two windows whose steps are both numbered from 0 come out one after the other. A node
+    without a step sits before time unless a step lies behind it; a slice of an all-steps result that one step
+    alone uses sits in that step. Whatever lives outside time and meets several steps is drawn once outside, and
+    inside each step that it meets as a small stand-in (a shared weight: a shaded copy; the projection of all
+    steps' inputs, or a stack of all steps' outputs: a stub with its name): long edges fanning across the whole
+    picture would be unreadable, and slow dot down.
+    """
+
+    def __init__(self, graph: Graph, timed: bool):
         self.graph = graph
-        self.scale = _GradientScale(graph) if grads else None
-        self.highlighted = {n.id if isinstance(n, Node) else n for n in (highlight or ())}
+        self.slot: dict = {}
+        window = self._windows() if timed else {}
+        behind = {}
+        for n in graph.nodes:
+            if n.kind in _LEAVES:
+                continue
+            preds = graph._predecessors[n.id]
+            w = window.get(n.id, 0)
+            behind[n.id] = any(behind.get(p) or _timed(self.slot.get(p, ())) for p in preds)
+            if timed and n.step is not None:
+                self.slot[n.id] = (w, 1, n.step)
+            else:
+                self.slot[n.id] = (w, 2) if behind[n.id] else (w, 0)
+        self._slices_into_steps()
+        self.stand_ins: dict = {}  # node id -> {(slot, scope) or _HOME: drawn id}
+        self.links: dict = {}  # drawn id of a stand-in -> the ids of the nodes it links to
+        self._place_leaves()
+        self._stub_fans()
+        timed_slots = [s for s in self.slot.values() if _timed(s)]
+        self.windows_collide = len({(s[0], s[2]) for s in timed_slots}) > len({s[2] for s in timed_slots})
 
-    def node(self, node: Node) -> dict:
-        style = dict(_STYLE[node.kind])
+    def _windows(self) -> dict:
+        """Node id -> its window, counting only the windows that have time steps (for their labels)."""
+        parts = self.graph.windows()
+        timed = sorted({parts[n.id] for n in self.graph.nodes if n.step is not None})
+        dense = {w: k for k, w in enumerate(timed)}
+        return {i: dense.get(w, 0) for i, w in parts.items()}
+
+    def _slices_into_steps(self) -> None:
+        graph, slot = self.graph, self.slot
+        for n in graph.nodes:
+            if n.kind == "tensor" and not _timed(slot[n.id]):
+                users = {slot[u] for u in graph._successors[n.id]}
+                if len(users) == 1 and _timed(next(iter(users))):
+                    slot[n.id] = users.pop()
+
+    def _stand_in(self, node_id: str, key, other: str) -> str:
+        uses = self.stand_ins.setdefault(node_id, {})
+        if key not in uses:
+            uses[key] = node_id if key == _HOME else f"{node_id}_{len(uses)}"
+        self.links.setdefault(uses[key], set()).add(other)
+        return uses[key]
+
+    def _place_leaves(self) -> None:
+        graph = self.graph
+        for a, b in graph.edges:
+            if graph[a].kind in _LEAVES:
+                where = self.slot[b]
+                self._stand_in(a, (where, graph[b].scope) if _timed(where) else _HOME, b)
+                if not _timed(where):
+                    self.slot[a] = min(self.slot.get(a, where), where)
+        for n in graph.nodes:  # a leaf nothing uses (a traced parameter on its own) still shows
+            if n.kind in _LEAVES and n.id not in self.stand_ins:
+                self._stand_in(n.id, _HOME, n.id)
+                self.slot[n.id] = (0, 0)
+
+    def _stub_fans(self) -> None:
+        graph, slot = self.graph, self.slot
+        fans: dict = {}
+        for a, b in graph.edges:
+            for outside, inside in ((a, b), (b, a)):
+                if graph[outside].kind not in _LEAVES and not _timed(slot[outside]) and _timed(slot[inside]):
+                    fans.setdefault(outside, set()).add(slot[inside])
+        self.stubbed = [node_id for node_id, steps in fans.items() if len(steps) > 1]
+        for node_id, steps in fans.items():
+            if len(steps) > 1:
+                self._stand_in(node_id, _HOME, node_id)
+                for a, b in graph.edges:
+                    inside = b if a == node_id else a if b == node_id else None
+                    if inside is not None and _timed(slot[inside]):
+                        self._stand_in(node_id, (slot[inside], graph[inside].scope), inside)
+
+    def ends(self, a: str, b: str) -> tuple:
+        """The drawn ids of an edge's ends: a stand-in inside the other end's step where there is one."""
+        return self._drawn(a, b), self._drawn(b, a)
+
+    def _drawn(self, node_id: str, other: str) -> str:
+        uses = self.stand_ins.get(node_id)
+        if uses is None:
+            return node_id
+        where = self.slot[other]
+        return uses.get((where, self.graph[other].scope), uses.get(_HOME, node_id)) if _timed(where) \
+            else uses.get(_HOME, node_id)
+
+    def steps_of(self, node_id: str) -> list:
+        """The steps at which ``node_id`` has a stand-in."""
+        return sorted({key[0][2] for key in self.stand_ins.get(node_id, {}) if key != _HOME})
+
+    def members(self) -> dict:
+        """slot -> [(drawn id, node, scope it is drawn in, stand-in or not)], in graph order."""
+        out: dict = {}
+        for n in self.graph.nodes:
+            uses = self.stand_ins.get(n.id, {})
+            if n.kind not in _LEAVES and _HOME not in uses:
+                out.setdefault(self.slot[n.id], []).append((n.id, n, n.scope, False))
+            for key, drawn in uses.items():
+                if key == _HOME:
+                    out.setdefault(self.slot[n.id], []).append((drawn, n, n.scope if n.kind not in _LEAVES else "",
+                                                                False))
+                else:
+                    out.setdefault(key[0], []).append((drawn, n, key[1], True))
+        return {slot: out[slot] for slot in sorted(out)}
+
+
+# -- how each node and edge looks ---------------------------------------------------------------------------------
+class _Look:
+    """How each node and edge is drawn: the kind's style, shared parameters' colours, the gradient colour, the
+    highlighted path, and what is hidden (the steps a frame has not reached yet)."""
+
+    def __init__(self, graph: Graph, plan: _Plan, grads: bool, highlight, hidden=frozenset()):
+        self.graph, self.plan, self.hidden = graph, plan, hidden
+        self.scale = _GradientScale(graph) if grads else None
+        self.highlighted = _highlighted(graph, highlight)
+        shared = [n for n in graph.nodes if n.kind == "param" and len(plan.steps_of(n.id)) > 1]
+        self.shared = {n.id: _PALETTE[k % len(_PALETTE)] for k, n in enumerate(shared)}
+
+    def label(self, node: Node, stand_in: bool) -> str:
+        if stand_in and node.kind not in _LEAVES:  # a stub of something outside time: its name suffices
+            name = node.label or node.name or _shape(node)
+            return _quote(name if "all steps" in name else f"{name} (all steps)")
+        if node.kind == "op" or node.kind == "const":
+            steps = self.plan.steps_of(node.id)
+            return _quote(node.label) + (f"\\nsteps {_steps_text(steps)}" if steps else "")
+        if node.kind == "group":
+            return f"{_quote(node.label)}\\n{_quote(self._contents(node))}"
+        name = node.name or ("" if node.kind == "tensor" else node.kind)
+        if stand_in and node.id in self.shared:
+            name += " (shared)"
+        return f"{_quote(name)}\\n{_shape(node)}" if name else _shape(node)
+
+    def _contents(self, node: Node) -> str:
+        """A group's ops in brief: their labels where few, else a count."""
+        parent = self.graph.parent
+        ops = [parent[i].label for i in node.members if parent[i].kind == "op"] if parent is not None else []
+        labels = list(dict.fromkeys(ops))
+        return ", ".join(labels) if 0 < len(labels) <= 3 else f"{len(ops)} ops"
+
+    def node(self, node: Node, drawn_id: str, stand_in: bool) -> dict:
+        style = dict(_STYLE[node.kind] if not stand_in or node.kind in _LEAVES else _STUB)
+        if node.kind == "tensor" and not node.name:
+            style.update(_ANONYMOUS)
+        if stand_in:
+            style.update(_COPY)
+        if node.id in self.shared:
+            style["fillcolor"] = self.shared[node.id]
         where = self.scale.position(node.id) if self.scale is not None else None
-        if where is not None:
+        if where is not None and (node.kind in _LEAVES or not stand_in):
             style["style"] = "filled" + ("" if node.kind == "op" else ",rounded")
             style["fillcolor"] = _ramp(where)
+            if where < 0.15 or where > 0.85:  # the ends of the scale are dark: light text stays readable
+                style["fontcolor"] = "#ffffff"
         if node.id in self.highlighted:
             style.update(color=_HIGHLIGHT, penwidth="3")
+        style["tooltip"] = _quote(_tooltip(node, self.scale))
+        if drawn_id in self.hidden:
+            style["style"] = "invis"
         return style
 
-    def edge(self, a: str, b: str) -> list:
+    def edge(self, a: str, b: str, drawn: tuple, constrained: bool) -> list:
         graph = self.graph
-        # an edge from one step into the next must not push the later step upwards: time runs left to right
-        crosses_time = graph[a].step is not None and graph[b].step is not None and graph[a].step != graph[b].step
-        attrs = ["constraint=false"] if crosses_time else []
-        where = self.scale.position(a if graph[a].kind != "op" else b) if self.scale else None
+        attrs = [] if constrained else [f'constraint=false, color="{_BACKWARD}"']
+        where = self.scale.position(a if graph[a].kind not in ("op", "group") else b) if self.scale else None
         if a in self.highlighted and b in self.highlighted:
             attrs.append(f'penwidth="3.5", color="{_HIGHLIGHT}"')
         elif where is not None:
-            attrs.append(f'penwidth="{0.5 + 3.5 * where:.2f}", color="{_ramp(where)}"')
+            attrs.append(f'penwidth="{0.5 + 3.5 * where:.2f}", color="{_darker(_ramp(where))}"')
+        if drawn[0] in self.hidden or drawn[1] in self.hidden:
+            attrs.append("style=invis")
         return attrs
 
 
-def to_dot(graph: Graph, title: str | None = None, grads: bool = False, highlight=None) -> str:
-    """The DOT source of ``graph``; nodes of one time step share a cluster, scopes nest inside it.
+def _highlighted(graph: Graph, highlight) -> set:
+    """Ids of ``highlight`` (nodes or ids of this graph or of the graph it was collapsed from) in ``graph``."""
+    ids = {n.id if isinstance(n, Node) else n for n in (highlight or ())}
+    if graph.member_of is not None:
+        ids = {graph.member_of.get(i, i) for i in ids}
+    return ids
+
+
+def _tooltip(node: Node, scale) -> str:
+    parts = [node.kind, node.label or node.name or ""]
+    if node.kind != "group" and node.kind != "const":
+        parts.append(_shape(node) + (f" {node.dtype}" if node.dtype else ""))
+    if node.scope:
+        parts.append(f"scope {node.scope}")
+    if node.step is not None:
+        parts.append(f"step {node.step}")
+    if scale is not None and node.id in scale.norms:
+        parts.append(f"‖grad‖ {scale.norms[node.id]:.3g}")
+    return " · ".join(p for p in parts if p)
+
+
+# -- the DOT source -------------------------------------------------------------------------------------------------
+class _Writer:
+    """Builds the DOT text of one drawing."""
+
+    def __init__(self, graph: Graph, level: str, title, grads: bool, highlight, shown: set | None = None):
+        self.graph, self.level, self.title = graph, level, title
+        self.plan = _Plan(graph, timed=level != "layer")
+        # a frame lays out the whole graph and hides what it has not reached, so that frames do not jump
+        self.hidden = _hidden_ids(self.plan, shown) if shown is not None else frozenset()
+        self.look = _Look(graph, self.plan, grads, highlight, self.hidden)
+
+    def source(self) -> str:
+        lines = ["digraph unrolled {",
+                 '  rankdir=LR; newrank=true; ranksep=0.25; nodesep=0.12; forcelabels=true;',
+                 '  node [fontname="Helvetica", fontsize=10]; edge [color="#666666", arrowsize=0.6];']
+        if self.title:
+            lines.append(f'  labelloc=t; label="{_quote(self.title)}"; fontname="Helvetica";')
+        lines.extend(self._key())
+        members = self.plan.members()
+        lines.extend(self._clusters(members))
+        lines.extend(self._edges(members))
+        lines.extend(self._anchors(members))
+        lines.extend(self._cuts())
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def _clusters(self, members: dict) -> list:
+        """Scopes as clusters (a layer is a lane across the picture), and inside the innermost scope one cluster
+        per time step. A step's edges to the next step of the same layer then stay inside the layer's lane."""
+        tree: dict = {}
+        for slot, nodes in members.items():
+            for entry in nodes:
+                level = tree
+                scope = entry[2]
+                for part in (scope.split("/") if self.level == "op" else [scope]) if scope else []:
+                    level = level.setdefault(part, {})
+                if _timed(slot):
+                    level = level.setdefault(slot, {})
+                level.setdefault(None, []).append(entry)
+        return self._emit(tree, "  ", "s")
+
+    def _emit(self, tree: dict, indent: str, prefix: str) -> list:
+        look = self.look
+        lines = [f'{indent}{drawn} [label="{look.label(node, is_copy)}", {_attrs(look.node(node, drawn, is_copy))}];'
+                 for drawn, node, _, is_copy in tree.get(None, [])]
+        scopes = sorted(k for k in tree if isinstance(k, str))
+        for i, key in enumerate(scopes + sorted(k for k in tree if isinstance(k, tuple))):
+            hidden = _all_hidden(tree[key], self.hidden)
+            if isinstance(key, tuple):
+                window, step = key[0], key[2]
+                name = f"t{step}" + (f"_w{window}" if window else "") + prefix
+                label = f"t = {step}" + (f" · window {window + 1}" if self.plan.windows_collide else "")
+                style, colour, size = "rounded", "#888888", 11
+            else:
+                name, label = f"{prefix}_{i}", key if self.level == "op" else ""
+                style, colour, size = ("dashed" if self.level == "op" else "invis"), "#bbbbbb", 9
+            style = "invis" if hidden else style
+            where = " labeljust=c;" if isinstance(key, tuple) else " labeljust=l;"  # a lane's name at its start
+            lines.append(f'{indent}subgraph cluster_{name} {{ label="{_quote(label)}"; style="{style}"; '
+                         f'color="{colour}"; fontname="Helvetica"; fontsize={size};{where}')
+            lines.extend(self._emit(tree[key], indent + "  ", name if isinstance(key, str) else prefix + f"_{i}"))
+            lines.append(f"{indent}}}")
+        return lines
+
+    def _edges(self, members: dict) -> list:
+        lines, plan = [], self.plan
+        slot_of = {drawn: slot for slot, nodes in members.items() for drawn, *_ in nodes}
+        for a, b in self.graph.edges:
+            drawn = plan.ends(a, b)
+            # an edge against time (from a reverse layer's step to the one before, say) must not drag the layout
+            constrained = slot_of[drawn[0]] <= slot_of[drawn[1]] or self.level == "layer"
+            attrs = self.look.edge(a, b, drawn, constrained)
+            lines.append(f"  {drawn[0]} -> {drawn[1]}{' [' + ', '.join(attrs) + ']' if attrs else ''};")
+        return lines
+
+    def _anchors(self, members: dict) -> list:
+        """Invisible anchors between consecutive slots: every node of a slot ranks after the anchor before it and
+        before the anchor after it, which puts the time steps in order along the rank axis."""
+        if self.level == "layer" or len(members) < 2:
+            return []
+        inside_out, inside_in = set(), set()
+        slot_of = {drawn: slot for slot, nodes in members.items() for drawn, *_ in nodes}
+        for a, b in self.graph.edges:
+            drawn_a, drawn_b = self.plan.ends(a, b)
+            if slot_of[drawn_a] == slot_of[drawn_b]:
+                inside_out.add(drawn_a)
+                inside_in.add(drawn_b)
+        lines, slots = [], list(members)
+        for k, slot in enumerate(slots):
+            if k < len(slots) - 1:
+                lines.append(f"  anchor_{k} [shape=point, style=invis, width=0];")
+            for drawn, *_ in members[slot]:
+                if k < len(slots) - 1 and drawn not in inside_out:
+                    lines.append(f"  {drawn} -> anchor_{k} [style=invis];")
+                if k > 0 and drawn not in inside_in:
+                    lines.append(f"  anchor_{k - 1} -> {drawn} [style=invis];")
+        return lines
+
+    def _cuts(self) -> list:
+        """Truncated-BPTT cuts: dashed red from the tensor that was detached to each drawing of its detached copy."""
+        lines, labelled = [], set()
+        for origin, detached in self.graph.cut_edges:
+            origin = self.plan.stand_ins.get(origin, {}).get(_HOME, origin)
+            for key, drawn in self.plan.stand_ins.get(detached, {_HOME: detached}).items():
+                hide = ", style=invis" if drawn in self.hidden or origin in self.hidden else ""
+                label = ', xlabel="✂ detached", fontsize=9' if key not in labelled else ""  # one label per cut
+                labelled.add(key)
+                lines.append(f'  {origin} -> {drawn} [style=dashed, color="{_CUT}", fontcolor="{_CUT}", penwidth=1.5'
+                             f'{label}, constraint=false{hide}];')
+        return lines
+
+    def _key(self) -> list:
+        """One legend node: what the shapes mean, each shared parameter with the steps it is used at, the cut."""
+        rows = [_swatch(_STYLE["param"]["fillcolor"], "parameter (shaded box)"),
+                _swatch("#ffffff", "variable: a tensor an op made (box)"),
+                _swatch(_STYLE["input"]["fillcolor"], "input (rounded box)"),
+                _swatch(_STYLE["op"]["fillcolor"], "operation (ellipse)" if self.level == "op" else
+                        f"the operations of a {'cell at one step' if self.level == 'cell' else 'layer, all steps'}"
+                        " (rounded box)")]
+        if self.plan.stubbed:
+            rows.append('<TR><TD BORDER="1" STYLE="dotted" WIDTH="14" HEIGHT="10"></TD><TD ALIGN="LEFT">'
+                        'stand-in for an op of all steps, drawn once outside the steps</TD></TR>')
+        for node_id, colour in self.look.shared.items():
+            node = self.graph[node_id]
+            rows.append(_swatch(colour, f"{node.name} {_shape(node)}: shared, used at steps "
+                                        f"{_steps_text(self.plan.steps_of(node_id))}"))
+        if self.graph.cut_edges:
+            rows.append(f'<TR><TD><FONT COLOR="{_CUT}">- - ✂</FONT></TD><TD ALIGN="LEFT">detached: truncated BPTT, '
+                        'no gradient crosses</TD></TR>')
+        if self.look.scale is not None:
+            rows.extend(self.look.scale.legend_rows())
+        if self.look.highlighted:
+            rows.append(f'<TR><TD><FONT COLOR="{_HIGHLIGHT}"><B>━━</B></FONT></TD><TD ALIGN="LEFT">highlighted path'
+                        '</TD></TR>')
+        table = "".join(rows)
+        return [f'  key [shape=plaintext, fontsize=9, label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2">'
+                f'<TR><TD COLSPAN="2"><B>legend</B></TD></TR>{table}</TABLE>>];']
+
+
+def _swatch(colour: str, text: str) -> str:
+    return (f'<TR><TD BGCOLOR="{colour}" BORDER="1" WIDTH="14" HEIGHT="10"></TD>'
+            f'<TD ALIGN="LEFT">{html.escape(text)}</TD></TR>')
+
+
+def _all_hidden(tree: dict, hidden) -> bool:
+    return all(drawn in hidden for drawn, *_ in tree.get(None, [])) and all(
+        _all_hidden(sub, hidden) for key, sub in tree.items() if key is not None)
+
+
+# -- levels and automatic collapse ---------------------------------------------------------------------------------
+def _at_level(graph: Graph, level: str, max_nodes) -> tuple:
+    """The graph to draw and its level: ``level``, or the first coarser one that draws at most ``max_nodes`` nodes
+    (stand-ins included). Returns (graph, level, fits): ``fits`` is False where even the layer level is bigger."""
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+    limit = MAX_NODES if max_nodes is None else max_nodes
+    start = max(LEVELS.index(level), LEVELS.index(graph.level))
+    base = graph.parent if graph.level != "op" and graph.parent is not None else graph
+    sizes = []
+    for chosen in LEVELS[start:]:
+        drawn = graph if chosen == graph.level else base.collapse(chosen)
+        size = _drawn_size(drawn, chosen, limit)
+        sizes.append(f"{len(drawn)} at {chosen} level")
+        if size <= limit:
+            break
+    fits = size <= limit
+    if len(sizes) > 1 or not fits:
+        what = f"graph too big for dot to lay out in reasonable time (more than {limit} nodes to draw): "
+        if fits:
+            warnings.warn(what + f"drawn at {chosen} level; graph nodes: " + ", ".join(sizes), stacklevel=4)
+        else:
+            warnings.warn(what + "graph nodes: " + ", ".join(sizes) + "; the DOT source is written but not handed to "
+                          "dot", stacklevel=4)
+    return drawn, chosen, fits
+
+
+def _drawn_size(graph: Graph, level: str, limit: int) -> int:
+    """How many nodes the drawing has, stand-ins included (never fewer than the graph's own nodes)."""
+    if len(graph) > limit:
+        return len(graph)
+    return sum(len(nodes) for nodes in _Plan(graph, timed=level != "layer").members().values())
+
+
+def _source(graph: Graph, title, grads, highlight, level, max_nodes) -> tuple:
+    drawn, chosen, fits = _at_level(graph, level, max_nodes)
+    return _Writer(drawn, chosen, title, grads, highlight).source(), fits
+
+
+def to_dot(graph: Graph, title: str | None = None, grads: bool = False, highlight=None, level: str = "op",
+           max_nodes: int | None = None) -> str:
+    """The DOT source of ``graph`` at ``level`` (``"op"``, ``"cell"`` or ``"layer"``); nodes of one time step
+    share a cluster, time runs left to right, scopes nest inside a step.
 
     With ``grads`` (after a backward; see ``tinygrad_rnn.graph.retain_grads`` to keep every tensor's gradient),
     nodes are filled by ‖grad‖ on a log scale — blue small, red large — and edges drawn wider where more gradient
     flows, so vanishing and exploding gradients show as a fade or a blaze across the time clusters.
     ``highlight`` (nodes or ids, e.g. ``graph.path_nodes(c0, c5)`` for the cell-state highway) is drawn in bold
-    colour, with the edges between its nodes.
+    colour, with the edges between its nodes. A graph of more than ``max_nodes`` nodes (default ``MAX_NODES``)
+    is drawn at the next coarser level, with a warning.
+
+    >>> import tinygrad_rnn as tr
+    >>> out, _ = tr.nn.LSTM(2, 3, fused=False)(tr.zeros(3, 1, 2))
+    >>> source = to_dot(tr.graph.trace(out), level="cell")
+    >>> "LSTM l0 · t=2" in source and "cluster_t2" in source
+    True
     """
-    look = _Look(graph, grads, highlight)
-    lines = ["digraph unrolled {", '  rankdir=BT; newrank=true; node [fontname="Helvetica", fontsize=10];',
-             '  edge [color="#666666", arrowsize=0.6];']
-    if title:
-        lines.append(f'  labelloc=t; label="{_quote(title)}";')
-    # group nodes: (step, scope path) -> nodes; parameters and inputs without a step sit outside time clusters
-    groups: dict = {}
-    for node in graph.nodes:
-        groups.setdefault(node.step, []).append(node)
-    for step_index in [None] + graph.steps:
-        members = groups.get(step_index, [])
-        indent = "  "
-        if step_index is not None:
-            lines.append(f'  subgraph cluster_t{step_index} {{ label="t = {step_index}"; style="rounded"; '
-                         'color="#999999";')
-            indent = "    "
-            lines.append(f'{indent}anchor_t{step_index} [shape=point, style=invis];')
-        lines.extend(_scoped(members, indent, f"t{step_index}", look))
-        if step_index is not None:
-            lines.append("  }")
-    if len(graph.steps) > 1:  # invisible anchors on one rank keep the time clusters in order, left to right
-        anchors = " -> ".join(f"anchor_t{t}" for t in graph.steps)
-        lines.append(f"  {{ rank=same; {anchors} [style=invis]; }}")
-    for a, b in graph.edges:
-        attrs = look.edge(a, b)
-        lines.append(f"  {a} -> {b}{' [' + ', '.join(attrs) + ']' if attrs else ''};")
-    if look.scale is not None:
-        lines.extend(look.scale.legend())
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return _source(graph, title, grads, highlight, level, max_nodes)[0]
 
 
-def _scoped(members: list, indent: str, prefix: str, look: _Look) -> list:
-    """Nodes nested in clusters by scope path."""
-    tree: dict = {}
-    for node in members:
-        level = tree
-        for part in node.scope.split("/") if node.scope else []:
-            level = level.setdefault(part, {})
-        level.setdefault(None, []).append(node)
-    return _emit(tree, indent, prefix, look)
+def frames(graph: Graph, level: str = "op", title: str | None = None, grads: bool = False, highlight=None,
+           stable: bool = True, max_nodes: int | None = None) -> list:
+    """One DOT source per time step t: the graph as it stood after step t (``Graph.until(t)``) — an unrolling
+    to show one frame after another. With ``stable`` the later steps are laid out but invisible, so every frame
+    has the same layout and size and nothing jumps; without it each frame holds only its part of the graph.
+
+    >>> import tinygrad_rnn as tr
+    >>> out, _ = tr.nn.RNN(2, 3)(tr.zeros(4, 1, 2))
+    >>> len(frames(tr.graph.trace(out)))
+    4
+    """
+    if level == "layer":
+        raise ValueError("frames: the layer level has no time steps to unroll; use level='op' or 'cell'")
+    drawn, chosen, _ = _at_level(graph, level, max_nodes)
+    if chosen == "layer":  # too big even per cell: the cell level is the coarsest with frames
+        drawn, chosen = (graph if graph.level == "cell" else (graph.parent or graph).collapse("cell")), "cell"
+    out = []
+    for t in drawn.steps:
+        part = drawn.until(t)
+        if stable:
+            out.append(_Writer(drawn, chosen, title, grads, highlight, {n.id for n in part.nodes}).source())
+        else:
+            out.append(_Writer(part, chosen, title, grads, highlight).source())
+    return out
 
 
-def _emit(tree: dict, indent: str, prefix: str, look: _Look) -> list:
-    lines = [f"{indent}{n.id} [label=\"{_label(n)}\", {_attrs(look.node(n))}];" for n in tree.get(None, [])]
-    for i, name in enumerate(sorted(k for k in tree if k is not None)):
-        cluster = f"{prefix}_{i}"
-        lines.append(f'{indent}subgraph cluster_{cluster} {{ label="{_quote(name)}"; style="dashed"; color="#bbbbbb";')
-        lines.extend(_emit(tree[name], indent + "  ", cluster, look))
-        lines.append(f"{indent}}}")
-    return lines
+def _hidden_ids(plan: _Plan, shown: set) -> frozenset:
+    """Drawn ids of the nodes not in ``shown``, and of stand-ins whose links are none of them shown."""
+    hidden = set()
+    for n in plan.graph.nodes:
+        uses = plan.stand_ins.get(n.id, {})
+        if n.id not in shown:
+            hidden.update(uses.values())
+            hidden.add(n.id)
+            continue
+        hidden.update(drawn for key, drawn in uses.items()
+                      if key != _HOME and not any(link in shown for link in plan.links[drawn]))
+    return frozenset(hidden)
 
 
+# -- files and notebooks ----------------------------------------------------------------------------------------------
 def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
 INSTALL_DOT = "Graphviz's dot is not installed, so only the DOT source was written; install it with " \
               "'sudo apt-get install graphviz' (Debian/Ubuntu) or 'brew install graphviz' (macOS)"
+_told = False
+
+
+def _tell_install() -> None:
+    """Say once per process that dot is missing and how to get it."""
+    global _told
+    if not _told:
+        _told = True
+        warnings.warn(INSTALL_DOT, stacklevel=3)
+
+
+def _render(dot_path: str, formats, timeout: float = 120.0) -> list:
+    """``dot -T<fmt>`` for each format beside ``dot_path``, atomically; the paths written."""
+    if not dot_available():
+        _tell_install()
+        return []
+    written, stem = [], os.path.splitext(dot_path)[0]
+    for fmt in formats:
+        out = f"{stem}.{fmt}"
+        try:
+            with atomic_path(out) as tmp:
+                subprocess.run(["dot", f"-T{fmt}", dot_path, "-o", tmp], check=True, timeout=timeout,
+                               capture_output=True)
+        except subprocess.TimeoutExpired:
+            warnings.warn(f"dot took more than {timeout:g} s on {dot_path}; draw it at a coarser level "
+                          "(level='cell' or 'layer')", stacklevel=3)
+            break
+        written.append(out)
+    return written
+
+
+def _save(source: str, path: str, formats, render: bool = True) -> list:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(source)
+    return [path] + (_render(path, formats) if render else [])
 
 
 def write(graph: Graph, path: str, formats=("svg",), title: str | None = None, grads: bool = False,
-          highlight=None) -> list:
-    """Write ``path`` (.dot) atomically and, where ``dot`` exists, each format beside it; return the paths."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write(to_dot(graph, title, grads, highlight))
-    written = [path]
-    if dot_available():
-        stem = os.path.splitext(path)[0]
-        for fmt in formats:
-            out = f"{stem}.{fmt}"
-            with atomic_path(out) as tmp:
-                subprocess.run(["dot", f"-T{fmt}", path, "-o", tmp], check=True, timeout=120)
-            written.append(out)
+          highlight=None, level: str = "op", max_nodes: int | None = None) -> list:
+    """Write ``path`` (.dot) atomically and, where ``dot`` exists, each of ``formats`` (``"svg"``, ``"png"``,
+    ``"pdf"``, …) beside it; return the paths. Without ``dot`` the DOT source is still written and a warning,
+    once per process, says how to install it."""
+    source, fits = _source(graph, title, grads, highlight, level, max_nodes)
+    return _save(source, path, formats, render=fits)
+
+
+def write_frames(graph: Graph, out_dir: str, stem: str, formats=("svg", "png"), level: str = "op",
+                 **options) -> list:
+    """Write ``stem_frame{t}.dot`` and each format (``stem_frame0.svg`` …) under ``out_dir`` for every frame of
+    :func:`frames`; return the paths, frame by frame."""
+    written = []
+    for t, source in enumerate(frames(graph, level=level, **options)):
+        written.extend(_save(source, os.path.join(out_dir, f"{stem}_frame{t}.dot"), formats))
     return written
+
+
+class Drawing:
+    """DOT source that shows itself: inline SVG in Jupyter where ``dot`` exists, else the source and how to get
+    ``dot``. ``save(path, formats)`` writes it like :func:`write`.
+
+    >>> import tinygrad_rnn as tr
+    >>> d = draw(tr.graph.trace((tr.tensor([1.0], requires_grad=True) * 2).tanh()))
+    >>> d.source.startswith("digraph")
+    True
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+        self._svg = None
+
+    def __str__(self) -> str:
+        return self.source
+
+    def svg(self) -> str | None:
+        """The drawing as SVG text (rendered once), or None without ``dot``."""
+        if self._svg is None and dot_available():
+            self._svg = subprocess.run(["dot", "-Tsvg"], input=self.source, capture_output=True, text=True,
+                                       check=True, timeout=120).stdout
+        return self._svg
+
+    def _repr_svg_(self):
+        return self.svg()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        svg = self.svg()
+        if svg is not None:
+            return {"image/svg+xml": svg}
+        return {"text/plain": f"{INSTALL_DOT}\n\n{self.source}"}
+
+    def save(self, path: str, formats=("svg",)) -> list:
+        return _save(self.source, path, formats)
+
+
+def draw(graph: Graph, **options) -> Drawing:
+    """:func:`to_dot`'s drawing as a :class:`Drawing`, for display in Jupyter (the same options)."""
+    return Drawing(to_dot(graph, **options))

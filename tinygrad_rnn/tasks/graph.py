@@ -1,0 +1,102 @@
+"""Draw the unrolled graph of a small RNN, LSTM or GRU layer: one cluster per time step, left to right.
+
+    tinygrad-rnn graph --cell lstm --steps 6 --level op --grads --highlight highway
+
+Builds the layer (unfused at op level, so that every gate is its own node), puts a loss on the last step's
+output, runs backward and writes ``graph_<cell>_<level>.dot`` plus each of ``--formats`` under ``--out``, printing
+one line per file written. ``--grads`` colours nodes by ‖grad‖; ``--highlight`` draws the LSTM cell-state highway
+c₀ → … → c_T (``highway``) or everything between the first and last hidden state (``hidden``) in bold.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+import tinygrad_rnn as tr
+
+LAYERS = {"rnn": tr.nn.RNN, "lstm": tr.nn.LSTM, "gru": tr.nn.GRU}
+INPUT_SIZE, BATCH = 3, 2
+# what may lie between two cell states on the highway: the c tensors, the products and sums that carry them,
+# the anonymous tensors between those, and a fused step (its c is one of its outputs)
+_HIGHWAY_OPS = ("add", "mul", "lstm_cell")
+
+
+def build(cell: str = "lstm", steps: int = 6, layers: int = 1, hidden: int = 8, bidirectional: bool = False,
+          fused: bool = False, seed: int = 0) -> tuple:
+    """The traced graph of ``cell`` unrolled over ``steps`` with a loss on the last step, after backward (every
+    tensor's gradient kept), and the layer itself.
+
+    >>> graph, layer = build("gru", steps=3)
+    >>> graph.steps, type(layer).__name__
+    ([0, 1, 2], 'GRU')
+    """
+    tr.manual_seed(seed)
+    layer = LAYERS[cell](INPUT_SIZE, hidden, num_layers=layers, bidirectional=bidirectional, fused=fused)
+    output, _ = layer(tr.randn(steps, BATCH, INPUT_SIZE))
+    last = output[-1]
+    loss = (last * last).sum()
+    tr.graph.retain_grads(loss)
+    loss.backward()
+    return tr.graph.trace(loss), layer
+
+
+def highlighted(graph, which: str) -> list:
+    """The nodes to draw in bold: ``highway`` (each layer's c₀ → … → c_T), ``hidden`` (h₀ → … → h_T) or ``none``."""
+    if which == "none":
+        return []
+    name = "c" if which == "highway" else "h"
+    through = (lambda n: n.name == "c" or (n.kind == "tensor" and not n.name) or n.label in _HIGHWAY_OPS) \
+        if which == "highway" else None
+    nodes: dict = {}
+    for scope in sorted({n.scope for n in graph.find(name=name, kind="tensor")}):
+        chain = sorted(graph.find(name=name, scope=scope, kind="tensor"), key=lambda n: n.step)
+        if len(chain) > 1:
+            first, last = (chain[0], chain[-1]) if not scope.endswith("_reverse") else (chain[-1], chain[0])
+            nodes.update((n.id, n) for n in graph.path_nodes(first, last, through))
+    return list(nodes.values())
+
+
+def run(cell: str = "lstm", steps: int = 6, level: str = "op", grads: bool = False, layers: int = 1,
+        bidirectional: bool = False, hidden: int = 8, highlight: str = "none", out_dir: str = "out",
+        formats=("svg",), seed: int = 0, log=print) -> list:
+    """Build, trace and write the drawing; returns the paths written."""
+    from viz import dot
+
+    graph, _ = build(cell, steps, layers, hidden, bidirectional, fused=level != "op", seed=seed)
+    layout = f"{layers}-layer " if layers > 1 else ""
+    title = (f"{layout}{'bidirectional ' if bidirectional else ''}{cell.upper()}, H = {hidden}, unrolled over "
+             f"{steps} steps ({level} level{', ‖grad‖ as colour' if grads else ''})")
+    path = os.path.join(out_dir, f"graph_{cell}_{level}.dot")
+    files = dot.write(graph, path, formats=formats, title=title, grads=grads, highlight=highlighted(graph, highlight),
+                      level=level)
+    for f in files:
+        log(f"wrote {f}")
+    return files
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="tinygrad-rnn graph", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cell", choices=sorted(LAYERS), default="lstm")
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--level", choices=("op", "cell", "layer"), default="op")
+    parser.add_argument("--grads", action="store_true", help="colour nodes by the norm of their gradient")
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--bidirectional", action="store_true")
+    parser.add_argument("--hidden", type=int, default=8)
+    parser.add_argument("--highlight", choices=("highway", "hidden", "none"), default="none")
+    parser.add_argument("--out", default="out")
+    parser.add_argument("--formats", default="svg", help="comma-separated: svg, png, pdf (default svg)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.layers < 1 or args.hidden < 1:
+        parser.error("--steps, --layers and --hidden must be at least 1")
+    if args.highlight == "highway" and args.cell != "lstm":
+        parser.error("--highlight highway: only an LSTM has a cell state")
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    run(args.cell, args.steps, args.level, args.grads, args.layers, args.bidirectional, args.hidden, args.highlight,
+        args.out, formats, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
