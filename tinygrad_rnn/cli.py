@@ -13,6 +13,7 @@ TASKS = {
     "charlm": ("tinygrad_rnn.tasks.charlm", "character-level language model on the standard library's source"),
     "long-range": ("tinygrad_rnn.tasks.long_range", "adding problem and copy memory: RNN vs LSTM vs GRU"),
     "gradflow": ("tinygrad_rnn.tasks.gradflow", "gradient against lag for RNN, LSTM and GRU, with a plot"),
+    "graph": ("tinygrad_rnn.tasks.graph", "draw an unrolled RNN/LSTM/GRU graph: op, cell or layer level, ‖grad‖"),
     "studies": ("tinygrad_rnn.tasks.studies", "gradient-flow studies: inits, gating, linear forgetting, clipping"),
     "g2p": ("tinygrad_rnn.tasks.g2p", "grapheme-to-phoneme seq2seq on the CMU dictionary: train, eval, pronounce"),
 }
