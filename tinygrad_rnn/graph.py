@@ -396,6 +396,9 @@ class Graph:
             key = keys[n.id]
             depth[n.id] = max((depth[p] + (keys[p] != key or key is None) for p in self._predecessors[n.id]),
                               default=0)
+        for n in self.nodes:  # a Python number has nothing behind it: it goes where the op it appears in goes
+            if n.kind == "const" and self._successors[n.id]:
+                depth[n.id] = depth[self._successors[n.id][0]]
         return {i: (key[:3] + (depth[i],) if key is not None and key[0] in parents else key)
                 for i, key in keys.items()}
 

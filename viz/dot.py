@@ -29,8 +29,8 @@ import warnings
 from tinygrad_rnn.graph import LEVELS, Graph, Node
 from tinygrad_rnn.serialization import atomic_path
 
-# dot lays out ~3,000 nodes of an unrolled LSTM in about 5 s on one core (benchmarks/viz.py measures it):
-# beyond that a graph is drawn collapsed rather than handed to dot to choke on
+# dot lays out ~3,000 drawn nodes of an unrolled LSTM in 1-3 s, 5,000 in ~10 s, 7,000 in ~40 s (its layout is
+# superlinear; benchmarks/viz.py measures it): beyond this a graph is drawn collapsed, not handed to dot to choke on
 MAX_NODES = 3000
 
 _STYLE = {
@@ -172,6 +172,8 @@ class _Plan:
         self._slices_into_steps()
         self.stand_ins: dict = {}  # node id -> {(slot, scope) or _HOME: drawn id}
         self.links: dict = {}  # drawn id of a stand-in -> the ids of the nodes it links to
+        self.bundle_of: dict = {}  # (slot, scope) -> drawn id of the parameters' stand-in there
+        self.bundles: dict = {}  # that drawn id -> the parameters' ids, in order of use
         self._place_leaves()
         self._stub_fans()
         timed_slots = [s for s in self.slot.values() if _timed(s)]
@@ -200,11 +202,21 @@ class _Plan:
         return uses[key]
 
     def _place_leaves(self) -> None:
+        """Leaves by their users: once outside time, and inside each step and scope that uses them; there the
+        parameters of one step and scope share one stand-in, a small table (W_hh and b_hh side by side)."""
         graph = self.graph
         for a, b in graph.edges:
             if graph[a].kind in _LEAVES:
                 where = self.slot[b]
-                self._stand_in(a, (where, graph[b].scope) if _timed(where) else _HOME, b)
+                key = (where, graph[b].scope) if _timed(where) else _HOME
+                if key != _HOME and graph[a].kind == "param":
+                    bundle = self.bundle_of.setdefault(key, f"params_{len(self.bundle_of)}")
+                    if a not in self.bundles.setdefault(bundle, []):
+                        self.bundles[bundle].append(a)
+                    self.stand_ins.setdefault(a, {})[key] = bundle
+                    self.links.setdefault(bundle, set()).add(b)
+                else:
+                    self._stand_in(a, key, b)
                 if not _timed(where):
                     self.slot[a] = min(self.slot.get(a, where), where)
         for n in graph.nodes:  # a leaf nothing uses (a traced parameter on its own) still shows
@@ -247,11 +259,15 @@ class _Plan:
     def members(self) -> dict:
         """slot -> [(drawn id, node, scope it is drawn in, stand-in or not)], in graph order."""
         out: dict = {}
+        placed = set()
         for n in self.graph.nodes:
             uses = self.stand_ins.get(n.id, {})
             if n.kind not in _LEAVES and _HOME not in uses:
                 out.setdefault(self.slot[n.id], []).append((n.id, n, n.scope, False))
             for key, drawn in uses.items():
+                if drawn in placed:  # a parameters' table, already placed by its first parameter
+                    continue
+                placed.add(drawn)
                 if key == _HOME:
                     out.setdefault(self.slot[n.id], []).append((drawn, n, n.scope if n.kind not in _LEAVES else "",
                                                                 False))
@@ -274,8 +290,9 @@ class _Look:
 
     def label(self, node: Node, stand_in: bool) -> str:
         if stand_in and node.kind not in _LEAVES:  # a stub of something outside time: its name suffices
-            name = node.label or node.name or _shape(node)
-            return _quote(name if "all steps" in name else f"{name} (all steps)")
+            if node.kind == "group":
+                return _quote(f"{self._contents(node)} ({node.label.replace(' · all steps', '')}, all steps)")
+            return _quote(f"{node.label or node.name or _shape(node)} (all steps)")
         if node.kind == "op" or node.kind == "const":
             steps = self.plan.steps_of(node.id)
             return _quote(node.label) + (f"\\nsteps {_steps_text(steps)}" if steps else "")
@@ -285,6 +302,25 @@ class _Look:
         if stand_in and node.id in self.shared:
             name += " (shared)"
         return f"{_quote(name)}\\n{_shape(node)}" if name else _shape(node)
+
+    def bundle(self, drawn: str) -> str:
+        """The attributes of a step's table of parameters: one row per parameter, in its shared colour (or its
+        gradient's), each named with its shape."""
+        rows = []
+        for param_id in self.plan.bundles[drawn]:
+            node = self.graph[param_id]
+            colour = self.shared.get(param_id, _STYLE["param"]["fillcolor"])
+            where = self.scale.position(param_id) if self.scale is not None else None
+            colour = _ramp(where) if where is not None else colour
+            text = html.escape(f"{node.name}{' (shared)' if param_id in self.shared else ''} {_shape(node)}")
+            if where is not None and (where < 0.15 or where > 0.85):
+                text = f'<FONT COLOR="#ffffff">{text}</FONT>'
+            border = _HIGHLIGHT if param_id in self.highlighted else _STYLE["param"]["color"]
+            rows.append(f'<TR><TD BGCOLOR="{colour}" COLOR="{border}" BORDER="1">{text}</TD></TR>')
+        table = f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="1" CELLPADDING="2">{"".join(rows)}</TABLE>'
+        style = ', style="invis"' if drawn in self.hidden else ""
+        names = ", ".join(self.graph[i].name or i for i in self.plan.bundles[drawn])
+        return f'label=<{table}>, shape=plain, fontsize=8, tooltip="{_quote(names)}"{style}'
 
     def _contents(self, node: Node) -> str:
         """A group's ops in brief: their labels where few, else a count."""
@@ -392,6 +428,7 @@ class _Writer:
     def _emit(self, tree: dict, indent: str, prefix: str) -> list:
         look = self.look
         lines = [f'{indent}{drawn} [label="{look.label(node, is_copy)}", {_attrs(look.node(node, drawn, is_copy))}];'
+                 if drawn not in self.plan.bundles else f"{indent}{drawn} [{look.bundle(drawn)}];"
                  for drawn, node, _, is_copy in tree.get(None, [])]
         scopes = sorted(k for k in tree if isinstance(k, str))
         for i, key in enumerate(scopes + sorted(k for k in tree if isinstance(k, tuple))):
@@ -413,10 +450,13 @@ class _Writer:
         return lines
 
     def _edges(self, members: dict) -> list:
-        lines, plan = [], self.plan
+        lines, plan, seen = [], self.plan, set()
         slot_of = {drawn: slot for slot, nodes in members.items() for drawn, *_ in nodes}
         for a, b in self.graph.edges:
             drawn = plan.ends(a, b)
+            if drawn in seen:  # W_hh and b_hh into one linear: one edge from their table
+                continue
+            seen.add(drawn)
             # an edge against time (from a reverse layer's step to the one before, say) must not drag the layout
             constrained = slot_of[drawn[0]] <= slot_of[drawn[1]] or self.level == "layer"
             attrs = self.look.edge(a, b, drawn, constrained)
