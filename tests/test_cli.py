@@ -3,11 +3,12 @@ import subprocess
 import sys
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import cli, demo
+from tinygrad_rnn import cli
+from tinygrad_rnn.tasks import char_rnn
 
 
-def test_demo_learns_the_sentences_and_writes_the_graph(tmp_path):
-    result = demo.run(seconds=3.0, out_dir=str(tmp_path), log=lambda *_: None)
+def test_char_rnn_learns_the_sentences_and_writes_the_graph(tmp_path):
+    result = char_rnn.run(seconds=3.0, out_dir=str(tmp_path), log=lambda *_: None)
     assert result["losses"][-1] < 0.5 * result["losses"][0]
     assert (tmp_path / "char_rnn_unrolled.dot").exists()
     assert (tmp_path / "char_rnn_gradients.png").stat().st_size > 0
@@ -15,7 +16,7 @@ def test_demo_learns_the_sentences_and_writes_the_graph(tmp_path):
 
 
 def test_cli_entry_points(tmp_path):
-    assert cli.main(["demo", "--seconds", "0.5", "--out", str(tmp_path)]) == 0
+    assert cli.main(["char-rnn", "--seconds", "0.5", "--out", str(tmp_path)]) == 0
     out = subprocess.run([sys.executable, "-m", "tinygrad_rnn", "--version"], capture_output=True, text=True,
                          check=True)
     assert tr.__version__ in out.stdout

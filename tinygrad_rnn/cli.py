@@ -15,6 +15,8 @@ TASKS = {
     "gradflow": ("tinygrad_rnn.tasks.gradflow", "gradient against lag for RNN, LSTM and GRU, with a plot"),
     "graph": ("tinygrad_rnn.tasks.graph", "draw an unrolled RNN/LSTM/GRU graph: op, cell or layer level, ‖grad‖"),
     "studies": ("tinygrad_rnn.tasks.studies", "gradient-flow studies: inits, gating, linear forgetting, clipping"),
+    "char-rnn": ("tinygrad_rnn.tasks.char_rnn", "char-level tanh RNN on the lectures' sentences, its unrolled graph"),
+    "report": ("tinygrad_rnn.tasks.report", "every picture of a G2P checkpoint and the studies in out/report.html"),
     "g2p": ("tinygrad_rnn.tasks.g2p", "grapheme-to-phoneme seq2seq on the CMU dictionary: train, eval, pronounce"),
 }
 
@@ -32,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinygrad-rnn", description="Recurrent networks unrolled in the graph.")
     parser.add_argument("--version", action="version", version=f"tinygrad_rnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="train a small char-RNN and write its unrolled graph under out/")
-    demo.add_argument("--seconds", type=float, default=5.0, help="training time budget (default 5)")
+    demo = commands.add_parser("demo", help="train a small G2P seq2seq model for a minute and write the pictures and "
+                                             "out/report.html")
+    demo.add_argument("--seconds", type=float, default=60.0, help="training time budget (default 60)")
     demo.add_argument("--out", default="out", help="output folder (default out/)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo)
