@@ -7,6 +7,7 @@ import pytest
 
 import tinygrad_rnn as tr
 from viz import cell as viz_cell
+from viz import dot as viz_dot
 
 
 def _edges(dot: str) -> dict:
@@ -121,7 +122,8 @@ def test_write_cell_writes_dot_and_renders_where_dot_exists(tmp_path):
 
 
 def test_without_graphviz_the_dot_source_is_still_written_with_a_hint(tmp_path, monkeypatch):
-    monkeypatch.setattr(viz_cell.shutil, "which", lambda name: None)
+    monkeypatch.setattr(viz_dot, "dot_available", lambda: False)
+    monkeypatch.setattr(viz_dot, "_told", False)
     with pytest.warns(UserWarning, match="apt-get install graphviz"):
         written = viz_cell.write_cell("gru", str(tmp_path / "gru.dot"))
     assert written == [str(tmp_path / "gru.dot")] and [p.name for p in tmp_path.iterdir()] == ["gru.dot"]

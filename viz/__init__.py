@@ -1,5 +1,10 @@
-"""Pictures of traced graphs. Depends on ``tinygrad_rnn``'s public API (``tinygrad_rnn.graph``) only."""
-from . import plots
-from .dot import INSTALL_DOT, dot_available, to_dot, write
+"""Pictures of traced graphs and of gradient flow. Depends on ``tinygrad_rnn``'s public API only.
 
-__all__ = ["INSTALL_DOT", "dot_available", "plots", "to_dot", "write"]
+``dot`` draws unrolled graphs (levels, collapse, gradients, paths, frames), ``cell`` one LSTM/GRU cell gate by gate,
+``beam`` a beam search's tree, ``plots`` the curves and heatmaps, ``report`` the HTML page that bundles them.
+"""
+from . import beam, cell, dot, plots, report
+from .dot import INSTALL_DOT, Drawing, dot_available, draw, frames, to_dot, write, write_frames, write_source
+
+__all__ = ["INSTALL_DOT", "Drawing", "beam", "cell", "dot", "dot_available", "draw", "frames", "plots", "report",
+           "to_dot", "write", "write_frames", "write_source"]

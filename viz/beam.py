@@ -16,13 +16,10 @@ True
 """
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Sequence
 
-from tinygrad_rnn.serialization import atomic_path
 
-from .dot import _quote, dot_available
+from .dot import _quote, write_source
 
 _GREY = "#9e9e9e"
 _BEST = "#c2185b"
@@ -117,15 +114,4 @@ def write_beam_tree(tree, path: str, formats=("svg",), vocab_decode=None, title:
                     max_pruned: int | None = None) -> list:
     """Write ``path`` (.dot) atomically and, where Graphviz's ``dot`` exists, each format beside it (as
     ``viz.write`` does for graphs); return the paths written."""
-    source = beam_tree_dot(tree, vocab_decode, title, max_pruned)
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write(source)
-    written = [path]
-    if dot_available():
-        stem = os.path.splitext(path)[0]
-        for fmt in formats:
-            out = f"{stem}.{fmt}"
-            with atomic_path(out) as tmp:
-                subprocess.run(["dot", f"-T{fmt}", path, "-o", tmp], check=True, timeout=120)
-            written.append(out)
-    return written
+    return write_source(beam_tree_dot(tree, vocab_decode, title, max_pruned), path, formats)

@@ -18,19 +18,14 @@ True
 from __future__ import annotations
 
 import html
-import os
-import shutil
-import subprocess
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 import tinygrad_rnn as tr
 from tinygrad_rnn.graph import Graph, Node, retain_grads, trace
-from tinygrad_rnn.serialization import atomic_path
 
-from .dot import INSTALL_DOT
+from .dot import write_source
 
 # the two paths and the gate wiring; the highway has the colour viz.dot gives a highlighted path
 HIGHWAY = {"color": "#c2185b", "penwidth": "4.5"}
@@ -399,26 +394,6 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"cell drawing: kind must be 'lstm' or 'gru', got {kind!r}")
 
 
-def _render(dot_source: str, path: str, formats=("svg", "png")) -> list:
-    """Write ``dot_source`` to ``path`` (.dot) and, where Graphviz's ``dot`` exists, each format beside it; all
-    atomically. Returns the paths written; without ``dot`` a warning says how to install it."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write(dot_source)
-    written = [path]
-    if formats and shutil.which("dot") is None:
-        warnings.warn(INSTALL_DOT, stacklevel=3)
-        return written
-    stem = os.path.splitext(path)[0]
-    for fmt in formats:
-        out = f"{stem}.{fmt}"
-        resolution = ["-Gdpi=110"] if fmt == "png" else []  # a PNG sharp enough to read the edge labels
-        with atomic_path(out) as tmp:
-            subprocess.run(["dot", f"-T{fmt}", *resolution, path, "-o", tmp], check=True, timeout=120,
-                           capture_output=True)
-        written.append(out)
-    return written
-
-
 def write_cell(kind: str, path: str, formats=("svg", "png"), cell=None, inputs=None, grads: bool = False,
                title: str | None = None) -> list:
     """Draw one ``kind`` ("lstm" or "gru") cell to ``path`` (.dot) and, where ``dot`` exists, each of
@@ -439,4 +414,4 @@ def write_cell(kind: str, path: str, formats=("svg", "png"), cell=None, inputs=N
         source = lstm_cell_dot(graph, title=title, **options)
     else:
         source = gru_cell_dot(graph, title=title, reset_after=True if cell is None else cell.reset_after)
-    return _render(source, path, formats)
+    return write_source(source, path, formats, png_dpi=110)  # a PNG sharp enough to read the edge labels

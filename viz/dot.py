@@ -655,7 +655,7 @@ def _tell_install() -> None:
         warnings.warn(INSTALL_DOT, stacklevel=3)
 
 
-def _render(dot_path: str, formats, timeout: float = 120.0) -> list:
+def _render(dot_path: str, formats, timeout: float = 120.0, png_dpi: int | None = None) -> list:
     """``dot -T<fmt>`` for each format beside ``dot_path``, atomically; the paths written."""
     if not dot_available():
         _tell_install()
@@ -663,9 +663,10 @@ def _render(dot_path: str, formats, timeout: float = 120.0) -> list:
     written, stem = [], os.path.splitext(dot_path)[0]
     for fmt in formats:
         out = f"{stem}.{fmt}"
+        resolution = [f"-Gdpi={png_dpi}"] if png_dpi and fmt == "png" else []
         try:
             with atomic_path(out) as tmp:
-                subprocess.run(["dot", f"-T{fmt}", dot_path, "-o", tmp], check=True, timeout=timeout,
+                subprocess.run(["dot", f"-T{fmt}", *resolution, dot_path, "-o", tmp], check=True, timeout=timeout,
                                capture_output=True)
         except subprocess.TimeoutExpired:
             warnings.warn(f"dot took more than {timeout:g} s on {dot_path}; draw it at a coarser level "
@@ -675,10 +676,17 @@ def _render(dot_path: str, formats, timeout: float = 120.0) -> list:
     return written
 
 
-def _save(source: str, path: str, formats, render: bool = True) -> list:
+def write_source(source: str, path: str, formats=("svg",), render: bool = True, png_dpi: int | None = None) -> list:
+    """Write DOT ``source`` to ``path`` atomically and, where ``dot`` exists (and ``render``), each of ``formats``
+    beside it; return the paths. Every drawing in ``viz`` (graphs, cells, beam trees) is written through here.
+
+    >>> import os, tempfile
+    >>> write_source("digraph { a -> b }", os.path.join(tempfile.mkdtemp(), "ab.dot"), formats=())[0].endswith("ab.dot")
+    True
+    """
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(source)
-    return [path] + (_render(path, formats) if render else [])
+    return [path] + (_render(path, formats, png_dpi=png_dpi) if render and formats else [])
 
 
 def write(graph: Graph, path: str, formats=("svg",), title: str | None = None, grads: bool = False,
@@ -687,7 +695,7 @@ def write(graph: Graph, path: str, formats=("svg",), title: str | None = None, g
     ``"pdf"``, …) beside it; return the paths. Without ``dot`` the DOT source is still written and a warning,
     once per process, says how to install it."""
     source, fits = _source(graph, title, grads, highlight, level, max_nodes)
-    return _save(source, path, formats, render=fits)
+    return write_source(source, path, formats, render=fits)
 
 
 def write_frames(graph: Graph, out_dir: str, stem: str, formats=("svg", "png"), level: str = "op",
@@ -696,7 +704,7 @@ def write_frames(graph: Graph, out_dir: str, stem: str, formats=("svg", "png"), 
     :func:`frames`; return the paths, frame by frame."""
     written = []
     for t, source in enumerate(frames(graph, level=level, **options)):
-        written.extend(_save(source, os.path.join(out_dir, f"{stem}_frame{t}.dot"), formats))
+        written.extend(write_source(source, os.path.join(out_dir, f"{stem}_frame{t}.dot"), formats))
     return written
 
 
@@ -734,7 +742,7 @@ class Drawing:
         return {"text/plain": f"{INSTALL_DOT}\n\n{self.source}"}
 
     def save(self, path: str, formats=("svg",)) -> list:
-        return _save(self.source, path, formats)
+        return write_source(self.source, path, formats)
 
 
 def draw(graph: Graph, **options) -> Drawing:
