@@ -218,6 +218,14 @@ def test_a_detached_state_is_drawn_as_a_cut_between_windows():
     assert "✂ detached" in dot.to_dot(g, level="layer")
 
 
+def test_a_layers_detached_state_is_cut_per_layer_slice():
+    losses = _two_windows(layer=True)
+    g = tr.graph.trace(*losses)
+    # the carried (h, c) stacks are gone by now; each layer's slice links to that layer's last h and c
+    assert [(g[a].name, g[a].step, g[b].kind) for a, b in g.cut_edges] == [("h", 2, "input"), ("c", 2, "input")]
+    assert dot.to_dot(g).count("✂ detached") == 1
+
+
 def test_windows_of_a_layer_numbered_from_zero_come_one_after_the_other():
     g = tr.graph.trace(*_two_windows(layer=True))
     source = dot.to_dot(g, level="cell")

@@ -380,9 +380,20 @@ class Tensor:
     def detach(self) -> "Tensor":
         """The same data as a new leaf that requires no gradient: where truncated BPTT cuts the graph."""
         t = _wrap(self.data, False, self._backend, None, 0, self.name)
-        if self._fn is not None:  # a weak link back, so a drawing can show where the graph was cut
-            t._detached_from = weakref.ref(self)
+        if self._fn is not None:
+            # weak links back, so a drawing can show where the graph was cut: to this tensor and, for when it is
+            # gone (a layer's stacked final state nobody keeps), to the tensors it was made from
+            t._detached_from = (weakref.ref(self),) + tuple(weakref.ref(p) for p in self._fn.parents)
         return t
+
+    def detached_origin(self) -> "Tensor | None":
+        """The tensor this one was ``detach()``-ed from, or, when that is gone, the first still alive of those it
+        was made from; None for a tensor that was never detached or whose origins are all gone."""
+        for ref in getattr(self, "_detached_from", None) or ():  # unset on the hot path: only detach() sets it
+            origin = ref()
+            if origin is not None:
+                return origin
+        return None
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if requires_grad and self.dtype not in _backend.FLOAT_DTYPES:

@@ -557,8 +557,7 @@ def _walk(stack: list, functions: dict, produced: dict, known: dict | None = Non
         t = stack.pop()
         fn = t._fn
         if fn is None:
-            ref = getattr(t, "_detached_from", None)
-            origin = ref() if ref is not None else None
+            origin = t.detached_origin()
             if origin is not None and id(origin._fn) not in known and id(origin._fn) not in functions:
                 origins.append(origin)
             continue
@@ -575,8 +574,7 @@ def _cut_edges(nodes: list, tensor_ids: dict) -> list:
     cuts = []
     for node in nodes:
         t = node.tensor if node.kind == "input" else None
-        ref = getattr(t, "_detached_from", None)
-        origin = ref() if ref is not None else None
+        origin = t.detached_origin() if t is not None else None
         if origin is not None and id(origin) in tensor_ids:
             cuts.append((tensor_ids[id(origin)], node.id))
     return cuts
@@ -584,8 +582,7 @@ def _cut_edges(nodes: list, tensor_ids: dict) -> list:
 
 def _no_graph(t: Tensor) -> str:
     what = f"trace: this tensor (shape {t.shape}{f', name {t.name!r}' if t.name else ''}) has no graph: "
-    ref = getattr(t, "_detached_from", None)
-    origin = ref() if ref is not None else None
+    origin = t.detached_origin()
     if origin is not None:
         return (what + f"it was detached (.detach()) from the output of '{origin.grad_fn.op_label()}'"
                 f"{_where(origin.scope, origin.step)}; trace that tensor instead")
