@@ -222,5 +222,21 @@ def test_a_mask_is_checked_again_when_its_data_is_new():
     module(query, keys, values, mask)  # the same tensor again: accepted without a new check
     bad = np.array(host(mask))
     bad[0] = False
-    with pytest.raises(tr.ShapeError, match="is masked"):
-        module(query, keys, values, tr.tensor(bad))
+    mask.data = tr.tensor(bad).data  # the same tensor object, now holding an array with an all-padding row
+    with pytest.raises(tr.ShapeError, match=r"batch row\(s\) \[0\] is masked"):
+        module(query, keys, values, mask)
+    with pytest.raises(tr.ShapeError, match=r"batch row\(s\) \[0\] is masked"):
+        module(query, keys, values, tr.tensor(bad))  # and a new tensor, of course
+
+
+def test_a_reused_mask_is_shape_checked_against_every_keys():
+    module = make("dot")
+    query, keys, values, mask = data("dot")
+    module(query, keys, values, mask)  # checked once and remembered
+    shorter = keys[:, :S - 1]
+    with pytest.raises(tr.ShapeError, match=rf"mask of shape \({B}, {S}\) does not fit keys of shape "
+                                            rf"\({B}, {S - 1}, {DK}\)"):
+        module(query, shorter, shorter, mask)
+    with pytest.raises(tr.ShapeError, match=rf"mask of shape \({B}, {S}\) does not fit keys"):
+        module(query[:2], keys[:2], values[:2], mask)
+    module(query, keys, values, mask)  # still fine with the keys it fits

@@ -319,6 +319,31 @@ def test_reductions(device, name, shape, seed, keepdim, data):
     check(lambda a: op(a, dim, keepdim), t)
 
 
+@given(shape=shapes, seed=seeds, keepdim=st.booleans(), data=st.data())
+def test_argmax(device, shape, seed, keepdim, data):
+    dim = data.draw(st.none() if not shape else st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)),
+                    label="dim")
+    x = distinct(np.random.default_rng(seed), shape)
+    t = leaf(x, device)
+    for got in (tr.argmax(t, dim, keepdim), t.argmax(dim=dim, keepdim=keepdim)):
+        assert got.dtype == "int64" and not got.requires_grad and got.grad_fn is None
+        expected = np.argmax(x, axis=dim, keepdims=keepdim)
+        assert got.shape == expected.shape and got.numpy().tolist() == expected.tolist()
+
+
+def test_argmax_takes_the_first_of_ties_and_stays_outside_the_graph(device):
+    x = leaf([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0], [0.0, -1.0, 5.0]], device)
+    assert tr.argmax(x, dim=1).tolist() == [1, 0, 2]
+    assert tr.argmax(x).tolist() == 8 and tr.argmax(x, dim=0, keepdim=True).tolist() == [[1, 0, 2]]
+    assert tr.argmax(tr.tensor([4, 9, 9, 1], device=device)).item() == 1  # integer tensors too
+    (x * tr.argmax(x, dim=1, keepdim=True).to("float64")).sum().backward()  # an index is a constant factor
+    close(grad_of(x), [[1.0] * 3, [0.0] * 3, [2.0] * 3])
+    with pytest.raises(ValueError, match="empty"):
+        tr.argmax(tr.zeros(0, 3, device=device))
+    with pytest.raises(tr.IndexRangeError, match="argmax: dim 2"):
+        tr.argmax(x, dim=2)
+
+
 def test_max_splits_gradient_between_ties(device):
     x = leaf([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], device)
     x.max(dim=1).sum().backward()

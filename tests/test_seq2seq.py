@@ -101,8 +101,17 @@ def test_bidirectional_memory_is_twice_as_wide_and_bridged():
     assert encoded.memory.shape == (3, 5, 12)
     assert [f.shape for f in encoded.final] == [(2, 3, 6), (2, 3, 6)]
     assert net.encoder.bridge_h.weight.shape == (6, 12) and net.encoder.bridge_c.weight.shape == (6, 12)
-    with pytest.raises(ValueError, match="query_size == key_size"):
-        model(bidirectional=True, attention="dot")
+
+
+@pytest.mark.parametrize("attention", ["dot", "scaled_dot"])
+def test_dot_attention_over_a_bidirectional_encoder_says_why_it_cannot_be(attention):
+    with pytest.raises(ValueError, match=rf"Seq2Seq: '{attention}' attention .* query \(hidden_size=6\) .* "
+                                         r"bidirectional encoder's memory is 2·hidden_size=12 wide; use "
+                                         r"bidirectional=False, or attention='general' or 'additive'"):
+        model(bidirectional=True, attention=attention)
+    model(bidirectional=True, attention="general")  # the suggested ways out work
+    model(bidirectional=True, attention="additive")
+    model(bidirectional=False, attention=attention)
 
 
 def test_the_bridge_merges_each_layers_two_directions():
@@ -393,11 +402,17 @@ def test_config_is_json_and_rebuilds_the_model():
     net = model("float32", cell="gru", attention="general", bidirectional=True, reverse_input=True)
     config = json.loads(json.dumps(net.config()))
     assert config["cell"] == "gru" and config["attention"] == "general" and config["sos_index"] == SOS
-    rebuilt = tr.nn.Seq2Seq.from_config(config)
+    rebuilt = tr.nn.Seq2Seq.from_config(config).to("float32")
     assert rebuilt.config() == net.config()
-    rebuilt.load_state_dict(net.state_dict())
+    state = net.state_dict()
+    assert list(rebuilt.state_dict()) == list(state)
+    assert all(rebuilt.state_dict()[k].shape == v.shape for k, v in state.items())
+    rebuilt.load_state_dict(state)
     src, lengths, tgt_in, _ = batch()
-    np.testing.assert_array_equal(host(rebuilt(src, lengths, tgt_in)[0]), host(net(src, lengths, tgt_in)[0]))
+    logits, weights = net(src, lengths, tgt_in)
+    again, again_weights = rebuilt(src, lengths, tgt_in)
+    np.testing.assert_array_equal(host(again), host(logits))
+    np.testing.assert_array_equal(host(again_weights), host(weights))
 
 
 # -- the lectures' toy pairs -------------------------------------------------------------------------------------------

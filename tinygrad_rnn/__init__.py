@@ -15,9 +15,9 @@ from .backend import cuda_available, get_default_dtype, manual_seed, set_default
 from .errors import (AnomalyError, DeviceError, DTypeError, GraphError, IndexRangeError, ShapeError,
                      TinygradRNNError)
 from .gradcheck import GradcheckError, gradcheck
-from .ops import (abs, add, cast, cat, chunk, concat, cross_entropy, div, dropout, embedding, exp, linear, log,
-                  log_softmax, matmul, max, maximum, mean, minimum, mse_loss, mul, neg, permute, pow, relu, reshape,
-                  sigmoid, softmax, split, sqrt, stack, sub, sum, tanh, transpose, unbind, where)
+from .ops import (abs, add, argmax, cast, cat, chunk, concat, cross_entropy, div, dropout, embedding, exp, linear,
+                  log, log_softmax, matmul, max, maximum, mean, minimum, mse_loss, mul, neg, permute, pow, relu,
+                  reshape, sigmoid, softmax, split, sqrt, stack, sub, sum, tanh, transpose, unbind, where)
 from .engine import (Function, Tensor, current_scope, current_step, detect_anomaly, enable_grad, is_grad_enabled,
                      no_grad, scope, step, tensor)
 

@@ -551,6 +551,7 @@ class Tensor:
     def sum(self, dim=None, keepdim=False): return ops.sum(self, dim, keepdim)
     def mean(self, dim=None, keepdim=False): return ops.mean(self, dim, keepdim)
     def max(self, dim=None, keepdim=False): return ops.max(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False): return ops.argmax(self, dim, keepdim)
     def reshape(self, *shape): return ops.reshape(self, *shape)
     def view(self, *shape): return ops.reshape(self, *shape)
     def flatten(self): return ops.reshape(self, -1)

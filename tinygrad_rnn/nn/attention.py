@@ -115,23 +115,26 @@ class _Attention(Module):
             raise ShapeError(f"{name}: keys of shape {keys.shape} hold no position to attend to{location()}")
 
     def _check_mask(self, mask, keys: Tensor) -> Tensor:
-        mask = as_tensor_like(mask, keys, type(self).__name__)
-        checked = self._checked_mask
-        if checked is not None and checked() is mask:  # a decoder passes the same mask at every step
-            return mask
+        """``mask`` as a tensor, checked against ``keys``. Dtype and shape are checked on every call; the test that
+        no row is all padding reads the mask back from the device, so it is skipped when the last checked mask
+        comes again (a decoder passes the same one at every step): the same tensor, holding the same array."""
         name = type(self).__name__
+        mask = as_tensor_like(mask, keys, name)
         if mask.dtype != "bool":
             raise DTypeError(f"{name}: mask must be a bool tensor (False at padding), got {mask.dtype}{location()}")
         if mask.shape != keys.shape[:2]:
             raise ShapeError(f"{name}: mask of shape {mask.shape} does not fit keys of shape {keys.shape} (expects "
                              f"{keys.shape[:2]}){location()}")
-        xp = mask._backend.xp
-        empty = xp.logical_not(xp.any(mask.data, axis=1))
-        if bool(xp.any(empty)):
-            rows = np.flatnonzero(mask._backend.to_numpy(empty)).tolist()
+        checked = self._checked_mask
+        if checked is not None and checked[0]() is mask and checked[1] is mask.data:
+            return mask
+        counts = ops.sum(ops.cast(mask, "int64"), dim=1).tolist()  # real positions per row
+        rows = [row for row, count in enumerate(counts) if count == 0]
+        if rows:
             raise ShapeError(f"{name}: every position of batch row(s) {rows} is masked; each row needs at least one "
                              f"position to attend to (mask of shape {mask.shape}){location()}")
-        object.__setattr__(self, "_checked_mask", weakref.ref(mask))
+        # the array itself too: a tensor whose .data was replaced is checked again (an in-place write is not seen)
+        object.__setattr__(self, "_checked_mask", (weakref.ref(mask), mask.data))
         return mask
 
     def extra_repr(self) -> str:

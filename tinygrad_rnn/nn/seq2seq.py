@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import ops
-from ..engine import Tensor, _wrap, location, scope, step
+from ..engine import Tensor, location, scope, step
 from ..errors import ShapeError
 from .attention import KINDS, make_attention
 from .cells import GRUCell, LSTMCell, RNNCell
@@ -103,9 +103,14 @@ def reverse_padded(tokens, lengths) -> Tensor:
     if tokens.ndim != 2:
         raise ShapeError(f"reverse_padded: tokens of shape {tokens.shape} are not a (batch, length) batch")
     values = _host_lengths(lengths, tokens.shape[0], tokens.shape[1], "reverse_padded")
-    host = tokens.numpy()
-    order = _reverse_order(values, tokens.shape[1])
-    return Tensor(np.take_along_axis(host, order, axis=1), device=tokens.device)
+    return _reorder(tokens, _reverse_order(values, tokens.shape[1]))
+
+
+def _reorder(rows: Tensor, order: np.ndarray) -> Tensor:
+    """``rows[b, order[b, s]]`` for every row b and position s (trailing axes come along), on ``rows``' device."""
+    device = rows.device
+    batch = Tensor(np.arange(order.shape[0])[:, None], device=device)
+    return ops.getitem(rows, (batch, Tensor(order, device=device)))
 
 
 def _source_mask(lengths: list[int], steps: int, device) -> Tensor:
@@ -151,12 +156,11 @@ class Encoder(Module):
             raise ShapeError(f"Encoder: the source batch of shape {src.shape} is empty{location()}")
         values = _host_lengths(lengths, batch, steps, "Encoder")
         order = _reverse_order(values, steps) if self.reverse_input else None
-        if order is not None:
-            src = Tensor(np.take_along_axis(src.numpy(), order, axis=1), device=src.device)
+        if order is not None:  # reverse_padded's reordering, with the lengths already checked
+            src = _reorder(src, order)
         memory, final = self.rnn(self.dropout(self.embedding(src)), lengths=values)
-        if order is not None:  # back to the source's own order, so the memory and its mask line up with it
-            rows = Tensor(np.arange(batch)[:, None], device=src.device)
-            memory = ops.getitem(memory, (rows, Tensor(order, device=src.device)))
+        if order is not None:  # back to the source's own order (the order is its own inverse), so the memory and
+            memory = _reorder(memory, order)  # its mask line up with the source as given
         final = final if isinstance(final, tuple) else (final,)
         if self.bidirectional:
             final = tuple(self._bridge(f, bridge) for f, bridge in zip(final, ("bridge_h", "bridge_c")))
@@ -297,6 +301,11 @@ class Seq2Seq(Module):
                  attention: str | None = "additive", context: str = "init", reverse_input: bool = False,
                  dropout: float = 0.0, pad_index: int = 0, sos_index: int = 1, eos_index: int = 2):
         super().__init__()
+        if bidirectional and attention in ("dot", "scaled_dot"):
+            raise ValueError(f"Seq2Seq: {attention!r} attention scores the decoder's query (hidden_size={hidden_size}) "
+                             f"against the encoder memory by a dot product, but a bidirectional encoder's memory is "
+                             f"2·hidden_size={2 * hidden_size} wide; use bidirectional=False, or attention='general' "
+                             f"or 'additive', which project between the two sizes")
         self._config = dict(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, embed_size=embed_size,
                             hidden_size=hidden_size, num_layers=num_layers, cell=cell, bidirectional=bidirectional,
                             attention=attention, context=context, reverse_input=reverse_input, dropout=dropout,
@@ -393,11 +402,12 @@ class Seq2Seq(Module):
 
 
 def _scheduled(gold: Tensor, logits: Tensor, ratio: float) -> Tensor:
-    """Per row, the gold token with probability ``ratio``, else the greedy prediction from ``logits``."""
-    backend = gold._backend
-    xp = backend.xp
-    predicted = xp.astype(xp.argmax(logits.data, axis=-1), gold.data.dtype)
-    if ratio > 0.0:
-        keep = backend.uniform((gold.shape[0],), 0.0, 1.0, "float64") < ratio
-        predicted = xp.where(keep, gold.data, predicted)
-    return _wrap(predicted, False, backend, None, 0)
+    """Per row, the gold token with probability ``ratio``, else the greedy prediction from ``logits``; one uniform
+    draw per row from the seeded generator (none when ``ratio`` is 0)."""
+    predicted = ops.argmax(logits, dim=-1)
+    if predicted.dtype != gold.dtype:
+        predicted = ops.cast(predicted, gold.dtype)
+    if ratio <= 0.0:
+        return predicted
+    draw = Tensor(gold._backend.uniform((gold.shape[0],), 0.0, 1.0, "float64"), device=gold.device)
+    return ops.where(draw < ratio, gold, predicted)

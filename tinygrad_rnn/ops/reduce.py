@@ -1,8 +1,9 @@
-"""Reductions over axes: sum, mean, max. Backward spreads the gradient back over the reduced axes."""
+"""Reductions over axes: sum, mean, max. Backward spreads the gradient back over the reduced axes. ``argmax`` reduces
+too, to indices, and has no gradient."""
 from __future__ import annotations
 
-from ..engine import Function, Tensor
-from ._common import normalize_axes
+from ..engine import Function, Tensor, no_grad
+from ._common import normalize_axes, normalize_axis
 
 
 def _keepdims_shape(shape: tuple, axes) -> tuple:
@@ -53,6 +54,14 @@ class Max(Function):
         return g * self.share
 
 
+class ArgMax(Function):
+    """Where the largest value lies along one axis (or in the flattened array): int64 indices, outside the graph."""
+
+    def forward(self, a, axis, keepdims):
+        xp = self.xp
+        return xp.astype(xp.argmax(a, axis=axis, keepdims=keepdims), xp.int64)
+
+
 def _reduce(cls, label: str, a: Tensor, dim, keepdim: bool) -> Tensor:
     return cls.apply(a, axes=normalize_axes(dim, a.ndim, label), keepdims=bool(keepdim))
 
@@ -71,3 +80,18 @@ def max(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     if a.numel() == 0:
         raise ValueError(f"max: cannot reduce an empty tensor of shape {a.shape}")
     return _reduce(Max, "max", a, dim, keepdim)
+
+
+def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """The int64 index of the largest value along ``dim`` (None: in the flattened tensor), the first among ties, as
+    ``torch.argmax``. Indices carry no gradient: the result is never part of the graph.
+
+    >>> import tinygrad_rnn as tr
+    >>> tr.argmax(tr.tensor([[1.0, 5.0, 5.0], [7.0, 0.0, 2.0]]), dim=-1).tolist()
+    [1, 0]
+    """
+    if a.numel() == 0:
+        raise ValueError(f"argmax: cannot reduce an empty tensor of shape {a.shape}")
+    axis = None if dim is None or a.ndim == 0 else normalize_axis(dim, a.ndim, "argmax")
+    with no_grad():
+        return ArgMax.apply(a, axis=axis, keepdims=bool(keepdim))
