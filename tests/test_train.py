@@ -185,3 +185,25 @@ def test_fit_stops_when_after_update_says_so():
     losses = trainer.fit(lambda step: data, lambda m, b: tr.mse_loss(m(b[0]), b[1]), steps=100,
                          after_update=lambda t: seen.append(t.step) or t.step == 7)
     assert len(losses) == 7 and seen == list(range(1, 8)) and trainer.step == 7
+
+
+def test_log_starts_fresh_and_a_resume_does_not_repeat_records(tmp_path):
+    data = (tr.tensor([[1.0]]), tr.tensor([[2.0]]))
+
+    def trainer():
+        tr.manual_seed(0)
+        model = tr.nn.Linear(1, 1)
+        return Trainer(model, tr.optim.SGD(model.parameters(), lr=0.01), progress=False,
+                       log_path=str(tmp_path / "log.jsonl"), checkpoint_dir=str(tmp_path), checkpoint_every=3)
+
+    def steps():
+        return [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+
+    loss = lambda m, b: tr.mse_loss(m(b[0]), b[1])  # noqa: E731
+    trainer().fit(lambda step: data, loss, steps=5)
+    trainer().fit(lambda step: data, loss, steps=4)  # a fresh run into the same folder: its own log only
+    assert steps() == [1, 2, 3, 4]
+    resumed = trainer()
+    resumed.resume(str(tmp_path / "last"))  # written at update 3: update 4 is done again, and logged once
+    resumed.fit(lambda step: data, loss, steps=6)
+    assert steps() == [1, 2, 3, 4, 5, 6]

@@ -21,7 +21,7 @@ def run(seconds: float = 60.0, out_dir: str = "out", seed: int = 0, quick_report
     folder = os.path.join(out_dir, "demo_g2p")
     log(f"training a G2P encoder–decoder for {seconds:g} s (CMU dictionary, {DEMO_MODEL})")
     result = g2p.train(out_dir=folder, minutes=seconds / 60.0, epochs=100, batch_size=64, lr=3e-3, seed=seed,
-                       progress=True, log=log, **DEMO_MODEL)
+                       overwrite=True, progress=True, log=log, **DEMO_MODEL)
     log("pronunciations and pictures:")
     page = report.build(out_dir, os.path.join(folder, "best"), quick=quick_report, log=log)
     log(f"open {page} in a browser to see every picture with its caption")

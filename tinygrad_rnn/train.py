@@ -31,7 +31,7 @@ from . import backend as _backend
 from . import ops
 from .engine import Tensor, no_grad
 from .optim import clip_grad_norm_, clip_grad_value_, grad_norm
-from .serialization import load, save, save_json
+from .serialization import atomic_path, load, save, save_json
 
 
 # -- learning-rate schedules: functions of the update index -------------------------------------------------------
@@ -55,9 +55,10 @@ def cosine_lr(lr: float, total: int, min_lr: float = 0.0, warmup: int = 0) -> Ca
     return schedule
 
 
-# -- truncated BPTT windows ---------------------------------------------------------------------------------------
+# -- learning-rate decay and stopping driven by a metric -----------------------------------------------------------
 class ReduceLROnPlateau:
-    """Multiply every group's learning rate by ``factor`` once a metric has not improved for ``patience`` checks.
+    """Multiply every group's learning rate by ``factor`` when a metric has gone more than ``patience`` checks
+    without improving (PyTorch's rule: with patience 2 the third bad check in a row reduces it).
 
     The metric improves when it beats the best so far by more than ``threshold`` (relative, in ``mode``'s
     direction); learning rates never go below ``min_lr``. ``state_dict`` / ``load_state_dict`` keep it across a
@@ -134,11 +135,16 @@ class EarlyStopping:
         return value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
 
     def step(self, value: float) -> bool:
-        """Record one check; returns True when training should stop."""
+        """Record one check; returns True when training should stop (as :attr:`should_stop` says from then on)."""
         if self.improved(value):
             self.best, self.best_check = value, self.checks
         self.checks += 1
-        return self.checks - 1 - self.best_check >= self.patience
+        return self.should_stop
+
+    @property
+    def should_stop(self) -> bool:
+        """Whether the last ``patience`` checks (or more) brought no improvement."""
+        return self.checks > 0 and self.checks - 1 - self.best_check >= self.patience
 
     def state_dict(self) -> dict:
         return {"best": self.best, "best_check": self.best_check, "checks": self.checks}
@@ -147,6 +153,7 @@ class EarlyStopping:
         self.best, self.best_check, self.checks = state["best"], state["best_check"], state["checks"]
 
 
+# -- truncated BPTT windows ---------------------------------------------------------------------------------------
 def tbptt_windows(length: int, k1: int, k2: int) -> list[tuple[int, int, int]]:
     """``(start, split, end)`` for each update of TBPTT(k1, k2) over ``length`` steps.
 
@@ -257,10 +264,21 @@ class Trainer:
         log = None
         if self.log_path:
             os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
+            self._keep_log_until(self.step)
             log = open(self.log_path, "a", encoding="utf-8")
         bar = tqdm(total=total, initial=self.step, desc=description, unit="update", leave=False,
                    mininterval=0.5, disable=not self.progress)
         return log, bar
+
+    def _keep_log_until(self, step: int) -> None:
+        """Drop the log's records after ``step``: a fresh run starts an empty log, and a resumed one does not repeat
+        the updates done after its checkpoint was written (they are done again, and logged again)."""
+        if not os.path.exists(self.log_path):
+            return
+        with open(self.log_path, encoding="utf-8") as f:
+            kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= step]
+        with atomic_path(self.log_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(kept)
 
     # -- training -----------------------------------------------------------------------------------------------------
     def fit(self, batches: Callable[[int], object], loss_fn: Callable, steps: int,

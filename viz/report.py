@@ -41,10 +41,12 @@ function showFrame(player, k) {
 }
 function play(player) {
   if (player.timer) { clearInterval(player.timer); player.timer = null; return; }
+  const count = player.querySelectorAll("img").length;
+  if (Number(player.dataset.frame) + 1 >= count) showFrame(player, 0);  // at the end: play from the start
   player.timer = setInterval(() => {
     const next = Number(player.dataset.frame) + 1;
     showFrame(player, next);
-    if (next + 1 >= player.querySelectorAll("img").length) { clearInterval(player.timer); player.timer = null; }
+    if (next + 1 >= count) { clearInterval(player.timer); player.timer = null; }
   }, 900);
 }
 document.addEventListener("click", event => {

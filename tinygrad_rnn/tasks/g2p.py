@@ -96,11 +96,19 @@ def transcribe(model: Seq2Seq, words: list, src_vocab: Vocab, tgt_vocab: Vocab, 
     return results
 
 
+def spread(items: list, limit: int | None) -> list:
+    """``limit`` items spread evenly over ``items`` (a split is sorted alphabetically, so its first N words would all
+    start with "a"); all of them for None."""
+    if limit is None:
+        return list(items)
+    if limit < 1:
+        raise ValueError(f"g2p: a word limit must be at least 1, got {limit}")
+    return list(items[::max(1, len(items) // limit)][:limit])
+
+
 def score(model: Seq2Seq, data, split: str, beam: int = 1, limit: int | None = None, device: str = "cpu") -> dict:
-    """Phoneme and word error rate of ``split`` (its first ``limit`` words), error rates by word length."""
-    words, references = data.words(split), data.references(split)
-    if limit is not None:
-        words, references = words[:limit], references[:limit]
+    """Phoneme and word error rate of ``split`` (``limit`` words spread over it, or all), and by word length."""
+    words, references = spread(data.words(split), limit), spread(data.references(split), limit)
     start = time.perf_counter()
     best = [found[0] for found in transcribe(model, words, data.src_vocab, data.tgt_vocab, beam=beam,
                                               device=device)]
@@ -115,10 +123,22 @@ def score(model: Seq2Seq, data, split: str, beam: int = 1, limit: int | None = N
 # -- training -------------------------------------------------------------------------------------------------------
 def train(out_dir: str = "out/g2p", minutes: float = 60.0, epochs: int = 30, batch_size: int = 64,
           lr: float = 2e-3, clip: float = 5.0, teacher_forcing: float = 1.0, patience: int = 4, seed: int = 0,
-          quick: bool = False, resume: bool = False, device: str = "cpu", progress: bool = True, log=print,
-          **model_options) -> dict:
-    """Train until the dev phoneme error stops improving, ``epochs`` are done or ``minutes`` have passed;
-    returns the dev scores of the best checkpoint (``out_dir/best``) and the run's numbers."""
+          quick: bool = False, resume: bool = False, overwrite: bool = False, device: str = "cpu",
+          progress: bool = True, log=print, **model_options) -> dict:
+    """Train until the dev phoneme error stops improving, ``epochs`` are done or ``minutes`` have passed (in all,
+    across resumes); returns the run's numbers, the dev scores of the best checkpoint (``out_dir/best``) among them.
+
+    Dev is scored at the end of every epoch; those checks drive the learning-rate decay and early stopping. When the
+    clock runs out mid-epoch dev is scored once more, and ``best`` is updated if that is better, but the schedules
+    never see it, so a resumed run goes on exactly as if it had not been stopped.
+    """
+    if batch_size < 1 or epochs < 1 or minutes <= 0 or not 0.0 <= teacher_forcing <= 1.0:
+        raise ValueError(f"g2p train: batch_size and epochs must be at least 1, minutes positive and teacher_forcing "
+                         f"in [0, 1], got {batch_size}, {epochs}, {minutes} and {teacher_forcing}")
+    last = os.path.join(out_dir, "last")
+    if os.path.exists(last + ".json") and not (resume or overwrite):
+        raise FileExistsError(f"g2p train: {out_dir} already holds a run ({last}.json); continue it with --resume, "
+                              f"or start again with --overwrite")
     tr.manual_seed(seed)
     data = load_g2p(seed=0)
     pairs = data.pairs("train")
@@ -127,7 +147,9 @@ def train(out_dir: str = "out/g2p", minutes: float = 60.0, epochs: int = 30, bat
         pairs = [pairs[i] for i in np.random.default_rng(seed).permutation(len(pairs))[:QUICK["train_pairs"]]]
         dev_limit = QUICK["dev_words"]
         model_options = {"embed_size": QUICK["embed_size"], "hidden_size": QUICK["hidden_size"], **model_options}
-        epochs = min(epochs, QUICK["epochs"])
+        if epochs > QUICK["epochs"]:
+            log(f"quick: {QUICK['epochs']} epochs, not {epochs}")
+            epochs = QUICK["epochs"]
     model = build_model(data.src_vocab, data.tgt_vocab, **model_options)
     if device != "cpu":
         model.to(device)
@@ -140,16 +162,15 @@ def train(out_dir: str = "out/g2p", minutes: float = 60.0, epochs: int = 30, bat
     trainer = Trainer(model, optimizer, clip_norm=clip, log_path=os.path.join(out_dir, "metrics.jsonl"),
                       config=config, progress=progress, log_every=10)
     plateau, stopper = ReduceLROnPlateau(optimizer, factor=0.5, patience=1), EarlyStopping(patience=patience)
-    history: list = []
-    spent = 0.0  # training seconds before a resume
-    last = os.path.join(out_dir, "last")
+    per_epoch = _per_epoch(pairs, batch_size)
+    history: list = []  # one entry per end-of-epoch check
+    spent, best_per = 0.0, math.inf  # training seconds before a resume; the best dev PER saved as best
     if resume and os.path.exists(last + ".json"):
         trainer.resume(last)
         plateau.load_state_dict(trainer.extra["plateau"])
         stopper.load_state_dict(trainer.extra["stopper"])
-        history, spent = trainer.extra["history"], trainer.extra["seconds"]
-        log(f"resumed {last} at update {trainer.step} (epoch {trainer.step // _per_epoch(pairs, batch_size)})")
-    per_epoch = _per_epoch(pairs, batch_size)
+        history, spent, best_per = trainer.extra["history"], trainer.extra["seconds"], trainer.extra["best_per"]
+        log(f"resumed {last} at update {trainer.step} (epoch {trainer.step / per_epoch:.2f}, {spent / 60:.1f} min)")
     epoch_batches: dict = {}
 
     def batches(step: int):
@@ -165,36 +186,46 @@ def train(out_dir: str = "out/g2p", minutes: float = 60.0, epochs: int = 30, bat
 
     start = time.perf_counter()
     budget = minutes * 60.0
+    final: list = []  # the extra dev check made when the clock runs out mid-epoch
 
     def after_update(trainer: Trainer) -> bool:
+        nonlocal best_per
         elapsed = spent + time.perf_counter() - start
-        out_of_time = elapsed >= budget
-        if trainer.step % per_epoch and not out_of_time:
+        end_of_epoch, out_of_time = trainer.step % per_epoch == 0, elapsed >= budget
+        if not (end_of_epoch or out_of_time):
             return False
         dev = score(model, data, "dev", limit=dev_limit, device=device)
-        history.append({"update": trainer.step, "epoch": trainer.step / per_epoch, "seconds": round(elapsed, 1),
-                        "dev_per": dev["per"], "dev_wer": dev["wer"], "lr": optimizer.param_groups[0]["lr"]})
-        log(f"epoch {trainer.step / per_epoch:5.2f}  {elapsed / 60:5.1f} min  dev PER {dev['per']:.2%}  "
-            f"WER {dev['wer']:.2%}  lr {optimizer.param_groups[0]['lr']:.2g}")
-        improved = stopper.improved(dev["per"])
-        stop = stopper.step(dev["per"])
-        plateau.step(dev["per"])
+        check = {"update": trainer.step, "epoch": round(trainer.step / per_epoch, 3), "seconds": round(elapsed, 1),
+                 "dev_per": dev["per"], "dev_wer": dev["wer"], "lr": optimizer.param_groups[0]["lr"]}
+        log(f"epoch {check['epoch']:6.2f}  {elapsed / 60:5.1f} min  dev PER {dev['per']:.2%}  WER {dev['wer']:.2%}  "
+            f"lr {check['lr']:.2g}" + ("" if end_of_epoch else "  (time is up)"))
+        if end_of_epoch:
+            history.append(check)
+            stopper.step(dev["per"])
+            plateau.step(dev["per"])
+        else:
+            final.append(check)
         extra = {"plateau": plateau.state_dict(), "stopper": stopper.state_dict(), "history": history,
-                 "seconds": elapsed, "dev": dev}
-        if improved:
+                 "seconds": elapsed, "dev": dev, "best_per": min(best_per, dev["per"])}
+        if dev["per"] < best_per:
+            best_per = dev["per"]
             trainer.save_checkpoint(os.path.join(out_dir, "best"), extra=extra)
         trainer.save_checkpoint(last, extra=extra)
-        return stop or out_of_time
+        return stopper.should_stop or out_of_time
 
-    if trainer.step < epochs * per_epoch and not (history and stopper.checks - 1 - stopper.best_check
-                                                  >= stopper.patience):
+    if spent >= budget:
+        log(f"the time budget of {minutes:g} min is spent ({spent / 60:.1f} min trained); give more --minutes to "
+            f"continue")
+    elif trainer.step < epochs * per_epoch and not stopper.should_stop:
         trainer.fit(batches, loss_fn, steps=epochs * per_epoch, after_update=after_update)
-    best = min(history, key=lambda h: h["dev_per"]) if history else None
-    result = {"train_pairs": len(pairs), "updates": trainer.step, "history": history, "best": best,
-              "seconds": round(spent + time.perf_counter() - start, 1), "config": config["model"]}
-    tr.save_json({k: v for k, v in result.items()}, os.path.join(out_dir, "train.json"))
+    checks = history + final
+    best = min(checks, key=lambda h: h["dev_per"]) if checks else None
+    result = {"train_pairs": len(pairs), "updates": trainer.step, "history": history, "final": final[0] if final
+              else None, "best": best, "seconds": round(spent + time.perf_counter() - start, 1),
+              "config": config["model"]}
+    tr.save_json(result, os.path.join(out_dir, "train.json"))
     if best:
-        log(f"best dev PER {best['dev_per']:.2%}, WER {best['dev_wer']:.2%} after {best['seconds'] / 60:.1f} min; "
+        log(f"best dev PER {best['dev_per']:.2%}, WER {best['dev_wer']:.2%} at {best['seconds'] / 60:.1f} min; "
             f"checkpoint {os.path.join(out_dir, 'best')}.npz/.json")
     return result
 
@@ -220,8 +251,9 @@ def claims(out_dir: str = "out/g2p_claims", minutes: float = 15.0, hidden_size: 
     for label, options in CLAIMS.items():
         folder = os.path.join(out_dir, label.replace(",", "").replace(" ", "_"))
         log(f"-- {label}: {options}")
-        run = train(out_dir=folder, minutes=minutes, hidden_size=hidden_size, quick=quick, progress=False, log=log,
-                    **options)
+        sizes = {} if quick else {"hidden_size": hidden_size}
+        run = train(out_dir=folder, minutes=minutes, quick=quick, overwrite=True, progress=False, log=log,
+                    **sizes, **options)
         model, _, _, _ = load_model(os.path.join(folder, "best"))
         data = load_g2p(seed=0)
         results[label] = {"options": options, "train_seconds": run["seconds"], "updates": run["updates"],
@@ -243,16 +275,29 @@ def _train_command(args) -> int:
                if v is not None}
     train(out_dir=args.out, minutes=args.minutes, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
           clip=args.clip, teacher_forcing=args.teacher_forcing, patience=args.patience, seed=args.seed,
-          quick=args.quick, resume=args.resume, device=args.device, progress=sys.stderr.isatty(), **options)
+          quick=args.quick, resume=args.resume, overwrite=args.overwrite, device=args.device,
+          progress=sys.stderr.isatty(), **options)
     return 0
 
 
+def _beams(text: str) -> list:
+    try:
+        beams = [int(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise ValueError(f"--beam takes comma-separated widths like 1,2,5, got {text!r}") from None
+    if not beams or min(beams) < 1:
+        raise ValueError(f"--beam widths must be at least 1, got {text!r}")
+    return beams
+
+
 def _eval_command(args) -> int:
+    beams = _beams(args.beam)
+    spread([], args.limit)  # a bad --limit fails before the checkpoint loads
     model, src_vocab, tgt_vocab, meta = load_model(args.checkpoint, args.device)
     data = load_g2p(seed=0)
     check_vocabularies(src_vocab, tgt_vocab, data)
     results = []
-    for beam in (int(b) for b in args.beam.split(",")):
+    for beam in beams:
         result = score(model, data, args.split, beam=beam, limit=args.limit, device=args.device)
         results.append(result)
         print(f"{args.split} ({result['words']:,} words), {'greedy' if beam == 1 else f'beam {beam}'}: "
@@ -271,11 +316,13 @@ def _claims_command(args) -> int:
 
 
 def _pronounce_command(args) -> int:
+    if any(not w.strip() for w in args.words):
+        raise ValueError("an empty word cannot be pronounced")
+    if args.beam < 1 or not 1 <= args.nbest <= args.beam:
+        raise ValueError(f"--beam must be at least 1 and --nbest between 1 and the beam, got {args.beam} and "
+                         f"{args.nbest}")
     model, src_vocab, tgt_vocab, _ = load_model(args.checkpoint, args.device)
-    words = [w.lower() for w in args.words]
-    empty = [w for w in args.words if not w.strip()]
-    if empty:
-        raise SystemExit("g2p pronounce: empty word given")
+    words = [w.strip().lower() for w in args.words]
     found = transcribe(model, words, src_vocab, tgt_vocab, beam=args.beam, nbest=args.nbest, device=args.device)
     for word, hypotheses in zip(words, found):
         print(f"{word:20s} " + "  |  ".join(" ".join(h) for h in hypotheses))
@@ -307,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dropout", type=float, default=None)
     t.add_argument("--quick", action="store_true", help="a small model on a small sample (seconds)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/last")
+    t.add_argument("--overwrite", action="store_true", help="start again in an OUT that holds a run")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="cpu")
     t.set_defaults(run=_train_command)
@@ -336,8 +384,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.run(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:  # the user's input: a message, no traceback
+        parser.error(f"{args.command}: {error}")
 
 
 if __name__ == "__main__":

@@ -76,15 +76,20 @@ def encoder_gradient_picture(model, data, out_dir: str, report, log=print) -> No
         loss = model.loss(batch["src"], batch["src_lengths"], batch["tgt_in"], batch["tgt_out"])
     flows = analysis.gradient_norms(loss, "h", "Seq2Seq/encoder")
     model.zero_grad()
-    series = {scope.rsplit("/", 1)[-1].replace("l0_reverse", "backward LSTM").replace("l0", "forward LSTM"):
-              flow.norms for scope, flow in sorted(flows.items()) if scope.endswith(("l0", "l0_reverse"))}
+    cell = model.config()["cell"].upper()
+
+    def label(scope: str) -> str:
+        layer = scope.rsplit("/", 1)[-1]  # l0, l0_reverse, l1, ...
+        return f"{cell} layer {layer[1:].split('_')[0]}" + (", backward" if layer.endswith("_reverse") else "")
+
+    series = {label(scope): flow.norms for scope, flow in sorted(flows.items())}
     path = plots.plot_curves(series, os.path.join(out_dir, "seq2seq_encoder_gradients.png"), log=True,
-                                 title=f"‖∂L/∂h_t‖ along the encoder, {len(pairs)} dev words of {length} letters",
-                                 xlabel="source position t (letters, then <eos>)", ylabel="gradient norm",
-                                 x=range(length + 1))
-    report.figure(path, "How much of the loss reaches each encoder state: the forward LSTM's gradient grows towards "
-                  "the end of the word, the backward LSTM's towards the start — each direction's final state feeds "
-                  "the decoder, and attention reaches every position directly.")
+                             title=f"‖∂L/∂h_t‖ along the encoder, {len(pairs)} dev words of {length} letters",
+                             xlabel="source position t (letters, then <eos>)", ylabel="gradient norm",
+                             x=range(length + 1))
+    report.figure(path, "How much of the loss reaches each encoder state. A forward layer's gradient is largest "
+                  "where its final state hands over to the decoder, at the end of the word; a backward one's at the "
+                  "start; attention reaches every position directly, which keeps the curve from fading.")
     log(f"  encoder gradient flow: {path}")
 
 
@@ -92,16 +97,17 @@ def attention_pictures(model, data, out_dir: str, report, words=("phonetic", "th
                        log=print) -> None:
     src = make_batch([(w, []) for w in words], range(len(words)), data.src_vocab, data.tgt_vocab)
     result = decode.greedy(model, tr.tensor(src.src), src.src_lengths, max_len=32)
-    for word, tokens, weights in zip(words, result.tokens, result.weights):
+    for word, tokens, weights, finished in zip(words, result.tokens, result.weights, result.finished):
         if weights is None:
             report.section(f"Attention for '{word}'", "this model has no attention")
             continue
-        outputs = data.tgt_vocab.decode(tokens) + ["<eos>"]
+        # one row per decoding step: every token written (specials too), then <eos> if the word was finished
+        outputs = [data.tgt_vocab.symbol(int(i)) for i in tokens] + (["<eos>"] if finished else [])
         path = plots.plot_attention(np.asarray(weights)[:len(outputs)], list(word) + ["<eos>"], outputs,
                                         os.path.join(out_dir, f"attention_{word}.png"),
                                         title=f"Attention while pronouncing '{word}'")
-        report.figure(path, f"Attention weights for '{word}' → /{' '.join(outputs[:-1])}/: each row (a phoneme "
-                      "written) is a softmax over the letters read.")
+        report.figure(path, f"Attention weights for '{word}' → /{' '.join(data.tgt_vocab.decode(tokens))}/: each "
+                      "row (a phoneme written) is a softmax over the letters read.")
         log(f"  attention heatmap: {path}")
 
 
