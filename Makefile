@@ -19,26 +19,24 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 setup: $(VENV)/.installed dot
 
-dot:
-	@command -v dot >/dev/null 2>&1 || { \
+# $(call apt_install,PROGRAM,PACKAGE,WITHOUT IT): install a Debian package through apt-get when PROGRAM is missing
+# and we are root; otherwise, or if that fails, one line saying what is lost and the command to run.
+apt_install = @command -v $(1) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Graphviz (dot) with apt-get"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
-	      || echo "could not install Graphviz; DOT files are still written (install it: sudo apt-get install graphviz)"; \
+	    echo "installing $(2) with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null) \
+	      || echo "could not install $(2): $(3) (sudo apt-get install $(2))"; \
 	  else \
-	    echo "Graphviz's dot is missing: DOT files are still written; for SVGs run: sudo apt-get install graphviz"; \
+	    echo "$(1) is missing: $(3); to get it: sudo apt-get install $(2)"; \
 	  fi; }
+
+# Graphviz's dot renders the graphs; without it the DOT files are still written.
+dot:
+	$(call apt_install,dot,graphviz,only DOT files are written)
 
 # Headless Chromium opens the HTML report in the tests; without it that one test skips and says why.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Chromium (headless report test) with apt-get"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "could not install Chromium; the report's browser test will skip (sudo apt-get install chromium)"; \
-	  else \
-	    echo "Chromium is missing: the report's browser test will skip; to run it: sudo apt-get install chromium"; \
-	  fi; }
+	$(call apt_install,chromium,chromium,the report's browser test will skip)
 
 # PyTorch is the independent reference of the layer and op tests; they skip cleanly without it.
 $(VENV)/.torch: $(VENV)/.installed

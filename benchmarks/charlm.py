@@ -31,18 +31,11 @@ from __future__ import annotations
 
 import os
 
-# Two threads for every BLAS / OpenMP pool, set before NumPy or PyTorch load them (an explicit setting wins).
-# Idle worker threads must sleep instead of spinning: the versions take turns step by step in one process, and on
-# two cores PyTorch's spinning OpenMP workers would steal the cores from OpenBLAS's (and back) — measured here,
-# that alone made a tiny step 100-500× slower for whichever library ran next.
+import threads as thread_pools  # benchmarks/ is on sys.path when a script in it runs
+
+# Two threads for every BLAS / OpenMP pool, idle workers asleep, set before NumPy or PyTorch load them.
 THREADS = 2
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-WAIT_VARS = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}  # libgomp; OpenBLAS: 2^4 cycles of spin
-_ENV_BEFORE = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}
-for _var in THREAD_VARS:
-    os.environ.setdefault(_var, str(THREADS))
-for _var, _value in WAIT_VARS.items():
-    os.environ.setdefault(_var, _value)
+thread_pools.pin(THREADS)
 
 import argparse
 import gc
@@ -249,9 +242,7 @@ def machine_info() -> list[str]:
     versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}",
                 f"tinygrad_rnn {getattr(tr, '__version__', '?')}",
                 f"torch {torch.__version__}" if torch else "torch n/a"]
-    env_all = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}
-    env_text = ", ".join(f"{k}={v}" + ("" if k in _ENV_BEFORE else " (set by this script)")
-                         for k, v in sorted(env_all.items()))
+    env_text = thread_pools.environment_line()
     threads = (f"torch.set_num_threads({THREADS}) (torch.get_num_threads() was {TORCH_THREADS_AT_IMPORT} at "
                f"import, now {torch.get_num_threads()})") if torch else "torch n/a"
     return [f"- tinygrad_rnn: {library_origin(tr)}",

@@ -51,14 +51,10 @@ def _threads_from_argv(argv: list[str], default: int = 1) -> int:
     return default
 
 
+import threads as thread_pools  # noqa: E402  (benchmarks/ is on sys.path when a script in it runs)
+
 THREADS = _threads_from_argv(sys.argv[1:])
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-WAIT_VARS = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}  # see charlm.py: no spinning workers
-_ENV_BEFORE = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}
-for _var in THREAD_VARS:
-    os.environ.setdefault(_var, str(THREADS))
-for _var, _value in WAIT_VARS.items():
-    os.environ.setdefault(_var, _value)
+thread_pools.pin(THREADS)
 
 import argparse
 import gc
@@ -383,9 +379,7 @@ def time_decoding(runs: dict, repeats: int) -> tuple[dict, dict]:
 def machine_info() -> list[str]:
     versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}",
                 f"tinygrad_rnn {getattr(tr, '__version__', '?')}", f"torch {torch.__version__}"]
-    env_all = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}
-    env_text = ", ".join(f"{k}={v}" + ("" if k in _ENV_BEFORE else " (set by this script)")
-                         for k, v in sorted(env_all.items()))
+    env_text = thread_pools.environment_line()
     return [f"- tinygrad_rnn: {library_origin(tr)}",
             cpu_line(),
             f"- load while this ran: 1-minute load average {os.getloadavg()[0]:.2f} at the end (other jobs on the "

@@ -13,7 +13,7 @@ is printed next to it). Three groups:
    benchmark also proves tinygrad_rnn correct.
 
 Ratios are what matter: every time is also given relative to PyTorch's primitive loop (and to ``nn.RNN``).
-Everything runs single-threaded (see ``THREAD_VARS``): the arrays are tiny, and NumPy is single-threaded at these
+Everything runs single-threaded (see ``threads.py``): the arrays are tiny, and NumPy is single-threaded at these
 sizes anyway, so one thread for every library is the fair comparison.
 
     .venv/bin/python benchmarks/ops.py                      # full run, prints the tables
@@ -28,10 +28,9 @@ import os
 
 # One thread for every BLAS / OpenMP pool, set before NumPy or PyTorch load them (an explicit setting wins).
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, if the environment sets them, are left alone and recorded.
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-_ENV_BEFORE = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}
-for _var in THREAD_VARS:
-    os.environ.setdefault(_var, "1")
+import threads as thread_pools  # noqa: E402  (benchmarks/ is on sys.path when a script in it runs)
+
+thread_pools.pin(1, sleep_idle=False)
 
 import argparse
 import gc
@@ -401,9 +400,7 @@ def machine_info() -> list[str]:
     else:
         versions.append("autograd n/a")
     versions.append(f"mygrad {mg.__version__}" if mg else "mygrad n/a")
-    env_all = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}
-    env_text = ", ".join(f"{k}={v}" + ("" if k in _ENV_BEFORE else " (set by this script)")
-                         for k, v in sorted(env_all.items()))
+    env_text = thread_pools.environment_line()
     threads = (f"torch.set_num_threads(1) (torch.get_num_threads() was {TORCH_THREADS_AT_IMPORT} at import, "
                f"now {torch.get_num_threads()})") if torch else "torch n/a"
     return [f"- tinygrad_rnn: {library_origin(tr)}",

@@ -15,6 +15,20 @@ def host(value) -> np.ndarray:
     return np.from_dlpack(value).copy()
 
 
+def unrolled_rnn(steps: int = 4):
+    """A hand-written tanh RNN over ``steps`` steps inside scope "rnn": its shared weight W_hh and its last h."""
+    tr.manual_seed(0)
+    W = tr.nn.Parameter(tr.randn(3, 3) * 0.5)
+    W.name = "W_hh"
+    h = tr.zeros(1, 3).named("h0")
+    x = tr.tensor(np.ones((steps, 1, 3), dtype="float32"), name="x")
+    with tr.scope("rnn"):
+        for t in range(steps):
+            with tr.step(t):
+                h = (x[t] + h @ W).tanh().named("h")
+    return W, h
+
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 

@@ -2,23 +2,11 @@
 import numpy as np
 
 import tinygrad_rnn as tr
-
-
-def _unrolled(steps=4):
-    tr.manual_seed(0)
-    W = tr.nn.Parameter(tr.randn(3, 3) * 0.5)
-    W.name = "W_hh"
-    h = tr.zeros(1, 3).named("h0")
-    x = tr.tensor(np.ones((steps, 1, 3), dtype="float32"), name="x")
-    with tr.scope("rnn"):
-        for t in range(steps):
-            with tr.step(t):
-                h = (x[t] + h @ W).tanh().named("h")
-    return W, h
+from tests.helpers import unrolled_rnn
 
 
 def test_trace_is_topological_and_tagged():
-    W, h = _unrolled()
+    W, h = unrolled_rnn()
     g = tr.graph.trace(h)
     position = {n.id: i for i, n in enumerate(g.nodes)}
     assert all(position[a] < position[b] for a, b in g.edges)
@@ -34,7 +22,7 @@ def test_trace_is_topological_and_tagged():
 
 
 def test_paths_between_tensors():
-    W, h = _unrolled()
+    W, h = unrolled_rnn()
     g = tr.graph.trace(h)
     h_nodes = g.find(name="h")
     on_path = g.path_nodes(h_nodes[0], h_nodes[3])
@@ -48,7 +36,7 @@ def test_paths_between_tensors():
 
 
 def test_trace_after_backward_exposes_leaf_and_retained_gradients():
-    W, h = _unrolled()
+    W, h = unrolled_rnn()
     h.retain_grad()
     h.sum().backward()
     g = tr.graph.trace(h)

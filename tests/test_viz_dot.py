@@ -3,10 +3,10 @@ import re
 import subprocess
 import warnings
 
-import numpy as np
 import pytest
 
 import tinygrad_rnn as tr
+from tests.helpers import unrolled_rnn
 import viz
 from tinygrad_rnn.errors import GraphError
 from tinygrad_rnn.graph import Graph, Node
@@ -27,19 +27,6 @@ def _lstm(steps=5, layers=2, fused=False, seed=0, grads=False):
         tr.graph.retain_grads(loss)
         loss.backward()
     return tr.graph.trace(loss)
-
-
-def _unrolled(steps=4):
-    tr.manual_seed(0)
-    W = tr.nn.Parameter(tr.randn(3, 3) * 0.5)
-    W.name = "W_hh"
-    h = tr.zeros(1, 3).named("h0")
-    x = tr.tensor(np.ones((steps, 1, 3), dtype="float32"), name="x")
-    with tr.scope("rnn"):
-        for t in range(steps):
-            with tr.step(t):
-                h = (x[t] + h @ W).tanh().named("h")
-    return W, h
 
 
 def _clusters(source: str) -> list:
@@ -333,13 +320,13 @@ def test_unknown_path_ends_name_what_is_nearby():
 
 # -- moved here from test_graph.py: the drawing of the small hand-written RNN -----------------------------------------
 def test_trace_is_deterministic_and_dot_is_byte_identical():
-    first = viz.to_dot(tr.graph.trace(_unrolled()[1]))
-    assert first == viz.to_dot(tr.graph.trace(_unrolled()[1]))
+    first = viz.to_dot(tr.graph.trace(unrolled_rnn()[1]))
+    assert first == viz.to_dot(tr.graph.trace(unrolled_rnn()[1]))
     assert "cluster_t0" in first and "cluster_t3" in first
 
 
 def test_write_dot_file(tmp_path):
-    files = viz.write(tr.graph.trace(_unrolled()[1]), str(tmp_path / "g.dot"))
+    files = viz.write(tr.graph.trace(unrolled_rnn()[1]), str(tmp_path / "g.dot"))
     assert (tmp_path / "g.dot").read_text().startswith("digraph")
     if viz.dot_available():
         assert (tmp_path / "g.svg").exists() and len(files) == 2
@@ -354,7 +341,7 @@ def test_dot_quotes_names_and_titles():
 
 
 def test_gradient_overlay_colours_nodes_by_gradient_norm_with_a_legend():
-    W, h = _unrolled(6)
+    W, h = unrolled_rnn(6)
     loss = h.sum()
     assert tr.graph.retain_grads(loss) > 0
     loss.backward()
