@@ -40,7 +40,7 @@ def _picture(report, paths: list, caption: str, log) -> None:
         report.figure(rendered[0], caption)
     else:
         report.section(caption, f"DOT source written to {paths[0]}; {viz.INSTALL_DOT}")
-    log(f"  {caption.split(':')[0]}: {', '.join(paths)}")
+    log(f"  {caption.split(':')[0].split(',')[0]}: {', '.join(paths)}")
 
 
 def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print) -> None:
@@ -87,9 +87,13 @@ def encoder_gradient_picture(model, data, out_dir: str, report, log=print) -> No
                              title=f"‖∂L/∂h_t‖ along the encoder, {len(pairs)} dev words of {length} letters",
                              xlabel="source position t (letters, then <eos>)", ylabel="gradient norm",
                              x=range(length + 1))
-    report.figure(path, "How much of the loss reaches each encoder state. A forward layer's gradient is largest "
-                  "where its final state hands over to the decoder, at the end of the word; a backward one's at the "
-                  "start; attention reaches every position directly, which keeps the curve from fading.")
+    norms = np.concatenate([np.asarray(v) for v in series.values()])
+    report.figure(path, f"How much of the loss reaches each encoder state, ‖∂L/∂h_t‖ per source position: from "
+                  f"{norms.min():.2g} to {norms.max():.2g} over the word. "
+                  + ("Attention reads every position directly, so the gradient need not fade with the distance "
+                     "from the decoder." if model.config()["attention"] else "Without attention everything "
+                     "reaches the encoder through its final state, so the gradient fades with the distance from "
+                     "the end of the word."))
     log(f"  encoder gradient flow: {path}")
 
 
