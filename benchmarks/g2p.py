@@ -517,10 +517,9 @@ def main(argv=None) -> int:
         "tinygrad_rnn's steps a fused LSTM cell from Python in both directions, and the decoder is a Python loop of "
         "attention + cell on both sides. Decoding builds no graph on either side; tinygrad_rnn's decoders keep their "
         "bookkeeping (float64 log-probabilities, scores, attention rows, back-pointers) per row in Python and NumPy, "
-        "the PyTorch loops here on whole tensors. Other jobs "
-        "shared the machine's two cores while this ran (load average above): the libraries took turns update by "
-        "update and round by round so both met the same contention, but absolute numbers are below an idle "
-        "machine's and the ratios carry that noise.")
+        "the PyTorch loops here on whole tensors. The libraries take turns update by update and round by round, so "
+        "whatever else runs on the machine (the load average above) meets both alike; it lowers the absolute "
+        "numbers more than the ratios.")
     report = [
         "# tinygrad_rnn benchmark: G2P seq2seq training and decoding throughput against PyTorch",
         "",
