@@ -51,8 +51,8 @@ def randn(*shape, dtype=None, requires_grad: bool = False, device="cpu") -> Tens
     """Standard normal samples from the seeded generator (``tr.manual_seed``)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    data = backend.get_backend(device).normal(shape, 0.0, 1.0, dtype or get_default_dtype())
-    return Tensor(data, requires_grad=requires_grad, device=device)
+    samples = backend.get_backend(device).normal(shape, 0.0, 1.0, dtype or get_default_dtype())
+    return Tensor(samples, requires_grad=requires_grad, device=device)
 
 
 __version__ = "0.1.0"

@@ -258,7 +258,7 @@ class Trainer:
             self.save_checkpoint(os.path.join(self.checkpoint_dir, "last"))
         return record["loss"]
 
-    def _loop(self, total: int, description: str):
+    def _loop(self, total: int | None, description: str):
         from tqdm import tqdm
 
         log = None
@@ -282,13 +282,14 @@ class Trainer:
 
     # -- training -----------------------------------------------------------------------------------------------------
     def fit(self, batches: Callable[[int], object], loss_fn: Callable, steps: int,
-            after_update: Callable[[Trainer], bool] | None = None) -> list[float]:
+            after_update: Callable[[Trainer], bool] | None = None, show_total: bool = True) -> list[float]:
         """Run updates until ``steps`` are done (counting those before a resume); returns the new losses.
 
         ``after_update(trainer)`` runs after every update (evaluate, checkpoint, watch the clock); when it returns
-        True training stops there.
+        True training stops there. ``show_total=False`` keeps the progress bar to the count and the rate, for a
+        run that a clock or early stopping will end long before ``steps``.
         """
-        log, bar = self._loop(steps, "training")
+        log, bar = self._loop(steps if show_total else None, "training")
         losses = []
         try:
             while self.step < steps:

@@ -217,7 +217,8 @@ def train(out_dir: str = "out/g2p", minutes: float = 60.0, epochs: int = 30, bat
         log(f"the time budget of {minutes:g} min is spent ({spent / 60:.1f} min trained); give more --minutes to "
             f"continue")
     elif trainer.step < epochs * per_epoch and not stopper.should_stop:
-        trainer.fit(batches, loss_fn, steps=epochs * per_epoch, after_update=after_update)
+        # the clock or early stopping usually ends the run, so the bar shows updates and their rate, not a total
+        trainer.fit(batches, loss_fn, steps=epochs * per_epoch, after_update=after_update, show_total=False)
     checks = history + final
     best = min(checks, key=lambda h: h["dev_per"]) if checks else None
     result = {"train_pairs": len(pairs), "updates": trainer.step, "history": history, "final": final[0] if final
