@@ -26,6 +26,8 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom:
 figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.92em; margin-top: 0.3em; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.88em; }
+.wide .scroll { overflow: auto; max-height: 75vh; border: 1px solid #eee; }
+.wide .scroll img { height: 560px; width: auto; max-width: none; border: none; }
 .frames img { display: none; } .frames img.shown { display: block; }
 .frames button { margin-right: 0.4em; }
 """
@@ -81,15 +83,16 @@ class Report:
         """A heading and a paragraph (``pre=True`` keeps the text's lines, e.g. a training log)."""
         self._parts.append(("section", heading, text, pre))
 
-    def figure(self, path: str, caption: str) -> None:
-        """One picture (SVG, PNG, …) with its caption."""
-        self._parts.append(("figure", [path], caption))
+    def figure(self, path: str, caption: str, wide: bool = False) -> None:
+        """One picture (SVG, PNG, …) with its caption. ``wide`` shows it at its own size in a scrolling box, with a
+        link to open it alone — for an unrolled graph, which shrunk to the page's width could not be read."""
+        self._parts.append(("figure", [path], caption, wide))
 
-    def frames(self, paths: list, caption: str) -> None:
+    def frames(self, paths: list, caption: str, wide: bool = False) -> None:
         """Pictures shown one after another with previous / play / next buttons (the unrolling of a graph)."""
         if not paths:
             raise ValueError("Report.frames: no frames given")
-        self._parts.append(("frames", list(paths), caption))
+        self._parts.append(("frames", list(paths), caption, wide))
 
     def pictures(self) -> list:
         """Every picture path the page shows, in order."""
@@ -111,13 +114,19 @@ class Report:
                 if text:
                     body.append(f"<pre>{html.escape(text)}</pre>" if pre else f"<p>{html.escape(text)}</p>")
             elif part[0] == "figure":
-                _, (path,), caption = part
-                body.append(f'<figure><img src="{src(path)}" alt="{html.escape(caption)}">'
-                            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+                _, (path,), caption, wide = part
+                image = f'<img src="{src(path)}" alt="{html.escape(caption)}">'
+                opening = "<figure>"
+                if wide:
+                    image = f'<div class="scroll">{image}</div><a href="{src(path)}">open the picture alone</a>'
+                    opening = '<figure class="wide">'
+                body.append(f"{opening}{image}<figcaption>{html.escape(caption)}</figcaption></figure>")
             else:
-                _, paths, caption = part
+                _, paths, caption, wide = part
                 images = "".join(f'<img src="{src(p)}" alt="frame {k + 1}">' for k, p in enumerate(paths))
-                body.append(f'<figure class="frames" id="frames{index}" data-frame="0"><div>'
+                if wide:
+                    images = f'<div class="scroll">{images}</div>'
+                body.append(f'<figure class="frames{" wide" if wide else ""}" id="frames{index}" data-frame="0"><div>'
                             '<button data-move="-1">&#9664;</button><button data-move="play">play</button>'
                             '<button data-move="1">&#9654;</button> <span class="counter"></span></div>'
                             f"{images}<figcaption>{html.escape(caption)}</figcaption></figure>")

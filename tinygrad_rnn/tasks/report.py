@@ -32,12 +32,12 @@ GRAPH_WORD = ("cat", ["K", "AE", "T"])  # short enough for an op-level drawing a
 FORMAT = "svg"
 
 
-def _picture(report, paths: list, caption: str, log) -> None:
+def _picture(report, paths: list, caption: str, log, wide: bool = False) -> None:
     """The rendered picture among ``paths`` into the report; where ``dot`` is missing only the DOT source exists,
     which the report names instead."""
     rendered = [p for p in paths if p.endswith("." + FORMAT)]
     if rendered:
-        report.figure(rendered[0], caption)
+        report.figure(rendered[0], caption, wide=wide)
     else:
         report.section(caption, f"DOT source written to {paths[0]}; {viz.INSTALL_DOT}")
     log(f"  {caption.split(':')[0].split(',')[0]}: {', '.join(paths)}")
@@ -58,12 +58,13 @@ def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print)
         paths = viz.write(graph, os.path.join(out_dir, f"seq2seq_{level}.dot"), formats=(FORMAT,), grads=True,
                           level=level, title=f"'{word}' → {' '.join(phonemes)}: {level} level")
         _picture(report, paths, f"The encoder–decoder unrolled over '{word}' → /{' '.join(phonemes)}/ at {level} "
-                 f"level ({what}): {steps}. Colour is ‖∂loss/∂node‖ on a log scale (blue small, red large).", log)
+                 f"level ({what}): {steps}. Colour is ‖∂loss/∂node‖ on a log scale (blue small, red large).", log,
+                 wide=True)
     frames = viz.dot.write_frames(graph, out_dir, "seq2seq", formats=(FORMAT,), level="cell", grads=False)
     rendered = [p for p in frames if p.endswith("." + FORMAT)]
     if rendered:
         report.frames(rendered, "Unrolling frame by frame: the graph after 1, 2, … steps (encoder first, then the "
-                      "decoder fed its previous phoneme).")
+                      "decoder fed its previous phoneme).", wide=True)
         log(f"  unrolling frames: {len(rendered)} × {FORMAT} under {out_dir}")
 
 
@@ -78,9 +79,12 @@ def encoder_gradient_picture(model, data, out_dir: str, report, log=print) -> No
     model.zero_grad()
     cell = model.config()["cell"].upper()
 
+    both_ways = model.config()["bidirectional"]
+
     def label(scope: str) -> str:
         layer = scope.rsplit("/", 1)[-1]  # l0, l0_reverse, l1, ...
-        return f"{cell} layer {layer[1:].split('_')[0]}" + (", backward" if layer.endswith("_reverse") else "")
+        direction = (", backward" if layer.endswith("_reverse") else ", forward") if both_ways else ""
+        return f"{cell} layer {layer[1:].split('_')[0]}{direction}"
 
     series = {label(scope): flow.norms for scope, flow in sorted(flows.items())}
     path = plots.plot_curves(series, os.path.join(out_dir, "seq2seq_encoder_gradients.png"), log=True,
