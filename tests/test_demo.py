@@ -38,4 +38,4 @@ def test_report_shows_every_picture_in_headless_chromium(demo_run):
     assert seen["console_errors"] == []
     assert seen["pictures"] == pictures and seen["broken"] == []
     if any(name.endswith(".svg") for name in os.listdir(out)):  # with dot: the graphs are pictures, not DOT notes
-        assert 'src="seq2seq_op.svg"' in page and 'class="frames"' in page
+        assert 'src="seq2seq_op.svg"' in page and 'class="frames wide"' in page
