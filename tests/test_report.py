@@ -59,3 +59,12 @@ def test_headless_check_reports_console_errors(tmp_path):
     seen = open_in_browser(str(page))
     assert len(seen["console_errors"]) == 2 and "boom" in seen["console_errors"][0]
     assert "undefinedCall is not defined" in seen["console_errors"][1]
+
+
+def test_wide_pictures_scroll_at_their_height_with_a_link_to_the_picture_alone(tmp_path):
+    report = Report("Run")
+    report.figure(_picture(tmp_path / "graph.png"), "an unrolled graph", wide=True)
+    report.figure(_picture(tmp_path / "loss.png"), "a curve")
+    page = open(report.write(str(tmp_path / "report.html")), encoding="utf-8").read()
+    assert page.count('class="wide"') == 1 and '<a href="graph.png">open the picture alone</a>' in page
+    assert '<figure><img src="loss.png"' in page
