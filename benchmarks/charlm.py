@@ -49,7 +49,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 import tinygrad_rnn as tr
-from environment import command_line, cpu_line, library_origin, numpy_blas, utc_date, write_report
+from environment import command_line, cpu_line, library_origin, numpy_blas, publish, utc_date
 
 try:
     import torch
@@ -365,12 +365,7 @@ def main(argv=None) -> int:
     if profile:
         report += ["### Profile of tinygrad_rnn's fused step (cProfile, own time per step; cProfile adds overhead)",
                    "", *profile, ""]
-    text = "\n".join(report)
-    print(text)
-    if args.out:
-        write_report(args.out, text, "charlm.py")
-        print(f"wrote {args.out}")
-    return 0
+    return publish(report, args.out, "charlm.py")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,17 @@ def cpu_line() -> str:
             f"{platform.system()} {platform.release()} {platform.machine()}")
 
 
+def publish(lines: list, out: str | None, script: str) -> int:
+    """Print the report (``lines`` joined) and, with ``out``, write it there (:func:`write_report`); the script's
+    exit status."""
+    text = "\n".join(lines)
+    print(text)
+    if out:
+        write_report(out, text, script)
+        print(f"wrote {out}")
+    return 0
+
+
 def write_report(path: str, text: str, script: str) -> None:
     """Replace ``path`` with ``text`` atomically, keeping the hand-written notes below ``script``'s marker."""
     existing = ""

@@ -69,7 +69,7 @@ sys.path.insert(0, REPO)
 import torch
 
 import tinygrad_rnn as tr
-from environment import command_line, cpu_line, library_origin, numpy_blas, utc_date, write_report
+from environment import command_line, cpu_line, library_origin, numpy_blas, publish, utc_date
 from tinygrad_rnn import metrics
 from tinygrad_rnn.data import bucket_batches, load_g2p, make_batch
 from tinygrad_rnn.tasks import g2p as task
@@ -567,12 +567,7 @@ def main(argv=None) -> int:
         reading,
         "",
     ]
-    text = "\n".join(report)
-    print(text)
-    if args.out:
-        write_report(args.out, text, "g2p.py")
-        print(f"wrote {args.out}")
-    return 0
+    return publish(report, args.out, "g2p.py")
 
 
 if __name__ == "__main__":

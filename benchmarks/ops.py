@@ -59,7 +59,7 @@ def _early_option(name: str):
 LIB_ROOT = os.path.abspath(_early_option("--tinygrad") or REPO)
 sys.path.insert(0, LIB_ROOT)
 import tinygrad_rnn as tr
-from environment import command_line, cpu_line, library_origin, numpy_blas, utc_date, write_report
+from environment import command_line, cpu_line, library_origin, numpy_blas, publish, utc_date
 
 try:
     import torch
@@ -514,12 +514,7 @@ def main(argv=None) -> int:
         *aims(rnn, steps),
         "",
     ]
-    text = "\n".join(report)
-    print(text)
-    if args.out:
-        write_report(args.out, text, "ops.py")
-        print(f"wrote {args.out}")
-    return 0
+    return publish(report, args.out, "ops.py")
 
 
 if __name__ == "__main__":

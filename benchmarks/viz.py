@@ -29,7 +29,7 @@ import tinygrad_rnn as tr  # noqa: E402
 from viz import dot  # noqa: E402
 
 sys.path.insert(0, HERE)
-from environment import command_line, cpu_line, library_origin, utc_date, write_report  # noqa: E402
+from environment import command_line, cpu_line, library_origin, publish, utc_date  # noqa: E402
 
 
 def best(fn, repeats: int) -> tuple:
@@ -140,11 +140,7 @@ def main(argv=None) -> int:
     lines += ["", "### dot's layout time against the size of the drawing (2-layer LSTM, H = 8, B = 2, fused=False)",
               ""]
     lines += table(("level", "steps", "graph nodes", "drawn nodes", "dot -Tsvg"), calibration)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        write_report(args.out, text, "viz.py")
-    return 0
+    return publish(lines + [""], args.out, "viz.py")
 
 
 if __name__ == "__main__":
