@@ -391,3 +391,15 @@ def test_the_graph_command_writes_the_files_and_prints_them(tmp_path, capsys):
     files = graph_task.run("gru", 3, "cell", bidirectional=True, out_dir=str(tmp_path), formats=(),
                            log=lambda _: None)
     assert "GRU l0_reverse · t=2" in open(files[0]).read()
+
+
+def test_cli_highlights_the_hidden_path_through_the_output_gates_and_the_backward_path():
+    g, _ = graph_task.build("lstm", steps=4)
+    hidden = graph_task.highlighted(g, "hidden")
+    assert {n.name for n in hidden if n.name} == {"h", "o"}  # h₀ → gates → o ⊙ tanh(c) → h, no cell-state path
+    assert sorted(n.step for n in hidden if n.name == "h") == [0, 1, 2, 3]
+    backward = graph_task.highlighted(g, "backward")
+    ends = [n for n in backward if not any(m in backward for m in g.predecessors(n))], \
+        [n for n in backward if not any(m in backward for m in g.successors(n))]
+    assert [(n.name, n.step) for n in ends[0]] == [("h", 0)] and [n.shape for n in ends[1]] == [()]
+    assert {"f", "c", "o"} <= {n.name for n in backward}  # the gradient reaches h₀ through the gates and c

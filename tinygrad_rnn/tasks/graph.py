@@ -4,8 +4,9 @@
 
 Builds the layer (unfused at op level, so that every gate is its own node), puts a loss on the last step's
 output, runs backward and writes ``graph_<cell>_<level>.dot`` plus each of ``--formats`` under ``--out``, printing
-one line per file written. ``--grads`` colours nodes by ‖grad‖; ``--highlight`` draws the LSTM cell-state highway
-c₀ → … → c_T (``highway``) or everything between the first and last hidden state (``hidden``) in bold.
+one line per file written. ``--grads`` colours nodes by ‖grad‖; ``--highlight`` draws in bold the LSTM cell-state
+highway c₀ → … → c_T (``highway``), the hidden path h₀ → … → h_T through the output gates, leaving the cell state
+aside (``hidden``), or the backward path from the loss at the last step to the first hidden state (``backward``).
 """
 from __future__ import annotations
 
@@ -41,12 +42,22 @@ def build(cell: str = "lstm", steps: int = 6, layers: int = 1, hidden: int = 8, 
 
 
 def highlighted(graph, which: str) -> list:
-    """The nodes to draw in bold: ``highway`` (each layer's c₀ → … → c_T), ``hidden`` (h₀ → … → h_T) or ``none``."""
+    """The nodes to draw in bold: ``highway`` (each layer's c₀ → … → c_T), ``hidden`` (h₀ → … → h_T through the
+    output gates), ``backward`` (everything the gradient crosses from the loss back to the first h) or ``none``."""
     if which == "none":
         return []
+    if which == "backward":
+        first = min(graph.find(name="h", kind="tensor"), key=lambda n: (n.step, n.scope))
+        loss = next(n for n in reversed(graph.nodes) if n.kind == "tensor" and n.shape == ()
+                    and not graph.successors(n))
+        return graph.path_nodes(first, loss)
     name = "c" if which == "highway" else "h"
-    through = (lambda n: n.name == "c" or (n.kind == "tensor" and not n.name) or n.label in _HIGHWAY_OPS) \
-        if which == "highway" else None
+    if which == "highway":
+        def through(n):
+            return n.name == "c" or (n.kind == "tensor" and not n.name) or n.label in _HIGHWAY_OPS
+    else:  # h_{t-1} → the gates' pre-activation → o → o ⊙ tanh(c_t) = h_t, without the cell state's own path
+        def through(n):
+            return n.name not in ("c", "i", "f", "g")
     nodes: dict = {}
     for scope in sorted({n.scope for n in graph.find(name=name, kind="tensor")}):
         chain = sorted(graph.find(name=name, scope=scope, kind="tensor"), key=lambda n: n.step)
@@ -83,7 +94,7 @@ def main(argv=None) -> int:
     parser.add_argument("--layers", type=int, default=1)
     parser.add_argument("--bidirectional", action="store_true")
     parser.add_argument("--hidden", type=int, default=8)
-    parser.add_argument("--highlight", choices=("highway", "hidden", "none"), default="none")
+    parser.add_argument("--highlight", choices=("highway", "hidden", "backward", "none"), default="none")
     parser.add_argument("--out", default="out")
     parser.add_argument("--formats", default="svg", help="comma-separated: svg, png, pdf (default svg)")
     parser.add_argument("--seed", type=int, default=0)
