@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tr
+from tests.helpers import host
 
 
 def _rnn_numpy_bptt(xs, W, U, h0):
@@ -168,6 +169,21 @@ def test_manual_seed_reproduces_random_numbers():
     b = tr.randn(3, 4).numpy()
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, tr.randn(3, 4).numpy())
+
+
+def test_rand_and_randn_draw_on_the_device_in_the_dtype_asked(device):
+    tr.manual_seed(3)
+    u = tr.rand(200, 5, dtype="float64", device=device)
+    n = tr.randn((4, 2), requires_grad=True, device=device)
+    assert (u.shape, u.dtype, u.device, n.shape, n.dtype, n.requires_grad) == \
+        ((200, 5), "float64", device, (4, 2), "float32", True)
+    values = host(u)
+    assert 0.0 <= values.min() and values.max() < 1.0 and abs(values.mean() - 0.5) < 0.05
+    assert type(u.data) is type(tr.zeros(1, device=device).data)  # the backend's own array, wrapped as it is
+    tr.manual_seed(3)
+    np.testing.assert_array_equal(host(tr.rand(200, 5, dtype="float64", device=device)), values)
+    with pytest.raises(TypeError, match="float dtype"):
+        tr.rand(2, dtype="int64")
 
 
 def test_scope_and_step_tags_on_nodes_and_tensors():

@@ -16,8 +16,8 @@ from .errors import (AnomalyError, DeviceError, DTypeError, GraphError, IndexRan
                      TinygradRNNError)
 from .gradcheck import GradcheckError, gradcheck
 from .ops import (abs, add, argmax, cast, cat, chunk, concat, cross_entropy, div, dropout, embedding, exp, linear,
-                  log, log_softmax, matmul, max, maximum, mean, minimum, mse_loss, mul, neg, permute, pow, relu,
-                  reshape, sigmoid, softmax, split, sqrt, stack, sub, sum, tanh, transpose, unbind, where)
+                  log, log_softmax, matmul, max, maximum, mean, minimum, mse_loss, mul, neg, permute, pow, rand, randn,
+                  relu, reshape, sigmoid, softmax, split, sqrt, stack, sub, sum, tanh, transpose, unbind, where)
 from .engine import (Function, Tensor, current_scope, current_step, detect_anomaly, enable_grad, is_grad_enabled,
                      no_grad, scope, step, tensor)
 
@@ -45,14 +45,6 @@ def _filled(shape, value, dtype, requires_grad, device) -> Tensor:
         shape = tuple(shape[0])
     return tensor(numpy.full(shape, value, dtype=dtype or get_default_dtype()), requires_grad=requires_grad,
                   device=device)
-
-
-def randn(*shape, dtype=None, requires_grad: bool = False, device="cpu") -> Tensor:
-    """Standard normal samples from the seeded generator (``tr.manual_seed``)."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    samples = backend.get_backend(device).normal(shape, 0.0, 1.0, dtype or get_default_dtype())
-    return Tensor(samples, requires_grad=requires_grad, device=device)
 
 
 __version__ = "0.1.0"

@@ -409,5 +409,5 @@ def _scheduled(gold: Tensor, logits: Tensor, ratio: float) -> Tensor:
         predicted = ops.cast(predicted, gold.dtype)
     if ratio <= 0.0:
         return predicted
-    draw = Tensor(gold._backend.uniform((gold.shape[0],), 0.0, 1.0, "float64"), device=gold.device)
+    draw = ops.rand(gold.shape[0], dtype="float64", device=gold.device)
     return ops.where(draw < ratio, gold, predicted)
