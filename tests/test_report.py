@@ -68,3 +68,12 @@ def test_wide_pictures_scroll_at_their_height_with_a_link_to_the_picture_alone(t
     page = open(report.write(str(tmp_path / "report.html")), encoding="utf-8").read()
     assert page.count('class="wide"') == 1 and '<a href="graph.png">open the picture alone</a>' in page
     assert '<figure><img src="loss.png"' in page
+
+
+def test_report_command_refuses_a_checkpoint_that_is_not_there(tmp_path, capsys):
+    from tinygrad_rnn.tasks import report as report_task
+
+    with pytest.raises(SystemExit) as exit_info:
+        report_task.main(["--checkpoint", str(tmp_path / "missing"), "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and "missing.json" in capsys.readouterr().err
+    assert not (tmp_path / "report.html").exists()

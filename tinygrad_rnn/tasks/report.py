@@ -224,6 +224,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="out")
     parser.add_argument("--quick", action="store_true", help="shorter studies (seconds)")
     args = parser.parse_args(argv)
+    if args.checkpoint != DEMO_CHECKPOINT and not os.path.exists(args.checkpoint + ".json"):
+        parser.error(f"--checkpoint: no {args.checkpoint}.json (a checkpoint is given without its .npz/.json suffix)")
     build(args.out, args.checkpoint, quick=args.quick)
     return 0
 
