@@ -130,7 +130,7 @@ def test_precomputed_keys_give_the_same_numbers(kind):
     projected = module.project_keys(keys)
     assert projected.shape[:2] == (B, S)
     again = module(query, keys, values, mask, projected_keys=projected)
-    for a, b in zip(direct, again):
+    for a, b in zip(direct, again, strict=True):
         np.testing.assert_array_equal(host(a), host(b))
 
 

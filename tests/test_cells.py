@@ -100,7 +100,7 @@ def unroll(cell, kind, xs: tr.Tensor, h0, c0=None, steps=None):
 
 def loss_of(hs, c, weights_h, weight_c, device):
     loss = None
-    for h, w in zip(hs, weights_h):
+    for h, w in zip(hs, weights_h, strict=True):
         term = (h * tr.tensor(w, dtype="float64", device=device)).sum()
         loss = term if loss is None else loss + term
     if c is not None and weight_c is not None:
@@ -243,7 +243,7 @@ def test_matches_torch(device, variant, fused, batched):
     hs, c, grads = run_with_grads(cell, kind, x_np, h0_np, c0_np, weights_h, weight_c, device)
     ref = _torch_cell(torch, variant, IN, H, cell)
     hs_ref, c_ref, grads_ref = _torch_run(torch, ref, kind, x_np, h0_np, c0_np, weights_h, weight_c)
-    for t, (h, h_ref) in enumerate(zip(hs, hs_ref)):
+    for t, (h, h_ref) in enumerate(zip(hs, hs_ref, strict=True)):
         _close(h, h_ref, what=f"h at step {t}")
     if kind == "lstm":
         _close(c, c_ref, what="c of the last step")
@@ -603,7 +603,7 @@ def test_unused_forget_rows_get_zero_gradient(device, variant, fused):
     cell.load_state_dict(values)
     with tr.no_grad():
         hs2, c2 = unroll(cell, "lstm", x, h0, c0)
-    for a, b in zip(before, [_host(h) for h in hs2] + [_host(c2)]):
+    for a, b in zip(before, [_host(h) for h in hs2] + [_host(c2)], strict=True):
         np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
 
 

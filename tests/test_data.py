@@ -143,7 +143,7 @@ def test_batch_tensors_feed_cross_entropy(toy):
 
 def _length_pairs(n, seed=0):
     rng = np.random.default_rng(seed)
-    return [("x" * int(k), "y" * int(m)) for k, m in zip(rng.integers(1, 30, n), rng.integers(1, 10, n))]
+    return [("x" * int(k), "y" * int(m)) for k, m in zip(rng.integers(1, 30, n), rng.integers(1, 10, n), strict=True)]
 
 
 def test_bucketing_is_deterministic_and_covers_every_example_once():

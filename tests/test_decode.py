@@ -220,7 +220,7 @@ def test_beam_width_one_is_greedy_exactly(seed):
         assert b.tokens == g.tokens
         assert b.scores == g.scores  # the same float additions in the same order
         assert b.finished == g.finished
-        for wg, wb in zip(g.weights, b.weights):
+        for wg, wb in zip(g.weights, b.weights, strict=True):
             np.testing.assert_array_equal(wg, wb)
 
 
@@ -266,7 +266,7 @@ def test_beam_score_beats_or_equals_greedy_unless_greedys_path_was_pruned():
         src, lengths = _batch(seed, rows=3, vocab=6)
         g = greedy(model, src, lengths, max_len=10)
         b = beam_search(model, src, lengths, beam_width=4, max_len=10)
-        for row, (gs, bs) in enumerate(zip(g.scores, b.scores)):
+        for row, (gs, bs) in enumerate(zip(g.scores, b.scores, strict=True)):
             wins += bs > gs + 1e-9
             if bs < gs - 1e-12:
                 losses += 1
@@ -495,7 +495,7 @@ def test_decoders_work_on_every_device(device):
         a, b = run(cpu, src), run(other, moved)
         assert a.tokens == b.tokens
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-9)
-        for wa, wb in zip(a.weights, b.weights):
+        for wa, wb in zip(a.weights, b.weights, strict=True):
             assert isinstance(wb, np.ndarray)
             np.testing.assert_allclose(wa, wb, rtol=1e-9, atol=1e-12)
 

@@ -39,7 +39,8 @@ def test_resume_continues_the_same_run(trained, tmp_path):
     first = g2p.train(out_dir=str(tmp_path), quick=True, epochs=1, progress=False, log=quiet)
     resumed = g2p.train(out_dir=str(tmp_path), quick=True, epochs=2, resume=True, progress=False, log=quiet)
     assert first["updates"] * 2 == resumed["updates"] == result["updates"]
-    assert resumed["history"] == [dict(h, seconds=r["seconds"]) for h, r in zip(result["history"], resumed["history"])]
+    assert resumed["history"] == [dict(h, seconds=r["seconds"])
+                                  for h, r in zip(result["history"], resumed["history"], strict=True)]
     _same_weights(folder / "last", tmp_path / "last")
 
 

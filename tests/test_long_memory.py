@@ -5,6 +5,8 @@ regression by ``numpy.linalg.lstsq`` / ``solve``, finite differences (``tr.gradc
 """
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -60,7 +62,7 @@ def test_leaky_cell_matches_numpy(device, alpha, nonlinearity, fused):
     rng = np.random.default_rng(1)
     xs, h0 = rng.standard_normal((5, 2, 3)), rng.standard_normal((2, 4)) * 0.5
     hs = _unroll(cell, _t(xs, device), _t(h0, device))
-    for t, (h, expected) in enumerate(zip(hs, np_leaky(p, np.asarray(alpha), xs, h0, nonlinearity))):
+    for t, (h, expected) in enumerate(zip(hs, np_leaky(p, np.asarray(alpha), xs, h0, nonlinearity), strict=True)):
         assert h.device == device and h.dtype == "float64" and h.name == "h"
         np.testing.assert_allclose(h.numpy(), expected, rtol=1e-12, atol=1e-13, err_msg=f"step {t}")
 
@@ -81,7 +83,7 @@ def test_alpha_one_is_the_plain_rnn_cell(device, nonlinearity):
     plain.load_state_dict(p)
     rng = np.random.default_rng(3)
     xs, h0 = _t(rng.standard_normal((6, 2, 3)), device), _t(rng.standard_normal((2, 4)), device)
-    for h_leaky, h_plain in zip(_unroll(leaky, xs, h0), _unroll(plain, xs, h0)):
+    for h_leaky, h_plain in zip(_unroll(leaky, xs, h0), _unroll(plain, xs, h0), strict=True):
         np.testing.assert_allclose(h_leaky.numpy(), h_plain.numpy(), rtol=1e-13, atol=1e-15)
 
 
@@ -145,7 +147,7 @@ def test_small_alpha_remembers_a_pulse_longer():
     for t in (20, 29):  # ... but keeps it: larger in absolute terms and relative to what it took in
         assert leaky[t] > 1000 * plain[t], (t, leaky[t], plain[t])
         assert leaky[t] / leaky[0] > 1000 * plain[t] / plain[0]
-    assert all(later < earlier for earlier, later in zip(leaky, leaky[1:]))  # it still forgets, only slowly
+    assert all(later < earlier for earlier, later in pairwise(leaky))  # it still forgets, only slowly
     assert grad_leaky > 1e4 * grad_plain  # and the gradient through time vanishes far more slowly
 
 

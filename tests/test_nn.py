@@ -292,7 +292,7 @@ def test_state_dict_round_trip_into_fresh_model(device):
     for name, value in fresh.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), state[name].numpy())
     x = tr.randn(4, 3, device=device)
-    for a, b in zip(net(x), fresh(x)):
+    for a, b in zip(net(x), fresh(x), strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     # the loaded values are copies: changing the source afterwards leaves the target alone
     _set(net.fc1.weight, np.zeros((4, 3)))
@@ -753,7 +753,7 @@ def test_manual_seed_reproducible_initialisation(device):
     b = build()
     tr.manual_seed(21)
     c = build()
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a[1], c[1])
 

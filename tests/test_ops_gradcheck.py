@@ -526,13 +526,13 @@ def test_split(device, shape, seed, data):
         bounds = list(range(spec, length, spec))
     else:
         bounds = sorted(data.draw(st.lists(st.integers(0, length), max_size=3), label="cuts"))
-        spec = [b - a for a, b in zip([0] + bounds, bounds + [length])]  # may hold empty pieces
+        spec = [b - a for a, b in zip([0] + bounds, bounds + [length], strict=True)]  # may hold empty pieces
     x = np.random.default_rng(seed).standard_normal(shape)
     expected = np.split(x, bounds, axis=dim)
     t = leaf(x, device)
     pieces = tr.split(t, spec, dim)
     assert isinstance(pieces, tuple) and len(pieces) == len(expected)
-    for piece, want in zip(pieces, expected):
+    for piece, want in zip(pieces, expected, strict=True):
         close(piece, want)
     method = t.split(spec, dim=dim)
     assert len(method) == len(expected)
@@ -568,7 +568,7 @@ def test_chunk(device, shape, chunks, seed, data):
     t = leaf(x, device)
     pieces = tr.chunk(t, chunks, dim)
     assert len(pieces) == len(expected) <= chunks
-    for piece, want in zip(pieces, expected):
+    for piece, want in zip(pieces, expected, strict=True):
         close(piece, want)
     assert len(t.chunk(chunks, dim=dim)) == len(expected)
     check(lambda a: tr.chunk(a, chunks, dim), t)
@@ -805,7 +805,7 @@ def test_linear_matches_matmul_plus_bias_gradients(device):
         out = tr.linear(tx, tw, tb) if fused else tx @ tw.T + tb
         (out * leaf(g, device, False)).sum().backward()
         grads.append([grad_of(t) for t in (tx, tw, tb)])
-    for fused, plain in zip(*grads):
+    for fused, plain in zip(*grads, strict=True):
         close(fused, plain)
     close(grads[0][2], g.sum(axis=(0, 1)))
 

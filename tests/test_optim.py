@@ -42,7 +42,7 @@ def _run_ours(make_opt, steps: int, device: str = "cpu", seed: int = 0):
     opt = make_opt(params)
     for _ in range(steps):
         opt.zero_grad()
-        for p, ai, ci in zip(params, a, c):
+        for p, ai, ci in zip(params, a, c, strict=True):
             p.grad = _grad_array(ai * (p.numpy() - ci), p)
         opt.step()
     return [p.numpy() for p in params]
@@ -54,7 +54,7 @@ def _run_torch(torch, make_opt, steps: int, seed: int = 0):
     opt = make_opt(params)
     for _ in range(steps):
         opt.zero_grad()
-        for p, ai, ci in zip(params, a, c):
+        for p, ai, ci in zip(params, a, c, strict=True):
             p.grad = torch.tensor(ai * (p.detach().numpy() - ci))
         opt.step()
     return [p.detach().numpy() for p in params]
@@ -152,7 +152,7 @@ def test_adam_two_steps_closed_form():
 def test_sgd_converges_on_quadratic(device):
     w0, a, c = _problem(3)
     final = _run_ours(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.5), 200, device, seed=3)
-    for wf, ci in zip(final, c):
+    for wf, ci in zip(final, c, strict=True):
         np.testing.assert_allclose(wf, ci, atol=1e-6)
 
 
@@ -223,7 +223,7 @@ def test_optimizer_matches_torch(device, name, config):
     torch = pytest.importorskip("torch")
     ours = _run_ours(lambda ps: getattr(optim, name)(ps, **config), 6, device)
     ref = _run_torch(torch, lambda ps: getattr(torch.optim, name)(ps, **config), 6)
-    for o, r in zip(ours, ref):
+    for o, r in zip(ours, ref, strict=True):
         np.testing.assert_allclose(o, r, rtol=1e-12, atol=1e-14)
 
 
@@ -244,7 +244,7 @@ def test_adam_trains_a_model_like_torch():
         opt_ref.zero_grad()
         torch.nn.functional.mse_loss(ref(torch.tensor(x)), torch.tensor(y)).backward()
         opt_ref.step()
-    for (name, p), (name_ref, p_ref) in zip(net.named_parameters(), ref.named_parameters()):
+    for (name, p), (name_ref, p_ref) in zip(net.named_parameters(), ref.named_parameters(), strict=True):
         assert name == name_ref
         np.testing.assert_allclose(p.numpy(), p_ref.detach().numpy(), rtol=1e-10, atol=1e-12)
 
@@ -261,7 +261,7 @@ def test_optimizer_state_dict_resume_is_exact(device, make_opt):
     w0, a, c = _problem(7)
 
     def grads(params):
-        for p, ai, ci in zip(params, a, c):
+        for p, ai, ci in zip(params, a, c, strict=True):
             p.grad = _grad_array(ai * (p.numpy() - ci), p)
 
     def fresh(values):
@@ -289,7 +289,7 @@ def test_optimizer_state_dict_resume_is_exact(device, make_opt):
     opt = make_opt(params)
     opt.load_state_dict(saved_state)
     steps(params, opt, 3)
-    for p, e in zip(params, expected):
+    for p, e in zip(params, expected, strict=True):
         np.testing.assert_array_equal(p.numpy(), e)
 
     # a fresh optimizer *without* the loaded state does differ (the test can tell)
@@ -355,7 +355,7 @@ def test_clip_grad_norm_scales_when_over(device):
     assert isinstance(norm, tr.Tensor) and norm.shape == () and norm.device == device
     assert norm.item() == pytest.approx(total, rel=1e-12)
     coefficient = 1.0 / (total + 1e-6)
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         np.testing.assert_allclose(_host(p.grad), g * coefficient, rtol=1e-12)
     clipped = math.sqrt(sum(float((_host(p.grad) ** 2).sum()) for p in params))
     assert clipped == pytest.approx(1.0, abs=1e-5)
@@ -367,7 +367,7 @@ def test_clip_grad_norm_leaves_grads_when_under(device):
     total = math.sqrt(sum(float((g ** 2).sum()) for g in grads))
     norm = optim.clip_grad_norm_(params, 100.0)
     assert norm.item() == pytest.approx(total, rel=1e-12)
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         np.testing.assert_array_equal(_host(p.grad), g)
 
 
@@ -376,7 +376,7 @@ def test_clip_grad_norm_inf(device):
     params = _with_grads(grads, device)
     norm = optim.clip_grad_norm_(params, 2.0, norm_type=math.inf)
     assert norm.item() == pytest.approx(7.0)
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         np.testing.assert_allclose(_host(p.grad), g * 2.0 / (7.0 + 1e-6), rtol=1e-12)
     assert max(float(np.abs(_host(p.grad)).max()) for p in params) == pytest.approx(2.0, abs=1e-6)
 
@@ -396,7 +396,7 @@ def test_clip_grad_norm_single_tensor_skips_missing_grads_and_utils_alias():
 
 def _torch_with_grads(torch, grads):
     ref = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
-    for r, g in zip(ref, grads):
+    for r, g in zip(ref, grads, strict=True):
         r.grad = torch.tensor(g)
     return ref
 
@@ -411,7 +411,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     norm = optim.clip_grad_norm_(params, max_norm, norm_type=norm_type)
     norm_ref = torch.nn.utils.clip_grad_norm_(ref, max_norm, norm_type=norm_type)
     assert norm.item() == pytest.approx(norm_ref.item(), rel=1e-12)
-    for p, r in zip(params, ref):
+    for p, r in zip(params, ref, strict=True):
         np.testing.assert_allclose(_host(p.grad), r.grad.numpy(), rtol=1e-12, atol=1e-15)
 
 
@@ -419,7 +419,7 @@ def test_clip_grad_value(device):
     grads = _clip_grads()
     params = _with_grads(grads, device)
     assert tr.nn.utils.clip_grad_value_(params, 0.5) is None
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         np.testing.assert_array_equal(_host(p.grad), np.clip(g, -0.5, 0.5))
         assert p.grad.shape == g.shape
 
@@ -431,7 +431,7 @@ def test_clip_grad_value_matches_torch():
     ref = _torch_with_grads(torch, grads)
     optim.clip_grad_value_(params, 0.3)
     torch.nn.utils.clip_grad_value_(ref, 0.3)
-    for p, r in zip(params, ref):
+    for p, r in zip(params, ref, strict=True):
         np.testing.assert_array_equal(_host(p.grad), r.grad.numpy())
 
 
@@ -543,13 +543,13 @@ def test_state_follows_module_to_dtype(device, make_opt):
 
     # the same step from a float32 copy whose optimizer loaded the float64 state (load_state_dict casts it)
     ref = nn.Linear(3, 2).to(device).float()
-    ref.load_state_dict(dict(zip(["weight", "bias"], before)))
+    ref.load_state_dict(dict(zip(["weight", "bias"], before, strict=True)))
     ref_opt = make_opt(ref.parameters())
     ref_opt.load_state_dict(saved)
-    for p, g in zip(ref.parameters(), grads):
+    for p, g in zip(ref.parameters(), grads, strict=True):
         p.grad = _grad_array(g, p)
     ref_opt.step()
-    for p, r in zip(lin.parameters(), ref.parameters()):
+    for p, r in zip(lin.parameters(), ref.parameters(), strict=True):
         np.testing.assert_array_equal(p.numpy(), r.numpy())
 
 
@@ -573,7 +573,7 @@ def test_state_follows_module_to_device(device, make_opt):
             if target is not None:
                 model.to(target)
             for _ in range(2):
-                for p, ai, ci in zip(model.params, a, c):
+                for p, ai, ci in zip(model.params, a, c, strict=True):
                     p.grad = _grad_array(ai * (p.numpy() - ci), p)
                 opt.step()
                 opt.zero_grad()
@@ -585,7 +585,7 @@ def test_state_follows_module_to_device(device, make_opt):
 
     expected, _ = run([None, None, None])
     moved, opt = run([None, device, "cpu"])
-    for m, e in zip(moved, expected):
+    for m, e in zip(moved, expected, strict=True):
         np.testing.assert_allclose(m, e, rtol=1e-12, atol=1e-14)
     assert all(isinstance(v, np.ndarray) for v in _state_arrays(opt))
 
@@ -740,7 +740,7 @@ def test_state_dict_is_plain_data_for_a_checkpoint(device, make_opt):
         [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
     if "betas" in other.param_groups[0]:
         assert isinstance(other.param_groups[0]["betas"], tuple)
-    for a, b in zip(continue_from(other, copies), continue_from(opt, params)):
+    for a, b in zip(continue_from(other, copies), continue_from(opt, params), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -21,7 +21,7 @@ def batch(seed=0, batch_size=3, src_vocab=9, tgt_vocab=8, src_lengths=(5, 2, 4),
     src = np.full((batch_size, steps), PAD, dtype=np.int64)
     tgt_in = np.full((batch_size, t_steps), PAD, dtype=np.int64)
     tgt_out = np.full((batch_size, t_steps), -100, dtype=np.int64)
-    for b, (n, m) in enumerate(zip(src_lengths, tgt_lengths)):
+    for b, (n, m) in enumerate(zip(src_lengths, tgt_lengths, strict=True)):
         src[b, :n] = rng.integers(3, src_vocab, n)
         words = rng.integers(3, tgt_vocab, m)
         tgt_in[b, :m + 1] = [SOS, *words]
@@ -145,7 +145,7 @@ def test_every_device_gives_the_cpu_numbers(config, device):
     loss = net.loss(src.to(device), lengths, tgt_in.to(device), tgt_out.to(device))
     loss.backward()
     np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-12)
-    for (name, p), q in zip(net.named_parameters(), reference.parameters()):
+    for (name, p), q in zip(net.named_parameters(), reference.parameters(), strict=True):
         np.testing.assert_allclose(host(p.grad), host(q.grad), rtol=1e-9, atol=1e-12, err_msg=name)
     tr.manual_seed(2)
     picked, _ = net.select(net.initial_state(net.encode(src, lengths)), net.encode(src, lengths), [1, 1])
@@ -229,7 +229,7 @@ def test_select_picks_and_reorders_rows_consistently(config):
     assert picked.memory.shape[0] == 5 and picked.mask.shape == (5, 5)
     assert all(f.shape[1] == 5 for f in picked.final)
     assert (picked.keys is None) == (encoded.keys is None)
-    for a, b in zip(picked_state, state):
+    for a, b in zip(picked_state, state, strict=True):
         np.testing.assert_array_equal(host(a), host(b)[index])
     np.testing.assert_array_equal(host(picked.mask), host(encoded.mask)[index])
     tokens = np.array([3, 4, 5])
@@ -285,7 +285,7 @@ def test_reversed_input_reads_each_source_backwards_and_returns_memory_in_source
         np.testing.assert_array_equal(host(got.memory)[b, :n], memory[b, :n][::-1])
         np.testing.assert_array_equal(host(got.memory)[b, n:], 0.0)
     np.testing.assert_array_equal(host(got.mask), mask)
-    for f, g in zip(got.final, expected.final):
+    for f, g in zip(got.final, expected.final, strict=True):
         np.testing.assert_array_equal(host(f), host(g))
 
 
@@ -442,7 +442,7 @@ def toy_batch(src_vocab: Vocab, tgt_vocab: Vocab):
     src = np.full((len(PAIRS), steps), PAD, dtype=np.int64)
     tgt_in = np.full((len(PAIRS), t_steps), PAD, dtype=np.int64)
     tgt_out = np.full((len(PAIRS), t_steps), -100, dtype=np.int64)
-    for b, (s, t) in enumerate(zip(sources, targets)):
+    for b, (s, t) in enumerate(zip(sources, targets, strict=True)):
         src[b, :len(s)] = s
         tgt_in[b, :len(t) + 1] = [SOS, *t]
         tgt_out[b, :len(t) + 1] = [*t, EOS]

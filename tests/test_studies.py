@@ -68,7 +68,7 @@ def test_clipping_keeps_the_used_gradient_within_c(quick):
     assert max(clipped["clipped_norms"]) <= threshold + 1e-6
     assert numbers["clipped_updates"] > 0 and max(clipped["grad_norms"]) > threshold  # clipping did act
     # where the norm was below C nothing changed
-    below = [(b, a) for b, a in zip(clipped["grad_norms"], clipped["clipped_norms"]) if b < threshold]
+    below = [(b, a) for b, a in zip(clipped["grad_norms"], clipped["clipped_norms"], strict=True) if b < threshold]
     assert below and all(a == pytest.approx(b, rel=1e-5) for b, a in below)
     unclipped = numbers["runs"]["no clipping"]
     assert unclipped["diverged_at"] is not None or max(unclipped["grad_norms"]) > 1e3 * threshold

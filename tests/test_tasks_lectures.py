@@ -28,7 +28,7 @@ def test_sentiment_reaches_full_training_accuracy(variant, cell):
     result = sentiment.run(quick=True, variants=(variant,), cell=cell, log=quiet)[variant]
     assert result["accuracy"] == 1.0
     assert result["first_perfect"] is not None
-    for (_, label), (p_pos, p_neg) in zip(sentiment.CORPUS, result["probabilities"]):
+    for (_, label), (p_pos, p_neg) in zip(sentiment.CORPUS, result["probabilities"], strict=True):
         assert abs(p_pos + p_neg - 1) < 1e-5
         assert (p_pos > 0.5) == (label == "⊕")
 

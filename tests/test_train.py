@@ -74,7 +74,7 @@ def test_full_bptt_equals_one_manual_update():
     _loss(out, y).backward()
     tr.optim.clip_grad_norm_(reference.parameters(), float("inf"))
     optimizer.step()
-    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+    for (name, p), q in zip(model.named_parameters(), reference.parameters(), strict=True):
         np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-6, err_msg=name)
 
 

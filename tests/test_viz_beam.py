@@ -1,6 +1,8 @@
 """The beam-search tree picture: deterministic DOT with kept, pruned, finished and best-path styles, written files."""
 from __future__ import annotations
 
+from itertools import pairwise
+
 import os
 import re
 import shutil
@@ -72,7 +74,7 @@ def test_styles_show_kept_pruned_finished_and_the_best_path():
     assert {"root", "kept", "pruned", "finished"} <= statuses
     # the best path: "he knows something <eos>", its edges bold too
     assert [WORDS[tree.nodes[i].token] for i in tree.best] == ["<sos>", "he", "knows", "something", "<eos>"]
-    for a, b in zip(tree.best, tree.best[1:]):
+    for a, b in pairwise(tree.best):
         assert re.search(rf'^  n{a} -> n{b} \[style="bold"', source, flags=re.M)
     assert 'label="say \\"hi\\"\\n' in source  # symbols are quoted for DOT
 
@@ -83,7 +85,7 @@ def test_one_column_per_step_left_to_right():
     ranks = re.findall(r"\{ rank=same; (.*?); \}", source)
     steps = sorted({n.step for n in tree.nodes})
     assert len(ranks) == len(steps)
-    for step, members in zip(steps, ranks):
+    for step, members in zip(steps, ranks, strict=True):
         assert sorted(members.split("; ")) == sorted(f"n{n.id}" for n in tree.nodes if n.step == step)
     assert 'label="3\\n' in source  # token ids without a vocabulary
 
