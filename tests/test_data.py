@@ -235,3 +235,11 @@ def test_g2p_batches_encode_without_unknowns(g2p):
     for row, i in enumerate(batch.indices):
         assert g2p.tgt_vocab.decode(batch.tgt_out[row]) == refs[i][0]
         assert "".join(g2p.src_vocab.decode(batch.src[row])) == g2p.words("dev")[i]
+
+
+def test_decode_reads_the_ignored_target_as_padding_and_refuses_other_outside_indices():
+    vocab = Vocab.build([[f"s{k}" for k in range(200)]])
+    assert vocab.decode([IGNORE_INDEX], strip=False) == ["<pad>"] and vocab.decode([5, IGNORE_INDEX]) == ["s1"]
+    for bad in (-1, len(vocab)):
+        with pytest.raises(ValueError, match=f"index {bad} is outside"):
+            vocab.decode([4, bad])

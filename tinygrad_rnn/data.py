@@ -164,9 +164,14 @@ class Vocab:
         """Symbols of ``ids`` (a list, a 1-D NumPy/CuPy array or tensor).
 
         With ``strip`` (the default) decoding stops at the first ``<eos>`` and drops ``<pad>`` and ``<sos>`` —
-        what a decoder's output means; with ``strip=False`` every index is shown, specials included.
+        what a decoder's output means; with ``strip=False`` every index is shown, specials included. The ignored
+        target (-100, the padding of ``Batch.tgt_out``) reads as ``<pad>``; any other index outside the vocabulary
+        is an error, never a symbol counted from the end.
         """
-        ids = _as_int_list(ids)
+        ids = [PAD_INDEX if i == IGNORE_INDEX else i for i in _as_int_list(ids)]
+        bad = next((i for i in ids if not 0 <= i < len(self._itos)), None)
+        if bad is not None:
+            raise ValueError(f"Vocab.decode: index {bad} is outside this vocabulary's 0..{len(self._itos) - 1}")
         if not strip:
             return [self._itos[i] for i in ids]
         out = []
