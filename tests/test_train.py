@@ -61,6 +61,40 @@ def test_tbptt_learns_and_cuts_the_graph_behind_each_window():
     assert h.is_leaf and not h.requires_grad and c.is_leaf
 
 
+def test_tbptt_carries_the_state_at_the_next_windows_start():
+    # k2 > k1: the early windows all start at step 0, so the state carried into them must be None, not the state
+    # where the previous window ended; later ones must get exactly the state at their start, detached
+    x, y = _sequence(20)
+    tr.manual_seed(0)
+    model = _LM()
+    model.drop.p = 0.0
+    trainer = Trainer(model, tr.optim.SGD(model.parameters(), lr=0.0), progress=False)
+    calls = []
+
+    def recording_run(model, inputs, state):
+        calls.append((len(inputs), state))
+        return _run(model, inputs, state)
+
+    trainer.fit_tbptt(recording_run, x, y, _loss, k1=5, k2=10, epochs=2)
+    windows = tbptt_windows(20, 5, 10)
+    assert [start for start, _, _ in windows] == [0, 0, 5, 10]
+    expected = [(b - a, a) for start, split, end in windows for a, b in ((start, split), (split, end)) if b > a]
+    assert [n for n, _ in calls] == [n for n, _ in expected] * 2
+    first_calls = iter(calls)
+    for start, split, end in windows * 2:  # the state handed to each window's first run
+        _, state = next(first_calls)
+        if split > start and end > split:
+            next(first_calls)
+        if start == 0:
+            assert state is None
+            continue
+        with tr.no_grad():
+            _, reference = _run(model, x[:start], None)
+        for carried, ref in zip(state, reference, strict=True):
+            assert carried.is_leaf and not carried.requires_grad
+            np.testing.assert_allclose(carried.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_full_bptt_equals_one_manual_update():
     x, y = _sequence(12)
     model, trainer = _fresh()

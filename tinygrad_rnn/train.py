@@ -322,7 +322,9 @@ class Trainer:
                 start, split, end = windows[index]
                 new = end - (windows[index - 1][2] if index else 0)  # steps this update adds
                 state = self.carry if index else None
-                outputs, next_carry = [], None
+                # the next window starts at ``split``: carry the state there, with its graph cut. When
+                # split == start (early windows with k2 > k1) that is this window's own starting state.
+                outputs, next_carry = [], _detach(state)
                 if split > start:
                     out, state = run(self.model, inputs[start:split], state)
                     outputs.append(out)
@@ -330,8 +332,6 @@ class Trainer:
                 if end > split:
                     out, state = run(self.model, inputs[split:end], state)
                     outputs.append(out)
-                    if next_carry is None:
-                        next_carry = _detach(state)
                 scored = ops.concat(outputs, dim=0) if len(outputs) > 1 else outputs[0]
                 loss = loss_fn(scored[end - start - new:], targets[end - new:end])
                 self.carry = next_carry
