@@ -264,6 +264,18 @@ def test_write_frames_names_one_file_per_step_and_format(tmp_path):
     assert [p.rsplit("/", 1)[1] for p in files] == expected
 
 
+def test_frames_too_big_for_dot_are_written_as_dot_only_with_a_warning(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(dot.subprocess, "run", lambda *a, **k: calls.append(a))
+    with pytest.warns(UserWarning, match="not handed to dot"):
+        files = dot.write_frames(_lstm(3, layers=1), str(tmp_path), "lstm", formats=("svg",), level="op",
+                                 max_nodes=2)
+    assert [p.rsplit("/", 1)[1] for p in files] == [f"lstm_frame{t}.dot" for t in range(3)] and calls == []
+    with pytest.warns(UserWarning, match=r"more than 2 nodes.*at op level.*at cell level; the DOT source"):
+        sources = dot.frames(_lstm(3, layers=1), max_nodes=2)  # cell level at most: frames need time steps
+    assert len(sources) == 3 and "LSTM l0 · t=2" in sources[2]
+
+
 # -- files, notebooks, errors ------------------------------------------------------------------------------------------
 @needs_dot
 def test_write_renders_every_format(tmp_path):

@@ -538,16 +538,17 @@ def _all_hidden(tree: dict, hidden) -> bool:
 
 
 # -- levels and automatic collapse ---------------------------------------------------------------------------------
-def _at_level(graph: Graph, level: str, max_nodes) -> tuple:
-    """The graph to draw and its level: ``level``, or the first coarser one that draws at most ``max_nodes`` nodes
-    (stand-ins included). Returns (graph, level, fits): ``fits`` is False where even the layer level is bigger."""
+def _at_level(graph: Graph, level: str, max_nodes, coarsest: str = "layer") -> tuple:
+    """The graph to draw and its level: ``level``, or the first coarser one, up to ``coarsest``, that draws at most
+    ``max_nodes`` nodes (stand-ins included). Returns (graph, level, fits): ``fits`` is False where even the
+    ``coarsest`` level is bigger (frames stop at the cell level: the layer level has no steps to unroll)."""
     if level not in LEVELS:
         raise ValueError(f"level {level!r} is not one of {', '.join(LEVELS)}")
     limit = MAX_NODES if max_nodes is None else max_nodes
     start = max(LEVELS.index(level), LEVELS.index(graph.level))
     base = graph.parent if graph.level != "op" and graph.parent is not None else graph
     sizes = []
-    for chosen in LEVELS[start:]:
+    for chosen in LEVELS[start:LEVELS.index(coarsest) + 1]:
         drawn = graph if chosen == graph.level else base.collapse(chosen)
         size = _drawn_size(drawn, chosen, limit)
         sizes.append(f"{len(drawn)} at {chosen} level")
@@ -602,17 +603,25 @@ def frames(graph: Graph, level: str = "op", title: str | None = None, grads: boo
     """One DOT source per time step t: the graph as it stood after step t (``Graph.until(t)``) — an unrolling
     to show one frame after another. With ``stable`` the later steps are laid out but invisible, so every frame
     has the same layout and size and nothing jumps; without it each frame holds only its part of the graph.
+    A graph too big even at the cell level (the coarsest with time steps) is still returned, with a warning.
 
     >>> import tinygrad_rnn as tr
     >>> out, _ = tr.nn.RNN(2, 3)(tr.zeros(4, 1, 2))
     >>> len(frames(tr.graph.trace(out)))
     4
     """
+    return _frames(graph, level, title, grads, highlight, stable, max_nodes)[0]
+
+
+def _frames(graph: Graph, level, title, grads, highlight, stable, max_nodes) -> tuple:
+    """:func:`frames`' sources, and whether they are small enough to hand to dot."""
     if level == "layer":
         raise ValueError("frames: the layer level has no time steps to unroll; use level='op' or 'cell'")
-    drawn, chosen, _ = _at_level(graph, level, max_nodes)
-    if chosen == "layer":  # too big even per cell: the cell level is the coarsest with frames
-        drawn, chosen = (graph if graph.level == "cell" else (graph.parent or graph).collapse("cell")), "cell"
+    if graph.level == "layer":  # a graph collapsed to layers: its frames are the cells of the graph behind it
+        if graph.parent is None:
+            raise ValueError("frames: a graph collapsed to layer level has no time steps to unroll")
+        graph = graph.parent.collapse("cell")
+    drawn, chosen, fits = _at_level(graph, level, max_nodes, coarsest="cell")
     out = []
     for t in drawn.steps:
         part = drawn.until(t)
@@ -620,7 +629,7 @@ def frames(graph: Graph, level: str = "op", title: str | None = None, grads: boo
             out.append(_Writer(drawn, chosen, title, grads, highlight, {n.id for n in part.nodes}).source())
         else:
             out.append(_Writer(part, chosen, title, grads, highlight).source())
-    return out
+    return out, fits
 
 
 def _hidden_ids(plan: _Plan, shown: set) -> frozenset:
@@ -701,10 +710,13 @@ def write(graph: Graph, path: str, formats=("svg",), title: str | None = None, g
 def write_frames(graph: Graph, out_dir: str, stem: str, formats=("svg", "png"), level: str = "op",
                  **options) -> list:
     """Write ``stem_frame{t}.dot`` and each format (``stem_frame0.svg`` …) under ``out_dir`` for every frame of
-    :func:`frames`; return the paths, frame by frame."""
+    :func:`frames`; return the paths, frame by frame. Frames too big for dot (see :func:`write`) are written as DOT
+    only, with a warning."""
+    options = {"title": None, "grads": False, "highlight": None, "stable": True, "max_nodes": None, **options}
+    sources, fits = _frames(graph, level, **options)
     written = []
-    for t, source in enumerate(frames(graph, level=level, **options)):
-        written.extend(write_source(source, os.path.join(out_dir, f"{stem}_frame{t}.dot"), formats))
+    for t, source in enumerate(sources):
+        written.extend(write_source(source, os.path.join(out_dir, f"{stem}_frame{t}.dot"), formats, render=fits))
     return written
 
 
