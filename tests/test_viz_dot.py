@@ -305,6 +305,19 @@ def test_a_drawing_shows_itself_as_svg_in_a_notebook():
     assert "two steps" in drawing._repr_svg_() and str(drawing) == drawing.source
 
 
+def test_a_drawing_too_big_for_dot_shows_its_source_and_is_never_rendered(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(dot.subprocess, "run", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(dot, "dot_available", lambda: True)
+    with pytest.warns(UserWarning, match="not handed to dot"):
+        drawing = dot.draw(_lstm(2, layers=1), max_nodes=2)
+    assert not drawing.render and drawing.svg() is None and drawing._repr_svg_() is None
+    shown = drawing._repr_mimebundle_()
+    assert list(shown) == ["text/plain"] and shown["text/plain"] == f"{dot.TOO_BIG}\n\n{drawing.source}"
+    assert drawing.save(str(tmp_path / "big.dot")) == [str(tmp_path / "big.dot")] and calls == []
+    assert dot.draw(_lstm(2, layers=1)).render
+
+
 def test_tracing_a_tensor_without_a_graph_says_why():
     with tr.no_grad():
         y = tr.tensor([1.0], requires_grad=True) * 2

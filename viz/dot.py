@@ -720,9 +720,14 @@ def write_frames(graph: Graph, out_dir: str, stem: str, formats=("svg", "png"), 
     return written
 
 
+TOO_BIG = "graph too big for dot to lay out in reasonable time, so it is not rendered; draw it at a coarser level " \
+          "(level='cell' or 'layer') or pass a larger max_nodes"
+
+
 class Drawing:
     """DOT source that shows itself: inline SVG in Jupyter where ``dot`` exists, else the source and how to get
-    ``dot``. ``save(path, formats)`` writes it like :func:`write`.
+    ``dot``. ``save(path, formats)`` writes it like :func:`write`. With ``render=False`` (a graph too big for
+    ``dot``, as :func:`draw` decides) it is never handed to ``dot``: it shows its source, and saves only that.
 
     >>> import tinygrad_rnn as tr
     >>> d = draw(tr.graph.trace((tr.tensor([1.0], requires_grad=True) * 2).tanh()))
@@ -730,16 +735,17 @@ class Drawing:
     True
     """
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, render: bool = True):
         self.source = source
+        self.render = render
         self._svg = None
 
     def __str__(self) -> str:
         return self.source
 
     def svg(self) -> str | None:
-        """The drawing as SVG text (rendered once), or None without ``dot``."""
-        if self._svg is None and dot_available():
+        """The drawing as SVG text (rendered once), or None without ``dot`` or where it is not to be rendered."""
+        if self._svg is None and self.render and dot_available():
             self._svg = subprocess.run(["dot", "-Tsvg"], input=self.source, capture_output=True, text=True,
                                        check=True, timeout=120).stdout
         return self._svg
@@ -751,12 +757,14 @@ class Drawing:
         svg = self.svg()
         if svg is not None:
             return {"image/svg+xml": svg}
-        return {"text/plain": f"{INSTALL_DOT}\n\n{self.source}"}
+        return {"text/plain": f"{TOO_BIG if not self.render else INSTALL_DOT}\n\n{self.source}"}
 
     def save(self, path: str, formats=("svg",)) -> list:
-        return write_source(self.source, path, formats)
+        return write_source(self.source, path, formats, render=self.render)
 
 
 def draw(graph: Graph, **options) -> Drawing:
-    """:func:`to_dot`'s drawing as a :class:`Drawing`, for display in Jupyter (the same options)."""
-    return Drawing(to_dot(graph, **options))
+    """:func:`to_dot`'s drawing as a :class:`Drawing`, for display in Jupyter (the same options). A graph too big
+    for ``dot`` even at the layer level gives a Drawing that shows its source instead of rendering."""
+    return Drawing(*_source(graph, **{"title": None, "grads": False, "highlight": None, "level": "op",
+                                      "max_nodes": None, **options}))
