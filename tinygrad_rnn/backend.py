@@ -47,6 +47,9 @@ class Backend:
     def __init__(self) -> None:
         self._seeded_generation = -1
         self._seed = None
+        # dtype object -> name, filled on first sight. Per backend, not module-wide: an array_api_strict dtype
+        # hashes like its NumPy twin, and comparing the two on a hash collision warns
+        self._dtype_names: dict = {}
 
     # -- dtypes and conversion -------------------------------------------------
     def dtype(self, name: str):
@@ -55,7 +58,11 @@ class Backend:
         return getattr(self.xp, name)
 
     def dtype_name(self, array) -> str:
-        return np.dtype(str(array.dtype).rsplit(".", 1)[-1]).name
+        dtype = array.dtype
+        name = self._dtype_names.get(dtype)
+        if name is None:  # parsing the dtype's text costs microseconds, and Tensor.dtype runs on most ops
+            name = self._dtype_names[dtype] = np.dtype(str(dtype).rsplit(".", 1)[-1]).name
+        return name
 
     def asarray(self, data, dtype: str | None = None):
         """Copy ``data`` (nested lists, scalars, NumPy or this backend's arrays) into a new array of this backend.
