@@ -264,6 +264,22 @@ def test_write_frames_names_one_file_per_step_and_format(tmp_path):
     assert [p.rsplit("/", 1)[1] for p in files] == expected
 
 
+def test_a_drawing_is_planned_once(monkeypatch):
+    made = []
+
+    class Counted(dot._Plan):
+        def __init__(self, *args, **kwargs):
+            made.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(dot, "_Plan", Counted)
+    g = _lstm(3, layers=1)
+    dot.to_dot(g)
+    assert len(made) == 1
+    made.clear()
+    assert len(dot.frames(g)) == 3 and len(made) == 1  # stable frames share the whole graph's layout
+
+
 def test_frames_too_big_for_dot_are_written_as_dot_only_with_a_warning(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(dot.subprocess, "run", lambda *a, **k: calls.append(a))

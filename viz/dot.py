@@ -388,9 +388,10 @@ def _tooltip(node: Node, scale) -> str:
 class _Writer:
     """Builds the DOT text of one drawing."""
 
-    def __init__(self, graph: Graph, level: str, title, grads: bool, highlight, shown: set | None = None):
+    def __init__(self, graph: Graph, level: str, title, grads: bool, highlight, shown: set | None = None,
+                 plan: _Plan | None = None):
         self.graph, self.level, self.title = graph, level, title
-        self.plan = _Plan(graph, timed=level != "layer")
+        self.plan = plan if plan is not None else _Plan(graph, timed=level != "layer")
         # a frame lays out the whole graph and hides what it has not reached, so that frames do not jump
         self.hidden = _hidden_ids(self.plan, shown) if shown is not None else frozenset()
         self.look = _Look(graph, self.plan, grads, highlight, self.hidden)
@@ -540,8 +541,9 @@ def _all_hidden(tree: dict, hidden) -> bool:
 # -- levels and automatic collapse ---------------------------------------------------------------------------------
 def _at_level(graph: Graph, level: str, max_nodes, coarsest: str = "layer") -> tuple:
     """The graph to draw and its level: ``level``, or the first coarser one, up to ``coarsest``, that draws at most
-    ``max_nodes`` nodes (stand-ins included). Returns (graph, level, fits): ``fits`` is False where even the
-    ``coarsest`` level is bigger (frames stop at the cell level: the layer level has no steps to unroll)."""
+    ``max_nodes`` nodes (stand-ins included). Returns (graph, level, fits, plan): ``fits`` is False where even the
+    ``coarsest`` level is bigger (frames stop at the cell level: the layer level has no steps to unroll); ``plan``
+    is the chosen graph's :class:`_Plan`, made while counting (None where the graph alone is over the limit)."""
     if level not in LEVELS:
         raise ValueError(f"level {level!r} is not one of {', '.join(LEVELS)}")
     limit = MAX_NODES if max_nodes is None else max_nodes
@@ -550,7 +552,7 @@ def _at_level(graph: Graph, level: str, max_nodes, coarsest: str = "layer") -> t
     sizes = []
     for chosen in LEVELS[start:LEVELS.index(coarsest) + 1]:
         drawn = graph if chosen == graph.level else base.collapse(chosen)
-        size = _drawn_size(drawn, chosen, limit)
+        size, plan = _drawn_size(drawn, chosen, limit)
         sizes.append(f"{len(drawn)} at {chosen} level")
         if size <= limit:
             break
@@ -562,19 +564,21 @@ def _at_level(graph: Graph, level: str, max_nodes, coarsest: str = "layer") -> t
         else:
             warnings.warn(what + "graph nodes: " + ", ".join(sizes) + "; the DOT source is written but not handed to "
                           "dot", stacklevel=4)
-    return drawn, chosen, fits
+    return drawn, chosen, fits, plan
 
 
-def _drawn_size(graph: Graph, level: str, limit: int) -> int:
-    """How many nodes the drawing has, stand-ins included (never fewer than the graph's own nodes)."""
+def _drawn_size(graph: Graph, level: str, limit: int) -> tuple:
+    """How many nodes the drawing has, stand-ins included (never fewer than the graph's own nodes), and the plan
+    that counted them (None where the graph's own nodes are already over ``limit``: no plan is made)."""
     if len(graph) > limit:
-        return len(graph)
-    return sum(len(nodes) for nodes in _Plan(graph, timed=level != "layer").members().values())
+        return len(graph), None
+    plan = _Plan(graph, timed=level != "layer")
+    return sum(len(nodes) for nodes in plan.members().values()), plan
 
 
 def _source(graph: Graph, title, grads, highlight, level, max_nodes) -> tuple:
-    drawn, chosen, fits = _at_level(graph, level, max_nodes)
-    return _Writer(drawn, chosen, title, grads, highlight).source(), fits
+    drawn, chosen, fits, plan = _at_level(graph, level, max_nodes)
+    return _Writer(drawn, chosen, title, grads, highlight, plan=plan).source(), fits
 
 
 def to_dot(graph: Graph, title: str | None = None, grads: bool = False, highlight=None, level: str = "op",
@@ -621,12 +625,14 @@ def _frames(graph: Graph, level, title, grads, highlight, stable, max_nodes) -> 
         if graph.parent is None:
             raise ValueError("frames: a graph collapsed to layer level has no time steps to unroll")
         graph = graph.parent.collapse("cell")
-    drawn, chosen, fits = _at_level(graph, level, max_nodes, coarsest="cell")
+    drawn, chosen, fits, plan = _at_level(graph, level, max_nodes, coarsest="cell")
+    if stable and plan is None:  # every stable frame lays out the whole graph: plan it once
+        plan = _Plan(drawn, timed=True)
     out = []
     for t in drawn.steps:
         part = drawn.until(t)
         if stable:
-            out.append(_Writer(drawn, chosen, title, grads, highlight, {n.id for n in part.nodes}).source())
+            out.append(_Writer(drawn, chosen, title, grads, highlight, {n.id for n in part.nodes}, plan).source())
         else:
             out.append(_Writer(part, chosen, title, grads, highlight).source())
     return out, fits
