@@ -40,7 +40,6 @@ thread_pools.pin(THREADS)
 import argparse
 import gc
 import platform
-import statistics
 import sys
 import time
 
@@ -49,7 +48,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 import tinygrad_rnn as tr
-from environment import command_line, cpu_line, library_origin, numpy_blas, publish, utc_date
+from environment import command_line, cpu_line, library_origin, measure, numpy_blas, publish, utc_date
 
 try:
     import torch
@@ -190,31 +189,6 @@ def check_first_step(tiny_models: dict, torch_layer, torch_loop, tokens_np, voca
 
 # ---------------------------------------------------------------------------------------------------------------
 # timing
-class Timing:
-    """Seconds per step over the repeats."""
-
-    def __init__(self, samples):
-        self.samples = samples
-        self.best = min(samples)
-        self.median = statistics.median(samples)
-
-
-def measure(bodies: dict, repeats: int, warmup: int) -> dict:
-    """``warmup`` steps of each body, then ``repeats`` rounds in which the bodies take turns (one step each), so a
-    noisy spell on a shared machine hits every version alike. Returns a Timing per name."""
-    for body in bodies.values():
-        for _ in range(warmup):
-            body()
-    samples = {name: [] for name in bodies}
-    clock = time.perf_counter
-    for _ in range(repeats):
-        for name, body in bodies.items():
-            start = clock()
-            body()
-            samples[name].append(clock() - start)
-    return {name: Timing(values) for name, values in samples.items()}
-
-
 def profile_step(step, rounds: int = 3, top: int = 14) -> list[str]:
     """cProfile of ``rounds`` tinygrad_rnn steps: the functions with the most own time (tottime)."""
     import cProfile

@@ -1,4 +1,5 @@
-"""What every benchmark records beside its numbers: where the library came from, the BLAS, the date, the command.
+"""What every benchmark records beside its numbers: where the library came from, the BLAS, the date, the command;
+and the one way they all take those numbers (:func:`measure`).
 
 Pure functions, no import-time settings: each benchmark script sets its own thread counts before NumPy loads.
 """
@@ -7,13 +8,61 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Timing:
+    """Seconds per call over the repeats (wall clock): every sample, the best, the median and the total; and where
+    CPU time was measured too, its samples (``cpu``) and their total (``cpu_total``), else None."""
+
+    def __init__(self, samples: list, cpu: list | None = None):
+        self.samples = samples
+        self.best = min(samples)
+        self.median = statistics.median(samples)
+        self.total = sum(samples)
+        self.cpu = cpu
+        self.cpu_total = None if cpu is None else sum(cpu)
+
+
+def measure(bodies: dict, repeats: int, warmup: int, inner: dict | None = None, *, cpu: bool = False,
+            alternate: bool = False) -> dict:
+    """Time every ``bodies[name]()``: ``warmup`` calls each, then ``repeats`` rounds in which each body in turn
+    runs ``inner[name]`` calls (one call each without ``inner``). Returns a Timing (seconds per call) per name.
+
+    Wall time is ``time.perf_counter``; with ``cpu``, ``time.process_time`` (every thread of the process) is taken
+    around it as well. With ``alternate``, every other round runs the bodies in reverse order, so who goes first
+    alternates.
+
+    The bodies take turns within each round, so a noisy spell on a shared machine hits every library alike and
+    the ratios stay honest. The garbage collector stays on, as it is for a user (every library pays for it); the
+    scripts freeze the objects that exist before timing so that a full collection is not inflated by them."""
+    for body in bodies.values():
+        for _ in range(warmup):
+            body()
+    names = list(bodies)
+    wall = {name: [] for name in names}
+    cpu_samples = {name: [] for name in names} if cpu else None
+    clock, cpu_clock = time.perf_counter, time.process_time
+    for round_ in range(repeats):
+        for name in (names[::-1] if alternate and round_ % 2 else names):
+            body, n = bodies[name], inner[name] if inner else 1
+            start_cpu = cpu_clock() if cpu else 0.0
+            start = clock()
+            for _ in range(n):
+                body()
+            elapsed = clock() - start
+            wall[name].append(elapsed / n)
+            if cpu:
+                cpu_samples[name].append((cpu_clock() - start_cpu) / n)
+    return {name: Timing(wall[name], cpu_samples[name] if cpu else None) for name in names}
 
 
 def library_origin(module) -> str:

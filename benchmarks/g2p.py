@@ -58,8 +58,8 @@ thread_pools.pin(THREADS)
 
 import argparse
 import gc
+import itertools
 import platform
-import statistics
 import time
 
 import numpy as np
@@ -69,7 +69,7 @@ sys.path.insert(0, REPO)
 import torch
 
 import tinygrad_rnn as tr
-from environment import command_line, cpu_line, library_origin, numpy_blas, publish, utc_date
+from environment import command_line, cpu_line, library_origin, measure, numpy_blas, publish, utc_date
 from tinygrad_rnn import metrics
 from tinygrad_rnn.data import bucket_batches, load_g2p, make_batch
 from tinygrad_rnn.tasks import g2p as task
@@ -238,31 +238,16 @@ def torch_update(model, batches: list):
     return update
 
 
-class Timing:
-    """Wall and CPU seconds of a sequence of calls."""
-
-    def __init__(self, wall: list[float], cpu: list[float]):
-        self.wall, self.cpu = wall, cpu
-        self.total, self.cpu_total = sum(wall), sum(cpu)
-        self.best, self.median = min(wall), statistics.median(wall)
-
-
 def time_training(updates: dict, warmup: int, count: int) -> dict:
     """``warmup`` updates each, then ``count`` updates in which the libraries take turns batch by batch (who goes
-    first alternating), so a noisy spell on a shared machine hits both alike."""
-    for update in updates.values():
-        for i in range(warmup):
-            update(i)
-    wall = {name: [] for name in updates}
-    cpu = {name: [] for name in updates}
-    names = list(updates)
-    for i in range(warmup, warmup + count):
-        for name in (names if i % 2 == 0 else names[::-1]):
-            start, start_cpu = time.perf_counter(), time.process_time()
-            updates[name](i)
-            wall[name].append(time.perf_counter() - start)
-            cpu[name].append(time.process_time() - start_cpu)
-    return {name: Timing(wall[name], cpu[name]) for name in names}
+    first alternating), so a noisy spell on a shared machine hits both alike. Each library's ``update(i)`` gets the
+    batch indices 0, 1, 2, ... in turn; wall and CPU time per update."""
+    def in_turn(update):
+        batch = itertools.count()
+        return lambda: update(next(batch))
+
+    return measure({name: in_turn(update) for name, update in updates.items()}, count, warmup, cpu=True,
+                   alternate=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -362,16 +347,14 @@ def _torch_beam(model, src, lengths, width, max_len, sos, eos) -> list:
 
 def time_decoding(runs: dict, repeats: int) -> tuple[dict, dict]:
     """``repeats`` rounds in which the runs take turns; wall-clock Timing per name, and each run's last output."""
-    wall = {name: [] for name in runs}
-    cpu = {name: [] for name in runs}
     outputs = {}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start, start_cpu = time.perf_counter(), time.process_time()
+
+    def keeping(name, run):
+        def body():
             outputs[name] = run()
-            wall[name].append(time.perf_counter() - start)
-            cpu[name].append(time.process_time() - start_cpu)
-    return {name: Timing(wall[name], cpu[name]) for name in runs}, outputs
+        return body
+
+    return measure({name: keeping(name, run) for name, run in runs.items()}, repeats, 0), outputs
 
 
 # ---------------------------------------------------------------------------------------------------------------

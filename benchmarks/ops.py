@@ -35,7 +35,6 @@ thread_pools.pin(1, sleep_idle=False)
 import argparse
 import gc
 import platform
-import statistics
 import sys
 import time
 
@@ -59,7 +58,7 @@ def _early_option(name: str):
 LIB_ROOT = os.path.abspath(_early_option("--tinygrad") or REPO)
 sys.path.insert(0, LIB_ROOT)
 import tinygrad_rnn as tr
-from environment import command_line, cpu_line, library_origin, numpy_blas, publish, utc_date
+from environment import command_line, cpu_line, library_origin, measure, numpy_blas, publish, utc_date
 
 try:
     import torch
@@ -90,37 +89,6 @@ LIBS = ("tinygrad_rnn", "PyTorch", "HIPS autograd", "mygrad")
 
 # ---------------------------------------------------------------------------------------------------------------
 # timing
-class Timing:
-    """Seconds per iteration over the repeats."""
-
-    def __init__(self, samples):
-        self.samples = samples
-        self.best = min(samples)
-        self.median = statistics.median(samples)
-
-
-def measure(bodies: dict, repeats: int, inner: dict, warmup: int) -> dict:
-    """Time every ``bodies[name]()``: ``warmup`` calls each, then ``repeats`` rounds in which each body in turn
-    runs ``inner[name]`` calls. Returns a Timing (seconds per call) per name.
-
-    The bodies take turns within each round, so a noisy spell on a shared machine hits every library alike and
-    the ratios stay honest. The garbage collector stays on, as it is for a user (every library pays for it);
-    main() freezes the objects that exist before timing so that a full collection is not inflated by them."""
-    for body in bodies.values():
-        for _ in range(warmup):
-            body()
-    samples = {name: [] for name in bodies}
-    clock = time.perf_counter
-    for _ in range(repeats):
-        for name, body in bodies.items():
-            n = inner[name]
-            start = clock()
-            for _ in range(n):
-                body()
-            samples[name].append((clock() - start) / n)
-    return {name: Timing(values) for name, values in samples.items()}
-
-
 def inner_for(body, target_s: float) -> int:
     """How many calls make one repeat last about ``target_s``."""
     start = time.perf_counter()
@@ -134,6 +102,21 @@ def inner_for(body, target_s: float) -> int:
 UNARY = {"tanh", "sigmoid"}
 
 
+def sum_backward_body(tensor, fn, a_np: np.ndarray, b_np: np.ndarray | None):
+    """A closure running ``fn(a, b).sum().backward()`` on ``tensor(..., requires_grad=True)`` leaves made once from
+    ``a_np`` and ``b_np`` (b is None for a unary op), their gradients reset first: tinygrad_rnn and PyTorch alike."""
+    a = tensor(a_np, requires_grad=True)
+    b = None if b_np is None else tensor(b_np, requires_grad=True)
+
+    def body():
+        a.grad = None
+        if b is not None:
+            b.grad = None
+        fn(a, b).sum().backward()
+
+    return body
+
+
 def op_bodies(op: str, a_np: np.ndarray, b_np: np.ndarray | None) -> dict:
     """One forward+backward closure per library for ``op`` (add, mul, tanh, sigmoid, matmul)."""
     bodies = {}
@@ -142,28 +125,10 @@ def op_bodies(op: str, a_np: np.ndarray, b_np: np.ndarray | None) -> dict:
     # tinygrad_rnn and PyTorch spell every op the same way
     same_spelling = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "matmul": lambda a, b: a @ b,
                      "tanh": lambda a, b: a.tanh(), "sigmoid": lambda a, b: a.sigmoid()}[op]
-    ta = tr.tensor(a_np, requires_grad=True)
-    tb = None if unary else tr.tensor(b_np, requires_grad=True)
-
-    def tr_body():
-        ta.grad = None
-        if tb is not None:
-            tb.grad = None
-        same_spelling(ta, tb).sum().backward()
-
-    bodies["tinygrad_rnn"] = tr_body
-
+    operands = (a_np, None if unary else b_np)
+    bodies["tinygrad_rnn"] = sum_backward_body(tr.tensor, same_spelling, *operands)
     if torch is not None:
-        pa = torch.tensor(a_np, requires_grad=True)
-        pb = None if unary else torch.tensor(b_np, requires_grad=True)
-
-        def pt_body():
-            pa.grad = None
-            if pb is not None:
-                pb.grad = None
-            same_spelling(pa, pb).sum().backward()
-
-        bodies["PyTorch"] = pt_body
+        bodies["PyTorch"] = sum_backward_body(torch.tensor, same_spelling, *operands)
 
     if autograd is not None:
         if unary:
@@ -459,7 +424,7 @@ def main(argv=None) -> int:
     small = []
     for label, shapes, op, a, b in cases:
         bodies = op_bodies(op, a, b)
-        timings = measure(bodies, repeats, {lib: inner_for(body, target) for lib, body in bodies.items()}, warmup)
+        timings = measure(bodies, repeats, warmup, {lib: inner_for(body, target) for lib, body in bodies.items()})
         small.append((label, shapes, timings))
         gc.collect()
     elementwise = [r for r in small if r[0] != "matmul"]
@@ -471,7 +436,7 @@ def main(argv=None) -> int:
     _, reference = numpy_bptt(*problem)
     errors = check_rnn_gradients(grads, reference)
     gc.collect()
-    rnn = measure(bodies, rnn_repeats, dict.fromkeys(bodies, 1), 1 if args.quick else 2)
+    rnn = measure(bodies, rnn_repeats, 1 if args.quick else 2)
     elapsed = time.perf_counter() - started
 
     # report
