@@ -26,6 +26,41 @@ def test_linear_rnn_gradient_against_lag_is_the_matrix_power():
         assert flow.norms[7 - lag] == pytest.approx(expected, rel=1e-10)
 
 
+@pytest.mark.parametrize("name, fused", [("LSTM", True), ("LSTM", False), ("GRU", True), ("RNN", False)])
+def test_gradient_norms_with_lengths_count_each_step_once(name, fused):
+    # one tensor per scope and step is named h: with lengths the norms are those of each sequence run alone, unpadded
+    tr.manual_seed(0)
+    layer = getattr(tr.nn, name)(4, 5, fused=fused).double()
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, 2, 4))
+    w, v = rng.normal(size=(6, 2, 5)), rng.normal(size=(1, 2, 5))
+
+    def norms(rows, lengths=None):
+        steps = max(lengths) if lengths else 6
+        out, final = layer(tr.tensor(x[:steps, rows]), lengths=lengths)
+        h = final[0] if isinstance(final, tuple) else final
+        loss = (out * tr.tensor(w[:steps, rows])).sum() + (h * tr.tensor(v[:, rows])).sum()
+        return analysis.gradient_norms(loss)[f"{name}/l0"]
+
+    full = norms([0, 1])
+    assert norms([0, 1], lengths=[6, 6]).norms == pytest.approx(full.norms, rel=1e-12)
+    ragged = norms([0, 1], lengths=[6, 3])
+    alone = [norms([0]).norms, norms([1], lengths=[3]).norms]
+    expected = np.sqrt(alone[0] ** 2 + np.pad(alone[1], (0, 3)) ** 2)
+    assert ragged.steps == list(range(6)) and ragged.norms == pytest.approx(expected, rel=1e-10)
+    out, _ = layer(tr.tensor(x), lengths=[6, 3])
+    assert all(len(tr.graph.trace(out).find(name="h", step=t)) == 1 for t in range(6))
+
+
+def test_gradient_norms_refuse_two_tensors_of_one_name_in_one_step():
+    h = tr.tensor(np.ones((1, 3)), requires_grad=True)
+    with tr.scope("twice"), tr.step(0):
+        a = (h * 2).named("h")
+        b = (a * 3).named("h")
+    with pytest.raises(ValueError, match="two tensors named 'h' in scope 'twice' at step 0"):
+        analysis.gradient_norms(b.sum())
+
+
 def test_small_tanh_weights_vanish_and_orthogonal_ones_do_not():
     tr.manual_seed(0)
     small = tr.nn.init.recurrent_init_(tr.nn.RNN(4, 32), "gaussian", gain=0.5).double()

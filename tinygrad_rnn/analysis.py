@@ -52,18 +52,21 @@ def gradient_norms(loss: Tensor, name: str = "h", scope: str | None = None) -> d
         near = sorted({f"{n.name}@{n.scope}" for n in graph.nodes if n.name and n.step is not None})[:10]
         raise KeyError(f"gradient_norms: no tensor named {name!r} with a time step"
                        f"{f' in scope {scope!r}' if scope else ''}; named tensors here: {near}")
-    watched = []
+    watched, seen = [], set()
     for node in nodes:
         tensor = node.tensor
         if tensor is not None:
+            if (node.scope, node.step) in seen:  # their norms would add up to a number that belongs to neither
+                raise ValueError(f"gradient_norms: two tensors named {name!r} in scope {node.scope!r} at step "
+                                 f"{node.step}; name one tensor per scope and step")
+            seen.add((node.scope, node.step))
             tensor.retain_grad()
             watched.append((node.scope, node.step, tensor))
     loss.backward()
     flows: dict = {}
     for where, step, tensor in watched:
         grad = np.zeros(tensor.shape) if tensor.grad is None else tensor._backend.to_numpy(tensor.grad)
-        flows.setdefault(where, {}).setdefault(step, 0.0)
-        flows[where][step] += float(np.sum(np.asarray(grad, dtype=np.float64) ** 2))
+        flows.setdefault(where, {})[step] = float(np.sum(np.asarray(grad, dtype=np.float64) ** 2))
     return {where: GradientFlow(where, name, sorted(per_step), np.sqrt([per_step[s] for s in sorted(per_step)]))
             for where, per_step in sorted(flows.items())}
 

@@ -146,10 +146,16 @@ class _RecurrentLayer(Module):
         return outputs, state
 
     def _hold(self, new, old, mask: Tensor):
-        """Where a row's sequence has ended, keep its old state: no gradient passes through the new one."""
+        """Where a row's sequence has ended, keep its old state: no gradient passes through the new one.
+
+        The held state stays unnamed: the cell already named its own step's ``h`` (and ``c``), and one tensor
+        per name, scope and step keeps ``find(name="h", step=t)`` to one node and the cell's gates wired to it.
+        Its gradient is the held state's on the rows still inside their sequence and zero on the padded rows,
+        where there is no step: what a run of each sequence alone, unpadded, gives.
+        """
         if self.has_cell_state:
-            return tuple(ops.where(mask, n, o).named(n.name) for n, o in zip(new, old))
-        return ops.where(mask, new, old).named(new.name)
+            return tuple(ops.where(mask, n, o) for n, o in zip(new, old, strict=True))
+        return ops.where(mask, new, old)
 
     def _final_states(self, finals: list, unbatched: bool):
         def stacked(states):
