@@ -12,6 +12,13 @@ TORCH_VERSION ?= 2.13.0
 .PHONY: demo test setup dot chromium torch bench lint clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing python3-venv with apt-get (Debian's Python has no venv without it)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+	  else \
+	    echo "$(PYTHON) cannot make a virtualenv: sudo apt-get install python3-venv"; exit 1; \
+	  fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) --upgrade pip
 	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) -e '.[dev]'
@@ -38,11 +45,11 @@ dot:
 chromium:
 	$(call apt_install,chromium,chromium,the report's browser test will skip)
 
-# PyTorch is the independent reference of the layer and op tests; they skip cleanly without it.
+# PyTorch is the independent reference of the layer and op tests; they skip cleanly without it (but not in CI,
+# see .ci/run). The stamp is written only after an install that worked, so the next make tries again.
 $(VENV)/.torch: $(VENV)/.installed
-	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) torch==$(TORCH_VERSION) \
+	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) torch==$(TORCH_VERSION) && touch $@ \
 	  || echo "torch==$(TORCH_VERSION) could not be installed: the PyTorch comparison tests will skip"
-	touch $@
 
 torch: $(VENV)/.torch
 

@@ -29,6 +29,22 @@ settings.register_profile("thorough", max_examples=300, deadline=None, print_blo
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def pytest_sessionstart(session) -> None:
+    """Where ``TINYGRAD_RNN_REQUIRE`` names them (CI does), the tools that tests otherwise skip without must be
+    there: a skip would let a reference check go unrun and the run still pass."""
+    import importlib.util
+    import shutil
+
+    from tests.helpers import BROWSERS
+
+    present = {"torch": importlib.util.find_spec("torch") is not None, "dot": shutil.which("dot") is not None,
+               "chromium": any(shutil.which(b) for b in BROWSERS)}
+    missing = [name for name in os.environ.get("TINYGRAD_RNN_REQUIRE", "").split() if not present.get(name, False)]
+    if missing:
+        pytest.exit(f"TINYGRAD_RNN_REQUIRE names {missing}, which this machine lacks (make test installs them where "
+                    f"it can; see its output)", returncode=1)
+
+
 def _skip_reason(device: str) -> str | None:
     """Why ``device`` cannot run here (the DeviceError's message), or None when it can."""
     if device == "array_api_strict":

@@ -39,6 +39,7 @@ def open_in_browser(page: str) -> dict:
     import re
     import shutil
     import subprocess
+    import tempfile
     from pathlib import Path
 
     import pytest
@@ -47,9 +48,11 @@ def open_in_browser(page: str) -> dict:
     if browser is None:
         pytest.skip("no headless Chromium: make test installs Debian's chromium package where it can "
                     "(sudo apt-get install chromium)")
-    run = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-                          "--virtual-time-budget=10000", "--dump-dom", Path(page).resolve().as_uri()],
-                         capture_output=True, text=True, timeout=120)
+    with tempfile.TemporaryDirectory() as profile:  # a fresh profile, and no network: only the page's own files
+        run = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+                              "--v=0", "--disable-background-networking", f"--user-data-dir={profile}",
+                              "--virtual-time-budget=10000", "--dump-dom", Path(page).resolve().as_uri()],
+                             capture_output=True, text=True, timeout=120)
     body = re.search(r"<body([^>]*)>", run.stdout)
     marks = dict(re.findall(r'data-(\w+)="([^"]*)"', body.group(1))) if body else {}
     console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
