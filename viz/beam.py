@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 
-from .dot import _quote, write_source
+from .dot import _attrs, _quote, write_source
 
 _GREY = "#9e9e9e"
 _BEST = "#c2185b"
@@ -38,10 +38,6 @@ def _symbols(vocab_decode) -> Callable[[int], str]:
         return lambda token: str(vocab_decode(token))
     names: Sequence = vocab_decode
     return lambda token: str(names[token]) if 0 <= token < len(names) else str(token)
-
-
-def _attrs(attrs: dict) -> str:
-    return ", ".join(f'{k}="{v}"' for k, v in attrs.items())
 
 
 def beam_tree_dot(tree, vocab_decode: Callable[[int], str] | Sequence[str] | None = None, title: str | None = None,

@@ -25,7 +25,7 @@ import numpy as np
 import tinygrad_rnn as tr
 from tinygrad_rnn.graph import Graph, Node, retain_grads, trace
 
-from .dot import write_source
+from .dot import _attrs, write_source
 
 # the two paths and the gate wiring; the highway has the colour viz.dot gives a highlighted path
 HIGHWAY = {"color": "#c2185b", "penwidth": "4.5"}
@@ -278,14 +278,6 @@ def _gru_carriers(graph: Graph, step=None, scope=None) -> dict:
 
 
 # -- DOT ------------------------------------------------------------------------------------------------------------
-def _quote(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _attrs(attrs: dict) -> str:
-    return ", ".join(f'{k}="{_quote(v)}"' for k, v in attrs.items())
-
-
 def _node_line(part: _Part) -> str:
     style = _SHAPES[part.kind]
     return f'  {part.id} [label=<{part.label}>, pos="{part.x:.2f},{part.y:.2f}!", {_attrs(style)}];'
