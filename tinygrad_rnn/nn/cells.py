@@ -166,13 +166,19 @@ class LSTMCell(_Cell):
         """(h', c') from the projected input ``gx`` (B, 4H) and the state (h, c)."""
         h, c = state
         if self.fused:
-            peepholes = tuple(p for name, p in self._parameters.items() if name.startswith("weight_c"))
+            peepholes = self._peepholes() if self.peephole else ()
             h_new, c_new = LSTMStep.apply(gx, h, c, *self._recurrent(), *peepholes, bias=self.bias,
                                           peephole=self.peephole, coupled=self.coupled,
                                           forget_gate=self.forget_gate)
         else:
             h_new, c_new = self._explicit(gx, h, c)
         return h_new.named("h"), c_new.named("c")
+
+    def _peepholes(self) -> tuple:
+        """w_ci, w_cf (where f is a gate of its own) and w_co, in the fused step's order."""
+        if "weight_cf" in self._parameters:
+            return self.weight_ci, self.weight_cf, self.weight_co
+        return self.weight_ci, self.weight_co
 
     def _explicit(self, gx: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         gates = gx + ops.linear(h, self.weight_hh, self.bias_hh)
