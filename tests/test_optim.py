@@ -599,6 +599,7 @@ def test_state_dict_after_module_to_device_before_a_step(device):
     expected = opt.state_dict()
     lin.to(device)
     state = opt.state_dict()
+    assert len(state["state"]) == len(expected["state"]) == 2  # weight and bias, so the loop below checks both
     for i, values in state["state"].items():
         for k, v in values.items():
             assert isinstance(v, np.ndarray) if k != "step" else v == 1
