@@ -230,11 +230,11 @@ class GRUCell(_Cell):
     def _explicit(self, gx: Tensor, h: Tensor) -> Tensor:
         n_h = self.hidden_size
         gi_r, gi_z, gi_n = ops.chunk(gx, 3, dim=1)
-        w_rz, w_n = ops.split(self.weight_hh, [2 * n_h, n_h], dim=0)
-        b_rz, b_n = ops.split(self.bias_hh, [2 * n_h, n_h], dim=0) if self.bias else (None, None)
         if self.reset_after:
             gh_r, gh_z, gh_n = ops.chunk(ops.linear(h, self.weight_hh, self.bias_hh), 3, dim=1)
-        else:
+        else:  # r multiplies h before W_hn: the r, z rows and the n rows are two products
+            w_rz, w_n = ops.split(self.weight_hh, [2 * n_h, n_h], dim=0)
+            b_rz, b_n = ops.split(self.bias_hh, [2 * n_h, n_h], dim=0) if self.bias else (None, None)
             gh_r, gh_z = ops.chunk(ops.linear(h, w_rz, b_rz), 2, dim=1)
         r = ops.sigmoid(gi_r + gh_r).named("r")
         z = ops.sigmoid(gi_z + gh_z).named("z")
