@@ -246,6 +246,16 @@ def _same_dtype(tensors, label: str) -> list:
     tensors = list(tensors)
     if not tensors:
         raise ValueError(f"{label}: needs at least one tensor")
+    first = tensors[0]
+    backend, dtype = first._backend, first.data.dtype
+    # raw dtype objects compare in nanoseconds; names are built only to decide and word a mismatch. Tensors on
+    # another backend take the slow path too (a NumPy and an array_api_strict dtype warn when compared), and
+    # with equal names go on to apply(), which names the devices
+    for t in tensors:
+        if t._backend is not backend or t.data.dtype != dtype:
+            break
+    else:
+        return tensors
     dtypes = {t.dtype for t in tensors}
     if len(dtypes) > 1:
         raise DTypeError(f"{label}: dtypes differ ({', '.join(sorted(dtypes))}) for shapes "
