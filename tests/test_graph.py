@@ -44,6 +44,16 @@ def test_trace_after_backward_exposes_leaf_and_retained_gradients():
     assert g.find(name="h", step=0)[0].grad is None  # not retained
 
 
+def test_a_graph_traced_before_backward_keeps_every_gradient_once_marked():
+    W, h = unrolled_rnn()
+    loss = h.sum()
+    g = tr.graph.trace(loss)
+    marked = g.retain_grads()
+    assert marked == tr.graph.retain_grads(loss) > 0  # the module function: trace, then the same marking
+    loss.backward()
+    assert all(n.grad is not None for n in g.nodes if n.kind == "tensor")
+
+
 def test_save_and_load_state_dict_atomically(tmp_path):
     layer = tr.nn.Linear(3, 2)
     path = tmp_path / "sub" / "layer.npz"

@@ -267,6 +267,29 @@ class Graph:
 
 
     # -- smaller graphs ---------------------------------------------------------------------------------------------
+    def retain_grads(self) -> int:
+        """Call ``retain_grad()`` on every non-leaf tensor of this graph that requires grad (and is still alive),
+        so that after the next backward every one of its nodes has a gradient to show; returns how many were
+        marked. Trace once, mark, backward, then draw the same graph:
+
+        >>> import tinygrad_rnn as tr
+        >>> x = tr.tensor([1.0], requires_grad=True)
+        >>> y = (x * 2).tanh()
+        >>> g = trace(y)
+        >>> g.retain_grads()
+        2
+        >>> y.backward(tr.tensor([1.0]))
+        >>> all(n.grad_norm is not None for n in g.nodes if n.kind == "tensor")
+        True
+        """
+        marked = 0
+        for node in self.nodes:
+            t = node.tensor
+            if node.kind == "tensor" and t is not None and t.requires_grad:
+                t.retain_grad()
+                marked += 1
+        return marked
+
     def subgraph(self, ids) -> Graph:
         """The nodes whose ids are in ``ids`` (kept in this graph's order) and the edges between them."""
         keep = set(ids)
@@ -486,14 +509,11 @@ def retain_grads(*roots: Tensor) -> int:
     >>> y = (x * 2).tanh()
     >>> retain_grads(y)
     2
+
+    This traces ``roots`` only to mark them; to draw the graph as well, trace once and call
+    :meth:`Graph.retain_grads` on it.
     """
-    marked = 0
-    for node in trace(*roots).nodes:
-        t = node.tensor
-        if node.kind == "tensor" and t is not None and t.requires_grad:
-            t.retain_grad()
-            marked += 1
-    return marked
+    return trace(*roots).retain_grads()
 
 
 def trace(*roots: Tensor) -> Graph:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import tinygrad_rnn as tr
-from tinygrad_rnn.graph import Graph, Node, retain_grads, trace
+from tinygrad_rnn.graph import Graph, Node, trace
 
 from .dot import _attrs, write_source
 
@@ -376,9 +376,10 @@ def cell_step_graph(kind: str, cell=None, inputs=None, seed: int = 0) -> Graph:
     out = cell.step(cell.project(x), state)
     outputs = out if isinstance(out, tuple) else (out,)
     loss = sum((o * tr.tensor(rng.standard_normal(o.shape), dtype=dtype)).sum() for o in outputs)
-    retain_grads(loss)
+    graph = trace(loss)  # traced once: marked for gradients, then drawn
+    graph.retain_grads()
     loss.backward()
-    return trace(loss)
+    return graph
 
 
 def _check_kind(kind: str) -> None:

@@ -36,9 +36,10 @@ def build(cell: str = "lstm", steps: int = 6, layers: int = 1, hidden: int = 8, 
     output, _ = layer(tr.randn(steps, BATCH, INPUT_SIZE))
     last = output[-1]
     loss = (last * last).sum()
-    tr.graph.retain_grads(loss)
+    graph = tr.graph.trace(loss)  # traced once: marked for gradients, then drawn
+    graph.retain_grads()
     loss.backward()
-    return tr.graph.trace(loss), layer
+    return graph, layer
 
 
 def highlighted(graph, which: str) -> list:

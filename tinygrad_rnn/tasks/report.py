@@ -49,9 +49,9 @@ def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print)
     batch = make_batch([(word, phonemes)], [0], src_vocab, tgt_vocab).tensors()
     with eval_mode(model):  # no dropout masks in the picture
         loss = model.loss(batch["src"], batch["src_lengths"], batch["tgt_in"], batch["tgt_out"])
-    tr.graph.retain_grads(loss)
+    graph = tr.graph.trace(loss)  # traced once: marked for gradients, then drawn
+    graph.retain_grads()
     loss.backward()
-    graph = tr.graph.trace(loss)
     model.zero_grad()
     steps = f"{len(word) + 1} encoder steps (the letters and <eos>), then {len(phonemes) + 1} decoder steps"
     for level, what in (("op", "every primitive op"), ("cell", "one box per cell per step")):
