@@ -121,9 +121,9 @@ class _RecurrentLayer(Module):
                     states, final = self._run(cell, projected, start, masks, reverse=bool(direction))
                 outputs.append(states)
                 finals.append(final)
-            per_step = [ops.concat([o[t] for o in outputs], dim=1) for t in range(steps)] if len(outputs) > 1 \
-                else outputs[0]
-            layer_input = ops.stack(per_step, dim=0)
+            # each direction's steps stacked once, the directions joined on the feature axis in one concat
+            stacked = [ops.stack(states, dim=0) for states in outputs]
+            layer_input = ops.concat(stacked, dim=2) if len(stacked) > 1 else stacked[0]
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = ops.dropout(layer_input, self.dropout, True)
         output = ops.transpose(layer_input, 0, 1) if self.batch_first else layer_input
