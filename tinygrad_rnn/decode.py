@@ -43,7 +43,7 @@ from . import ops
 from .engine import Tensor, no_grad, tensor
 from .train import eval_mode
 
-__all__ = ["BeamNode", "BeamResult", "BeamTree", "DecodeResult", "Hypothesis", "TableModel", "beam_search",
+__all__ = ["BeamNode", "BeamResult", "BeamTree", "DecodeResult", "Hypothesis", "TableModel", "beam_search", "draw",
            "greedy", "sample"]
 
 
@@ -267,26 +267,42 @@ def sample(model, src: Tensor, src_lengths=None, max_len: int = 50, temperature:
     >>> sample(model, src, top_k=1).tokens == greedy(model, src).tokens
     True
     """
-    if not temperature > 0:
-        raise ValueError(f"sample: temperature must be > 0, got {temperature!r} (use greedy for the limit 0)")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
-        raise ValueError(f"sample: top_k must be an int >= 1 or None, got {top_k!r}")
+    _check_sampling("sample", temperature, top_k)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return _decode_rows("sample", model, src, src_lengths, max_len,
+                        lambda logp: draw(logp, temperature, top_k, rng))
 
-    def draw(logp: np.ndarray) -> np.ndarray:
-        if top_k == 1:
-            return logp.argmax(axis=1)
-        z = logp / temperature
-        if top_k is not None and top_k < z.shape[1]:
-            dropped = np.argsort(-z, axis=1, kind="stable")[:, top_k:]
-            np.put_along_axis(z, dropped, -np.inf, axis=1)
-        p = np.exp(z - z.max(axis=1, keepdims=True))
-        cdf = np.cumsum(p, axis=1)
-        # the first token whose cumulative mass exceeds u·total; '<=' skips zero-probability tokens even at u = 0
-        picks = (cdf <= rng.random(len(z))[:, None] * cdf[:, -1:]).sum(axis=1)
-        return np.minimum(picks, z.shape[1] - 1)
 
-    return _decode_rows("sample", model, src, src_lengths, max_len, draw)
+def _check_sampling(fn: str, temperature: float, top_k) -> None:
+    if not temperature > 0:
+        raise ValueError(f"{fn}: temperature must be > 0, got {temperature!r} (use greedy for the limit 0)")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
+        raise ValueError(f"{fn}: top_k must be an int >= 1 or None, got {top_k!r}")
+
+
+def draw(scores: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
+         rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """One index per row of the host array ``scores`` (log-probabilities or logits, (N, V)), drawn from
+    softmax(scores / ``temperature``) restricted to the ``top_k`` largest (exactly k, ties to the lower id).
+
+    >>> draw(np.log([[0.1, 0.9], [0.8, 0.2]]), top_k=1).tolist()
+    [1, 0]
+    """
+    _check_sampling("draw", temperature, top_k)
+    if top_k == 1:
+        return scores.argmax(axis=1)
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    z = np.array(scores, dtype=np.float64) / temperature
+    if top_k is not None and top_k < z.shape[1]:
+        dropped = np.argsort(-z, axis=1, kind="stable")[:, top_k:]
+        np.put_along_axis(z, dropped, -np.inf, axis=1)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    cdf = np.cumsum(p, axis=1)
+    # the first token whose cumulative mass exceeds u·total; '<=' skips zero-probability tokens even at u = 0
+    picks = (cdf <= rng.random(len(z))[:, None] * cdf[:, -1:]).sum(axis=1)
+    return np.minimum(picks, z.shape[1] - 1)
+
+
 
 
 # -- beam search --------------------------------------------------------------------------------------------------

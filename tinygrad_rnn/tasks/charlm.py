@@ -32,6 +32,7 @@ import numpy as np
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import nn
+from tinygrad_rnn.decode import draw
 from tinygrad_rnn.train import Trainer, cosine_lr, eval_mode
 
 ALPHABET = "\t\n" + "".join(chr(c) for c in range(32, 127))  # tab, newline and printable ASCII
@@ -165,25 +166,10 @@ def sample_logits(logits: tr.Tensor, temperature: float = 1.0, top_k: int | None
     """
     if temperature < 0:
         raise ValueError(f"sample_logits: temperature must be >= 0, got {temperature}")
-    single = logits.ndim == 1
-    rows = logits.reshape(1, -1) if single else logits
-    vocab = rows.shape[-1]
-    if top_k is not None and not 1 <= top_k:
-        raise ValueError(f"sample_logits: top_k must be >= 1, got {top_k}")
-    if temperature == 0 or top_k == 1:
-        picks = [int(k) for k in rows.numpy().argmax(axis=-1)]
-        return picks[0] if single else picks
-    scaled = rows / temperature
-    if top_k is not None and top_k < vocab:
-        # exactly k survivors per row (ties broken by position), chosen on the host copy of the logits
-        keep = np.argpartition(-rows.numpy(), top_k - 1, axis=-1)[:, :top_k]
-        mask = np.zeros(rows.shape, dtype=bool)
-        np.put_along_axis(mask, keep, True, axis=-1)
-        scaled = tr.where(tr.tensor(mask, device=rows.device), scaled, float("-inf"))
-    probs = tr.softmax(scaled, dim=-1).numpy().astype(np.float64)
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    picks = [int(rng.choice(vocab, p=p / p.sum())) for p in probs]
-    return picks[0] if single else picks
+    rows = logits.reshape(1, -1).numpy() if logits.ndim == 1 else logits.numpy()
+    # temperature 0 is the argmax, which decode.draw reaches as top_k=1
+    picks = draw(rows, temperature or 1.0, 1 if temperature == 0 else top_k, rng).tolist()
+    return picks[0] if logits.ndim == 1 else picks
 
 
 @tr.no_grad()
