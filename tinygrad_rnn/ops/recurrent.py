@@ -96,24 +96,28 @@ class LSTMStep(Function):
         h, c, w_hh, w_ci, w_cf, w_co, i, f, g, o, c_new, tanh_c = self.saved
         bias, peephole, coupled, forget_gate = self.flags
         grad_h, grad_c = grads
-        zeros = xp.zeros_like(c)
-        dc = grad_c if grad_c is not None else zeros
-        da_o = zeros
+        # zeros only where a gate gets no gradient (h' or c' unused, no forget gate of its own): most steps need none
         if grad_h is not None:
-            dc = dc + grad_h * o * (1 - tanh_c * tanh_c)
+            dc = grad_h * o * (1 - tanh_c * tanh_c)
+            if grad_c is not None:
+                dc = grad_c + dc
             da_o = grad_h * tanh_c * o * (1 - o)
             if peephole:
                 dc = dc + da_o * w_co
+        else:
+            dc = grad_c if grad_c is not None else xp.zeros_like(c)
+            da_o = xp.zeros_like(c)
         di = dc * g
-        da_f = zeros
-        if coupled:  # f = 1 - i: the forget path's gradient lands on i
+        if coupled:  # f = 1 - i: the forget path's gradient lands on i; a_f's slot of the gates stays zero
             di = di - dc * c
             dc_prev = dc * f
+            da_f = xp.zeros_like(c)
         elif forget_gate:
             da_f = dc * c * f * (1 - f)
             dc_prev = dc * f
         else:
             dc_prev = dc
+            da_f = xp.zeros_like(c)
         da_i = di * i * (1 - i)
         da_g = dc * i * (1 - g * g)
         if peephole:
