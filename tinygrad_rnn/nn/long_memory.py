@@ -97,11 +97,6 @@ class LeakyRNN(_RecurrentLayer):
                  nonlinearity: str = "tanh", learn_alpha: bool = False, fused: bool = False, **kwargs):
         super().__init__(input_size, hidden_size, num_layers, fused=fused, alpha=alpha, nonlinearity=nonlinearity,
                          learn_alpha=learn_alpha, **kwargs)
-        # the base class registers the cells' parameters under PyTorch's flat names; a fixed alpha is a buffer
-        for index, cell in enumerate(self._cells):
-            if "alpha" in cell._buffers:
-                layer, direction = divmod(index, self.num_directions)
-                self.register_buffer(f"alpha_l{layer}" + ("_reverse" if direction else ""), cell.alpha)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (", learn_alpha=True" if self._cells[0].learn_alpha else "")

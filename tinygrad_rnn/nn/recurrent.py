@@ -48,8 +48,11 @@ class _RecurrentLayer(Module):
                     if parameter is not None:
                         setattr(self, name + suffix, parameter)  # PyTorch's flat names: weight_ih_l0_reverse
                         parameter.name = name + suffix
+                for name, buffer in list(cell._buffers.items()):
+                    if buffer is not None:  # state that is not trained (a leaky cell's fixed alpha): alpha_l0
+                        self.register_buffer(name + suffix, buffer)
                 cells.append(cell)
-        self._cells = cells  # a plain list: the cells' parameters are registered above, under PyTorch's names
+        self._cells = cells  # a plain list: the cells' parameters and buffers are registered above, flat-named
 
     def _cell(self, layer: int, direction: int):
         cell = self._cells[layer * self.num_directions + direction]
