@@ -14,6 +14,8 @@ import time
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import analysis, nn
+from tinygrad_rnn.data import IGNORE_INDEX, Vocab, pad
+from tinygrad_rnn.train import Trainer
 
 SENTENCES = [
     "i love my cat",
@@ -51,26 +53,25 @@ class CharRNN(nn.Module):
         return tr.stack(logits, dim=1), h
 
 
-def encode(texts, vocab) -> list:
-    return [[vocab.index(ch) for ch in text] for text in texts]
+def encode(texts, vocab: Vocab) -> list:
+    return [vocab.encode(text, add_eos=False) for text in texts]
 
 
-def training_batch(vocab):
+def training_batch(vocab: Vocab):
     """Inputs and next-character targets, padded with ignore_index so every sentence trains in one batch."""
-    texts = [s + END for s in SENTENCES]
-    width = max(len(t) for t in texts) - 1
-    inputs = [ids[:-1] + [0] * (width - len(ids) + 1) for ids in encode(texts, vocab)]
-    targets = [ids[1:] + [-100] * (width - len(ids) + 1) for ids in encode(texts, vocab)]
+    ids = encode([s + END for s in SENTENCES], vocab)
+    inputs, _ = pad([i[:-1] for i in ids], vocab.pad_index)
+    targets, _ = pad([i[1:] for i in ids], IGNORE_INDEX)
     return tr.tensor(inputs), tr.tensor(targets)
 
 
-def complete(model: CharRNN, vocab: list, prefix: str, max_len: int = 60) -> str:
+def complete(model: CharRNN, vocab: Vocab, prefix: str, max_len: int = 60) -> str:
     """Greedy continuation of ``prefix`` until the end marker."""
     with tr.no_grad():
-        logits, h = model(tr.tensor([[vocab.index(c) for c in prefix]]))
+        logits, h = model(tr.tensor([vocab.encode(prefix, add_eos=False)]))
         text = prefix
         for _ in range(max_len):
-            nxt = vocab[int(logits[0, -1].numpy().argmax())]
+            nxt = vocab.symbol(int(logits[0, -1].numpy().argmax()))
             if nxt == END:
                 break
             text += nxt
@@ -80,27 +81,18 @@ def complete(model: CharRNN, vocab: list, prefix: str, max_len: int = 60) -> str
 
 def run(seconds: float = 5.0, out_dir: str = "out", seed: int = 0, log=print) -> dict:
     """Train for about ``seconds``, print progress and completions, write the unrolled graph under ``out_dir``."""
-    from tqdm import tqdm
-
     import viz
 
     tr.manual_seed(seed)
-    vocab = sorted(set("".join(SENTENCES) + END))
+    vocab = Vocab.build(SENTENCES + [END])
     inputs, targets = training_batch(vocab)
     model = CharRNN(len(vocab))
-    optimizer = tr.optim.Adam(model.parameters(), lr=0.01)
-    start, losses = time.perf_counter(), []
-    with tqdm(desc="training char-RNN", unit="step", leave=False, mininterval=0.5) as bar:
-        while not losses or time.perf_counter() - start < seconds:
-            logits, _ = model(inputs)
-            loss = tr.cross_entropy(logits.reshape(-1, len(vocab)), targets.reshape(-1))
-            optimizer.zero_grad()
-            loss.backward()
-            norm = tr.optim.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            losses.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", grad_norm=f"{norm.item():.2f}", refresh=False)
+    trainer = Trainer(model, tr.optim.Adam(model.parameters(), lr=0.01), clip_norm=5.0)
+    start = time.perf_counter()
+    losses = trainer.fit(lambda step: (inputs, targets),
+                         lambda m, b: tr.cross_entropy(m(b[0])[0].reshape(-1, len(vocab)), b[1].reshape(-1)),
+                         steps=10**9, after_update=lambda t: time.perf_counter() - start >= seconds,
+                         show_total=False)
     log(f"trained {len(losses)} steps in {time.perf_counter() - start:.1f}s: "
         f"loss {losses[0]:.3f} -> {losses[-1]:.3f} (nats per character)")
     completions = {p: complete(model, vocab, p) for p in ("i lo", "cats and dogs l", "it is r", "cats and dogs ha")}
@@ -130,8 +122,9 @@ def run(seconds: float = 5.0, out_dir: str = "out", seed: int = 0, log=print) ->
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="tinygrad-rnn char-rnn", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="training time budget (default 5)")
+    parser.add_argument("--quick", action="store_true", help="train for one second")
     parser.add_argument("--out", default="out", help="output folder (default out/)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    run(seconds=args.seconds, out_dir=args.out, seed=args.seed)
+    run(seconds=1.0 if args.quick else args.seconds, out_dir=args.out, seed=args.seed)
     return 0
