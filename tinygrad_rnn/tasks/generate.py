@@ -33,6 +33,7 @@ import time
 import numpy as np
 
 import tinygrad_rnn as tr
+from tinygrad_rnn.data import IGNORE_INDEX, pad
 from tinygrad_rnn import nn
 from tinygrad_rnn.train import Trainer
 
@@ -143,9 +144,8 @@ def training_batch(conditioning: str) -> tuple[tr.Tensor, tr.Tensor, tr.Tensor]:
     -100, which the loss ignores."""
     rows = conditions()
     targets = [target_ids(sentence) for _, _, sentence in rows]
-    width = max(len(t) for t in targets)
-    inputs = [[START] + t[:-1] + [END] * (width - len(t)) for t in targets]
-    padded = [t + [-100] * (width - len(t)) for t in targets]
+    inputs, _ = pad([[START] + t[:-1] for t in targets], END)
+    padded, _ = pad(targets, IGNORE_INDEX)
     xs = np.stack([condition_vector(conditioning, label, index) for label, index, _ in rows])
     return tr.tensor(xs), tr.tensor(inputs), tr.tensor(padded)
 

@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 import tinygrad_rnn as tr
+from tinygrad_rnn.data import pad
 from tinygrad_rnn import nn
 from tinygrad_rnn.train import Trainer, eval_mode
 
@@ -106,10 +107,9 @@ class EmbeddingClassifier(nn.Module):
 
 
 def _padded(sentences: list[list[int]]) -> tuple[tr.Tensor, list[int]]:
-    lengths = [len(s) for s in sentences]
     # pad with word 0: the padded steps neither change the state nor send gradient, so the filler is irrelevant
-    ids = [s + [0] * (max(lengths) - len(s)) for s in sentences]
-    return tr.tensor(ids), lengths
+    ids, lengths = pad(sentences, 0)
+    return tr.tensor(ids), lengths.tolist()
 
 
 @tr.no_grad()
