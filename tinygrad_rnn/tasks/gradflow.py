@@ -3,7 +3,7 @@
     tinygrad-rnn gradflow --cell rnn,lstm,gru --steps 50 --init orthogonal
 
 Prints one diagnosis per cell ("vanishing: ×0.71 per step, 1/e after 2.9 steps"), and writes the curves as a
-plot (``gradflow.png``) and as numbers (``gradflow.json``) under ``--out``.
+plot (``gradflow.png``) and as numbers (``gradflow.json``: lags, norms, rate per step, diagnosis) under ``--out``.
 """
 from __future__ import annotations
 
@@ -15,6 +15,19 @@ from tinygrad_rnn import analysis
 
 LAYERS = {"rnn": tr.nn.RNN, "lstm": tr.nn.LSTM, "gru": tr.nn.GRU}
 INITS = ("default", "orthogonal", "identity", "gaussian")
+
+
+def curve_numbers(curve: analysis.LagCurve) -> dict:
+    """A gradient-vs-lag curve as plain numbers (what ``gradflow.json`` and the studies' JSON hold): its lags,
+    norms, fitted rate per step and diagnosis.
+
+    >>> import numpy as np
+    >>> numbers = curve_numbers(analysis.LagCurve([0, 1, 2], np.array([1.0, 0.5, 0.25])))
+    >>> numbers["norms"], round(numbers["rate"], 3)
+    ([1.0, 0.5, 0.25], 0.5)
+    """
+    return {"lags": list(curve.lags), "norms": [float(v) for v in curve.norms], "rate": curve.rate(),
+            "diagnosis": curve.diagnosis()}
 
 
 def run(cells=("rnn", "lstm", "gru"), steps: int = 50, hidden: int = 32, init: str = "default", gain: float = 1.0,
@@ -32,8 +45,7 @@ def run(cells=("rnn", "lstm", "gru"), steps: int = 50, hidden: int = 32, init: s
         label = f"{cell} ({init} init{f', forget bias {forget_bias:g}' if cell == 'lstm' else ''})"
         curves[label] = analysis.gradient_vs_lag(layer, inputs, seed=seed)
         log(f"{label:40s} {curves[label].diagnosis()}")
-    result = {label: {"lags": c.lags, "norms": c.norms.tolist(), "diagnosis": c.diagnosis()}
-              for label, c in curves.items()}
+    result = {label: curve_numbers(c) for label, c in curves.items()}
     if out_dir:
         from viz import plots
 

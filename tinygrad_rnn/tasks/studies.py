@@ -53,11 +53,6 @@ def _silent(*_) -> None:
     return None
 
 
-def _curve_numbers(curve: LagCurve) -> dict:
-    return {"lags": list(curve.lags), "norms": [float(v) for v in curve.norms], "rate": curve.rate(),
-            "diagnosis": curve.diagnosis()}
-
-
 def _curve(numbers: dict) -> LagCurve:
     return LagCurve(numbers["lags"], np.asarray(numbers["norms"], dtype=np.float64))
 
@@ -88,7 +83,6 @@ def inits(quick: bool = False, seed: int = 0, log=print) -> dict:
         curves["forget_bias"][f"forget bias {bias:g}"] = numbers
     for cell, by_init in curves.items():
         for label, numbers in by_init.items():
-            numbers["rate"] = _curve(numbers).rate()
             log(f"  {cell:11s} {label:24s} {numbers['diagnosis']}")
     return {"steps": steps, "hidden": hidden, "lag": steps // 2, "curves": curves}
 
@@ -152,8 +146,8 @@ def road_to_gating(quick: bool = False, seed: int = 0, log=print) -> dict:
     inputs = tr.randn(steps, 4, 8, dtype="float64") * 0.1
     curves, accumulated = {}, {}
     for label, layer in _gating_layers(hidden).items():
-        curves[label] = _curve_numbers(analysis.gradient_vs_lag(layer, inputs, seed=seed))
-        accumulated[label] = _curve_numbers(accumulated_vs_lag(layer, inputs, seed=seed))
+        curves[label] = gradflow.curve_numbers(analysis.gradient_vs_lag(layer, inputs, seed=seed))
+        accumulated[label] = gradflow.curve_numbers(accumulated_vs_lag(layer, inputs, seed=seed))
         log(f"  {label:48s} {curves[label]['diagnosis']}; accumulated error at lag {steps - 1}: "
             f"{accumulated[label]['norms'][-1]:.3g}")
     return {"steps": steps, "hidden": hidden, "curves": curves, "accumulated": accumulated}
