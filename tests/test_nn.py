@@ -112,6 +112,7 @@ def test_shared_parameters_listed_once():
     for name, p in m.named_parameters():
         assert p.name == name
     assert [n for n, _ in m.named_modules()] == ["", "a"]
+    assert [n for n, _ in m.named_modules(remove_duplicate=False)] == ["", "a", "b"]  # PyTorch's, too
     # the state dict lists a shared parameter under every name, as PyTorch's does
     assert list(m.state_dict()) == ["w", "v", "a.weight", "a.bias", "b.weight", "b.bias"]
     assert [n for n, _ in m.named_parameters(remove_duplicate=False)] == list(m.state_dict())

@@ -92,14 +92,15 @@ class Module:
             setattr(self, name, parameter)
 
     # -- traversal ------------------------------------------------------------------------------------------------
-    def named_modules(self, prefix: str = ""):
-        """``(dotted name, Module)`` for this module and every sub-module, each once, depth first in assignment
-        order (PyTorch's order: ``""``, ``"body"``, ``"body.0"``, ``"head"``, ...)."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True):
+        """``(dotted name, Module)`` for this module and every sub-module, depth first in assignment order
+        (PyTorch's order: ``""``, ``"body"``, ``"body.0"``, ``"head"``, ...): each once, under the first name it is
+        reached by, unless ``remove_duplicate=False``, which lists a shared sub-module under every name."""
         seen = set()
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
@@ -118,18 +119,13 @@ class Module:
 
     def _named_members(self, registry: str, remove_duplicate: bool = True):
         seen = set()
-        for prefix, module in self._named_modules_depth_first():
+        # PyTorch lists a module's own members before its children's, depth first
+        for prefix, module in self.named_modules(remove_duplicate=remove_duplicate):
             for name, value in getattr(module, registry).items():
                 if value is None or (remove_duplicate and id(value) in seen):
                     continue
                 seen.add(id(value))
                 yield (f"{prefix}.{name}" if prefix else name), value
-
-    def _named_modules_depth_first(self, prefix: str = ""):
-        # PyTorch lists a module's own parameters before its children's, depth first
-        yield prefix, self
-        for child_name, child in self.named_children():
-            yield from child._named_modules_depth_first(f"{prefix}.{child_name}" if prefix else child_name)
 
     def named_parameters(self, remove_duplicate: bool = True):
         """``(dotted name, Parameter)`` pairs in PyTorch's order, each parameter once (under the first name it is
