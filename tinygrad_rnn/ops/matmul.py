@@ -43,8 +43,11 @@ class Linear(Function):
     def backward(self, g):
         xp, x, w = self.xp, self.x, self.weight
         gx = g @ w if self.parents[0].requires_grad else None
-        g2 = xp.reshape(g, (-1, g.shape[-1]))
-        gw = weight_grad(self.parents[1], g2, xp.reshape(x, (-1, x.shape[-1])))
+        if g.ndim == 2:  # the common (batch, features) case: x is 2-D too, nothing to fold
+            g2 = g
+        else:  # fold leading axes (or add one, for a 1-D x) so the weight's gradient is one 2-D matmul
+            g2, x = xp.reshape(g, (-1, g.shape[-1])), xp.reshape(x, (-1, x.shape[-1]))
+        gw = weight_grad(self.parents[1], g2, x)
         if len(self.parents) == 2:
             return gx, gw
         return gx, gw, xp.sum(g2, axis=0)
