@@ -77,3 +77,23 @@ def test_report_command_refuses_a_checkpoint_that_is_not_there(tmp_path, capsys)
         report_task.main(["--checkpoint", str(tmp_path / "missing"), "--out", str(tmp_path)])
     assert exit_info.value.code == 2 and "missing.json" in capsys.readouterr().err
     assert not (tmp_path / "report.html").exists()
+
+
+def test_without_dot_the_report_names_the_graphs_dot_sources_frames_included(tmp_path, monkeypatch):
+    import viz
+    from tinygrad_rnn.data import Vocab
+    from tinygrad_rnn.tasks import g2p
+    from tinygrad_rnn.tasks import report as report_task
+
+    monkeypatch.setattr(viz.dot, "dot_available", lambda: False)
+    monkeypatch.setattr(viz, "dot_available", lambda: False)
+    monkeypatch.setattr(viz.dot, "_told", True)  # the install hint is the report's to give here
+    src, tgt = Vocab.build(["cat"]), Vocab(["K", "AE", "T"])
+    model = g2p.build_model(src, tgt, embed_size=4, hidden_size=4)
+    report = Report("no dot")
+    report_task.graph_pictures(model, src, tgt, str(tmp_path), report, log=lambda *_: None)
+    sections = [part for part in report._parts if part[0] == "section"]
+    assert report.pictures() == [] and len(sections) == 3  # op level, cell level, the frames
+    heading, text = sections[-1][1:3]
+    assert heading.startswith("Unrolling frame by frame") and text.endswith(viz.INSTALL_DOT)
+    assert f"{tmp_path}/seq2seq_frame0.dot" in text and (tmp_path / "seq2seq_frame0.dot").exists()

@@ -15,6 +15,7 @@ from tinygrad_rnn import analysis
 
 LAYERS = {"rnn": tr.nn.RNN, "lstm": tr.nn.LSTM, "gru": tr.nn.GRU}
 INITS = ("default", "orthogonal", "identity", "gaussian")
+PICTURE, NUMBERS = "gradflow.png", "gradflow.json"  # what run writes under out_dir (the report shows PICTURE)
 
 
 def curve_numbers(curve: analysis.LagCurve) -> dict:
@@ -50,9 +51,9 @@ def run(cells=("rnn", "lstm", "gru"), steps: int = 50, hidden: int = 32, init: s
         from viz import plots
 
         os.makedirs(out_dir, exist_ok=True)
-        picture = plots.plot_gradient_vs_lag(curves, os.path.join(out_dir, "gradflow.png"),
+        picture = plots.plot_gradient_vs_lag(curves, os.path.join(out_dir, PICTURE),
                                              title=f"Gradient against lag, T = {steps}, H = {hidden}")
-        numbers = os.path.join(out_dir, "gradflow.json")
+        numbers = os.path.join(out_dir, NUMBERS)
         tr.save_json(result, numbers)
         log(f"wrote {picture} and {numbers}")
     return result

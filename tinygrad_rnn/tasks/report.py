@@ -32,6 +32,11 @@ GRAPH_WORD = ("cat", ["K", "AE", "T"])  # short enough for an op-level drawing a
 FORMAT = "svg"
 
 
+def _unrendered() -> str:
+    """Why a drawing has only its DOT source: no ``dot``, or (with ``dot``) a graph too big to hand to it."""
+    return viz.INSTALL_DOT if not viz.dot_available() else viz.dot.TOO_BIG
+
+
 def _picture(report, paths: list, caption: str, log, wide: bool = False) -> None:
     """The rendered picture among ``paths`` into the report; where ``dot`` is missing only the DOT source exists,
     which the report names instead."""
@@ -39,7 +44,7 @@ def _picture(report, paths: list, caption: str, log, wide: bool = False) -> None
     if rendered:
         report.figure(rendered[0], caption, wide=wide)
     else:
-        report.section(caption, f"DOT source written to {paths[0]}; {viz.INSTALL_DOT}")
+        report.section(caption, f"DOT source written to {paths[0]}; {_unrendered()}")
     log(f"  {caption.split(':')[0].split(',')[0]}: {', '.join(paths)}")
 
 
@@ -62,10 +67,16 @@ def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print)
                  wide=True)
     frames = viz.dot.write_frames(graph, out_dir, "seq2seq", formats=(FORMAT,), level="cell", grads=False)
     rendered = [p for p in frames if p.endswith("." + FORMAT)]
+    caption = ("Unrolling frame by frame: the graph after 1, 2, … steps (encoder first, then the decoder fed its "
+               "previous phoneme).")
     if rendered:
-        report.frames(rendered, "Unrolling frame by frame: the graph after 1, 2, … steps (encoder first, then the "
-                      "decoder fed its previous phoneme).", wide=True)
+        report.frames(rendered, caption, wide=True)
         log(f"  unrolling frames: {len(rendered)} × {FORMAT} under {out_dir}")
+    else:  # the DOT sources only: say where they are and why there is no player
+        sources = [p for p in frames if p.endswith(".dot")]
+        report.section(caption, f"DOT sources of {len(sources)} frames written to {', '.join(sources)}; "
+                       f"{_unrendered()}")
+        log(f"  unrolling frames: {len(sources)} × dot under {out_dir}")
 
 
 def encoder_gradient_picture(model, data, out_dir: str, report, log=print) -> None:
@@ -185,7 +196,7 @@ def studies_section(out_dir: str, report, quick: bool, log=print) -> None:
         _picture(report, paths, f"One {kind.upper()} step drawn gate by gate, each edge labelled with the norm of the "
                  "gradient it carries after one backward; the thick path is the state kept from step to step.", log)
     gradflow.run(steps=20 if quick else 50, out_dir=out_dir, log=lambda *_: None)
-    report.figure(os.path.join(out_dir, "gradflow.png"), "‖∂l_T/∂h_{T−δ}‖ against the lag δ for a tanh RNN, an "
+    report.figure(os.path.join(out_dir, gradflow.PICTURE), "‖∂l_T/∂h_{T−δ}‖ against the lag δ for a tanh RNN, an "
                   "LSTM and a GRU at initialisation: a straight line on this log scale is exponential decay.")
     captions = {
         "inits": "Gradient against lag under Gaussian, orthogonal and identity initialisation, and the LSTM's forget "
