@@ -1,5 +1,6 @@
 """The read-only graph view (its DOT rendering: test_viz_dot.py)."""
 import numpy as np
+import pytest
 
 import tinygrad_rnn as tr
 from tests.helpers import unrolled_rnn
@@ -52,6 +53,20 @@ def test_a_graph_traced_before_backward_keeps_every_gradient_once_marked():
     assert marked == tr.graph.retain_grads(loss) > 0  # the module function: trace, then the same marking
     loss.backward()
     assert all(n.grad is not None for n in g.nodes if n.kind == "tensor")
+
+
+def test_a_part_of_a_collapsed_graph_does_not_resolve_to_a_group_it_left_out():
+    tr.manual_seed(0)
+    out, _ = tr.nn.LSTM(2, 3, fused=False)(tr.zeros(3, 1, 2))
+    g = tr.graph.trace(out)
+    first = g.collapse("cell").until(0)
+    late = next(n for n in g.nodes if n.step == 2 and n.kind == "op")  # inside the group of step 2, left out
+    with pytest.raises(KeyError, match=rf"successors: the node .* id {late.id}\) is not in this graph"):
+        first.successors(late)
+    with pytest.raises(KeyError, match=rf"no node '{late.id}' in this graph"):
+        first.successors(late.id)
+    early = next(n for n in g.nodes if n.step == 0 and n.kind == "op")
+    assert first.successors(early) == first.successors(first.member_of[early.id])  # a kept group still resolves
 
 
 def test_save_and_load_state_dict_atomically(tmp_path):

@@ -32,7 +32,6 @@ from .engine import Tensor
 from .errors import GraphError
 from .nn.module import Parameter
 
-KINDS = ("op", "param", "input", "const", "tensor", "group")
 _LEAF_KINDS = ("param", "input", "const")
 LEVELS = ("op", "cell", "layer")
 
@@ -157,9 +156,10 @@ class Graph:
         known = self._by_id.get(node_id)
         if known is not None and (not isinstance(node, Node) or known is node or _same(known, node)):
             return node_id
-        if self.member_of is not None and node_id in self.member_of and (
+        stand_in = self.member_of.get(node_id) if self.member_of is not None else None
+        if stand_in in self._by_id and (  # a part (until, subgraph) may have left the group out
                 not isinstance(node, Node) or self.parent is None or self.parent._by_id.get(node_id) is node):
-            return self.member_of[node_id]
+            return stand_in
         if isinstance(node, Node):
             raise KeyError(f"{where}: the node {node.label or node.kind!r} ({node.kind}{_where(node.scope, node.step)}"
                            f", id {node_id}) is not in this graph{self._nearby(node.name, node.scope, node.step)}")
@@ -318,8 +318,8 @@ class Graph:
         for n in self.nodes:
             before = [latest[p] for p in self._predecessors[n.id] if latest[p] is not None]
             latest[n.id] = max(before + ([n.step] if n.step is not None else []), default=None)
-            if (n.step if n.step is not None else latest[n.id]) is not None and \
-                    (n.step if n.step is not None else latest[n.id]) <= step:
+            at = n.step if n.step is not None else latest[n.id]
+            if at is not None and at <= step:
                 keep.add(n.id)
         stack = list(keep)
         while stack:  # what the kept nodes need from outside time: walk back through nodes without a step
