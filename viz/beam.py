@@ -4,7 +4,8 @@ Reads the :class:`tinygrad_rnn.decode.BeamTree` that ``beam_search(..., record_t
 left to right, one column per step. Kept hypotheses are solid, pruned ones grey and dashed, finished ones
 (ended in ``<eos>``, or still in the beam at ``max_len``) double-bordered, and the path of the best hypothesis is
 bold. Each node shows its token and the path's summed log-probability. The output is deterministic: the same tree
-gives byte-identical DOT. ``graphviz.Source(beam_tree_dot(tree))`` shows it inline in Jupyter.
+gives byte-identical DOT. ``viz.Drawing(beam_tree_dot(tree))`` shows it inline in Jupyter (SVG where ``dot``
+exists, else the source and how to install ``dot``).
 
 >>> import tinygrad_rnn as tr
 >>> from tinygrad_rnn.decode import TableModel, beam_search
