@@ -140,14 +140,14 @@ class _Extremum(Function):
     """maximum / minimum: the gradient goes to the winner, split evenly on ties (as PyTorch does)."""
 
     def forward(self, a, b):
-        xp = self.xp
-        wins, ties = (a > b, a == b) if self.choose_max else (a < b, a == b)
-        dtype = a.dtype if hasattr(a, "dtype") else b.dtype
-        self.weight_a = xp.astype(wins, dtype) + 0.5 * xp.astype(ties, dtype)
-        return xp.maximum(a, b) if self.choose_max else xp.minimum(a, b)
+        self.a, self.b = a, b  # the winners' weights are backward's work: a forward without backward never needs them
+        return self.xp.maximum(a, b) if self.choose_max else self.xp.minimum(a, b)
 
     def backward(self, g):
-        ga = g * self.weight_a
+        xp, a, b = self.xp, self.a, self.b
+        wins = a > b if self.choose_max else a < b
+        dtype = a.dtype if hasattr(a, "dtype") else b.dtype
+        ga = g * (xp.astype(wins, dtype) + 0.5 * xp.astype(a == b, dtype))
         return ga, g - ga
 
 

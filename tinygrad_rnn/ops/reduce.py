@@ -44,14 +44,15 @@ class Max(Function):
         xp = self.xp
         self.shape, self.axes, self.keepdims = a.shape, axes, keepdims
         kept = xp.max(a, axis=axes, keepdims=True)
-        winners = xp.astype(a == kept, a.dtype)
-        self.share = winners / xp.sum(winners, axis=axes, keepdims=True)
+        self.a, self.kept = a, kept  # the tie shares are backward's work: a forward without backward never needs them
         return kept if keepdims else xp.reshape(kept, _reduced_shape(a.shape, axes))
 
     def backward(self, g):
+        xp, a = self.xp, self.a
         if not self.keepdims:
-            g = self.xp.reshape(g, _keepdims_shape(self.shape, self.axes))
-        return g * self.share
+            g = xp.reshape(g, _keepdims_shape(self.shape, self.axes))
+        winners = xp.astype(a == self.kept, a.dtype)
+        return g * (winners / xp.sum(winners, axis=self.axes, keepdims=True))
 
 
 class ArgMax(Function):
