@@ -101,9 +101,9 @@ def test_two_layer_lstm_graph_has_every_gate_of_every_step():
 @pytest.mark.parametrize("bad, match", [
     (lambda m: m(tr.zeros(5, 3, 7)), r"LSTM: input of shape \(5, 3, 7\) does not fit input_size=4"),
     (lambda m: m(tr.zeros(5, 3, IN), (tr.zeros(1, 3, H), tr.zeros(1, 3, H))), r"initial h of shape \(1, 3, 6\)"),
-    (lambda m: m(tr.zeros(5, 3, IN), lengths=[5, 6, 1]), r"lengths \[5, 6, 1\]"),
-    (lambda m: m(tr.zeros(5, 3, IN), lengths=[5, 0, 1]), r"lengths"),
-    (lambda m: m(tr.zeros(5, 3, IN), lengths=[5, 1]), r"each of the 3 rows"),
+    (lambda m: m(tr.zeros(5, 3, IN), lengths=[5, 6, 1]), r"LSTM: lengths \[5, 6, 1\] exceed the 5 positions"),
+    (lambda m: m(tr.zeros(5, 3, IN), lengths=tr.tensor([5, 0, 1])), r"LSTM: row\(s\) \[1\] are empty"),
+    (lambda m: m(tr.zeros(5, 3, IN), lengths=[5, 1]), r"LSTM: 2 lengths for a batch of 3 rows"),
 ])
 def test_bad_input_names_the_layer_and_shapes(bad, match):
     with pytest.raises(tr.ShapeError, match=match):

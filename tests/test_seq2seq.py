@@ -373,9 +373,9 @@ def test_no_teacher_forcing_feeds_the_greedy_predictions():
 def test_bad_inputs_raise_clear_errors():
     net = model()
     src, lengths, tgt_in, tgt_out = batch()
-    with pytest.raises(tr.ShapeError, match=r"Encoder: source row\(s\) \[1\] are empty"):
+    with pytest.raises(tr.ShapeError, match=r"Encoder: row\(s\) \[1\] are empty"):
         net.encode(src, [5, 0, 4])
-    with pytest.raises(tr.ShapeError, match="Encoder: 2 lengths for a source batch of 3 rows"):
+    with pytest.raises(tr.ShapeError, match="Encoder: 2 lengths for a batch of 3 rows"):
         net.encode(src, [5, 2])
     with pytest.raises(tr.ShapeError, match="exceed the 5 positions"):
         net.encode(src, [6, 2, 4])

@@ -21,6 +21,23 @@ from .cells import GRUCell, LSTMCell, RNNCell
 from .module import Module
 
 
+def check_lengths(lengths, batch: int, steps: int, who: str) -> list[int]:
+    """``lengths`` (a list or a Tensor, one per batch row) as Python ints, each in [1, ``steps``], or a
+    ShapeError naming ``who``; None means every row fills all ``steps`` positions."""
+    if lengths is None:
+        return [steps] * batch
+    values = [int(n) for n in (lengths.tolist() if hasattr(lengths, "tolist") else lengths)]
+    if len(values) != batch:
+        raise ShapeError(f"{who}: {len(values)} lengths for a batch of {batch} rows{location()}")
+    empty = [row for row, n in enumerate(values) if n < 1]
+    if empty:
+        raise ShapeError(f"{who}: row(s) {empty} are empty (length 0); every sequence needs at least one "
+                         f"position{location()}")
+    if values and max(values) > steps:
+        raise ShapeError(f"{who}: lengths {values} exceed the {steps} positions of the batch{location()}")
+    return values
+
+
 class _RecurrentLayer(Module):
     cell_type = RNNCell
     has_cell_state = False
@@ -91,10 +108,7 @@ class _RecurrentLayer(Module):
         """Per step a (batch, 1) bool mask of the rows still inside their sequence, or None for full lengths."""
         if lengths is None:
             return None
-        values = [int(n) for n in (lengths.tolist() if isinstance(lengths, Tensor) else lengths)]
-        if len(values) != batch or min(values) < 1 or max(values) > steps:
-            raise ShapeError(f"{type(self).__name__}: lengths {values} must give one length in [1, {steps}] for "
-                             f"each of the {batch} rows of the batch{location()}")
+        values = check_lengths(lengths, batch, steps, type(self).__name__)
         if min(values) == steps:
             return None
         positions = ops.reshape(Tensor(values, device=like.device), batch, 1)

@@ -37,7 +37,7 @@ from .attention import KINDS, make_attention
 from .cells import GRUCell, LSTMCell, RNNCell
 from .layers import Dropout, Embedding, Linear
 from .module import Module, ModuleList
-from .recurrent import GRU, LSTM, RNN
+from .recurrent import GRU, LSTM, RNN, check_lengths
 
 CELLS = {"lstm": (LSTM, LSTMCell), "gru": (GRU, GRUCell), "rnn": (RNN, RNNCell)}
 CONTEXTS = ("init", "input")
@@ -67,22 +67,6 @@ def _cell_types(cell: str, who: str):
     return CELLS[cell]
 
 
-def _host_lengths(lengths, batch: int, steps: int, who: str) -> list[int]:
-    """Lengths as Python ints, checked; None means every row fills all ``steps`` positions."""
-    if lengths is None:
-        return [steps] * batch
-    values = [int(n) for n in (lengths.tolist() if hasattr(lengths, "tolist") else lengths)]
-    if len(values) != batch:
-        raise ShapeError(f"{who}: {len(values)} lengths for a source batch of {batch} rows{location()}")
-    empty = [row for row, n in enumerate(values) if n < 1]
-    if empty:
-        raise ShapeError(f"{who}: source row(s) {empty} are empty (length 0); every source needs at least one "
-                         f"token{location()}")
-    if max(values) > steps:
-        raise ShapeError(f"{who}: lengths {values} exceed the {steps} positions of the source batch{location()}")
-    return values
-
-
 def _reverse_order(lengths: list[int], steps: int) -> np.ndarray:
     """(B, S) positions that read each row backwards within its length and leave padding where it is; applying it
     twice is the identity, so the same order undoes it."""
@@ -102,7 +86,7 @@ def reverse_padded(tokens, lengths) -> Tensor:
     tokens = tokens if isinstance(tokens, Tensor) else Tensor(np.asarray(tokens))
     if tokens.ndim != 2:
         raise ShapeError(f"reverse_padded: tokens of shape {tokens.shape} are not a (batch, length) batch")
-    values = _host_lengths(lengths, tokens.shape[0], tokens.shape[1], "reverse_padded")
+    values = check_lengths(lengths, tokens.shape[0], tokens.shape[1], "reverse_padded")
     return _reorder(tokens, _reverse_order(values, tokens.shape[1]))
 
 
@@ -154,7 +138,7 @@ class Encoder(Module):
         batch, steps = src.shape
         if steps == 0:
             raise ShapeError(f"Encoder: the source batch of shape {src.shape} is empty{location()}")
-        values = _host_lengths(lengths, batch, steps, "Encoder")
+        values = check_lengths(lengths, batch, steps, "Encoder")
         order = _reverse_order(values, steps) if self.reverse_input else None
         if order is not None:  # reverse_padded's reordering, with the lengths already checked
             src = _reorder(src, order)
