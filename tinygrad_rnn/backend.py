@@ -46,7 +46,6 @@ class Backend:
 
     def __init__(self) -> None:
         self._seeded_generation = -1
-        self._seed = None
         # dtype object -> name, filled on first sight. Per backend, not module-wide: an array_api_strict dtype
         # hashes like its NumPy twin, and comparing the two on a hash collision warns
         self._dtype_names: dict = {}

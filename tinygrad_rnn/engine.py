@@ -191,14 +191,9 @@ class Function:
     def op_label(cls) -> str:
         return cls.label or cls.__name__.lower()
 
-    @property
-    def released(self) -> bool:
-        """True once a backward pass has freed what this node saved (its array namespace goes with it)."""
-        return self.xp is None
-
     def release(self) -> None:
         self.__dict__.clear()
-        self.xp = None
+        self.xp = None  # how run_backward tells a released node
 
     @classmethod
     def apply(cls, *inputs: "Tensor", **params):
