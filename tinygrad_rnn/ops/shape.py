@@ -32,12 +32,8 @@ class GetItem(Function):
 
     def forward(self, a, key, advanced, take=None):
         self.shape, self.dtype, self.key, self.advanced = a.shape, a.dtype, key, advanced
-        if take is None:
-            try:
-                return a[key]
-            except IndexError as exc:  # stay an IndexError: Python's iteration protocol (for row in x) stops on it
-                raise IndexRangeError(f"getitem: cannot index shape {tuple(a.shape)} with {key!r}{location()} "
-                                      f"({exc})") from exc
+        if take is None:  # an IndexError here becomes apply()'s IndexRangeError, still an IndexError (for row in x)
+            return a[key]
         # Adjacent integer arrays / ints among slices. The standard allows index arrays only when every axis gets
         # an integer or an integer array, so: slice first, fold the indexed axes into one, then take().
         xp, (start, count, axis) = self.xp, take  # key entries start..start+count index array axes axis..
