@@ -119,8 +119,13 @@ def test_lstm_step_jacobians_cover_h_and_c():
     cell = tr.nn.LSTMCell(3, 4, forget_gate=False).double()
     jac = analysis.step_jacobians(cell, _inputs(3, features=3))
     assert jac.jacobians.shape == (3, 8, 8)
-    # the 1997 cell's state only accumulates: ∂c_t/∂c_{t-1} has the identity in it (plus what flows through h)
-    assert np.allclose(np.diag(jac.jacobians[0][4:, 4:]), 1.0, atol=0.5)
+    # the 1997 cell's state only accumulates (c_t = c_{t-1} + i⊙g, the gates read h and x): ∂c_t/∂c_{t-1} = I
+    for step_jacobian in jac.jacobians:
+        np.testing.assert_allclose(step_jacobian[4:, 4:], np.eye(4), atol=1e-12)
+    # with a forget gate it is diag(f), each f in (0, 1)
+    gated = analysis.step_jacobians(tr.nn.LSTMCell(3, 4).double(), _inputs(3, features=3)).jacobians[0][4:, 4:]
+    forget = np.diag(gated)
+    assert np.allclose(gated, np.diag(forget), atol=1e-12) and np.all((0 < forget) & (forget < 1))
 
 
 def test_bad_requests_say_what_exists():
