@@ -23,9 +23,11 @@ def _outputs(result) -> list:
 
 def _analytic_gradients(total: Tensor, wanted: list) -> list:
     """d total / d each wanted input, as host arrays, leaving every leaf's ``.grad`` as it was."""
-    from .graph import trace
+    from .autograd import _reachable
 
-    leaves = [n.tensor for n in trace(total) if n.kind == "param" and n.tensor is not None]
+    # the leaves backward() can write to: inputs of the nodes total depends on, with requires_grad and no node
+    leaves = {} if total._fn is None else {parent: None for fn in _reachable(total._fn) for parent in fn.parents
+                                           if parent._fn is None and parent.requires_grad}
     kept = [(leaf, leaf.grad) for leaf in leaves]
     for leaf in leaves:
         leaf.grad = None
