@@ -381,6 +381,20 @@ class Tensor:
             t._detached_from = (weakref.ref(self),) + tuple(weakref.ref(p) for p in self._fn.parents)
         return t
 
+    def unbind_detached(self) -> list:
+        """This detached tensor's slices along axis 0, each linked back to where its own part was cut: when it was
+        detached from a stack (a layer's final states, one per layer), slice k to the stack's input k, so a drawing
+        shows every layer's cut even after the stack is gone."""
+        from .ops import unbind
+
+        parts = list(unbind(self, 0))
+        links = getattr(self, "_detached_from", None)
+        if links is not None:
+            per_part = links[1:] if len(links) == 1 + len(parts) else None
+            for k, part in enumerate(parts):
+                part._detached_from = (per_part[k],) if per_part else links
+        return parts
+
     def detached_origin(self) -> "Tensor | None":
         """The tensor this one was ``detach()``-ed from, or, when that is gone, the first still alive of those it
         was made from; None for a tensor that was never detached or whose origins are all gone."""

@@ -96,13 +96,8 @@ class _RecurrentLayer(Module):
         if hx.shape != expected:
             raise ShapeError(f"{type(self).__name__}: initial {what} of shape {hx.shape} does not fit (expects "
                              f"{expected}){location()}")
-        parts = list(ops.unbind(hx, 0))
-        links = getattr(hx, "_detached_from", None)
-        if links is not None:  # a state cut by truncated BPTT: each layer's slice links to that layer's final state
-            own = links[1:] if len(links) == 1 + len(parts) else None  # the stack of the layers' finals, by layer
-            for k, part in enumerate(parts):
-                part._detached_from = (own[k],) if own else links
-        return parts
+        # a state cut by truncated BPTT: each layer's slice keeps the link to that layer's final state
+        return hx.unbind_detached() if hx._fn is None else list(ops.unbind(hx, 0))
 
     def _masks(self, lengths, steps: int, batch: int, like: Tensor):
         """Per step a (batch, 1) bool mask of the rows still inside their sequence, or None for full lengths."""
