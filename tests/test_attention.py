@@ -215,11 +215,11 @@ def test_bad_inputs_raise_clear_errors():
         tr.nn.DotAttention()(tr.zeros(B, 3), tr.zeros(B, S, 4))
 
 
-def test_a_mask_is_checked_again_when_its_data_is_new():
+def test_a_mask_is_checked_on_every_call_also_when_its_data_is_replaced():
     module = make("dot")
     query, keys, values, mask = data("dot")
     module(query, keys, values, mask)
-    module(query, keys, values, mask)  # the same tensor again: accepted without a new check
+    module(query, keys, values, mask)
     bad = np.array(host(mask))
     bad[0] = False
     mask.data = tr.tensor(bad).data  # the same tensor object, now holding an array with an all-padding row
@@ -232,7 +232,7 @@ def test_a_mask_is_checked_again_when_its_data_is_new():
 def test_a_reused_mask_is_shape_checked_against_every_keys():
     module = make("dot")
     query, keys, values, mask = data("dot")
-    module(query, keys, values, mask)  # checked once and remembered
+    module(query, keys, values, mask)
     shorter = keys[:, :S - 1]
     with pytest.raises(tr.ShapeError, match=rf"mask of shape \({B}, {S}\) does not fit keys of shape "
                                             rf"\({B}, {S - 1}, {DK}\)"):

@@ -482,3 +482,14 @@ def test_the_lectures_toy_pairs_are_learned_exactly(options):
             break
     net.eval()
     assert [tgt_vocab.decode(ids) for ids in greedy(net, src, lengths)] == [t for _, t in PAIRS]
+
+
+def test_the_decoder_checks_the_memory_once_per_sequence_when_it_starts():
+    net = model()
+    src, lengths, _, _ = batch()
+    encoded = net.encode(src, lengths)
+    emptied = encoded._replace(mask=tr.tensor(np.zeros(encoded.mask.shape, dtype=bool)))
+    with pytest.raises(tr.ShapeError, match=r"every position of batch row\(s\) \[0, 1, 2\] is masked"):
+        net.initial_state(emptied)
+    with pytest.raises(tr.ShapeError, match="mask of shape"):
+        net.initial_state(encoded._replace(mask=tr.tensor(np.ones((3, 2), dtype=bool))))

@@ -26,7 +26,6 @@ computed once per sequence: ``keys_proj = attention.project_keys(keys)``, then
 from __future__ import annotations
 
 import math
-import weakref
 
 import numpy as np
 
@@ -52,7 +51,6 @@ class _Attention(Module):
     def __init__(self, query_size: int | None, key_size: int | None):
         super().__init__()
         self.query_size, self.key_size = query_size, key_size
-        object.__setattr__(self, "_checked_mask", None)
 
     # -- what a scoring function defines --------------------------------------------------------------------------
     def _project(self, keys: Tensor) -> Tensor:
@@ -115,9 +113,9 @@ class _Attention(Module):
             raise ShapeError(f"{name}: keys of shape {keys.shape} hold no position to attend to{location()}")
 
     def _check_mask(self, mask, keys: Tensor) -> Tensor:
-        """``mask`` as a tensor, checked against ``keys``. Dtype and shape are checked on every call; the test that
-        no row is all padding reads the mask back from the device, so it is skipped when the last checked mask
-        comes again (a decoder passes the same one at every step): the same tensor, holding the same array."""
+        """``mask`` as a tensor, checked against ``keys``: bool, one entry per position, and no row all padding (that
+        test reads the mask back from the device, so a decoder checks its memory once per sequence, in
+        ``check_memory``, and then calls ``attend`` at every step)."""
         name = type(self).__name__
         mask = as_tensor_like(mask, keys, name)
         if mask.dtype != "bool":
@@ -125,17 +123,18 @@ class _Attention(Module):
         if mask.shape != keys.shape[:2]:
             raise ShapeError(f"{name}: mask of shape {mask.shape} does not fit keys of shape {keys.shape} (expects "
                              f"{keys.shape[:2]}){location()}")
-        checked = self._checked_mask
-        if checked is not None and checked[0]() is mask and checked[1] is mask.data:
-            return mask
         counts = ops.sum(ops.cast(mask, "int64"), dim=1).tolist()  # real positions per row
         rows = [row for row, count in enumerate(counts) if count == 0]
         if rows:
             raise ShapeError(f"{name}: every position of batch row(s) {rows} is masked; each row needs at least one "
                              f"position to attend to (mask of shape {mask.shape}){location()}")
-        # the array itself too: a tensor whose .data was replaced is checked again (an in-place write is not seen)
-        object.__setattr__(self, "_checked_mask", (weakref.ref(mask), mask.data))
         return mask
+
+    def check_memory(self, keys: Tensor, mask=None) -> Tensor | None:
+        """Check keys (B, S, Dk) and their mask once for a whole sequence of ``attend`` calls; returns the mask as a
+        tensor (or None)."""
+        self._check_keys(keys)
+        return None if mask is None else self._check_mask(mask, keys)
 
     def extra_repr(self) -> str:
         return f"query_size={self.query_size}, key_size={self.key_size}"

@@ -226,6 +226,8 @@ class Decoder(Module):
         if len(encoded.final) != self.per_layer or any(f.shape != expected for f in encoded.final):
             raise ShapeError(f"Decoder: an encoder final state of shapes {[f.shape for f in encoded.final]} does not "
                              f"fit a {self.cell} decoder (expects {self.per_layer} of {expected}){location()}")
+        if self.attention is not None:
+            self.attention.check_memory(encoded.memory, encoded.mask)
         with scope(*self._scope_path):
             per_part = [ops.unbind(f, 0) for f in encoded.final]
         return tuple(part[layer] for layer in range(self.num_layers) for part in per_part)
@@ -243,7 +245,10 @@ class Decoder(Module):
         weights = context = None
         if self.attention is not None:
             query = state[(self.num_layers - 1) * per]  # the previous top-layer hidden state
-            context, weights = self.attention(query, encoded.memory, mask=encoded.mask, projected_keys=encoded.keys)
+            # the memory was checked once for the sequence (initial_state); a step only attends
+            keys = encoded.keys if encoded.keys is not None else self.attention.project_keys(encoded.memory)
+            with scope(*self.attention._scope_path):
+                context, weights = self.attention.attend(query, keys, encoded.memory, encoded.mask)
             x = ops.concat([x, context], dim=1)
         elif self.context == "input":
             x = ops.concat([x, encoded.final[0][self.num_layers - 1]], dim=1)
