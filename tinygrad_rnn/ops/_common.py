@@ -44,3 +44,18 @@ def as_tensor_like(value, like: Tensor, label: str) -> Tensor:
                               f"{location()}")
         return value
     return Tensor(value, device=like.device)
+
+
+INTEGER_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
+
+
+def any_outside(t: Tensor, low: int, high: int, allowed: int | None = None) -> bool:
+    """Whether an element of the integer tensor ``t`` lies outside ``[low, high)`` (``allowed`` excepted): one
+    host read, the price of an index check that would otherwise silently pick another element."""
+    if not t.numel():
+        return False
+    xp, data = t._backend.xp, t.data
+    outside = xp.logical_or(data < low, data >= high)
+    if allowed is not None:
+        outside = xp.logical_and(outside, data != allowed)
+    return bool(xp.any(outside))

@@ -106,9 +106,6 @@ def log_softmax(a: Tensor, dim: int = -1) -> Tensor:
     return LogSoftmax.apply(a, axis=_common.normalize_axis(dim, a.ndim, "log_softmax"))
 
 
-_INTEGER = ("int64", "int32", "int16", "int8", "uint8")
-
-
 def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy with PyTorch's shapes: ``input`` (N, C) or (C,) or (N, C, d1, ...), ``target`` the
     class indices (N,) / () / (N, d1, ...). Targets equal to ``ignore_index`` (padding) add no loss and no
@@ -121,7 +118,7 @@ def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: st
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     target = _common.as_tensor_like(target, input, "cross_entropy")
-    if target.dtype not in _INTEGER:
+    if target.dtype not in _common.INTEGER_DTYPES:
         raise DTypeError(f"cross_entropy: target must hold integer class indices, got {target.dtype} (shape "
                          f"{target.shape}){location()}")
     if input.ndim == 0:
@@ -144,10 +141,7 @@ def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: st
 
 
 def _check_targets(target: Tensor, classes: int, ignore_index: int) -> None:
-    xp = target._backend.xp
-    data = target.data
-    bad = xp.logical_and(xp.logical_or(data < 0, data >= classes), data != ignore_index)
-    if target.numel() and bool(xp.any(bad)):
+    if _common.any_outside(target, 0, classes, allowed=ignore_index):
         raise IndexRangeError(f"cross_entropy: target values must lie in [0, {classes}) or equal "
                                       f"ignore_index={ignore_index} (target shape {target.shape}){location()}")
 
@@ -156,11 +150,10 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input``; output ``input.shape + (dim,)``.
     Rows picked several times receive the sum of their gradients; ``padding_idx``'s row receives none."""
     input = _common.as_tensor_like(input, weight, "embedding")
-    if input.dtype not in _INTEGER:
+    if input.dtype not in _common.INTEGER_DTYPES:
         raise DTypeError(f"embedding: indices must be integers, got {input.dtype} (shape {input.shape}){location()}")
     count = weight.shape[0]
-    if input.numel() and bool(input._backend.xp.any(
-            input._backend.xp.logical_or(input.data < 0, input.data >= count))):
+    if _common.any_outside(input, 0, count):
         raise IndexRangeError(f"embedding: indices (shape {input.shape}) must lie in [0, {count}) for a "
                                       f"weight of shape {weight.shape}{location()}")
     if padding_idx is not None:

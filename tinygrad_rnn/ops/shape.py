@@ -6,7 +6,7 @@ import math
 
 from ..engine import Function, Tensor, location
 from ..errors import DTypeError, IndexRangeError, ShapeError
-from ._common import normalize_axis
+from ._common import INTEGER_DTYPES, normalize_axis
 
 
 class Reshape(Function):
@@ -170,7 +170,7 @@ def transpose(a: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
 def _index_part(part, like: Tensor):
     """One entry of an index: tensors and lists of ints become integer arrays of ``like``'s backend."""
     if isinstance(part, Tensor):
-        if part.dtype not in ("int64", "int32", "int16", "int8", "uint8", "bool"):
+        if part.dtype not in INTEGER_DTYPES + ("bool",):
             raise TypeError(f"getitem: an index tensor must hold integers or bools, got {part.dtype}")
         return part.data, True
     if isinstance(part, (list, tuple)) or hasattr(part, "__array__") or hasattr(part, "__dlpack__"):
