@@ -57,7 +57,7 @@ class CrossEntropy(Function):
             return losses
         if reduction == "sum":
             return xp.sum(losses)
-        self.count = xp.sum(weight)  # stays on the device: no host sync per loss
+        self.count = xp.sum(weight)  # stays on the device (the target check before this op reads the host once)
         return xp.sum(losses) / self.count
 
     def backward(self, g):
