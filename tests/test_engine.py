@@ -389,3 +389,13 @@ def test_unbind_is_one_node_whose_backward_stacks(device):
     np.testing.assert_array_equal(tr.tensor(x.grad, device=device).numpy(), [[2, 2], [0, 0], [1, 1]])
     cols = x.unbind(1)
     assert [c.shape for c in cols] == [(3,), (3,)]
+
+
+def test_tensor_of_a_tensor_on_its_own_device_is_a_copy_in_the_same_array_library(device):
+    a = tr.tensor([[1.0, 2.0]], device=device)
+    b = tr.tensor(a, device=device)
+    assert type(b.data) is type(a.data) and b.data is not a.data and b.dtype == "float32"
+    np.testing.assert_array_equal(host(b), [[1.0, 2.0]])
+    assert tr.tensor(a, dtype="float64", device=device).dtype == "float64"
+    a.data = tr.tensor([[5.0, 6.0]], device=device).data  # the copy does not follow its source
+    np.testing.assert_array_equal(host(b), [[1.0, 2.0]])

@@ -68,7 +68,12 @@ class Backend:
 
         Python numbers take the default float dtype (or int64, bool); arrays keep theirs, as ``torch.tensor`` does.
         """
-        host = self.to_numpy(data) if self.is_array(data) else np.asarray(data)
+        if self.is_array(data):  # this backend's own array: copied where it lives, not through the host
+            name = dtype or self.dtype_name(data)
+            if name not in DTYPES:
+                raise TypeError(f"tensor: dtype {name!r} is not supported; choose one of {DTYPES}")
+            return self._copy(data, self.dtype(name))
+        host = np.asarray(data)
         if dtype is None:
             dtype = host.dtype.name
             if not hasattr(data, "dtype"):
@@ -79,6 +84,9 @@ class Backend:
 
     def _from_host(self, host: np.ndarray):
         return self.xp.asarray(host)
+
+    def _copy(self, array, dtype):
+        return self.xp.astype(array, dtype, copy=True)
 
     def is_array(self, data) -> bool:
         return False
@@ -177,6 +185,9 @@ class CupyBackend(Backend):
 
     def is_array(self, data) -> bool:
         return isinstance(data, self.xp.ndarray)
+
+    def _copy(self, array, dtype):
+        return array.astype(dtype, copy=True)
 
     def to_numpy(self, array):
         if isinstance(array, self.xp.ndarray):

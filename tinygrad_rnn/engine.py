@@ -616,8 +616,8 @@ def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="
     >>> tr.tensor([1.0], dtype="float64", requires_grad=True).requires_grad
     True
     """
-    if isinstance(data, Tensor):
-        data = data._backend.to_numpy(data.data)
+    if isinstance(data, Tensor):  # from another device through the host, on its own device as a copy in place
+        data = data.data if data._backend is _backend.get_backend(device) else data._backend.to_numpy(data.data)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
 
 
