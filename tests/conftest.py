@@ -45,6 +45,21 @@ def pytest_sessionstart(session) -> None:
                     f"it can; see its output)", returncode=1)
 
 
+def _emulate_cuda_kernels() -> None:
+    """With ``TINYGRAD_RNN_EMULATE_CUDA_KERNELS=1`` the CPU backend runs the fused ops through the library's CUDA
+    kernels built for the host (tests/cuda_emulator.py), so the CPU tests check the kernels' numbers."""
+    if os.environ.get("TINYGRAD_RNN_EMULATE_CUDA_KERNELS") == "1":
+        import numpy as np
+
+        from tests.cuda_emulator import HostModule
+        from tinygrad_rnn.kernels import CudaKernels
+
+        tr.backend.get_backend("cpu").kernels = CudaKernels(np, load=HostModule)
+
+
+_emulate_cuda_kernels()
+
+
 def _skip_reason(device: str) -> str | None:
     """Why ``device`` cannot run here (the DeviceError's message), or None when it can."""
     if device == "array_api_strict":

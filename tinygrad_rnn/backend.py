@@ -43,6 +43,7 @@ class Backend:
 
     name = "?"
     xp = None
+    kernels = None  # hand-written kernels for the fused ops (tinygrad_rnn.kernels); None: their array code serves
 
     def __init__(self) -> None:
         self._seeded_generation = -1
@@ -181,7 +182,10 @@ class CupyBackend(Backend):
 
     def __init__(self, cupy) -> None:
         super().__init__()
+        from .kernels import CudaKernels
+
         self.xp = cupy
+        self.kernels = CudaKernels(cupy)
 
     def is_array(self, data) -> bool:
         return isinstance(data, self.xp.ndarray)
@@ -277,6 +281,18 @@ def _make_backend(device: str) -> Backend:
     if count < 1:
         raise DeviceError("device 'cuda': CuPy is installed but no GPU is visible")
     return CupyBackend(cupy)
+
+
+def kernels_for(xp):
+    """The hand-written kernels of the backend whose array namespace is ``xp``, or None where array code serves.
+
+    >>> kernels_for(np) is None
+    True
+    """
+    for backend in _backends.values():
+        if backend.xp is xp:
+            return backend.kernels
+    return None
 
 
 def get_rng_state() -> dict:

@@ -1,6 +1,7 @@
 """Ops for networks: softmax, log_softmax, fused cross-entropy, embedding lookup, dropout, mse."""
 from __future__ import annotations
 
+from ..backend import kernels_for
 from ..errors import DTypeError, IndexRangeError, ShapeError
 from ..engine import Function, Tensor, location
 from . import _common
@@ -36,23 +37,19 @@ class LogSoftmax(Function):
 
 
 class CrossEntropy(Function):
-    """log_softmax and the negative log-likelihood in one node: rows (N, C) of logits, targets (N,)."""
+    """log_softmax and the negative log-likelihood in one node: rows (N, C) of logits, targets (N,). On CuPy one
+    kernel computes every row's loss and its gradient; elsewhere :func:`_cross_entropy_rows` in array code."""
 
     label = "cross_entropy"
 
     def forward(self, logits, target, ignore_index, reduction):
         xp = self.xp
-        shifted = logits - xp.max(logits, axis=1, keepdims=True)
-        exp = xp.exp(shifted)
-        total = xp.sum(exp, axis=1, keepdims=True)
-        valid = target != ignore_index
-        safe_target = xp.where(valid, target, 0)
-        classes = xp.arange(logits.shape[1], dtype=target.dtype)
-        onehot = xp.astype(xp.expand_dims(safe_target, axis=1) == classes, logits.dtype)
-        picked = xp.sum(shifted * onehot, axis=1) - xp.log(total[:, 0])
-        weight = xp.astype(valid, logits.dtype)
-        losses = -picked * weight
-        self.softmax, self.onehot, self.weight, self.reduction = exp / total, onehot, weight, reduction
+        kernels = kernels_for(xp)
+        if kernels is not None and kernels.handles(logits):
+            losses, weight, self.dlogits = kernels.cross_entropy(logits, target, ignore_index)
+        else:
+            losses, weight, self.dlogits = _cross_entropy_rows(xp, logits, target, ignore_index)
+        self.weight, self.reduction = weight, reduction
         if reduction == "none":
             return losses
         if reduction == "sum":
@@ -68,7 +65,22 @@ class CrossEntropy(Function):
             scale = g * xp.expand_dims(self.weight, axis=1)
         else:
             scale = (g / self.count) * xp.expand_dims(self.weight, axis=1)
-        return (self.softmax - self.onehot) * scale, None
+        return self.dlogits * scale, None
+
+
+def _cross_entropy_rows(xp, logits, target, ignore_index: int):
+    """Each row's loss, its weight (0 where the target is ``ignore_index``) and softmax − onehot, the gradient of
+    the row's loss before weighting: the array-code twin of ``kernels.CudaKernels.cross_entropy``."""
+    shifted = logits - xp.max(logits, axis=1, keepdims=True)
+    exp = xp.exp(shifted)
+    total = xp.sum(exp, axis=1, keepdims=True)
+    valid = target != ignore_index
+    safe_target = xp.where(valid, target, 0)
+    classes = xp.arange(logits.shape[1], dtype=target.dtype)
+    onehot = xp.astype(xp.expand_dims(safe_target, axis=1) == classes, logits.dtype)
+    picked = xp.sum(shifted * onehot, axis=1) - xp.log(total[:, 0])
+    weight = xp.astype(valid, logits.dtype)
+    return -picked * weight, weight, exp / total - onehot
 
 
 class Embedding(Function):

@@ -7,102 +7,76 @@ two granularities give the same numbers. The LSTM step has two outputs, h and c,
 per-step gradients still see both. Gradients of leaf recurrent weights are handed back as
 ``DeferredProduct``: a weight shared by every step gets one matmul per backward instead of one per step.
 Inputs are batched, (B, features).
+
+The gate math of a step has two implementations with the same methods: :class:`ArrayGates`, array code for
+every backend, and on CuPy the backend's hand-written kernels (``tinygrad_rnn.kernels``), one launch per step
+and direction. The ops do the matmuls themselves and hand the elementwise rest to whichever the backend has.
 """
 from __future__ import annotations
 
 from ..autograd import weight_grad
+from ..backend import kernels_for
 from ..engine import Function
 from .elementwise import sigmoid_array as _sigmoid
 
 
-def _activate(xp, kind: str, a):
-    if kind == "tanh":
-        return xp.tanh(a)
-    if kind == "relu":
-        return xp.maximum(a, 0)
-    return _sigmoid(xp, a)
+class ArrayGates:
+    """The elementwise part of every fused step in array code: the twin, method for method, of
+    ``kernels.CudaKernels``. What a forward returns as ``saved`` only its own backward reads."""
 
+    def __init__(self, xp):
+        self.xp = xp
 
-def _activation_backward(xp, kind: str, out, g):
-    if kind == "tanh":
-        return g * (1 - out * out)
-    if kind == "relu":
-        return xp.where(out > 0, g, 0)
-    return g * out * (1 - out)
+    def rnn_cell(self, gx, hw, bias, kind: str):
+        pre = gx + hw
+        if bias is not None:
+            pre = pre + bias
+        if kind == "tanh":
+            return self.xp.tanh(pre)
+        if kind == "relu":
+            return self.xp.maximum(pre, 0)
+        return _sigmoid(self.xp, pre)
 
+    def rnn_cell_backward(self, g, out, kind: str):
+        if kind == "tanh":
+            return g * (1 - out * out)
+        if kind == "relu":
+            return self.xp.where(out > 0, g, 0)
+        return g * out * (1 - out)
 
-def _take(arrays: list, count: int, present: bool):
-    return tuple(arrays.pop(0) for _ in range(count)) if present else (None,) * count
-
-
-class RNNStep(Function):
-    """h' = act(gx + h W_hhᵀ + b_hh); inputs (gx, h, W_hh[, b_hh])."""
-
-    label = "rnn_cell"
-
-    def forward(self, gx, h, w_hh, *bias, nonlinearity):
-        pre = gx + h @ w_hh.mT
-        if bias:
-            pre = pre + bias[0]
-        self.h, self.w_hh, self.kind = h, w_hh, nonlinearity
-        self.out = _activate(self.xp, nonlinearity, pre)
-        return self.out
-
-    def backward(self, g):
-        xp, parents = self.xp, self.parents
-        da = _activation_backward(xp, self.kind, self.out, g)
-        grads = (da, da @ self.w_hh if parents[1].requires_grad else None, weight_grad(parents[2], da, self.h))
-        return grads + (xp.sum(da, axis=0),) if len(parents) > 3 else grads
-
-
-class LSTMStep(Function):
-    """(h', c') of an LSTM step, gates i, f, g, o; inputs (gx, h, c, W_hh[, b_hh][, w_ci[, w_cf], w_co]),
-    w_cf only where the cell has a forget gate of its own (neither coupled nor the 1997 cell)."""
-
-    label = "lstm_cell"
-    multi_output = True
-
-    def forward(self, gx, h, c, w_hh, *extra, bias, peephole, coupled, forget_gate):
+    def lstm_cell(self, gx, hw, bias, c, peepholes: tuple, coupled: bool, forget_gate: bool):
         xp = self.xp
-        rest = list(extra)
-        b_hh, = _take(rest, 1, bias)
-        own_forget = forget_gate and not coupled
-        w_ci, = _take(rest, 1, peephole)
-        w_cf, = _take(rest, 1, peephole and own_forget)
-        w_co, = _take(rest, 1, peephole)
-        gates = gx + h @ w_hh.mT
-        if bias:
-            gates = gates + b_hh
-        n = h.shape[-1]
+        w_ci, w_cf, w_co = peepholes
+        gates = gx + hw
+        if bias is not None:
+            gates = gates + bias
+        n = c.shape[-1]
         a_i, a_f, a_g, a_o = (gates[:, k * n:(k + 1) * n] for k in range(4))
-        if peephole:
+        if w_ci is not None:
             a_i = a_i + w_ci * c
-            if own_forget:
+            if w_cf is not None:
                 a_f = a_f + w_cf * c
         i = _sigmoid(xp, a_i)
         f = 1 - i if coupled else _sigmoid(xp, a_f) if forget_gate else None
         g = xp.tanh(a_g)
         c_new = (c if f is None else f * c) + i * g
-        if peephole:
+        if w_co is not None:
             a_o = a_o + w_co * c_new
         o = _sigmoid(xp, a_o)
         tanh_c = xp.tanh(c_new)
-        self.saved = (h, c, w_hh, w_ci, w_cf, w_co, i, f, g, o, c_new, tanh_c)
-        self.flags = (bias, peephole, coupled, forget_gate)
-        return o * tanh_c, c_new
+        return o * tanh_c, c_new, (c, i, f, g, o, c_new, tanh_c)
 
-    def backward(self, grads):
-        xp, parents = self.xp, self.parents
-        h, c, w_hh, w_ci, w_cf, w_co, i, f, g, o, c_new, tanh_c = self.saved
-        bias, peephole, coupled, forget_gate = self.flags
-        grad_h, grad_c = grads
+    def lstm_cell_backward(self, grad_h, grad_c, saved, peepholes: tuple, coupled: bool, forget_gate: bool):
+        xp = self.xp
+        c, i, f, g, o, c_new, tanh_c = saved
+        w_ci, w_cf, w_co = peepholes
         # zeros only where a gate gets no gradient (h' or c' unused, no forget gate of its own): most steps need none
         if grad_h is not None:
             dc = grad_h * o * (1 - tanh_c * tanh_c)
             if grad_c is not None:
                 dc = grad_c + dc
             da_o = grad_h * tanh_c * o * (1 - o)
-            if peephole:
+            if w_co is not None:
                 dc = dc + da_o * w_co
         else:
             dc = grad_c if grad_c is not None else xp.zeros_like(c)
@@ -120,20 +94,127 @@ class LSTMStep(Function):
             da_f = xp.zeros_like(c)
         da_i = di * i * (1 - i)
         da_g = dc * i * (1 - g * g)
-        if peephole:
+        if w_ci is not None:
             dc_prev = dc_prev + da_i * w_ci
             if w_cf is not None:
                 dc_prev = dc_prev + da_f * w_cf
-        d_gates = xp.concat([da_i, da_f, da_g, da_o], axis=1)
-        out = [d_gates, d_gates @ w_hh if parents[1].requires_grad else None, dc_prev,
-               weight_grad(parents[3], d_gates, h)]
+        return xp.concat([da_i, da_f, da_g, da_o], axis=1), dc_prev
+
+    def gru_cell(self, gx, gh, bias, h):
+        if bias is not None:
+            gh = gh + bias
+        n_h = h.shape[-1]
+        r = _sigmoid(self.xp, gx[:, :n_h] + gh[:, :n_h])
+        z = _sigmoid(self.xp, gx[:, n_h:2 * n_h] + gh[:, n_h:2 * n_h])
+        h_n = gh[:, 2 * n_h:]
+        n = self.xp.tanh(gx[:, 2 * n_h:] + r * h_n)
+        return n + z * (h - n), (h, r, z, n, h_n)
+
+    def gru_cell_backward(self, g, saved):
+        h, r, z, n, h_n = saved
+        da_n = g * (1 - z) * (1 - n * n)
+        da_z = g * (h - n) * z * (1 - z)
+        da_r = da_n * h_n * r * (1 - r)
+        concat = self.xp.concat
+        return concat([da_r, da_z, da_n], axis=1), concat([da_r, da_z, da_n * r], axis=1), g * z
+
+    def gru_cho_gates(self, gx, g_rz, bias, h):
+        n_h = h.shape[-1]
+        if bias is not None:
+            g_rz = g_rz + bias[:2 * n_h]
+        r = _sigmoid(self.xp, gx[:, :n_h] + g_rz[:, :n_h])
+        z = _sigmoid(self.xp, gx[:, n_h:2 * n_h] + g_rz[:, n_h:])
+        return (r, z), r * h
+
+    def gru_cho_cell(self, gx, hn, bias, rz, h):
+        n_h = h.shape[-1]
+        if bias is not None:
+            hn = hn + bias[2 * n_h:]
+        n = self.xp.tanh(gx[:, 2 * n_h:] + hn)
+        return n + rz[1] * (h - n), n
+
+    def gru_cho_cell_backward(self, g, h, rz, n):
+        z = rz[1]
+        da_n = g * (1 - z) * (1 - n * n)
+        return (g * (h - n) * z * (1 - z), da_n), da_n, g * z
+
+    def gru_cho_gates_backward(self, d_hr, h, rz, d_gx, dh):
+        r = rz[0]
+        da_z, da_n = d_gx
+        da_r = d_hr * h * r * (1 - r)
+        return self.xp.concat([da_r, da_z, da_n], axis=1), dh + d_hr * r
+
+
+_array_gates: dict = {}
+
+
+def gates_for(xp, like):
+    """The backend's kernels where it has them for ``like``'s dtype (CuPy), else the array code for ``xp``."""
+    kernels = kernels_for(xp)
+    if kernels is not None and kernels.handles(like):
+        return kernels
+    gates = _array_gates.get(xp)
+    if gates is None:
+        gates = _array_gates[xp] = ArrayGates(xp)
+    return gates
+
+
+def _take(arrays: list, count: int, present: bool):
+    return tuple(arrays.pop(0) for _ in range(count)) if present else (None,) * count
+
+
+class RNNStep(Function):
+    """h' = act(gx + h W_hhᵀ + b_hh); inputs (gx, h, W_hh[, b_hh])."""
+
+    label = "rnn_cell"
+
+    def forward(self, gx, h, w_hh, *bias, nonlinearity):
+        self.gates = gates_for(self.xp, h)
+        self.h, self.w_hh, self.kind = h, w_hh, nonlinearity
+        self.out = self.gates.rnn_cell(gx, h @ w_hh.mT, bias[0] if bias else None, nonlinearity)
+        return self.out
+
+    def backward(self, g):
+        xp, parents = self.xp, self.parents
+        da = self.gates.rnn_cell_backward(g, self.out, self.kind)
+        grads = (da, da @ self.w_hh if parents[1].requires_grad else None, weight_grad(parents[2], da, self.h))
+        return grads + (xp.sum(da, axis=0),) if len(parents) > 3 else grads
+
+
+class LSTMStep(Function):
+    """(h', c') of an LSTM step, gates i, f, g, o; inputs (gx, h, c, W_hh[, b_hh][, w_ci[, w_cf], w_co]),
+    w_cf only where the cell has a forget gate of its own (neither coupled nor the 1997 cell)."""
+
+    label = "lstm_cell"
+    multi_output = True
+
+    def forward(self, gx, h, c, w_hh, *extra, bias, peephole, coupled, forget_gate):
+        rest = list(extra)
+        b_hh, = _take(rest, 1, bias)
+        w_ci, = _take(rest, 1, peephole)
+        w_cf, = _take(rest, 1, peephole and forget_gate and not coupled)
+        w_co, = _take(rest, 1, peephole)
+        self.gates = gates_for(self.xp, c)
+        self.peepholes, self.flags = (w_ci, w_cf, w_co), (bias, peephole, coupled, forget_gate)
+        h_new, c_new, self.saved = self.gates.lstm_cell(gx, h @ w_hh.mT, b_hh, c, self.peepholes, coupled,
+                                                        forget_gate)
+        self.h, self.c, self.c_new, self.w_hh = h, c, c_new, w_hh
+        return h_new, c_new
+
+    def backward(self, grads):
+        xp, parents = self.xp, self.parents
+        bias, peephole, coupled, forget_gate = self.flags
+        d_gates, dc_prev = self.gates.lstm_cell_backward(*grads, self.saved, self.peepholes, coupled, forget_gate)
+        out = [d_gates, d_gates @ self.w_hh if parents[1].requires_grad else None, dc_prev,
+               weight_grad(parents[3], d_gates, self.h)]
         if bias:
             out.append(xp.sum(d_gates, axis=0))
-        if peephole:
-            out.append(xp.sum(da_i * c, axis=0))
-            if w_cf is not None:
-                out.append(xp.sum(da_f * c, axis=0))
-            out.append(xp.sum(da_o * c_new, axis=0))
+        if peephole:  # the peephole weights' gradients: the gates' gradients times what each gate looked at
+            n = dc_prev.shape[-1]
+            out.append(xp.sum(d_gates[:, :n] * self.c, axis=0))
+            if self.peepholes[1] is not None:
+                out.append(xp.sum(d_gates[:, n:2 * n] * self.c, axis=0))
+            out.append(xp.sum(d_gates[:, 3 * n:] * self.c_new, axis=0))
         return tuple(out)
 
 
@@ -144,53 +225,35 @@ class GRUStep(Function):
     label = "gru_cell"
 
     def forward(self, gx, h, w_hh, *bias, reset_after):
-        xp = self.xp
-        n_h = h.shape[-1]
+        gates = self.gates = gates_for(self.xp, h)
         b_hh = bias[0] if bias else None
+        self.h, self.w_hh, self.reset_after = h, w_hh, reset_after
         if reset_after:
-            gh = h @ w_hh.mT
-            if b_hh is not None:
-                gh = gh + b_hh
-        else:
-            gh = h @ w_hh[:2 * n_h, :].mT
-            if b_hh is not None:
-                gh = gh + b_hh[:2 * n_h]
-        r = _sigmoid(xp, gx[:, :n_h] + gh[:, :n_h])
-        z = _sigmoid(xp, gx[:, n_h:2 * n_h] + gh[:, n_h:2 * n_h])
-        if reset_after:
-            h_n = gh[:, 2 * n_h:]
-            n = xp.tanh(gx[:, 2 * n_h:] + r * h_n)
-            h_r = None
-        else:
-            h_r = r * h
-            h_n = h_r @ w_hh[2 * n_h:, :].mT
-            if b_hh is not None:
-                h_n = h_n + b_hh[2 * n_h:]
-            n = xp.tanh(gx[:, 2 * n_h:] + h_n)
-        self.saved = (h, w_hh, r, z, n, h_n, h_r)
-        self.reset_after = reset_after
-        return n + z * (h - n)
+            out, self.saved = gates.gru_cell(gx, h @ w_hh.mT, b_hh, h)
+            return out
+        n_h = h.shape[-1]
+        rz, h_r = gates.gru_cho_gates(gx, h @ w_hh[:2 * n_h, :].mT, b_hh, h)
+        out, n = gates.gru_cho_cell(gx, h_r @ w_hh[2 * n_h:, :].mT, b_hh, rz, h)
+        self.saved = (rz, n, h_r)
+        return out
 
     def backward(self, g):
-        xp, parents = self.xp, self.parents
-        h, w_hh, r, z, n, h_n, h_r = self.saved
+        xp, parents, gates = self.xp, self.parents, self.gates
+        h, w_hh = self.h, self.w_hh
         n_h = h.shape[-1]
-        da_n = g * (1 - z) * (1 - n * n)
-        da_z = g * (h - n) * z * (1 - z)
-        dh = g * z
         if self.reset_after:
-            da_r = da_n * h_n * r * (1 - r)
-            d_gh = xp.concat([da_r, da_z, da_n * r], axis=1)
+            d_gx, d_gh, dh = gates.gru_cell_backward(g, self.saved)
             if parents[1].requires_grad:
                 dh = dh + d_gh @ w_hh
             grad_w_hh = weight_grad(parents[2], d_gh, h)
             grad_b_hh = xp.sum(d_gh, axis=0) if len(parents) > 3 else None
         else:
-            d_hr = da_n @ w_hh[2 * n_h:, :]
-            da_r = d_hr * h * r * (1 - r)
-            d_rz = xp.concat([da_r, da_z], axis=1)
-            dh = dh + d_hr * r + d_rz @ w_hh[:2 * n_h, :]
+            rz, n, h_r = self.saved
+            d_gx, da_n, dh = gates.gru_cho_cell_backward(g, h, rz, n)
+            d_gx, dh = gates.gru_cho_gates_backward(da_n @ w_hh[2 * n_h:, :], h, rz, d_gx, dh)
+            d_rz = d_gx[:, :2 * n_h]
+            dh = dh + d_rz @ w_hh[:2 * n_h, :]
             grad_w_hh = (xp.concat([d_rz.mT @ h, da_n.mT @ h_r], axis=0) if parents[2].requires_grad else None)
             grad_b_hh = (xp.concat([xp.sum(d_rz, axis=0), xp.sum(da_n, axis=0)]) if len(parents) > 3 else None)
-        out = (xp.concat([da_r, da_z, da_n], axis=1), dh, grad_w_hh)
+        out = (d_gx, dh, grad_w_hh)
         return out + (grad_b_hh,) if len(parents) > 3 else out
