@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: demo test setup dot chromium torch bench lint clean
+.PHONY: demo test setup dot chromium torch nvrtc cxx bench lint clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
@@ -41,6 +41,10 @@ apt_install = @command -v $(1) >/dev/null 2>&1 || { \
 dot:
 	$(call apt_install,dot,graphviz,only DOT files are written)
 
+# g++ builds the CUDA kernels for the host, so the tests check their numbers without a GPU.
+cxx:
+	$(call apt_install,g++,g++,the CUDA kernels' host-build tests will skip)
+
 # Headless Chromium opens the HTML report in the tests; without it that one test skips and says why.
 chromium:
 	$(call apt_install,chromium,chromium,the report's browser test will skip)
@@ -53,10 +57,18 @@ $(VENV)/.torch: $(VENV)/.installed
 
 torch: $(VENV)/.torch
 
+# NVRTC (with CuPy's Python side) compiles the CUDA kernels in the tests on any machine, GPU or not; without it
+# those tests skip. About 450 MB, so only make test installs it.
+$(VENV)/.nvrtc: $(VENV)/.installed setup.cfg
+	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) -e '.[nvrtc]' && touch $@ \
+	  || echo "NVRTC could not be installed: the CUDA kernel compile tests will skip"
+
+nvrtc: $(VENV)/.nvrtc
+
 demo: setup
 	$(PY) -m tinygrad_rnn demo
 
-test: setup torch chromium
+test: setup torch nvrtc cxx chromium
 	$(PY) -m pytest -q
 
 bench: setup torch

@@ -38,11 +38,22 @@ def pytest_sessionstart(session) -> None:
     from tests.helpers import BROWSERS
 
     present = {"torch": importlib.util.find_spec("torch") is not None, "dot": shutil.which("dot") is not None,
-               "chromium": any(shutil.which(b) for b in BROWSERS)}
+               "chromium": any(shutil.which(b) for b in BROWSERS), "nvrtc": _has_nvrtc(),
+               "g++": shutil.which("g++") is not None}
     missing = [name for name in os.environ.get("TINYGRAD_RNN_REQUIRE", "").split() if not present.get(name, False)]
     if missing:
         pytest.exit(f"TINYGRAD_RNN_REQUIRE names {missing}, which this machine lacks (make test installs them where "
                     f"it can; see its output)", returncode=1)
+
+
+def _has_nvrtc() -> bool:
+    try:
+        from cupy.cuda import nvrtc
+
+        nvrtc.getVersion()
+    except Exception:  # ImportError, or CuPy without its NVRTC library
+        return False
+    return True
 
 
 def _emulate_cuda_kernels() -> None:
