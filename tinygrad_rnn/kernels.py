@@ -228,30 +228,31 @@ extern "C" __global__ void cross_entropy(const T* logits, const long long* targe
     }
 }
 
-/* One Adam step (L2 weight decay added to the gradient): the moments m, v in place, the new parameter into
-   p_new (a new array: a graph may still hold the old one). first: the moments start from zero */
-extern "C" __global__ void adam_update(const T* p, const T* grad, T* m, T* v, T* p_new, long long n, double beta1,
-                                       double beta2, double step_size, double bias2_sqrt, double eps,
-                                       double weight_decay, int first) {
+/* One Adam step (L2 weight decay added to the gradient). Everything it writes is new (p_new and the moments
+   m_new, v_new): a graph or a state_dict may still hold the old arrays. first: the moments start from zero and
+   m, v are not read */
+extern "C" __global__ void adam_update(const T* p, const T* grad, const T* m, const T* v, T* p_new, T* m_new,
+                                       T* v_new, long long n, double beta1, double beta2, double step_size,
+                                       double bias2_sqrt, double eps, double weight_decay, int first) {
     GRID_LOOP(k, n) {
         const T g = weight_decay != 0.0 ? grad[k] + (T)weight_decay * p[k] : grad[k];
         const T mk = first ? (T)(1 - beta1) * g : (T)beta1 * m[k] + (T)(1 - beta1) * g;
         const T vk = first ? (T)(1 - beta2) * g * g : (T)beta2 * v[k] + (T)(1 - beta2) * g * g;
-        m[k] = mk; v[k] = vk;
+        m_new[k] = mk; v_new[k] = vk;
         p_new[k] = p[k] - (T)step_size * mk / (sqrt@F@(vk) / (T)bias2_sqrt + (T)eps);
     }
 }
 
-/* One SGD step with optional (Nesterov) momentum and L2 weight decay; buf in place. first: buf starts as the
-   gradient */
-extern "C" __global__ void sgd_update(const T* p, const T* grad, T* buf, T* p_new, long long n, double lr,
-                                      double momentum, double dampening, double weight_decay, int nesterov,
-                                      int first) {
+/* One SGD step with optional (Nesterov) momentum and L2 weight decay, the momentum buffer into buf_new. first:
+   the buffer starts as the gradient and buf is not read */
+extern "C" __global__ void sgd_update(const T* p, const T* grad, const T* buf, T* p_new, T* buf_new, long long n,
+                                      double lr, double momentum, double dampening, double weight_decay,
+                                      int nesterov, int first) {
     GRID_LOOP(k, n) {
         T g = weight_decay != 0.0 ? grad[k] + (T)weight_decay * p[k] : grad[k];
         if (momentum != 0.0) {
             const T b = first ? g : (T)momentum * buf[k] + (T)(1 - dampening) * g;
-            buf[k] = b;
+            buf_new[k] = b;
             g = nesterov ? g + (T)momentum * b : b;
         }
         p_new[k] = p[k] - (T)lr * g;
@@ -474,27 +475,28 @@ class CudaKernels:
 
     def adam(self, data, grad, state: dict, beta1: float, beta2: float, step_size: float, bias2_sqrt: float,
              eps: float, weight_decay: float):
-        """The parameter after one Adam step; state's exp_avg / exp_avg_sq are made or updated in place."""
+        """The parameter after one Adam step; state's exp_avg / exp_avg_sq become new arrays."""
+        data, grad = self._dense(data), self._dense(grad)
         first = "exp_avg" not in state
-        if first:
-            state["exp_avg"], state["exp_avg_sq"] = self._empty(data.shape, data), self._empty(data.shape, data)
-        new = self._empty(data.shape, data)
-        self._launch("adam_update", data, data.size, self._dense(data), self._dense(grad), state["exp_avg"],
-                     state["exp_avg_sq"], new, data.size, float(beta1), float(beta2), float(step_size),
-                     float(bias2_sqrt), float(eps), float(weight_decay), np.int32(first))
+        new, m, v = (self._empty(data.shape, data) for _ in range(3))
+        self._launch("adam_update", data, data.size, data, grad, state.get("exp_avg", grad),
+                     state.get("exp_avg_sq", grad), new, m, v, data.size, float(beta1), float(beta2),
+                     float(step_size), float(bias2_sqrt), float(eps), float(weight_decay), np.int32(first))
+        state["exp_avg"], state["exp_avg_sq"] = m, v
         return new
 
     def sgd(self, data, grad, state: dict, lr: float, momentum: float, dampening: float, weight_decay: float,
             nesterov: bool):
-        """The parameter after one SGD step; with momentum, state's momentum_buffer is made or updated in place."""
+        """The parameter after one SGD step; with momentum, state's momentum_buffer becomes a new array."""
+        data, grad = self._dense(data), self._dense(grad)
         first = "momentum_buffer" not in state
-        if momentum and first:
-            state["momentum_buffer"] = self._empty(data.shape, data)
-        buf = state.get("momentum_buffer", data)
         new = self._empty(data.shape, data)
-        self._launch("sgd_update", data, data.size, self._dense(data), self._dense(grad), buf, new, data.size,
-                     float(lr), float(momentum), float(dampening), float(weight_decay), np.int32(nesterov),
-                     np.int32(first))
+        buf = self._empty(data.shape, data) if momentum else new  # without momentum the kernel writes no buffer
+        self._launch("sgd_update", data, data.size, data, grad, state.get("momentum_buffer", grad), new, buf,
+                     data.size, float(lr), float(momentum), float(dampening), float(weight_decay),
+                     np.int32(nesterov), np.int32(first))
+        if momentum:
+            state["momentum_buffer"] = buf
         return new
 
     def sum_squares(self, arrays):

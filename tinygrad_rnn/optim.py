@@ -120,6 +120,10 @@ class SGD(Optimizer):
                                       nesterov=nesterov))
 
     def _update(self, data, grad, state, group, backend):
+        kernels = _kernels(backend, data, grad)
+        if kernels is not None:
+            return kernels.sgd(data, grad, state, group["lr"], group["momentum"], group["dampening"],
+                               group["weight_decay"], group["nesterov"])
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * data
         momentum = group["momentum"]
@@ -145,9 +149,14 @@ class Adam(Optimizer):
     def _update(self, data, grad, state, group, backend):
         xp = backend.xp
         beta1, beta2 = group["betas"]
+        step = state.get("step", 0) + 1
+        kernels = _kernels(backend, data, grad)
+        if kernels is not None:
+            state["step"] = step
+            return kernels.adam(data, grad, state, beta1, beta2, group["lr"] / (1 - beta1 ** step),
+                                math.sqrt(1 - beta2 ** step), group["eps"], group["weight_decay"])
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * data
-        step = state.get("step", 0) + 1
         m = state.get("exp_avg")
         v = state.get("exp_avg_sq")
         # both moments are new arrays (products), never p.grad itself, which backward may grow in place
@@ -157,6 +166,14 @@ class Adam(Optimizer):
         step_size = group["lr"] / (1 - beta1 ** step)
         denominator = xp.sqrt(v) / math.sqrt(1 - beta2 ** step) + group["eps"]
         return data - step_size * m / denominator
+
+
+def _kernels(backend, data, grad):
+    """The backend's update kernels (CuPy) where they serve this parameter, else None for the array code."""
+    kernels = backend.kernels
+    if kernels is not None and kernels.handles(data) and grad.dtype == data.dtype:
+        return kernels
+    return None
 
 
 def _backend_of(array):
@@ -229,8 +246,14 @@ def grad_norm(parameters, norm_type: float = 2.0) -> Tensor:
     params = _with_grads(parameters)
     if not params:
         return Tensor(0.0)
-    xp = params[0]._backend.xp
-    if norm_type == math.inf:
+    backend = params[0]._backend
+    xp, grads = backend.xp, [p.grad for p in params]
+    kernels = backend.kernels
+    if norm_type == 2 and kernels is not None and all(kernels.handles(g) for g in grads):
+        # one launch per gradient into one float64 total; the norm takes the gradients' dtype, as below
+        dtype = xp.float64 if any(g.dtype == xp.float64 for g in grads) else xp.float32
+        total = xp.astype(xp.sqrt(kernels.sum_squares(grads)), dtype)
+    elif norm_type == math.inf:
         total = xp.max(xp.abs(params[0].grad))
         for p in params[1:]:
             total = xp.maximum(total, xp.max(xp.abs(p.grad)))
