@@ -66,12 +66,14 @@ class Optimizer:
                 if state:
                     _follow_parameter(state, p)
                 data = p.data
-                updated = self._update(data, p.grad, state, group)
+                updated = self._update(data, p.grad, state, group, p._backend)
                 if updated.dtype != data.dtype:  # e.g. a float64 gradient set by hand on a float32 parameter
                     updated = p._backend.xp.astype(updated, data.dtype)
                 p.data = updated
 
-    def _update(self, data, grad, state: dict, group: dict):
+    def _update(self, data, grad, state: dict, group: dict, backend):
+        """The new value of a parameter's ``data``; ``backend`` is the parameter's, whose ``xp`` is the array
+        namespace (CuPy's arrays cannot be asked for theirs)."""
         raise NotImplementedError
 
     # -- saving -----------------------------------------------------------------------------------------------------
@@ -117,14 +119,14 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov))
 
-    def _update(self, data, grad, state, group):
+    def _update(self, data, grad, state, group, backend):
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * data
         momentum = group["momentum"]
         if momentum:
             buf = state.get("momentum_buffer")
             # the first buffer is a copy: backward accumulates into p.grad in place, which must not reach it
-            buf = _namespace(data).asarray(grad, copy=True) if buf is None \
+            buf = backend.xp.asarray(grad, copy=True) if buf is None \
                 else momentum * buf + (1 - group["dampening"]) * grad
             state["momentum_buffer"] = buf
             grad = grad + momentum * buf if group["nesterov"] else buf
@@ -140,8 +142,8 @@ class Adam(Optimizer):
             raise ValueError(f"Adam: invalid lr={lr}, betas={betas} or eps={eps}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
-    def _update(self, data, grad, state, group):
-        xp = _namespace(data)
+    def _update(self, data, grad, state, group, backend):
+        xp = backend.xp
         beta1, beta2 = group["betas"]
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * data
@@ -157,20 +159,14 @@ class Adam(Optimizer):
         return data - step_size * m / denominator
 
 
-def _namespace(array):
-    return array.__array_namespace__()
-
-
 def _backend_of(array):
     """The backend whose array library made ``array``, or None (a value of no backend this machine can run)."""
-    namespace = getattr(array, "__array_namespace__", None)
-    namespace = namespace() if namespace is not None else None
     for device in _backend.DEVICES:
         try:
             backend = _backend.get_backend(device)
         except DeviceError:  # its library or hardware is missing here, so the array is not its
             continue
-        if backend.is_array(array) or namespace is backend.xp:
+        if backend.owns(array):
             return backend
     return None
 
