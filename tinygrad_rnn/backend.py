@@ -91,6 +91,11 @@ class Backend:
     def is_array(self, data) -> bool:
         return False
 
+    def owns(self, data) -> bool:
+        """Whether ``data`` is an array of this backend's library (asked by type, never by ``__array_namespace__``,
+        which CuPy's arrays lack)."""
+        return self.is_array(data)
+
     def to_numpy(self, array) -> np.ndarray:
         return np.asarray(array)
 
@@ -138,6 +143,9 @@ class NumpyBackend(Backend):
 
     def _from_host(self, host):
         return host
+
+    def owns(self, data) -> bool:
+        return isinstance(data, (np.ndarray, np.generic))
 
     def index_add(self, shape, dtype, key, values):
         out = np.zeros(shape, dtype=dtype)
@@ -202,14 +210,18 @@ class CupyBackend(Backend):
         return out
 
     def _reseed(self, seed):
-        # RandomState has uniform and normal with a dtype argument on every CuPy release
         self._generator = self.xp.random.RandomState(seed)
 
+    # RandomState draws float32 or float64 only (float16 raises): draw in one of those and cast, as the CPU
+    # backend casts its float64 draws
     def uniform(self, shape, low, high, dtype):
-        return self._rng().uniform(low, high, size=shape, dtype=dtype)
+        return self._cast_draw(self._rng().uniform(low, high, size=shape, dtype=_draw_dtype(dtype)), dtype)
 
     def normal(self, shape, mean, std, dtype):
-        return self._rng().normal(mean, std, size=shape, dtype=dtype)
+        return self._cast_draw(self._rng().normal(mean, std, size=shape, dtype=_draw_dtype(dtype)), dtype)
+
+    def _cast_draw(self, array, dtype: str):
+        return array if dtype == _draw_dtype(dtype) else array.astype(dtype)
 
     def rng_state(self):
         return None  # CuPy's RandomState has no exportable state: a resumed GPU run redraws its dropout masks
@@ -217,6 +229,10 @@ class CupyBackend(Backend):
     def set_rng_state(self, state) -> None:
         if state is not None:
             raise ValueError("set_rng_state: CuPy's generator state cannot be restored")
+
+
+def _draw_dtype(dtype: str) -> str:
+    return "float64" if dtype == "float64" else "float32"
 
 
 _manual_seed = None
@@ -265,18 +281,60 @@ def _make_backend(device: str) -> Backend:
         except ImportError as exc:
             raise DeviceError("device 'array_api_strict' needs the array-api-strict package: "
                               "pip install array-api-strict") from exc
+    return _make_cupy_backend()
+
+
+_INSTALL_BOTH = "pip install 'tinygrad_rnn[cuda13]' for CUDA 13 or 'tinygrad_rnn[cuda12]' for CUDA 12"
+
+
+def _make_cupy_backend() -> "CupyBackend":
+    """CuPy's backend, once three things are known to work: CuPy imports, a GPU is visible through the driver, and
+    the CUDA libraries CuPy loads on first use are there (``import cupy`` succeeds without them; the first kernel
+    would fail, far from here). Each missing piece has its own DeviceError."""
     try:
         import cupy
     except ImportError as exc:
-        raise DeviceError("device 'cuda' needs CuPy, which is not installed: pip install 'tinygrad_rnn[cuda13]' "
-                          "for CUDA 13 or 'tinygrad_rnn[cuda12]' for CUDA 12") from exc
+        raise DeviceError(f"device 'cuda' needs CuPy, which is not installed: {_INSTALL_BOTH}") from exc
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDA driver missing or broken: CuPy raises its own runtime errors
-        raise DeviceError(f"device 'cuda': CuPy is installed but no usable GPU was found ({exc})") from exc
+        raise DeviceError(f"device 'cuda': CuPy is installed but no usable GPU or NVIDIA driver was found ({exc})"
+                          ) from exc
     if count < 1:
         raise DeviceError("device 'cuda': CuPy is installed but no GPU is visible")
+    _check_cuda_libraries(cupy)
     return CupyBackend(cupy)
+
+
+def _check_cuda_libraries(cupy) -> None:
+    """Run one elementwise kernel (compiled by NVRTC) and one matmul (cuBLAS) and read the result back, so that a
+    missing library is reported now, with the install line of the extra that brings it."""
+    def nvrtc():  # asked directly too: a kernel found in CuPy's on-disk cache compiles nothing
+        cupy.cuda.nvrtc.getVersion()
+        return cupy.asnumpy(cupy.ones((2, 2), dtype=cupy.float32) * 2 + 1)
+
+    def cublas():
+        a = cupy.ones((2, 2), dtype=cupy.float32)
+        return cupy.asnumpy(a @ a)
+
+    for library, probe in (("NVRTC (libnvrtc, which compiles CuPy's kernels)", nvrtc),
+                           ("cuBLAS (libcublas, for matrix products)", cublas)):
+        try:
+            probe()
+        except Exception as exc:  # CuPy reports a missing shared library as a RuntimeError, an OSError or its own
+            raise DeviceError(f"device 'cuda': a GPU is visible but CuPy cannot load {library} ({exc}); the CUDA "
+                              f"libraries come with CuPy's [ctk] extra: {_install_line(cupy)}") from exc
+
+
+def _install_line(cupy) -> str:
+    """The ``pip install`` line of the extra that matches the CUDA runtime CuPy was built for, or both."""
+    try:
+        major = int(cupy.cuda.runtime.runtimeGetVersion()) // 1000
+    except Exception:  # the runtime library itself may be what is missing
+        return _INSTALL_BOTH
+    if major in (12, 13):
+        return f"pip install 'tinygrad_rnn[cuda{major}]' (CUDA {major})"
+    return _INSTALL_BOTH
 
 
 def get_rng_state() -> dict:
