@@ -12,6 +12,8 @@ runs under it runs on CuPy.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .errors import DeviceError
@@ -38,11 +40,55 @@ def get_default_dtype() -> str:
     return _default_dtype
 
 
+class Bounds(NamedTuple):
+    """What the host copy of an integer (or bool) tensor said about its values before they moved to a device, where
+    reading them would cost a sync: every value lies in [low, high]; every value other than ``low`` is at least
+    ``above_low`` and every value other than ``high`` at most ``below_high`` (None: there is no other value), so one
+    sentinel at either end (cross_entropy's ignore_index) can be set aside; ``rows_filled``: every row along the last
+    axis holds a nonzero (True) element (a mask with a real position in each row). Bounds may be wider than the
+    values (argmax knows only [0, n)): they prove values inside a range, never outside it."""
+
+    low: int
+    high: int
+    above_low: int | None
+    below_high: int | None
+    rows_filled: bool = False
+
+    def inside(self, low: int, high: int, allowed: int | None = None) -> bool:
+        """Whether every value (``allowed`` excepted) is known to lie in [low, high)."""
+        lo = self.above_low if allowed == self.low else self.low
+        hi = self.below_high if allowed == self.high else self.high
+        return lo is None or hi is None or (low <= lo and hi < high)
+
+    def union(self, other: "Bounds") -> "Bounds":
+        """Bounds of the values of both (rows_filled is the caller's to say: it depends on how they are joined)."""
+        low, high = min(self.low, other.low), max(self.high, other.high)
+        above = [b.above_low if b.low == low else b.low for b in (self, other)]
+        below = [b.below_high if b.high == high else b.high for b in (self, other)]
+        above, below = [v for v in above if v is not None], [v for v in below if v is not None]
+        return Bounds(low, high, min(above) if above else None, max(below) if below else None)
+
+
+def host_bounds(host: np.ndarray) -> Bounds | None:
+    """The :class:`Bounds` of a host array of integers or bools (None for floats and empty arrays); reading the host
+    is free, so this is where index checks get the data they need."""
+    if host.dtype.kind not in "iub" or not host.size:
+        return None
+    low, high = int(host.min()), int(host.max())
+    rest = host[host != low]
+    above = int(rest.min()) if rest.size else None
+    rest = host[host != high]
+    below = int(rest.max()) if rest.size else None
+    rows = bool(host.any(axis=-1).all()) if host.ndim else bool(host)
+    return Bounds(low, high, above, below, rows)
+
+
 class Backend:
     """An array namespace plus what the Array API standard leaves out."""
 
     name = "?"
     xp = None
+    reads_are_free = False  # reading an array back costs a device sync: index checks use host Bounds instead
 
     def __init__(self) -> None:
         self._seeded_generation = -1
@@ -73,14 +119,25 @@ class Backend:
             if name not in DTYPES:
                 raise TypeError(f"tensor: dtype {name!r} is not supported; choose one of {DTYPES}")
             return self._copy(data, self.dtype(name))
-        host = np.asarray(data)
+        return self._from_host(self._host(data, dtype))
+
+    def asarray_known(self, data, dtype: str | None = None) -> tuple:
+        """``(asarray(data, dtype), bounds)``: where reading this backend costs a sync and ``data`` comes from the
+        host, the :class:`Bounds` its host copy had (integer and bool data), else None."""
+        if self.reads_are_free or self.is_array(data):
+            return self.asarray(data, dtype), None
+        host = self._host(data, dtype)
+        return self._from_host(host), host_bounds(host)
+
+    def _host(self, data, dtype: str | None) -> np.ndarray:
+        host = to_host(data)
         if dtype is None:
             dtype = host.dtype.name
             if not hasattr(data, "dtype"):
                 dtype = {"f": _default_dtype, "i": "int64", "u": "int64"}.get(host.dtype.kind, dtype)
         if dtype not in DTYPES:
             raise TypeError(f"tensor: dtype {dtype!r} is not supported; choose one of {DTYPES}")
-        return self._from_host(np.array(host, dtype=dtype, copy=True, order="C"))
+        return np.array(host, dtype=dtype, copy=True, order="C")
 
     def _from_host(self, host: np.ndarray):
         return self.xp.asarray(host)
@@ -140,6 +197,7 @@ class Backend:
 class NumpyBackend(Backend):
     name = "cpu"
     xp = np
+    reads_are_free = True
 
     def _from_host(self, host):
         return host
@@ -229,6 +287,16 @@ class CupyBackend(Backend):
     def set_rng_state(self, state) -> None:
         if state is not None:
             raise ValueError("set_rng_state: CuPy's generator state cannot be restored")
+
+
+def to_host(data) -> np.ndarray:
+    """``data`` as a host array: another backend's array through that backend's ``to_numpy`` (CuPy refuses the
+    implicit conversion ``np.asarray`` would ask for), anything else through ``np.asarray``."""
+    if not isinstance(data, np.ndarray):
+        for backend in list(_backends.values()):
+            if not backend.reads_are_free and backend.is_array(data):
+                return backend.to_numpy(data)
+    return np.asarray(data)
 
 
 def _draw_dtype(dtype: str) -> str:
