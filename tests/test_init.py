@@ -67,12 +67,28 @@ def test_spectral_radius_of_known_matrices():
 
 
 def test_spectral_radius_falls_back_to_the_host(monkeypatch):
-    """A namespace without linalg.eigvals (CuPy, array_api_strict before 2025.12) takes the host path."""
+    """A namespace without linalg.eigvals (array_api_strict before 2025.12, CuPy before 14) takes the host path."""
     strict = pytest.importorskip("array_api_strict")
     a = np.random.default_rng(0).standard_normal((6, 6))
     expected = init.spectral_radius(_matrix(a, "cpu"))
     monkeypatch.delattr(strict.linalg, "eigvals")
     assert init.spectral_radius(_matrix(a, "array_api_strict")) == pytest.approx(expected, rel=1e-12)
+
+
+def test_spectral_radius_uses_the_backends_eigvals_where_it_has_one(monkeypatch):
+    """CuPy 14 has cupy.linalg.eigvals: a namespace that has it computes on the device, the matrix never read."""
+    strict = pytest.importorskip("array_api_strict")
+    calls = []
+    eigvals = strict.linalg.eigvals
+
+    def counted(x):
+        calls.append(x.shape)
+        return eigvals(x)
+
+    monkeypatch.setattr(strict.linalg, "eigvals", counted)
+    monkeypatch.setattr(tr.backend.StrictBackend, "to_numpy", lambda self, array: pytest.fail("read the matrix"))
+    xp, _ = init._eigenvalues(_matrix(np.eye(3), "array_api_strict"))
+    assert xp is strict and calls == [(3, 3)]
 
 
 @pytest.mark.parametrize("radius", [0.5, 1.0, 2.5])

@@ -12,6 +12,8 @@ runs under it runs on CuPy.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .errors import DeviceError
@@ -38,12 +40,56 @@ def get_default_dtype() -> str:
     return _default_dtype
 
 
+class Bounds(NamedTuple):
+    """What the host copy of an integer (or bool) tensor said about its values before they moved to a device, where
+    reading them would cost a sync: every value lies in [low, high]; every value other than ``low`` is at least
+    ``above_low`` and every value other than ``high`` at most ``below_high`` (None: there is no other value), so one
+    sentinel at either end (cross_entropy's ignore_index) can be set aside; ``rows_filled``: every row along the last
+    axis holds a nonzero (True) element (a mask with a real position in each row). Bounds may be wider than the
+    values (argmax knows only [0, n)): they prove values inside a range, never outside it."""
+
+    low: int
+    high: int
+    above_low: int | None
+    below_high: int | None
+    rows_filled: bool = False
+
+    def inside(self, low: int, high: int, allowed: int | None = None) -> bool:
+        """Whether every value (``allowed`` excepted) is known to lie in [low, high)."""
+        lo = self.above_low if allowed == self.low else self.low
+        hi = self.below_high if allowed == self.high else self.high
+        return lo is None or hi is None or (low <= lo and hi < high)
+
+    def union(self, other: "Bounds") -> "Bounds":
+        """Bounds of the values of both (rows_filled is the caller's to say: it depends on how they are joined)."""
+        low, high = min(self.low, other.low), max(self.high, other.high)
+        above = [b.above_low if b.low == low else b.low for b in (self, other)]
+        below = [b.below_high if b.high == high else b.high for b in (self, other)]
+        above, below = [v for v in above if v is not None], [v for v in below if v is not None]
+        return Bounds(low, high, min(above) if above else None, max(below) if below else None)
+
+
+def host_bounds(host: np.ndarray) -> Bounds | None:
+    """The :class:`Bounds` of a host array of integers or bools (None for floats and empty arrays); reading the host
+    is free, so this is where index checks get the data they need."""
+    if host.dtype.kind not in "iub" or not host.size:
+        return None
+    low, high = int(host.min()), int(host.max())
+    rest = host[host != low]
+    above = int(rest.min()) if rest.size else None
+    rest = host[host != high]
+    below = int(rest.max()) if rest.size else None
+    rows = bool(host.any(axis=-1).all()) if host.ndim else bool(host)
+    return Bounds(low, high, above, below, rows)
+
+
 class Backend:
     """An array namespace plus what the Array API standard leaves out."""
 
     name = "?"
     xp = None
     kernels = None  # hand-written kernels for the fused ops (tinygrad_rnn.kernels); None: their array code serves
+    reads_are_free = False  # reading an array back costs a device sync: index checks use host Bounds instead
 
     def __init__(self) -> None:
         self._seeded_generation = -1
@@ -74,14 +120,25 @@ class Backend:
             if name not in DTYPES:
                 raise TypeError(f"tensor: dtype {name!r} is not supported; choose one of {DTYPES}")
             return self._copy(data, self.dtype(name))
-        host = np.asarray(data)
+        return self._from_host(self._host(data, dtype))
+
+    def asarray_known(self, data, dtype: str | None = None) -> tuple:
+        """``(asarray(data, dtype), bounds)``: where reading this backend costs a sync and ``data`` comes from the
+        host, the :class:`Bounds` its host copy had (integer and bool data), else None."""
+        if self.reads_are_free or self.is_array(data):
+            return self.asarray(data, dtype), None
+        host = self._host(data, dtype)
+        return self._from_host(host), host_bounds(host)
+
+    def _host(self, data, dtype: str | None) -> np.ndarray:
+        host = to_host(data)
         if dtype is None:
             dtype = host.dtype.name
             if not hasattr(data, "dtype"):
                 dtype = {"f": _default_dtype, "i": "int64", "u": "int64"}.get(host.dtype.kind, dtype)
         if dtype not in DTYPES:
             raise TypeError(f"tensor: dtype {dtype!r} is not supported; choose one of {DTYPES}")
-        return self._from_host(np.array(host, dtype=dtype, copy=True, order="C"))
+        return np.array(host, dtype=dtype, copy=True, order="C")
 
     def _from_host(self, host: np.ndarray):
         return self.xp.asarray(host)
@@ -91,6 +148,11 @@ class Backend:
 
     def is_array(self, data) -> bool:
         return False
+
+    def owns(self, data) -> bool:
+        """Whether ``data`` is an array of this backend's library (asked by type, never by ``__array_namespace__``,
+        which CuPy's arrays lack)."""
+        return self.is_array(data)
 
     def to_numpy(self, array) -> np.ndarray:
         return np.asarray(array)
@@ -136,9 +198,13 @@ class Backend:
 class NumpyBackend(Backend):
     name = "cpu"
     xp = np
+    reads_are_free = True
 
     def _from_host(self, host):
         return host
+
+    def owns(self, data) -> bool:
+        return isinstance(data, (np.ndarray, np.generic))
 
     def index_add(self, shape, dtype, key, values):
         out = np.zeros(shape, dtype=dtype)
@@ -206,14 +272,18 @@ class CupyBackend(Backend):
         return out
 
     def _reseed(self, seed):
-        # RandomState has uniform and normal with a dtype argument on every CuPy release
         self._generator = self.xp.random.RandomState(seed)
 
+    # RandomState draws float32 or float64 only (float16 raises): draw in one of those and cast, as the CPU
+    # backend casts its float64 draws
     def uniform(self, shape, low, high, dtype):
-        return self._rng().uniform(low, high, size=shape, dtype=dtype)
+        return self._cast_draw(self._rng().uniform(low, high, size=shape, dtype=_draw_dtype(dtype)), dtype)
 
     def normal(self, shape, mean, std, dtype):
-        return self._rng().normal(mean, std, size=shape, dtype=dtype)
+        return self._cast_draw(self._rng().normal(mean, std, size=shape, dtype=_draw_dtype(dtype)), dtype)
+
+    def _cast_draw(self, array, dtype: str):
+        return array if dtype == _draw_dtype(dtype) else array.astype(dtype)
 
     def rng_state(self):
         return None  # CuPy's RandomState has no exportable state: a resumed GPU run redraws its dropout masks
@@ -221,6 +291,20 @@ class CupyBackend(Backend):
     def set_rng_state(self, state) -> None:
         if state is not None:
             raise ValueError("set_rng_state: CuPy's generator state cannot be restored")
+
+
+def to_host(data) -> np.ndarray:
+    """``data`` as a host array: another backend's array through that backend's ``to_numpy`` (CuPy refuses the
+    implicit conversion ``np.asarray`` would ask for), anything else through ``np.asarray``."""
+    if not isinstance(data, np.ndarray):
+        for backend in list(_backends.values()):
+            if not backend.reads_are_free and backend.is_array(data):
+                return backend.to_numpy(data)
+    return np.asarray(data)
+
+
+def _draw_dtype(dtype: str) -> str:
+    return "float64" if dtype == "float64" else "float32"
 
 
 _manual_seed = None
@@ -269,17 +353,28 @@ def _make_backend(device: str) -> Backend:
         except ImportError as exc:
             raise DeviceError("device 'array_api_strict' needs the array-api-strict package: "
                               "pip install array-api-strict") from exc
+    return _make_cupy_backend()
+
+
+_INSTALL_BOTH = "pip install 'tinygrad_rnn[cuda13]' for CUDA 13 or 'tinygrad_rnn[cuda12]' for CUDA 12"
+
+
+def _make_cupy_backend() -> "CupyBackend":
+    """CuPy's backend, once three things are known to work: CuPy imports, a GPU is visible through the driver, and
+    the CUDA libraries CuPy loads on first use are there (``import cupy`` succeeds without them; the first kernel
+    would fail, far from here). Each missing piece has its own DeviceError."""
     try:
         import cupy
     except ImportError as exc:
-        raise DeviceError("device 'cuda' needs CuPy, which is not installed: pip install 'tinygrad_rnn[cuda13]' "
-                          "for CUDA 13 or 'tinygrad_rnn[cuda12]' for CUDA 12") from exc
+        raise DeviceError(f"device 'cuda' needs CuPy, which is not installed: {_INSTALL_BOTH}") from exc
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDA driver missing or broken: CuPy raises its own runtime errors
-        raise DeviceError(f"device 'cuda': CuPy is installed but no usable GPU was found ({exc})") from exc
+        raise DeviceError(f"device 'cuda': CuPy is installed but no usable GPU or NVIDIA driver was found ({exc})"
+                          ) from exc
     if count < 1:
         raise DeviceError("device 'cuda': CuPy is installed but no GPU is visible")
+    _check_cuda_libraries(cupy)
     return CupyBackend(cupy)
 
 
@@ -293,6 +388,37 @@ def kernels_for(xp):
         if backend.xp is xp:
             return backend.kernels
     return None
+
+
+def _check_cuda_libraries(cupy) -> None:
+    """Run one elementwise kernel (compiled by NVRTC) and one matmul (cuBLAS) and read the result back, so that a
+    missing library is reported now, with the install line of the extra that brings it."""
+    def nvrtc():  # asked directly too: a kernel found in CuPy's on-disk cache compiles nothing
+        cupy.cuda.nvrtc.getVersion()
+        return cupy.asnumpy(cupy.ones((2, 2), dtype=cupy.float32) * 2 + 1)
+
+    def cublas():
+        a = cupy.ones((2, 2), dtype=cupy.float32)
+        return cupy.asnumpy(a @ a)
+
+    for library, probe in (("NVRTC (libnvrtc, which compiles CuPy's kernels)", nvrtc),
+                           ("cuBLAS (libcublas, for matrix products)", cublas)):
+        try:
+            probe()
+        except Exception as exc:  # CuPy reports a missing shared library as a RuntimeError, an OSError or its own
+            raise DeviceError(f"device 'cuda': a GPU is visible but CuPy cannot load {library} ({exc}); the CUDA "
+                              f"libraries come with CuPy's [ctk] extra: {_install_line(cupy)}") from exc
+
+
+def _install_line(cupy) -> str:
+    """The ``pip install`` line of the extra that matches the CUDA runtime CuPy was built for, or both."""
+    try:
+        major = int(cupy.cuda.runtime.runtimeGetVersion()) // 1000
+    except Exception:  # the runtime library itself may be what is missing
+        return _INSTALL_BOTH
+    if major in (12, 13):
+        return f"pip install 'tinygrad_rnn[cuda{major}]' (CUDA {major})"
+    return _INSTALL_BOTH
 
 
 def get_rng_state() -> dict:

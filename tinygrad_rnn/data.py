@@ -269,10 +269,13 @@ class Batch(NamedTuple):
 
     def tensors(self, device: str = "cpu", names=("src", "src_lengths", "tgt_in", "tgt_out")) -> dict:
         """The fields ``names`` as tensors on ``device`` (by default what a training step needs; ``src_mask``,
-        ``tgt_lengths`` and ``tgt_mask`` on request — each is one more copy to the device)."""
+        ``tgt_lengths`` and ``tgt_mask`` on request — each is one more copy to the device). The lengths stay host
+        int64 arrays: the recurrent layers build their masks from them on the host, and reading them back from a
+        device would cost every step a sync."""
         from .engine import tensor
 
-        return {name: tensor(getattr(self, name), device=device) for name in names}
+        return {name: getattr(self, name) if name.endswith("_lengths") else tensor(getattr(self, name), device=device)
+                for name in names}
 
 
 def make_batch(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], indices: Sequence[int], src_vocab: Vocab,

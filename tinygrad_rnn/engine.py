@@ -280,14 +280,17 @@ class Tensor:
     11.0
     """
 
+    # _bounds (unset unless known): the host Bounds of an integer tensor on a device whose reads cost a sync
     __slots__ = ("data", "grad", "requires_grad", "_fn", "_idx", "name", "_backend", "_hooks", "_retains_grad",
-                 "_detached_from", "__weakref__")
+                 "_detached_from", "_bounds", "__weakref__")
     __array_priority__ = 1000  # so that ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype: str | None = None, device="cpu",
                  name: str | None = None):
         backend = _backend.get_backend(device)
-        self.data = backend.asarray(data, dtype)
+        self.data, bounds = backend.asarray_known(data, dtype)
+        if bounds is not None:  # integers from the host on a device: index checks need not read them back
+            self._bounds = bounds
         self._backend = backend
         self._fn = None
         self._idx = 0
@@ -374,7 +377,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same data as a new leaf that requires no gradient: where truncated BPTT cuts the graph."""
-        t = _wrap(self.data, False, self._backend, None, 0, self.name)
+        t = pass_bounds(_wrap(self.data, False, self._backend, None, 0, self.name), self)
         if self._fn is not None:
             # weak links back, so a drawing can show where the graph was cut: to this tensor and, for when it is
             # gone (a layer's stacked final state nobody keeps), to the tensors it was made from
@@ -425,7 +428,10 @@ class Tensor:
             raise GraphError(f"to({target!r}): this tensor (shape {self.shape}) was made by '{self._fn.op_label()}'"
                              f"{where_text(self._fn.scope, self._fn.step)}; a device copy would cut the graph here — "
                              "move the parameters and inputs instead (module.to(device), tr.tensor(..., device=))")
-        moved = _wrap(backend.asarray(self._backend.to_numpy(self.data)), False, backend, None, 0, self.name)
+        data, bounds = backend.asarray_known(self._backend.to_numpy(self.data))  # the host copy gives the bounds
+        moved = _wrap(data, False, backend, None, 0, self.name)
+        if bounds is not None:
+            moved._bounds = bounds
         moved.requires_grad = self.requires_grad and self.is_leaf
         return moved
 
@@ -617,8 +623,25 @@ def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="
     True
     """
     if isinstance(data, Tensor):  # from another device through the host, on its own device as a copy in place
-        data = data.data if data._backend is _backend.get_backend(device) else data._backend.to_numpy(data.data)
+        if data._backend is _backend.get_backend(device):
+            copy = Tensor(data.data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
+            return pass_bounds(copy, data) if copy.data.dtype == data.data.dtype else copy
+        data = data._backend.to_numpy(data.data)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
+
+
+def bounds_of(t: Tensor):
+    """The host :class:`~tinygrad_rnn.backend.Bounds` ``t`` carries, or None (unknown, or reads are free)."""
+    return getattr(t, "_bounds", None) if t._fn is None else None  # integer tensors never enter the graph
+
+
+def pass_bounds(out: Tensor, source: Tensor, rows_kept: bool = True) -> Tensor:
+    """Give ``out``, whose values are some of ``source``'s rearranged, ``source``'s bounds; ``rows_kept=False``
+    when its rows along the last axis are not ``source``'s. Returns ``out``."""
+    bounds = bounds_of(source)
+    if bounds is not None:
+        out._bounds = bounds if rows_kept or not bounds.rows_filled else bounds._replace(rows_filled=False)
+    return out
 
 
 def constant(value, like: Tensor) -> Tensor:

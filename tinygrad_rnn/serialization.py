@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from . import backend as _backend
 from .engine import Tensor
 
 
@@ -52,7 +53,8 @@ def atomic_path(path: str):
 def save(state: dict, path: str) -> None:
     """Write a mapping of names to tensors or arrays to ``path`` (.npz). A temporary file in the same folder is
     renamed over ``path`` only once it is complete, so an interrupted save never leaves a broken file."""
-    arrays = {name: (value.numpy() if isinstance(value, Tensor) else np.asarray(value))
+    # a device array (a parameter's .data on CuPy) comes through its backend: CuPy refuses np.asarray
+    arrays = {name: (value.numpy() if isinstance(value, Tensor) else _backend.to_host(value))
               for name, value in state.items()}
     for name, array in arrays.items():
         if array.dtype.hasobject:  # np.savez would pickle it, and load() refuses pickles

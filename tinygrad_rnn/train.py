@@ -172,6 +172,22 @@ def tbptt_windows(length: int, k1: int, k2: int) -> list[tuple[int, int, int]]:
     return list(zip(starts, splits, ends))
 
 
+def _read(values: list) -> list[float]:
+    """Python floats of 0-d tensors (and numbers), read from each device in one transfer."""
+    out = [v for v in values]
+    by_backend: dict = {}
+    for k, v in enumerate(values):
+        if isinstance(v, Tensor):
+            by_backend.setdefault(v._backend, []).append(k)
+    for backend, places in by_backend.items():
+        xp = backend.xp
+        # float64 holds every float32 or float16 value exactly, so each float is the one .item() would give
+        stacked = xp.stack([xp.astype(xp.reshape(values[k].data, ()), xp.float64) for k in places])
+        for k, value in zip(places, backend.to_numpy(stacked).tolist()):
+            out[k] = value
+    return out
+
+
 def _detach(state):
     if state is None:
         return None
@@ -231,7 +247,8 @@ class Trainer:
     # -- one update -------------------------------------------------------------------------------------------------
     def update(self, loss: Tensor) -> dict:
         """Backward, clip, step, and the record for it: the loss and the pre-clip norm as 0-d tensors, still on the
-        device (``fit`` reads them once per update, for the losses it returns and the log)."""
+        device. Nothing here reads the device: ``fit`` reads a record when the log or the progress bar shows it,
+        and the losses it returns all together at the end."""
         if self.schedule is not None:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.schedule(self.step)
@@ -245,14 +262,21 @@ class Trainer:
         self.step += 1
         return {"step": self.step, "loss": loss, "grad_norm": norm, "lr": self.optimizer.param_groups[0]["lr"]}
 
-    def _record(self, record: dict, log, bar) -> float:
-        record = {k: (v.item() if isinstance(v, Tensor) else v) for k, v in record.items()}
+    def _record(self, record: dict, log, bar) -> Tensor:
+        """Log and show one update's record, reading its tensors from the device only when the log writes it or the
+        progress bar is due to show it; returns the loss, still on the device (``fit`` reads them all at the end)."""
         record["time"] = round(time.time(), 3)
-        if log is not None and (self.step % self.log_every == 0):
+        logged = log is not None and self.step % self.log_every == 0
+        shown = bar is not None and not bar.disable and time.monotonic() - self._shown >= bar.mininterval
+        if logged or shown:
+            record = {**record, **dict(zip(("loss", "grad_norm"), _read([record["loss"], record["grad_norm"]])))}
+        if logged:
             log.write(json.dumps(record) + "\n")
             log.flush()
         if bar is not None:
             bar.update(1)
+        if shown:
+            self._shown = time.monotonic()
             bar.set_postfix(loss=f"{record['loss']:.4f}", grad_norm=f"{record['grad_norm']:.3g}", refresh=False)
         if self.checkpoint_dir and self.checkpoint_every and self.step % self.checkpoint_every == 0:
             self.save_checkpoint(os.path.join(self.checkpoint_dir, "last"))
@@ -268,6 +292,7 @@ class Trainer:
             log = open(self.log_path, "a", encoding="utf-8")
         bar = tqdm(total=total, initial=self.step, desc=description, unit="update", leave=False,
                    mininterval=0.5, disable=not self.progress)
+        self._shown = -math.inf  # when the bar last showed a read loss: it asks at most once per mininterval
         return log, bar
 
     def _keep_log_until(self, step: int) -> None:
@@ -301,7 +326,7 @@ class Trainer:
             bar.close()
             if log is not None:
                 log.close()
-        return losses
+        return _read(losses)
 
     def fit_tbptt(self, run: Callable, inputs, targets, loss_fn: Callable, k1: int, k2: int,
                   epochs: int = 1) -> list[float]:
@@ -340,7 +365,7 @@ class Trainer:
             bar.close()
             if log is not None:
                 log.close()
-        return losses
+        return _read(losses)
 
     # -- checkpoints ---------------------------------------------------------------------------------------------------
     def save_checkpoint(self, path: str, extra: dict | None = None) -> None:

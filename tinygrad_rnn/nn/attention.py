@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from .. import ops
-from ..engine import Tensor, location, scope
+from ..engine import Tensor, bounds_of, location, scope
 from ..errors import DTypeError, ShapeError
 from ..ops._common import as_tensor_like
 from .layers import Linear
@@ -114,8 +114,9 @@ class _Attention(Module):
 
     def _check_mask(self, mask, keys: Tensor) -> Tensor:
         """``mask`` as a tensor, checked against ``keys``: bool, one entry per position, and no row all padding (that
-        test reads the mask back from the device, so a decoder checks its memory once per sequence, in
-        ``check_memory``, and then calls ``attend`` at every step)."""
+        test reads the mask back from the device unless its host copy's bounds already say so — as for the encoder's
+        mask, made from lengths on the host —, so a decoder checks its memory once per sequence, in ``check_memory``,
+        and then calls ``attend`` at every step)."""
         name = type(self).__name__
         mask = as_tensor_like(mask, keys, name)
         if mask.dtype != "bool":
@@ -123,6 +124,9 @@ class _Attention(Module):
         if mask.shape != keys.shape[:2]:
             raise ShapeError(f"{name}: mask of shape {mask.shape} does not fit keys of shape {keys.shape} (expects "
                              f"{keys.shape[:2]}){location()}")
+        known = bounds_of(mask)
+        if known is not None and known.rows_filled:  # its host copy had a real position in every row
+            return mask
         counts = ops.sum(ops.cast(mask, "int64"), dim=1).tolist()  # real positions per row
         rows = [row for row, count in enumerate(counts) if count == 0]
         if rows:

@@ -136,8 +136,9 @@ def _eigenvalues(tensor: Tensor) -> tuple:
             return backend.xp, eigvals(data)
         except RuntimeError:  # array_api_strict lists eigvals but refuses it under an API version before 2025.12
             pass
-    # A general (non-symmetric) eigensolver is not in every namespace — CuPy has none, nor array_api_strict
-    # before the 2025.12 standard — so the matrix goes to the host once, to NumPy (the "cpu" backend's xp).
+    # A general (non-symmetric) eigensolver is not in every namespace (CuPy >= 14 has cupy.linalg.eigvals;
+    # array_api_strict refuses it before the 2025.12 standard): without one the matrix goes to the host once, to
+    # NumPy (the "cpu" backend's xp), through the backend's to_numpy.
     host = get_backend("cpu").xp
     return host, host.linalg.eigvals(backend.to_numpy(data))
 

@@ -23,7 +23,8 @@ from .module import Module
 
 def check_lengths(lengths, batch: int, steps: int, who: str) -> list[int]:
     """``lengths`` (a list or a Tensor, one per batch row) as Python ints, each in [1, ``steps``], or a
-    ShapeError naming ``who``; None means every row fills all ``steps`` positions."""
+    ShapeError naming ``who``; None means every row fills all ``steps`` positions. Lengths belong on the host (a
+    list or NumPy array): a Tensor on a device is read back here, which costs a sync."""
     if lengths is None:
         return [steps] * batch
     values = [int(n) for n in (lengths.tolist() if hasattr(lengths, "tolist") else lengths)]

@@ -2,6 +2,7 @@
 too, to indices, and has no gradient."""
 from __future__ import annotations
 
+from ..backend import Bounds
 from ..engine import Function, Tensor, no_grad
 from ._common import normalize_axes, normalize_axis
 
@@ -95,4 +96,8 @@ def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
         raise ValueError(f"argmax: cannot reduce an empty tensor of shape {a.shape}")
     axis = None if dim is None or a.ndim == 0 else normalize_axis(dim, a.ndim, "argmax")
     with no_grad():
-        return ArgMax.apply(a, axis=axis, keepdims=bool(keepdim))
+        out = ArgMax.apply(a, axis=axis, keepdims=bool(keepdim))
+    if not a._backend.reads_are_free:  # an index into the reduced axis: known to lie in [0, n) without a read
+        n = a.numel() if axis is None else a.shape[axis]
+        out._bounds = Bounds(0, n - 1, 0, n - 1)
+    return out

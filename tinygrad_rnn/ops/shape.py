@@ -4,7 +4,7 @@ from __future__ import annotations
 import builtins
 import math
 
-from ..engine import Function, Tensor, location
+from ..engine import Function, Tensor, bounds_of, location, pass_bounds
 from ..errors import DTypeError, IndexRangeError, ShapeError
 from ._common import INTEGER_DTYPES, normalize_axis
 
@@ -145,7 +145,7 @@ def reshape(a: Tensor, *shape) -> Tensor:
                          f"{location()}")
     if shape == a.shape:
         return a
-    return Reshape.apply(a, shape=shape)
+    return pass_bounds(Reshape.apply(a, shape=shape), a, rows_kept=shape[-1:] == a.shape[-1:])
 
 
 def permute(a: Tensor, *dims) -> Tensor:
@@ -168,15 +168,17 @@ def transpose(a: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
 
 
 def _index_part(part, like: Tensor):
-    """One entry of an index: tensors and lists of ints become integer arrays of ``like``'s backend."""
+    """One entry of an index and its bounds: tensors and lists of ints become integer arrays of ``like``'s backend
+    (with the bounds their host copy had, where reads cost a sync)."""
     if isinstance(part, Tensor):
         if part.dtype not in INTEGER_DTYPES + ("bool",):
             raise TypeError(f"getitem: an index tensor must hold integers or bools, got {part.dtype}")
-        return part.data, True
+        return part.data, True, bounds_of(part)
     if isinstance(part, (list, tuple)) or hasattr(part, "__array__") or hasattr(part, "__dlpack__"):
-        return like._backend.asarray(part), True
+        array, bounds = like._backend.asarray_known(part)
+        return array, True, bounds
     if part is None or part is Ellipsis or isinstance(part, (int, builtins.slice)):
-        return part, False
+        return part, False, None
     raise TypeError(f"getitem: cannot index with {type(part).__name__}")
 
 
@@ -184,16 +186,16 @@ def getitem(a: Tensor, key) -> Tensor:
     """``a[key]``: ints, slices, None, Ellipsis, and integer (or bool) index arrays as NumPy reads them."""
     parts = key if isinstance(key, tuple) else (key,)
     converted = [_index_part(p, a) for p in parts]
-    advanced = builtins.any(flag for _, flag in converted)
-    parts = tuple(p for p, _ in converted)
+    advanced = builtins.any(flag for _, flag, _ in converted)
+    parts = tuple(p for p, _, _ in converted)
     if not advanced:
         if not builtins.any(p is Ellipsis for p in parts) and builtins.sum(p is not None for p in parts) < a.ndim:
             parts = parts + (Ellipsis,)  # the Array API wants an index to name every axis; NumPy implies the rest
-        return GetItem.apply(a, key=parts, advanced=False)
+        return _picked(GetItem.apply(a, key=parts, advanced=False), a, parts)
     backend = a._backend
-    arrays = [i for i, (_, flag) in enumerate(converted) if flag]
+    arrays = [i for i, (_, flag, _) in enumerate(converted) if flag]
     if len(parts) == 1 and backend.dtype_name(parts[0]) == "bool":
-        return GetItem.apply(a, key=parts, advanced=True)  # a mask must be the sole index in the standard
+        return _picked(GetItem.apply(a, key=parts, advanced=True), a, (None,))  # a mask must be the sole index
     if not builtins.any(p is Ellipsis for p in parts) and builtins.sum(p is not None for p in parts) < a.ndim:
         parts = parts + (Ellipsis,)
     group = [i for i, p in enumerate(parts) if i in arrays or isinstance(p, int)]
@@ -204,17 +206,29 @@ def getitem(a: Tensor, key) -> Tensor:
             and builtins.all(backend.dtype_name(parts[i]) != "bool" for i in arrays)):
         first = a.ndim - (len(parts) - group[0]) if Ellipsis in parts[:group[0]] else group[0]
         take = (group[0], len(group), first)
-        _check_index_range(a, [parts[i] for i in group], first)
-    return GetItem.apply(a, key=parts, advanced=True, take=take)
+        _check_index_range(a, [parts[i] for i in group], [converted[i][2] for i in group], first)
+    return _picked(GetItem.apply(a, key=parts, advanced=True, take=take), a, parts)
 
 
-def _check_index_range(a: Tensor, indices, first_axis: int) -> None:
-    """Out-of-range integer indices raise (folded into one axis, they would silently pick another element)."""
+def _picked(out: Tensor, a: Tensor, parts: tuple) -> Tensor:
+    """``out`` (values picked from ``a``) with ``a``'s bounds; its rows along the last axis are ``a``'s when the key
+    leaves that axis whole (e.g. beam search picking batch rows of a mask)."""
+    explicit = [p for p in parts if p is not None and p is not Ellipsis]
+    last_whole = len(explicit) < a.ndim and parts[-1] is Ellipsis or (
+        len(explicit) == a.ndim and isinstance(parts[-1], builtins.slice) and parts[-1] == builtins.slice(None))
+    return pass_bounds(out, a, rows_kept=last_whole)
+
+
+def _check_index_range(a: Tensor, indices, bounds, first_axis: int) -> None:
+    """Out-of-range integer indices raise (folded into one axis, they would silently pick another element). Index
+    arrays whose host bounds prove them in range are not read back."""
     xp = a._backend.xp
-    for axis, index in enumerate(indices, first_axis):
+    for axis, index, known in zip(builtins.range(first_axis, first_axis + len(indices)), indices, bounds):
         n = a.shape[axis]
         if isinstance(index, int):
             bad = not -n <= index < n
+        elif known is not None and known.inside(-n, n):
+            bad = False
         else:
             bad = builtins.bool(math.prod(index.shape)) and builtins.bool(
                 xp.any(xp.logical_or(index < -n, index >= n)))
@@ -226,7 +240,8 @@ def _check_index_range(a: Tensor, indices, first_axis: int) -> None:
 def concat(tensors, dim: int = 0) -> Tensor:
     """Join tensors along an existing axis (``torch.cat``)."""
     tensors = _same_dtype(tensors, "concat")
-    return Concat.apply(*tensors, axis=normalize_axis(dim, tensors[0].ndim, "concat"))
+    axis = normalize_axis(dim, tensors[0].ndim, "concat")
+    return _joined(Concat.apply(*tensors, axis=axis), tensors, rows_kept=axis != tensors[0].ndim - 1)
 
 
 cat = concat
@@ -235,7 +250,22 @@ cat = concat
 def stack(tensors, dim: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis."""
     tensors = _same_dtype(tensors, "stack")
-    return Stack.apply(*tensors, axis=normalize_axis(dim, tensors[0].ndim + 1, "stack"))
+    axis = normalize_axis(dim, tensors[0].ndim + 1, "stack")
+    return _joined(Stack.apply(*tensors, axis=axis), tensors, rows_kept=axis != tensors[0].ndim)
+
+
+def _joined(out: Tensor, tensors: list, rows_kept: bool) -> Tensor:
+    """``out`` with the union of the bounds of the tensors it joins, when every one of them has bounds."""
+    if out._fn is not None:  # in the graph: floats, which never carry bounds
+        return out
+    known = [bounds_of(t) for t in tensors]
+    if known and builtins.all(b is not None for b in known):
+        bounds = known[0]
+        for other in known[1:]:
+            bounds = bounds.union(other)
+        filled = rows_kept and builtins.all(b.rows_filled for b in known)
+        out._bounds = bounds._replace(rows_filled=filled)
+    return out
 
 
 def _same_dtype(tensors, label: str) -> list:
@@ -273,7 +303,8 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
         if builtins.sum(sizes) != length or builtins.any(n < 0 for n in sizes):
             raise ShapeError(f"split: sizes {sizes} do not add up to {length}, the length of dim {dim} of shape "
                              f"{a.shape}{location()}")
-    return Split.apply(a, sizes=tuple(sizes), axis=axis)
+    return tuple(pass_bounds(piece, a, rows_kept=axis != a.ndim - 1)
+                 for piece in Split.apply(a, sizes=tuple(sizes), axis=axis))
 
 
 def unbind(a: Tensor, dim: int = 0) -> tuple:
@@ -283,7 +314,11 @@ def unbind(a: Tensor, dim: int = 0) -> tuple:
     >>> [t.shape for t in tr.unbind(tr.zeros(3, 2), 0)]
     [(2,), (2,), (2,)]
     """
-    return Unbind.apply(a, axis=normalize_axis(dim, a.ndim, "unbind"))
+    axis = normalize_axis(dim, a.ndim, "unbind")
+    pieces = Unbind.apply(a, axis=axis)
+    if bounds_of(a) is None:  # the common case (a sequence of floats in time) returns at once
+        return pieces
+    return tuple(pass_bounds(piece, a, rows_kept=axis != a.ndim - 1) for piece in pieces)
 
 
 def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
