@@ -51,6 +51,7 @@ LIMITS = {"smoke": 60, "tests": 180, "agreement": 90, "dtype": 45, "syncs": 60, 
 FLOORS = {"smoke": 15, "tests": 30, "agreement": 20, "dtype": 10, "syncs": 15, "bench": 45}  # kept for later stages
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
 TARBALL = "cache-and-logs.tar.gz"
+SPLIT_CACHE = "cupy-cache.tar.gz"  # where the kernel cache goes when the one tarball would be too big to return
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -119,8 +120,8 @@ def stage_smoke(args) -> dict:
         info.update(gpu=name.decode() if isinstance(name, bytes) else str(name), cupy=cupy.__version__,
                     cuda_runtime=_cuda_version(cupy.cuda.runtime.runtimeGetVersion()),
                     cuda_driver=_cuda_version(cupy.cuda.runtime.driverGetVersion()),
-                    memory_gib=round(props["totalGlobalMem"] / 2**30, 1),
-                    compute_capability=f"{props['major']}.{props['minor']}")
+                    memory_gib=round(props.get("totalGlobalMem", 0) / 2**30, 1),
+                    compute_capability=f"{props.get('major', '?')}.{props.get('minor', '?')}")
     a_np = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
     a = tr.tensor(a_np, device=device)
     checks = {}
@@ -695,7 +696,8 @@ def _tail(path: str, n: int) -> list:
 
 def restore_cache(args) -> str:
     """Unpack CuPy's kernel cache from an earlier run's tarball (``--cache-from`` or the one in ``--out``)."""
-    source = args.cache_from or os.path.join(args.out, TARBALL)
+    source = args.cache_from or next((os.path.join(args.out, name) for name in (TARBALL, SPLIT_CACHE)
+                                      if os.path.exists(os.path.join(args.out, name))), "")
     if not os.path.exists(source):
         return "none (first run: kernels compile)"
     with tarfile.open(source) as tar:
@@ -710,14 +712,23 @@ def restore_cache(args) -> str:
 
 def pack(args) -> None:
     """CuPy's kernel cache and the stages' logs into one tarball, the folders removed: the output stays at seven
-    files, no folder, as a lent machine returns at most eight files."""
-    tmp = os.path.join(args.out, TARBALL + ".tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
-        for folder in ("cupy-cache", "logs"):
-            path = os.path.join(args.out, folder)
-            if os.path.isdir(path):
-                tar.add(path, arcname=folder)
-    os.replace(tmp, os.path.join(args.out, TARBALL))
+    files, no folder, as a lent machine returns at most eight files of at most 16 MiB. Should the tarball pass
+    15 MiB, the logs go into one of their own (``logs.tar.gz``) and the cache alone into ``cupy-cache.tar.gz``, so
+    that the logs come back even where the cache is too big to."""
+    def write(name: str, folders: tuple) -> str:
+        tmp = os.path.join(args.out, name + ".tmp")
+        with tarfile.open(tmp, "w:gz") as tar:
+            for folder in folders:
+                path = os.path.join(args.out, folder)
+                if os.path.isdir(path):
+                    tar.add(path, arcname=folder)
+        os.replace(tmp, os.path.join(args.out, name))
+        return os.path.join(args.out, name)
+
+    if os.path.getsize(write(TARBALL, ("cupy-cache", "logs"))) > 15 * 2**20:
+        os.remove(os.path.join(args.out, TARBALL))
+        write("logs.tar.gz", ("logs",))
+        write(SPLIT_CACHE, ("cupy-cache",))
     for folder in ("cupy-cache", "logs"):
         shutil.rmtree(os.path.join(args.out, folder), ignore_errors=True)
 
