@@ -590,17 +590,25 @@ def run_limited(command: list, timeout: float, log_path: str, env: dict) -> tupl
     Returns (exit status or None on time-out, seconds)."""
     started = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as log:
+        # SIGINT back to its default in the child: a job started in the background inherits it ignored, and a
+        # Python that starts with SIGINT ignored never raises KeyboardInterrupt (pytest would not write its XML)
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env,
-                                   start_new_session=True)
+                                   start_new_session=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             # the group we started (the stage and its children): an interrupt first, so pytest still writes its
             # junit XML and summary, then a kill
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
+            # (twice: code under test may catch one KeyboardInterrupt, as a training loop that saves on Ctrl-C does)
+            for wait in (5, 10):
+                os.killpg(process.pid, signal.SIGINT)
+                try:
+                    process.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+            else:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             code = None
