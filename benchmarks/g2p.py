@@ -144,7 +144,8 @@ def torch_seq2seq(src_vocab: int, tgt_vocab: int, embed: int, hidden: int, dropo
         def encode(self, src, lengths):
             """(memory, mask, projected keys, h, c) with the batch on axis 0."""
             memory, h, c = self.encoder(src, lengths)
-            mask = torch.arange(src.shape[1])[None, :] < lengths[:, None]
+            # lengths stay on the host (pack_padded_sequence wants them there); the mask lives with src
+            mask = torch.arange(src.shape[1], device=src.device)[None, :] < lengths.to(src.device)[:, None]
             return memory, mask, self.decoder.attention.key_layer(memory), h, c
 
         def loss(self, src, lengths, tgt_in, tgt_out):
