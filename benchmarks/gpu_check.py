@@ -382,7 +382,7 @@ def _training_problems(device: str, quick: bool):
     tgt_np = rng.integers(3, 45, size=(batch, tgt_len + 1)).astype(np.int64)
     tgt_np[:, 0] = 1
     src, tgt_in, tgt_out = (tr.tensor(a, device=device) for a in (src_np, tgt_np[:, :-1], tgt_np[:, 1:].copy()))
-    lengths = tr.tensor(np.array(lens, dtype=np.int64), device=device)
+    lengths = np.array(lens, dtype=np.int64)  # host lengths, as Batch.tensors gives the G2P task: masks are built there
 
     def s2s_loss():
         return s2s.loss(src, lengths, tgt_in, tgt_out)
