@@ -241,3 +241,37 @@ def test_log_starts_fresh_and_a_resume_does_not_repeat_records(tmp_path):
     resumed.resume(str(tmp_path / "last"))  # written at update 3: update 4 is done again, and logged once
     resumed.fit(lambda step: data, loss, steps=6)
     assert steps() == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("direction", ["to_cpu", "from_cpu"])
+def test_a_checkpoint_moves_between_devices(tmp_path, device, direction):
+    """A checkpoint written on one device (a GPU) resumes on another (the CPU) and the other way round: the same
+    weights, optimiser moments and next loss."""
+    if device == "cpu":
+        pytest.skip("needs a second device")
+    source, target = (device, "cpu") if direction == "to_cpu" else ("cpu", device)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(4, 3)).astype("float32"), rng.normal(size=(4, 1)).astype("float32")
+
+    def trainer(on):
+        tr.manual_seed(1)
+        model = tr.nn.Linear(3, 1).to(on)
+        return Trainer(model, tr.optim.Adam(model.parameters(), lr=0.1), progress=False)
+
+    def batches(on):
+        return lambda step: (tr.tensor(x, device=on), tr.tensor(y, device=on))
+
+    def loss_fn(model, batch):
+        return tr.mse_loss(model(batch[0]), batch[1])
+
+    first = trainer(source)
+    first.fit(batches(source), loss_fn, steps=3)
+    first.save_checkpoint(str(tmp_path / "ck"))
+    second = trainer(target)
+    assert second.resume(str(tmp_path / "ck")) == 3
+    assert all(p.device == target for p in second.model.parameters())
+    for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    after_first = first.fit(batches(source), loss_fn, steps=5)
+    after_second = second.fit(batches(target), loss_fn, steps=5)
+    np.testing.assert_allclose(after_second, after_first, rtol=1e-6)
