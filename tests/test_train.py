@@ -275,3 +275,25 @@ def test_a_checkpoint_moves_between_devices(tmp_path, device, direction):
     after_first = first.fit(batches(source), loss_fn, steps=5)
     after_second = second.fit(batches(target), loss_fn, steps=5)
     np.testing.assert_allclose(after_second, after_first, rtol=1e-6)
+
+
+def test_fit_frees_each_update_graph_while_it_keeps_the_losses():
+    """fit reads its losses at the end; what it keeps until then must not hold the graphs (on a GPU, every step's
+    activations)."""
+    import gc
+    import weakref
+
+    model = tr.nn.Linear(3, 1)
+    trainer = Trainer(model, tr.optim.SGD(model.parameters(), lr=0.1), progress=False)
+    outputs = []
+
+    def loss_fn(m, batch):
+        out = m(batch[0])
+        outputs.append(weakref.ref(out))
+        return tr.mse_loss(out, batch[1])
+
+    data = (tr.tensor(np.ones((4, 3), "float32")), tr.tensor(np.zeros((4, 1), "float32")))
+    losses = trainer.fit(lambda step: data, loss_fn, steps=5)
+    gc.collect()
+    assert len(losses) == 5 and all(isinstance(v, float) for v in losses)
+    assert all(ref() is None for ref in outputs)

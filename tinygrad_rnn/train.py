@@ -260,7 +260,9 @@ class Trainer:
             clip_grad_value_(params, self.clip_value)
         self.optimizer.step()
         self.step += 1
-        return {"step": self.step, "loss": loss, "grad_norm": norm, "lr": self.optimizer.param_groups[0]["lr"]}
+        # the loss detached: fit keeps every record's loss until it reads them, and the graph must not live that long
+        return {"step": self.step, "loss": loss.detach(), "grad_norm": norm,
+                "lr": self.optimizer.param_groups[0]["lr"]}
 
     def _record(self, record: dict, log, bar) -> Tensor:
         """Log and show one update's record, reading its tensors from the device only when the log writes it or the
