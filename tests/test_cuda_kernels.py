@@ -25,6 +25,7 @@ from tinygrad_rnn.ops.recurrent import ArrayGates
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DTYPES = ("float32", "float64")
 TOLERANCE = {"float32": 2e-6, "float64": 1e-13}
+CUPY_OPTIONS = ("-std=c++17",)  # what cupy.RawModule compiles with by default
 
 
 def _nvrtc():
@@ -49,7 +50,7 @@ def host_kernels():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_every_kernel_compiles_to_ptx(dtype):
     _nvrtc()
-    ptx, _ = kernels.compile_ptx(kernels.module_source(dtype), "compute_90")
+    ptx, _ = kernels.compile_ptx(kernels.module_source(dtype), "compute_90", CUPY_OPTIONS)
     entries = set(re.findall(rb"\.entry (\w+)\(", ptx))
     assert entries == {name.encode() for name in kernels.KERNELS}
 
@@ -58,7 +59,7 @@ def test_every_kernel_compiles_to_ptx(dtype):
 def test_machine_code_spills_nothing(dtype, record_property):
     """ptxas's own count for sm_90 (H100/H200): no kernel spills registers to local memory."""
     _nvrtc()
-    _, log = kernels.compile_ptx(kernels.module_source(dtype), "sm_90", ("--ptxas-options=-v",))
+    _, log = kernels.compile_ptx(kernels.module_source(dtype), "sm_90", (*CUPY_OPTIONS, "--ptxas-options=-v"))
     report = {}
     for name, body in re.findall(r"Compiling entry function '(\w+)'.*?\n(.*?)(?=Compiling entry|\Z)", log, re.S):
         spills = [int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", body)]
@@ -162,9 +163,10 @@ def test_gru_kernels_match_array_code(host_kernels, dtype, bias):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_cross_entropy_kernel_matches_array_code(host_kernels, dtype):
+@pytest.mark.parametrize("classes", [11, 601])  # fewer classes than a block's threads, and several strides of them
+def test_cross_entropy_kernel_matches_array_code(host_kernels, dtype, classes):
     rng = np.random.default_rng(3)
-    logits = _random(rng, (7, 11), dtype, scale=4.0)
+    logits = _random(rng, (7, classes), dtype, scale=4.0)
     target = np.array([0, 10, -100, 3, 3, -100, 5], dtype=np.int64)  # ignored rows among them
     loss_k, weight_k, d_k = host_kernels.cross_entropy(logits, target, -100)
     loss_a, weight_a, d_a = _cross_entropy_rows(np, logits, target, -100)
@@ -222,6 +224,29 @@ def test_update_kernels_match_array_code(host_kernels, monkeypatch, dtype, name,
     for a, e in zip(actual, expected, strict=True):
         assert a.dtype == e.dtype
         np.testing.assert_allclose(a, e, rtol=10 * TOLERANCE[dtype], atol=10 * TOLERANCE[dtype])
+
+
+def test_gru_kernels_read_a_sliced_state_as_its_values(host_kernels):
+    """A state that is a view (a column slice, one direction of a bidirectional output) is copied before a kernel
+    reads it as flat memory: Cho et al.'s form, whose halves take h separately, included."""
+    import tinygrad_rnn as tr
+
+    rng = np.random.default_rng(6)
+    x, wide = rng.standard_normal((3, 2, 4)), rng.standard_normal((2, 10))
+    results = []
+    for chosen in (None, host_kernels):
+        cpu = tr.backend.get_backend("cpu")
+        saved, cpu.kernels = cpu.kernels, chosen
+        try:
+            tr.manual_seed(0)
+            gru = tr.nn.GRU(4, 5, reset_after=False, dtype="float64")
+            h0 = tr.tensor(wide, requires_grad=True)[:, 2:7]  # columns of a wider array: not contiguous
+            out, _ = gru(tr.tensor(x), h0[None])
+            out.sum().backward()
+            results.append((out.numpy(), gru.weight_hh_l0.grad))
+        finally:
+            cpu.kernels = saved
+    _close(results[1], results[0], "float64")
 
 
 # -- the whole suite of layer tests on the host-built kernels -------------------------------------------------------

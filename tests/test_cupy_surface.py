@@ -63,9 +63,10 @@ class _FakeArray(np.ndarray):
     pass
 
 
-def fake_cupy(*, devices=1, device_error=None, nvrtc_error=None, cublas_error=None, runtime_version=13020,
-              random_state=None):
-    """A module that answers where CuPy's start-up would: the device count, the runtime version, NVRTC, cuBLAS."""
+def fake_cupy(*, devices=1, device_error=None, nvrtc_error=None, cublas_error=None, curand_error=None,
+              runtime_version=13020, random_state=None):
+    """A module that answers where CuPy's start-up would: the device count, the runtime version, NVRTC, cuBLAS,
+    cuRAND."""
     cupy = types.ModuleType("cupy")
 
     def raise_or(error, value=None):
@@ -99,7 +100,15 @@ def fake_cupy(*, devices=1, device_error=None, nvrtc_error=None, cublas_error=No
     cupy.float32, cupy.ndarray = np.float32, _FakeArray
     cupy.ones = lambda shape, dtype=None: np.ones(shape, dtype).view(Matrix)
     cupy.asnumpy = np.asarray
-    cupy.random = types.SimpleNamespace(RandomState=random_state)
+    class RandomState:
+        def __init__(self, seed):
+            if curand_error is not None:
+                raise curand_error
+
+        def uniform(self, low, high, size, dtype):
+            return np.full(size, 0.5, dtype)
+
+    cupy.random = types.SimpleNamespace(RandomState=random_state or RandomState)
     return cupy
 
 
@@ -153,6 +162,15 @@ def test_cuda_without_cublas_names_it_and_both_extras_when_the_runtime_is_unknow
     message = str(info.value)
     assert "a GPU is visible but CuPy cannot load cuBLAS" in message and "libcublas.so.13" in message
     assert "'tinygrad_rnn[cuda13]'" in message and "'tinygrad_rnn[cuda12]'" in message
+
+
+def test_cuda_without_curand_names_it(install_cupy):
+    install_cupy(fake_cupy(curand_error=RuntimeError("libcurand.so.10: cannot open shared object file")))
+    with pytest.raises(tr.DeviceError) as info:
+        backend_module._make_backend("cuda")
+    message = str(info.value)
+    assert "a GPU is visible but CuPy cannot load cuRAND" in message and "libcurand.so.10" in message
+    assert "pip install 'tinygrad_rnn[cuda13]'" in message
 
 
 def test_the_three_cuda_failures_have_three_messages(monkeypatch, install_cupy):

@@ -391,8 +391,8 @@ def kernels_for(xp):
 
 
 def _check_cuda_libraries(cupy) -> None:
-    """Run one elementwise kernel (compiled by NVRTC) and one matmul (cuBLAS) and read the result back, so that a
-    missing library is reported now, with the install line of the extra that brings it."""
+    """Run one elementwise kernel (compiled by NVRTC), one matmul (cuBLAS) and one random draw (cuRAND) and read
+    the results back, so that a missing library is reported now, with the install line of the extra that brings it."""
     def nvrtc():  # asked directly too: a kernel found in CuPy's on-disk cache compiles nothing
         cupy.cuda.nvrtc.getVersion()
         return cupy.asnumpy(cupy.ones((2, 2), dtype=cupy.float32) * 2 + 1)
@@ -401,8 +401,12 @@ def _check_cuda_libraries(cupy) -> None:
         a = cupy.ones((2, 2), dtype=cupy.float32)
         return cupy.asnumpy(a @ a)
 
+    def curand():  # the initialisers and dropout draw through it
+        return cupy.asnumpy(cupy.random.RandomState(0).uniform(0.0, 1.0, size=(2,), dtype=cupy.float32))
+
     for library, probe in (("NVRTC (libnvrtc, which compiles CuPy's kernels)", nvrtc),
-                           ("cuBLAS (libcublas, for matrix products)", cublas)):
+                           ("cuBLAS (libcublas, for matrix products)", cublas),
+                           ("cuRAND (libcurand, for random numbers)", curand)):
         try:
             probe()
         except Exception as exc:  # CuPy reports a missing shared library as a RuntimeError, an OSError or its own

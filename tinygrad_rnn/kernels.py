@@ -202,29 +202,49 @@ extern "C" __global__ void gru_cho_backward_r(const T* d_hr, const T* h, const T
     }
 }
 
-/* Softmax cross-entropy over rows (N, C), one thread a row: the loss of each row, its weight (0 where the
-   target is ignore_index) and the gradient softmax - onehot of the unreduced loss (zero on ignored rows).
-   A target outside [0, C) (the op checks before) gives a NaN loss rather than reading out of bounds. */
+/* Softmax cross-entropy over rows (N, C), one block a row: the loss of each row, its weight (0 where the target
+   is ignore_index) and the gradient softmax - onehot of the unreduced loss (zero on ignored rows). The block's
+   threads stride over the classes and reduce the maximum, then the sum of exponentials, in shared memory
+   (blockDim a power of two, at most 256). A target outside [0, C) (the op checks before) gives a NaN loss rather
+   than reading out of bounds; C > 0 (the op checks). */
 extern "C" __global__ void cross_entropy(const T* logits, const long long* target, T* loss, T* weight, T* dlogits,
                                          long long N, long long C, long long ignore_index) {
-    GRID_LOOP(row, N) {
+    __shared__ T part[256];
+    for (long long row = blockIdx.x; row < N; row += gridDim.x) {
         const T* x = logits + row * C;
         T* d = dlogits + row * C;
         const long long t = target[row];
-        if (t == ignore_index) {
-            for (long long q = 0; q < C; ++q) d[q] = (T)0;
-            loss[row] = (T)0; weight[row] = (T)0;
+        if (t == ignore_index) {  /* the same branch for the whole block */
+            for (long long q = threadIdx.x; q < C; q += blockDim.x) d[q] = (T)0;
+            if (threadIdx.x == 0) { loss[row] = (T)0; weight[row] = (T)0; }
             continue;
         }
         T top = x[0];
-        for (long long q = 1; q < C; ++q) top = x[q] > top ? x[q] : top;
-        T total = (T)0;
-        for (long long q = 0; q < C; ++q) total += exp@F@(x[q] - top);
-        for (long long q = 0; q < C; ++q) d[q] = exp@F@(x[q] - top) / total;
-        if (t < 0 || t >= C) { loss[row] = nan@F@(""); weight[row] = (T)1; continue; }
-        d[t] -= (T)1;
-        loss[row] = log@F@(total) - (x[t] - top);
-        weight[row] = (T)1;
+        for (long long q = threadIdx.x; q < C; q += blockDim.x) top = x[q] > top ? x[q] : top;
+        part[threadIdx.x] = top;
+        __syncthreads();
+        for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {
+            if (threadIdx.x < w && part[threadIdx.x + w] > part[threadIdx.x]) part[threadIdx.x] = part[threadIdx.x + w];
+            __syncthreads();
+        }
+        top = part[0];
+        __syncthreads();  /* every thread has read the maximum before part holds the sums */
+        T s = (T)0;
+        for (long long q = threadIdx.x; q < C; q += blockDim.x) s += exp@F@(x[q] - top);
+        part[threadIdx.x] = s;
+        __syncthreads();
+        for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {
+            if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+            __syncthreads();
+        }
+        const T total = part[0];
+        for (long long q = threadIdx.x; q < C; q += blockDim.x)
+            d[q] = exp@F@(x[q] - top) / total - (q == t ? (T)1 : (T)0);
+        if (threadIdx.x == 0) {
+            loss[row] = t < 0 || t >= C ? nan@F@("") : log@F@(total) - (x[t] - top);
+            weight[row] = (T)1;
+        }
+        __syncthreads();  /* part is reused by the next row */
     }
 }
 
@@ -354,14 +374,15 @@ class CudaKernels:
             function = self._functions[(name, dtype)] = module.get_function(name)
         return function
 
-    def _launch(self, name: str, like, n: int, *args) -> None:
-        """Run ``name`` for the dtype of ``like`` over ``n`` elements; Python ints go as long long (int for the
-        flag and kind arguments the caller wraps in np.int32), floats as double."""
+    def _launch(self, name: str, like, n: int, *args, blocks: int | None = None) -> None:
+        """Run ``name`` for the dtype of ``like`` over ``n`` elements (``blocks`` of THREADS threads, or enough for
+        one thread an element); Python ints go as long long (int for the flag and kind arguments the caller wraps
+        in np.int32), floats as double."""
         if n == 0:
             return
         dtype = np.dtype(str(like.dtype)).name
         converted = tuple(np.int64(a) if type(a) is int else np.float64(a) if type(a) is float else a for a in args)
-        self._kernel(name, dtype)((_blocks(n),), (THREADS,), converted)
+        self._kernel(name, dtype)((blocks or _blocks(n),), (THREADS,), converted)
 
     def _dense(self, a):
         return self.xp.ascontiguousarray(a)
@@ -442,6 +463,7 @@ class CudaKernels:
 
     def gru_cho_cell(self, gx, hn, bias, rz, h):
         """Second half: (h', n) from hn = h_r W_nᵀ (overwritten with n)."""
+        h = self._dense(h)  # a kernel reads flat memory: a sliced or expanded state must be copied
         out = self._empty(h.shape, h)
         self._launch("gru_cho_cell", h, h.size, self._dense(gx), hn, self._or(bias, h), rz, h, out, hn,
                      h.size, h.shape[-1],
@@ -450,6 +472,7 @@ class CudaKernels:
 
     def gru_cho_cell_backward(self, g, h, rz, n):
         """(d_gx with its z and n blocks filled, da_n, dh = g z)."""
+        h = self._dense(h)
         d_gx = self._empty((h.shape[0], 3 * h.shape[1]), h)
         da_n, dh = self._empty(h.shape, h), self._empty(h.shape, h)
         self._launch("gru_cho_backward_n", h, h.size, self._dense(g), h, rz, n, d_gx, da_n, dh, h.size, h.shape[-1])
@@ -457,6 +480,7 @@ class CudaKernels:
 
     def gru_cho_gates_backward(self, d_hr, h, rz, d_gx, dh):
         """(d_gx, dh) with d_gx's r block filled and d_hr r added to dh, both in place."""
+        h = self._dense(h)
         self._launch("gru_cho_backward_r", h, h.size, self._dense(d_hr), h, rz, d_gx, dh, h.size, h.shape[-1])
         return d_gx, dh
 
@@ -470,7 +494,7 @@ class CudaKernels:
         loss, weight = self._empty((rows,), logits), self._empty((rows,), logits)
         dlogits = self._empty(logits.shape, logits)
         self._launch("cross_entropy", logits, rows, logits, target, loss, weight, dlogits, rows, classes,
-                     int(ignore_index))
+                     int(ignore_index), blocks=min(rows, MAX_BLOCKS))  # one block a row
         return loss, weight, dlogits
 
     def adam(self, data, grad, state: dict, beta1: float, beta2: float, step_size: float, bias2_sqrt: float,

@@ -140,6 +140,9 @@ def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: st
         raise ShapeError(f"cross_entropy: input of shape {input.shape} needs a target of shape {expected}, got "
                          f"{target.shape}{location()}")
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if classes == 0:
+        raise ShapeError(f"cross_entropy: input of shape {input.shape} has no classes (its class dimension is 0)"
+                         f"{location()}")
     _check_targets(target, classes, ignore_index)
     rows = input
     if input.ndim == 1:
