@@ -91,6 +91,24 @@ def time_rounds(body, sync, warmup: int, repeats: int, inner: int) -> Timing:
     return Timing(samples)
 
 
+def _tiny_loop(tensor, xs, w_xh, w_hh, bias, h0):
+    """The tiny RNN's forward+backward as a loop of primitive ops, for either library: ``tensor(array, grad)``
+    makes one of its tensors on the benchmark's device."""
+    txs = [tensor(x) for x in xs]
+    params = [tensor(a, True) for a in (w_xh, w_hh, bias)]
+    th0 = tensor(h0)
+
+    def loop():
+        for p in params:
+            p.grad = None
+        hidden = th0
+        for x in txs:
+            hidden = (x @ params[0] + hidden @ params[1] + params[2]).tanh()
+        hidden.sum().backward()
+
+    return loop
+
+
 def _tiny_problem(steps: int, hidden: int):
     # ops.py's rnn_problem: the same draws, so the same numbers on every side
     rng = np.random.default_rng(0)
@@ -162,19 +180,8 @@ def worker_tinygrad(device: str, cases: list, mode: str, plan: dict) -> dict:
         return {"tinygrad_rnn fused LSTM": _result(time_rounds(step, sync, **plan["charlm"]), t * b, "tokens")}
 
     def tiny():
-        xs, w_xh, w_hh, bias, h0 = _tiny_problem(**TINY_SIZES[mode])
-        txs = [tr.tensor(x, device=device) for x in xs]
-        params = [tr.tensor(a, requires_grad=True, device=device) for a in (w_xh, w_hh, bias)]
-        th0 = tr.tensor(h0, device=device)
-
-        def loop():
-            for p in params:
-                p.grad = None
-            hidden = th0
-            for x in txs:
-                hidden = (x @ params[0] + hidden @ params[1] + params[2]).tanh()
-            hidden.sum().backward()
-
+        loop = _tiny_loop(lambda a, grad=False: tr.tensor(a, requires_grad=grad, device=device),
+                          *_tiny_problem(**TINY_SIZES[mode]))
         return {"tinygrad_rnn loop": _result(time_rounds(loop, sync, **plan["tiny"]), 1, "iterations")}
 
     def g2p():
@@ -236,19 +243,8 @@ def worker_torch(device: str, cases: list, mode: str, plan: dict) -> dict:
         return results
 
     def tiny():
-        xs, w_xh, w_hh, bias, h0 = _tiny_problem(**TINY_SIZES[mode])
-        txs = [torch.tensor(x, device=dev) for x in xs]
-        params = [torch.tensor(a, requires_grad=True, device=dev) for a in (w_xh, w_hh, bias)]
-        th0 = torch.tensor(h0, device=dev)
-
-        def loop():
-            for p in params:
-                p.grad = None
-            hidden = th0
-            for x in txs:
-                hidden = (x @ params[0] + hidden @ params[1] + params[2]).tanh()
-            hidden.sum().backward()
-
+        xs, w_xh, w_hh, bias, h0 = problem = _tiny_problem(**TINY_SIZES[mode])
+        loop = _tiny_loop(lambda a, grad=False: torch.tensor(a, requires_grad=grad, device=dev), *problem)
         rnn = torch.nn.RNN(xs.shape[2], xs.shape[2], nonlinearity="tanh").to(dev)
         seq, h0_3d = torch.tensor(xs, device=dev), torch.tensor(h0[None], device=dev)
 
