@@ -200,14 +200,7 @@ def worker_tinygrad(device: str, cases: list, mode: str, plan: dict) -> dict:
         words = _words_per_update(batches, warmup)
         return {"tinygrad_rnn Trainer.update": _result(time_rounds(update, sync, **plan["g2p"]), words, "words")}
 
-    if "charlm" in cases:
-        for sizes in CHARLM_SIZES[mode]:
-            _guarded(out, f"charlm H={sizes['hidden']}", lambda sizes=sizes: charlm(sizes))
-    if "tiny" in cases:
-        _guarded(out, "tiny RNN", tiny)
-    if "g2p" in cases:
-        _guarded(out, "g2p", g2p)
-    return out
+    return _run_cases(out, cases, mode, charlm, tiny, g2p)
 
 
 def worker_torch(device: str, cases: list, mode: str, plan: dict) -> dict:
@@ -286,6 +279,11 @@ def worker_torch(device: str, cases: list, mode: str, plan: dict) -> dict:
         words = _words_per_update(batches, warmup)
         return {"PyTorch eager": _result(time_rounds(update, sync, **plan["g2p"]), words, "words")}
 
+    return _run_cases(out, cases, mode, charlm, tiny, g2p)
+
+
+def _run_cases(out: dict, cases: list, mode: str, charlm, tiny, g2p) -> dict:
+    """Run the asked-for cases of one library's worker into ``out``, each guarded so one failure spares the rest."""
     if "charlm" in cases:
         for sizes in CHARLM_SIZES[mode]:
             _guarded(out, f"charlm H={sizes['hidden']}", lambda sizes=sizes: charlm(sizes))
