@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+from .errors import ArgumentError, ArgumentTypeError
 
 PAD, SOS, EOS, UNK = "<pad>", "<sos>", "<eos>", "<unk>"
 SPECIALS = (PAD, SOS, EOS, UNK)
@@ -63,14 +64,15 @@ class Vocab:
         symbols = list(symbols)
         clash = [s for s in symbols if s in SPECIALS]
         if clash:
-            raise ValueError(f"Vocab: {clash} are reserved for the special symbols {list(SPECIALS)}")
+            raise ArgumentError(f"Vocab: {clash} are reserved for the special symbols {list(SPECIALS)}")
         if not all(isinstance(s, str) for s in symbols):
             bad = next(s for s in symbols if not isinstance(s, str))
-            raise TypeError(f"Vocab: symbols must be strings (so the vocabulary can be stored as JSON), got {bad!r}")
+            raise ArgumentTypeError(f"Vocab: symbols must be strings (so the vocabulary can be stored as JSON), "
+                                    f"got {bad!r}")
         self._itos: list[str] = list(SPECIALS) + symbols
         self._stoi: dict[str, int] = {s: i for i, s in enumerate(self._itos)}
         if len(self._stoi) != len(self._itos):
-            raise ValueError("Vocab: symbols must be unique")
+            raise ArgumentError("Vocab: symbols must be unique")
 
     @classmethod
     def build(cls, sequences: Iterable[Iterable[str]]) -> Vocab:
@@ -170,7 +172,7 @@ class Vocab:
         ids = [PAD_INDEX if i == IGNORE_INDEX else i for i in _as_int_list(ids)]
         bad = next((i for i in ids if not 0 <= i < len(self._itos)), None)
         if bad is not None:
-            raise ValueError(f"Vocab.decode: index {bad} is outside this vocabulary's 0..{len(self._itos) - 1}")
+            raise ArgumentError(f"Vocab.decode: index {bad} is outside this vocabulary's 0..{len(self._itos) - 1}")
         if not strip:
             return [self._itos[i] for i in ids]
         out = []
@@ -193,8 +195,8 @@ class Vocab:
             obj = json.loads(obj)
         specials = obj.get("specials", list(SPECIALS))
         if list(specials) != list(SPECIALS):
-            raise ValueError(f"Vocab.from_json: stored specials {specials} differ from this library's "
-                             f"{list(SPECIALS)}; the indices would not match")
+            raise ArgumentError(f"Vocab.from_json: stored specials {specials} differ from this library's "
+                                f"{list(SPECIALS)}; the indices would not match")
         return cls(obj["symbols"])
 
 
@@ -206,7 +208,7 @@ def _as_int_list(ids: Any) -> list[int]:
     if isinstance(ids, int):
         return [ids]
     if ids and isinstance(ids[0], list):
-        raise ValueError(f"Vocab.decode: expected a 1-D sequence of indices, got a nested one of length {len(ids)}")
+        raise ArgumentError(f"Vocab.decode: expected a 1-D sequence of indices, got a nested one of length {len(ids)}")
     return [int(i) for i in ids]
 
 
@@ -324,7 +326,7 @@ def bucket_batches(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], batch_s
     [[1, 3], [4, 2], [0]]
     """
     if batch_size < 1:
-        raise ValueError(f"bucket_batches: batch_size must be at least 1, got {batch_size}")
+        raise ArgumentError(f"bucket_batches: batch_size must be at least 1, got {batch_size}")
     lengths = np.fromiter((len(p[0]) for p in pairs), dtype=np.int64, count=len(pairs))
     if shuffle:
         rng = np.random.default_rng([seed, epoch])
@@ -436,7 +438,7 @@ class G2PData:
 
     def split(self, name: str) -> list[tuple[str, list[list[str]]]]:
         if name not in SPLITS:
-            raise ValueError(f"G2PData: split must be one of {SPLITS}, got {name!r}")
+            raise ArgumentError(f"G2PData: split must be one of {SPLITS}, got {name!r}")
         return getattr(self, name)
 
     def words(self, split: str) -> list[str]:
@@ -469,8 +471,8 @@ def load_g2p(seed: int = 0, test_words: int = G2P_TEST_WORDS, dev_words: int = G
     """
     lexicon = cmudict_lexicon()
     if test_words + dev_words >= len(lexicon):
-        raise ValueError(f"load_g2p: {test_words} test + {dev_words} dev words leave no training words out of "
-                         f"{len(lexicon)}")
+        raise ArgumentError(f"load_g2p: {test_words} test + {dev_words} dev words leave no training words out of "
+                            f"{len(lexicon)}")
     order = _split_order(seed)
     # each split is listed alphabetically (its own order is irrelevant; sorted output is easy to read and diff)
     parts = (sorted(order[:test_words]), sorted(order[test_words:test_words + dev_words]),

@@ -19,7 +19,8 @@ import itertools
 import weakref
 
 from . import backend as _backend
-from .errors import DTypeError, DeviceError, GraphError, IndexRangeError, ShapeError, TinygradRNNError
+from .errors import (ArgumentError, ArgumentTypeError, DeviceError, DTypeError, GraphError, IndexRangeError,
+                     ShapeError, TinygradRNNError)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Graph-building state: read once per op, so it lives in plain module globals rather than context objects.
@@ -85,7 +86,7 @@ class scope:
     def __init__(self, *names: str):
         for name in names:
             if not name or "/" in str(name):
-                raise ValueError(f"scope: name {name!r} must be non-empty and contain no '/'")
+                raise ArgumentError(f"scope: name {name!r} must be non-empty and contain no '/'")
         self.names = tuple(str(name) for name in names)
 
     def __enter__(self):
@@ -344,7 +345,7 @@ class Tensor:
 
     def __len__(self) -> int:
         if not self.shape:
-            raise TypeError("len() of a 0-d tensor")
+            raise ArgumentTypeError("len() of a 0-d tensor")
         return self.shape[0]
 
     def __repr__(self) -> str:
@@ -355,7 +356,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.numel() != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+            raise ArgumentError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.item())
 
     def __hash__(self) -> int:
@@ -372,7 +373,7 @@ class Tensor:
 
     def item(self):
         if self.numel() != 1:
-            raise ValueError(f"item: tensor of shape {self.shape} has {self.numel()} elements, not one")
+            raise ArgumentError(f"item: tensor of shape {self.shape} has {self.numel()} elements, not one")
         return self._backend.item(self.data)
 
     def detach(self) -> "Tensor":
@@ -650,7 +651,7 @@ def constant(value, like: Tensor) -> Tensor:
     if hasattr(value, "item") and getattr(value, "shape", None) == ():
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a Tensor or a Python number, got {type(value).__name__}")
+        raise ArgumentTypeError(f"expected a Tensor or a Python number, got {type(value).__name__}")
     if isinstance(value, float) and like.dtype not in _backend.FLOAT_DTYPES:
         raise DTypeError(f"a float operand {value!r} with a {like.dtype} tensor would silently upcast; "
                          "convert the tensor with .to('float32') first")

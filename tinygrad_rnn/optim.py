@@ -17,7 +17,7 @@ import numbers
 
 from . import backend as _backend
 from .engine import Tensor, _wrap, no_grad
-from .errors import DeviceError
+from .errors import ArgumentError, ArgumentTypeError, DeviceError
 
 
 class Optimizer:
@@ -26,7 +26,7 @@ class Optimizer:
     def __init__(self, params, defaults: dict):
         params = list(params)
         if not params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise ArgumentError(f"{type(self).__name__}: got an empty parameter list")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.defaults = defaults
         self.param_groups = []
@@ -36,13 +36,13 @@ class Optimizer:
             for p in group["params"]:
                 # as torch.optim: a frozen parameter (requires_grad=False) is accepted and simply never stepped
                 if not isinstance(p, Tensor):
-                    raise TypeError(f"{type(self).__name__}: can only optimise tensors, got {type(p).__name__}")
+                    raise ArgumentTypeError(f"{type(self).__name__}: can only optimise tensors, got {type(p).__name__}")
                 if not p.is_leaf:
-                    raise ValueError(f"{type(self).__name__}: cannot optimise a non-leaf tensor (shape {p.shape}); "
-                                     "optimise the leaf it was computed from")
+                    raise ArgumentError(f"{type(self).__name__}: cannot optimise a non-leaf tensor (shape {p.shape}); "
+                                        "optimise the leaf it was computed from")
                 if id(p) in seen:
-                    raise ValueError(f"{type(self).__name__}: a parameter (shape {p.shape}) is listed twice; it "
-                                     "would be stepped twice per step()")
+                    raise ArgumentError(f"{type(self).__name__}: a parameter (shape {p.shape}) is listed twice; it "
+                                        "would be stepped twice per step()")
                 seen.add(id(p))
             self.param_groups.append(group)
         self.state: dict[int, dict] = {}
@@ -95,7 +95,7 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict) -> None:
         params = [p for _, p in self._params()]
         if len(state_dict["param_groups"]) != len(self.param_groups):
-            raise ValueError("load_state_dict: the number of parameter groups differs")
+            raise ArgumentError("load_state_dict: the number of parameter groups differs")
         for group, saved in zip(self.param_groups, state_dict["param_groups"]):
             for k, v in saved.items():
                 # state_dict() writes tuples (Adam's betas) as lists; give the group back the type it had
@@ -113,9 +113,10 @@ class SGD(Optimizer):
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
         if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0 (got {lr}, {momentum}, {weight_decay})")
+            raise ArgumentError(f"SGD: lr, momentum and weight_decay must be >= 0 (got {lr}, {momentum}, "
+                                f"{weight_decay})")
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
+            raise ArgumentError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov))
 
@@ -143,7 +144,7 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
         if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"Adam: invalid lr={lr}, betas={betas} or eps={eps}")
+            raise ArgumentError(f"Adam: invalid lr={lr}, betas={betas} or eps={eps}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
     def _update(self, data, grad, state, group, backend):
@@ -225,8 +226,8 @@ def _plain(value, where: str):
     if getattr(value, "shape", None) == () and hasattr(value, "dtype"):  # a 0-d array or a NumPy bool
         kind = str(value.dtype)
         return bool(value) if "bool" in kind else float(value) if "float" in kind else int(value)
-    raise TypeError(f"Optimizer.state_dict: {where} holds a {type(value).__name__}, which a checkpoint cannot "
-                    "store; use numbers, strings, bools, lists or dicts")
+    raise ArgumentTypeError(f"Optimizer.state_dict: {where} holds a {type(value).__name__}, which a checkpoint cannot "
+                            "store; use numbers, strings, bools, lists or dicts")
 
 
 def _with_grads(parameters) -> list:

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import ops
 from ..engine import Tensor, bounds_of, location, scope
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentError, DTypeError, ShapeError
 from ..ops._common import as_tensor_like
 from .layers import Linear
 from .module import Module
@@ -250,11 +250,11 @@ def make_attention(kind: str, query_size: int, key_size: int, hidden: int | None
     """
     if kind in ("dot", "scaled_dot"):
         if query_size != key_size:
-            raise ValueError(f"make_attention({kind!r}): dot-product scores need query_size == key_size, got "
-                             f"{query_size} and {key_size}; use 'general' or 'additive' for different sizes")
+            raise ArgumentError(f"make_attention({kind!r}): dot-product scores need query_size == key_size, got "
+                                f"{query_size} and {key_size}; use 'general' or 'additive' for different sizes")
         return DotAttention(query_size) if kind == "dot" else ScaledDotAttention(query_size)
     if kind == "general":
         return GeneralAttention(query_size, key_size, dtype=dtype, device=device)
     if kind == "additive":
         return AdditiveAttention(query_size, key_size, hidden, dtype=dtype, device=device)
-    raise ValueError(f"make_attention: unknown attention kind {kind!r}; choose one of {KINDS}")
+    raise ArgumentError(f"make_attention: unknown attention kind {kind!r}; choose one of {KINDS}")

@@ -17,7 +17,7 @@ import math
 
 from .. import ops
 from ..engine import Tensor, _wrap, location
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from ..ops.recurrent import GRUStep, LSTMStep, RNNStep
 from . import init
 from .layers import _empty
@@ -113,7 +113,7 @@ class RNNCell(_Cell):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  fused: bool = True, dtype=None, device="cpu"):
         if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"RNNCell: nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
+            raise ArgumentError(f"RNNCell: nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, bias, fused, dtype, device)
         self.nonlinearity = nonlinearity
 
@@ -148,7 +148,7 @@ class LSTMCell(_Cell):
                  dtype=None, device="cpu"):
         super().__init__(input_size, hidden_size, bias, fused, dtype, device)
         if coupled and not forget_gate:
-            raise ValueError("LSTMCell: coupled=True (f = 1 − i) needs forget_gate=True")
+            raise ArgumentError("LSTMCell: coupled=True (f = 1 − i) needs forget_gate=True")
         self.peephole, self.coupled, self.forget_gate = peephole, coupled, forget_gate
         if bias:
             init.set_forget_bias_(self, forget_bias)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ..errors import ArgumentError
 from ..backend import get_backend
 from ..engine import Tensor, _wrap
 
@@ -42,7 +43,7 @@ def ones_(tensor: Tensor) -> Tensor:
 
 def _fans(tensor: Tensor) -> tuple[int, int]:
     if tensor.ndim < 2:
-        raise ValueError(f"fan in and fan out need at least 2 dimensions, got shape {tensor.shape}")
+        raise ArgumentError(f"fan in and fan out need at least 2 dimensions, got shape {tensor.shape}")
     receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
@@ -63,7 +64,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Saxe et al. (2014): a (semi-)orthogonal matrix from the QR decomposition of a Gaussian one, signs fixed
     so the result is uniformly distributed; tensors of more than 2 dimensions are flattened after the first."""
     if tensor.ndim < 2:
-        raise ValueError(f"orthogonal_: needs at least 2 dimensions, got shape {tensor.shape}")
+        raise ArgumentError(f"orthogonal_: needs at least 2 dimensions, got shape {tensor.shape}")
     xp = tensor._backend.xp
     rows = tensor.shape[0]
     cols = math.prod(tensor.shape[1:])
@@ -102,7 +103,7 @@ def identity_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]]
     """
     if tensor.ndim != 2:
-        raise ValueError(f"identity_: needs a matrix, got shape {tensor.shape}")
+        raise ArgumentError(f"identity_: needs a matrix, got shape {tensor.shape}")
     xp = tensor._backend.xp
     return _fill(tensor, xp.eye(*tensor.shape, dtype=tensor.data.dtype) * gain)
 
@@ -123,7 +124,7 @@ def scaled_normal_(tensor: Tensor, scale: float = 1.0) -> Tensor:
 
 def _square(tensor: Tensor, label: str) -> None:
     if tensor.ndim != 2 or tensor.shape[0] != tensor.shape[1]:
-        raise ValueError(f"{label}: needs a square matrix, got shape {tensor.shape}")
+        raise ArgumentError(f"{label}: needs a square matrix, got shape {tensor.shape}")
 
 
 def _eigenvalues(tensor: Tensor) -> tuple:
@@ -168,11 +169,11 @@ def set_spectral_radius_(tensor: Tensor, radius: float) -> Tensor:
     (0.9, [0.0, 0.9])
     """
     if radius < 0:
-        raise ValueError(f"set_spectral_radius_: radius must be >= 0, got {radius}")
+        raise ArgumentError(f"set_spectral_radius_: radius must be >= 0, got {radius}")
     current = spectral_radius(tensor)
     if current == 0.0:
-        raise ValueError(f"set_spectral_radius_: the matrix of shape {tensor.shape} has spectral radius 0 "
-                         "(all eigenvalues zero), so no rescaling can give it another one")
+        raise ArgumentError(f"set_spectral_radius_: the matrix of shape {tensor.shape} has spectral radius 0 "
+                            "(all eigenvalues zero), so no rescaling can give it another one")
     return _fill(tensor, tensor.data * (radius / current))
 
 
@@ -192,8 +193,8 @@ def _init_blockwise(weight: Tensor, scheme: str, gain: float, name: str) -> None
     (gates·H)×H matrix as a whole would have blocks that are not orthogonal, and the identity only one eye."""
     rows, hidden = weight.shape if weight.ndim == 2 else (0, 0)
     if weight.ndim != 2 or hidden == 0 or rows % hidden:
-        raise ValueError(f"recurrent_init_: {name} of shape {weight.shape} is not a stack of square "
-                         "(hidden, hidden) blocks")
+        raise ArgumentError(f"recurrent_init_: {name} of shape {weight.shape} is not a stack of square "
+                            "(hidden, hidden) blocks")
     xp = weight._backend.xp
     blocks = []
     for _ in range(rows // hidden):
@@ -214,11 +215,11 @@ def recurrent_init_(module, scheme: str, gain: float = 1.0):
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
     if scheme not in RECURRENT_SCHEMES:
-        raise ValueError(f"recurrent_init_: scheme must be one of {RECURRENT_SCHEMES}, got {scheme!r}")
+        raise ArgumentError(f"recurrent_init_: scheme must be one of {RECURRENT_SCHEMES}, got {scheme!r}")
     found = [(name, p) for name, p in module.named_parameters() if name.rsplit(".", 1)[-1].startswith("weight_hh")]
     if not found:
-        raise ValueError(f"recurrent_init_: {type(module).__name__} has no recurrent weight (no parameter named "
-                         "weight_hh*)")
+        raise ArgumentError(f"recurrent_init_: {type(module).__name__} has no recurrent weight (no parameter named "
+                            "weight_hh*)")
     for name, weight in found:
         _init_blockwise(weight, scheme, gain, name)
     return module

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..errors import ArgumentError
 from .. import backend as _backend
 from .. import ops
 from ..engine import Tensor
@@ -53,7 +54,7 @@ class Embedding(Module):
                  device="cpu"):
         super().__init__()
         if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
-            raise ValueError(f"Embedding: padding_idx {padding_idx} is outside [0, {num_embeddings})")
+            raise ArgumentError(f"Embedding: padding_idx {padding_idx} is outside [0, {num_embeddings})")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx % num_embeddings if padding_idx is not None else None
         self.weight = init.normal_(_empty((num_embeddings, embedding_dim), dtype, device))
@@ -74,7 +75,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5):
         super().__init__()
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must lie in [0, 1], got {p}")
+            raise ArgumentError(f"Dropout: p must lie in [0, 1], got {p}")
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:

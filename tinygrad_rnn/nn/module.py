@@ -19,7 +19,7 @@ from collections import OrderedDict
 
 from .. import backend as _backend
 from ..engine import Tensor, no_grad, scope
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, MissingKeyError, ShapeError
 
 
 class Parameter(Tensor):
@@ -222,8 +222,8 @@ class Module:
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, unexpected keys "
-                           f"{unexpected}")
+            raise MissingKeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, unexpected keys "
+                                  f"{unexpected}")
         for name, target in own.items():
             if name not in state_dict:
                 continue

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..engine import Tensor, location, scope, step
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from .cells import GRUCell, LSTMCell, RNNCell
 from .module import Module
 
@@ -48,9 +48,9 @@ class _RecurrentLayer(Module):
                  dtype=None, device="cpu", **cell_options):
         super().__init__()
         if num_layers < 1:
-            raise ValueError(f"{type(self).__name__}: num_layers must be >= 1, got {num_layers}")
+            raise ArgumentError(f"{type(self).__name__}: num_layers must be >= 1, got {num_layers}")
         if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{type(self).__name__}: dropout must lie in [0, 1], got {dropout}")
+            raise ArgumentError(f"{type(self).__name__}: dropout must lie in [0, 1], got {dropout}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
         self.bidirectional, self.fused = bidirectional, fused

@@ -1,7 +1,7 @@
 """What several op modules share: turning operands into tensors of one dtype and normalising axes."""
 from __future__ import annotations
 
-from ..errors import DeviceError, DTypeError, IndexRangeError
+from ..errors import ArgumentTypeError, DeviceError, DTypeError, IndexRangeError
 from ..engine import Tensor, bounds_of, constant, location
 
 
@@ -9,7 +9,7 @@ def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
     """Both operands as tensors: a Python number becomes a weak scalar; two tensors must share a dtype."""
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
-            raise TypeError(f"{label}: at least one operand must be a Tensor")
+            raise ArgumentTypeError(f"{label}: at least one operand must be a Tensor")
         return constant(a, b), b
     if not isinstance(b, Tensor):
         return a, constant(b, a)

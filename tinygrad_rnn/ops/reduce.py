@@ -2,6 +2,7 @@
 too, to indices, and has no gradient."""
 from __future__ import annotations
 
+from ..errors import ArgumentError
 from ..backend import Bounds
 from ..engine import Function, Tensor, no_grad
 from ._common import normalize_axes, normalize_axis
@@ -80,7 +81,7 @@ def mean(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 def max(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """The maximum over ``dim`` (values only; the gradient splits evenly between ties, like ``torch.amax``)."""
     if a.numel() == 0:
-        raise ValueError(f"max: cannot reduce an empty tensor of shape {a.shape}")
+        raise ArgumentError(f"max: cannot reduce an empty tensor of shape {a.shape}")
     return _reduce(Max, "max", a, dim, keepdim)
 
 
@@ -93,7 +94,7 @@ def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     [1, 0]
     """
     if a.numel() == 0:
-        raise ValueError(f"argmax: cannot reduce an empty tensor of shape {a.shape}")
+        raise ArgumentError(f"argmax: cannot reduce an empty tensor of shape {a.shape}")
     axis = None if dim is None or a.ndim == 0 else normalize_axis(dim, a.ndim, "argmax")
     with no_grad():
         out = ArgMax.apply(a, axis=axis, keepdims=bool(keepdim))

@@ -5,7 +5,7 @@ import builtins
 import math
 
 from ..engine import Function, Tensor, bounds_of, location, pass_bounds
-from ..errors import DTypeError, IndexRangeError, ShapeError
+from ..errors import ArgumentError, ArgumentTypeError, DTypeError, IndexRangeError, ShapeError
 from ._common import INTEGER_DTYPES, normalize_axis
 
 
@@ -172,14 +172,14 @@ def _index_part(part, like: Tensor):
     (with the bounds their host copy had, where reads cost a sync)."""
     if isinstance(part, Tensor):
         if part.dtype not in INTEGER_DTYPES + ("bool",):
-            raise TypeError(f"getitem: an index tensor must hold integers or bools, got {part.dtype}")
+            raise ArgumentTypeError(f"getitem: an index tensor must hold integers or bools, got {part.dtype}")
         return part.data, True, bounds_of(part)
     if isinstance(part, (list, tuple)) or hasattr(part, "__array__") or hasattr(part, "__dlpack__"):
         array, bounds = like._backend.asarray_known(part)
         return array, True, bounds
     if part is None or part is Ellipsis or isinstance(part, (int, builtins.slice)):
         return part, False, None
-    raise TypeError(f"getitem: cannot index with {type(part).__name__}")
+    raise ArgumentTypeError(f"getitem: cannot index with {type(part).__name__}")
 
 
 def getitem(a: Tensor, key) -> Tensor:
@@ -271,7 +271,7 @@ def _joined(out: Tensor, tensors: list, rows_kept: bool) -> Tensor:
 def _same_dtype(tensors, label: str) -> list:
     tensors = list(tensors)
     if not tensors:
-        raise ValueError(f"{label}: needs at least one tensor")
+        raise ArgumentError(f"{label}: needs at least one tensor")
     first = tensors[0]
     backend, dtype = first._backend, first.data.dtype
     # raw dtype objects compare in nanoseconds; names are built only to decide and word a mismatch. Tensors on
@@ -296,7 +296,7 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
         if step < 1:
-            raise ValueError(f"split: split_size must be >= 1, got {step}")
+            raise ArgumentError(f"split: split_size must be >= 1, got {step}")
         sizes = [builtins.min(step, length - s) for s in range(0, length, step)]
     else:
         sizes = [int(n) for n in split_size_or_sections]
@@ -324,6 +324,6 @@ def unbind(a: Tensor, dim: int = 0) -> tuple:
 def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
     """``chunks`` pieces of (nearly) equal size along ``dim``, as ``torch.chunk``."""
     if chunks < 1:
-        raise ValueError(f"chunk: chunks must be >= 1, got {chunks}")
+        raise ArgumentError(f"chunk: chunks must be >= 1, got {chunks}")
     length = a.shape[normalize_axis(dim, a.ndim, "chunk")]
     return split(a, builtins.max(-(-length // chunks), 1), dim)
