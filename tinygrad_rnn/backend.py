@@ -131,7 +131,13 @@ class Backend:
         return self._from_host(host), host_bounds(host)
 
     def _host(self, data, dtype: str | None) -> np.ndarray:
-        host = to_host(data)
+        try:
+            host = to_host(data)
+        except (ValueError, TypeError) as exc:  # ragged nested lists, objects NumPy cannot hold
+            raise ArgumentError(f"tensor: cannot make a tensor from this {type(data).__name__} ({exc})") from exc
+        if host.dtype.kind == "O":
+            raise ArgumentTypeError(f"tensor: cannot make a tensor from a {type(data).__name__} (holding "
+                                    f"{_kinds(data)}); give numbers, nested lists of one length, or an array")
         if dtype is None:
             dtype = host.dtype.name
             if not hasattr(data, "dtype"):
@@ -291,6 +297,12 @@ class CupyBackend(Backend):
     def set_rng_state(self, state) -> None:
         if state is not None:
             raise ArgumentError("set_rng_state: CuPy's generator state cannot be restored")
+
+
+def _kinds(data) -> str:
+    """The type names inside ``data`` (a container), for an error message."""
+    items = list(data.values()) if isinstance(data, dict) else data if isinstance(data, (list, tuple)) else [data]
+    return ", ".join(sorted({type(v).__name__ for v in items})) or "nothing"
 
 
 def to_host(data) -> np.ndarray:

@@ -39,6 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .checks import integers, number
 from .errors import ArgumentError, ArgumentTypeError
 from . import ops
 from .engine import Tensor, no_grad, tensor
@@ -177,7 +178,7 @@ def _check_source(fn: str, src, src_lengths, max_len: int) -> np.ndarray:
         if lengths.shape != (batch,):
             raise ArgumentError(f"{fn}: src_lengths must hold one length per row of src {src.shape}, got shape "
                                 f"{lengths.shape}")
-        lengths = lengths.astype(np.int64)
+        lengths = np.asarray(integers(lengths.tolist(), "src_lengths", fn), dtype=np.int64)
     empty = np.flatnonzero(lengths < 1)
     if empty.size:
         raise ArgumentError(f"{fn}: empty source: src_lengths[{empty[0]}] = {lengths[empty[0]]}; every row needs at "
@@ -382,7 +383,7 @@ def beam_search(model, src: Tensor, src_lengths=None, beam_width: int = 5, max_l
     batch = src.shape[0]
     if record_tree and not 0 <= tree_row < batch:
         raise ArgumentError(f"beam_search: tree_row = {tree_row} is outside the batch of {batch} rows")
-    alpha = float(length_penalty)
+    alpha = number(length_penalty, "length_penalty", "beam_search")
     eos, width = model.eos_index, int(beam_width)
     tree = BeamTree(tree_row, width, alpha, eos) if record_tree else None
 

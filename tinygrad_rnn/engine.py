@@ -16,6 +16,7 @@ so no op reduces its own gradients back to its inputs' shapes.
 from __future__ import annotations
 
 import itertools
+import numbers
 import weakref
 
 from . import backend as _backend
@@ -114,6 +115,8 @@ class step:
     __slots__ = ("t", "_previous")
 
     def __init__(self, t: int):
+        if t.__class__ is not int and (isinstance(t, bool) or not isinstance(t, numbers.Integral)):
+            raise ArgumentTypeError(f"step: the time step must be an int, got {t!r} ({type(t).__name__})")
         self.t = int(t)
 
     def __enter__(self):
@@ -459,6 +462,9 @@ class Tensor:
     def register_hook(self, hook) -> "HookHandle":
         """Call ``hook(grad)`` with this tensor's gradient (an array) as it flows; a non-None return replaces it.
         Returns a handle whose ``remove()`` takes the hook off again, as in PyTorch."""
+        if not callable(hook):
+            raise ArgumentTypeError(f"register_hook: hook must be callable (grad -> grad or None), got "
+                                    f"{type(hook).__name__}")
         if not self.requires_grad:
             raise GraphError("register_hook: this tensor does not require grad, so no gradient will reach it")
         self._watch()
@@ -645,13 +651,14 @@ def pass_bounds(out: Tensor, source: Tensor, rows_kept: bool = True) -> Tensor:
     return out
 
 
-def constant(value, like: Tensor) -> Tensor:
+def constant(value, like: Tensor, label: str = "") -> Tensor:
     """A Python number as an operand next to ``like``: it stays a weak scalar, so ``x * 2`` keeps ``x``'s dtype.
     A NumPy scalar counts as the Python number it holds, as in PyTorch."""
     if hasattr(value, "item") and getattr(value, "shape", None) == ():
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ArgumentTypeError(f"expected a Tensor or a Python number, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{label or 'operand'}: expected a Tensor or a Python number, got "
+                                f"{type(value).__name__} (next to a tensor of shape {like.shape})")
     if isinstance(value, float) and like.dtype not in _backend.FLOAT_DTYPES:
         raise DTypeError(f"a float operand {value!r} with a {like.dtype} tensor would silently upcast; "
                          "convert the tensor with .to('float32') first")

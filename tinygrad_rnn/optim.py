@@ -16,18 +16,34 @@ import math
 import numbers
 
 from . import backend as _backend
+from .checks import number
 from .engine import Tensor, _wrap, no_grad
 from .errors import ArgumentError, ArgumentTypeError, DeviceError
+
+
+def _what(value) -> str:
+    return f"a Tensor of shape {value.shape}" if isinstance(value, Tensor) else f"{type(value).__name__} {value!r:.60}"
 
 
 class Optimizer:
     """Holds parameter groups (a list of parameters, or of dicts with their own hyper-parameters) and state."""
 
     def __init__(self, params, defaults: dict):
+        who = type(self).__name__
+        if isinstance(params, Tensor) or not hasattr(params, "__iter__"):
+            raise ArgumentTypeError(f"{who}: params must be an iterable of tensors (model.parameters()) or of "
+                                    f"parameter groups (dicts), got {_what(params)}")
         params = list(params)
         if not params:
-            raise ArgumentError(f"{type(self).__name__}: got an empty parameter list")
+            raise ArgumentError(f"{who}: got an empty parameter list")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            if not isinstance(group, dict) or "params" not in group:
+                raise ArgumentTypeError(f"{who}: a parameter group must be a dict with a 'params' entry, got "
+                                        f"{_what(group)}")
+            for name in ("lr", "momentum", "dampening", "weight_decay", "eps"):
+                if name in group:
+                    number(group[name], name, who, low=0.0)
         self.defaults = defaults
         self.param_groups = []
         seen = set()
@@ -93,6 +109,9 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ArgumentTypeError(f"{type(self).__name__}.load_state_dict: state_dict must be a dict with 'state' "
+                                    f"and 'param_groups' (what state_dict() returns), got {_what(state_dict)}")
         params = [p for _, p in self._params()]
         if len(state_dict["param_groups"]) != len(self.param_groups):
             raise ArgumentError("load_state_dict: the number of parameter groups differs")
@@ -112,9 +131,9 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
-        if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ArgumentError(f"SGD: lr, momentum and weight_decay must be >= 0 (got {lr}, {momentum}, "
-                                f"{weight_decay})")
+        for name, value in (("lr", lr), ("momentum", momentum), ("dampening", dampening),
+                            ("weight_decay", weight_decay)):
+            number(value, name, "SGD", low=0.0)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ArgumentError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
@@ -143,8 +162,12 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
-        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ArgumentError(f"Adam: invalid lr={lr}, betas={betas} or eps={eps}")
+        number(lr, "lr", "Adam", low=0.0), number(eps, "eps", "Adam", low=0.0)
+        number(weight_decay, "weight_decay", "Adam", low=0.0)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ArgumentTypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        for k, beta in enumerate(betas):
+            number(beta, f"betas[{k}]", "Adam", 0.0, 1.0, open_high=True)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
     def _update(self, data, grad, state, group, backend):
@@ -244,6 +267,7 @@ def grad_norm(parameters, norm_type: float = 2.0) -> Tensor:
     >>> grad_norm([w]).item()
     5.0
     """
+    number(norm_type, "norm_type", "grad_norm", low=0.0, open_low=True)
     params = _with_grads(parameters)
     if not params:
         return Tensor(0.0)
@@ -272,6 +296,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
     >>> clip_grad_norm_([w], 1.0).item(), [round(g, 3) for g in w.grad.tolist()]
     (5.0, [0.6, 0.8])
     """
+    number(max_norm, "max_norm", "clip_grad_norm_", low=0.0)
+    number(norm_type, "norm_type", "clip_grad_norm_", low=0.0, open_low=True)
     params = _with_grads(parameters)
     total = grad_norm(params, norm_type)
     if not params or max_norm == math.inf:
@@ -288,6 +314,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
 
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value]."""
+    number(clip_value, "clip_value", "clip_grad_value_", low=0.0)
     for p in _with_grads(parameters):
         xp = p._backend.xp
         p.grad = xp.clip(p.grad, -clip_value, clip_value)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 
-from ..errors import ArgumentError
 from ..backend import get_backend
+from ..checks import number
 from ..engine import Tensor, _wrap
+from ..errors import ArgumentError, ArgumentTypeError
 
 
 def _fill(tensor: Tensor, data) -> Tensor:
@@ -20,15 +21,28 @@ def _fill(tensor: Tensor, data) -> Tensor:
     return tensor
 
 
+def _check_tensor(tensor, who: str, matrix: bool = False) -> None:
+    if not isinstance(tensor, Tensor):
+        raise ArgumentTypeError(f"{who}: tensor must be a Tensor (e.g. a Parameter), got {type(tensor).__name__}")
+    if matrix and tensor.ndim < 2:
+        raise ArgumentError(f"{who}: needs at least 2 dimensions (fan in and fan out), got shape {tensor.shape}")
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    _check_tensor(tensor, "uniform_")
+    if not number(a, "a", "uniform_") <= number(b, "b", "uniform_"):
+        raise ArgumentError(f"uniform_: needs a <= b, got a={a!r}, b={b!r}")
     return _fill(tensor, tensor._backend.uniform(tensor.shape, a, b, tensor.dtype))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    _check_tensor(tensor, "normal_")
+    number(mean, "mean", "normal_"), number(std, "std", "normal_", low=0.0)
     return _fill(tensor, tensor._backend.normal(tensor.shape, mean, std, tensor.dtype))
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
+    _check_tensor(tensor, "constant_")
     xp = tensor._backend.xp
     return _fill(tensor, xp.full(tensor.shape, value, dtype=tensor.data.dtype))
 
@@ -41,30 +55,28 @@ def ones_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 1.0)
 
 
-def _fans(tensor: Tensor) -> tuple[int, int]:
-    if tensor.ndim < 2:
-        raise ArgumentError(f"fan in and fan out need at least 2 dimensions, got shape {tensor.shape}")
+def _fans(tensor: Tensor, who: str) -> tuple[int, int]:
+    _check_tensor(tensor, who, matrix=True)
     receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot & Bengio (2010): U(-a, a) with a = gain·sqrt(6 / (fan_in + fan_out))."""
-    fan_in, fan_out = _fans(tensor)
+    fan_in, fan_out = _fans(tensor, "xavier_uniform_")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
-    fan_in, fan_out = _fans(tensor)
+    fan_in, fan_out = _fans(tensor, "xavier_normal_")
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Saxe et al. (2014): a (semi-)orthogonal matrix from the QR decomposition of a Gaussian one, signs fixed
     so the result is uniformly distributed; tensors of more than 2 dimensions are flattened after the first."""
-    if tensor.ndim < 2:
-        raise ArgumentError(f"orthogonal_: needs at least 2 dimensions, got shape {tensor.shape}")
+    _check_tensor(tensor, "orthogonal_", matrix=True)
     xp = tensor._backend.xp
     rows = tensor.shape[0]
     cols = math.prod(tensor.shape[1:])
@@ -87,6 +99,15 @@ def set_forget_bias_(cell, value: float = 1.0):
     >>> (cell.bias_ih + cell.bias_hh).numpy()[3:6].tolist()
     [2.0, 2.0, 2.0]
     """
+    if hasattr(cell, "_cells") and getattr(cell, "has_cell_state", False):  # an LSTM layer: every cell of it
+        for each in cell._cells:
+            set_forget_bias_(each, value)
+        return cell
+    if getattr(cell, "gates", None) != 4 or not hasattr(cell, "bias_ih"):
+        raise ArgumentTypeError(f"set_forget_bias_: needs an LSTMCell or LSTM (gates i, f, g, o), got "
+                                f"{type(cell).__name__}")
+    if cell.bias_ih is None:
+        raise ArgumentError(f"set_forget_bias_: this {type(cell).__name__} has no biases (bias=False)")
     n = cell.hidden_size
     for bias, fill in ((cell.bias_ih, value), (cell.bias_hh, 0.0)):
         bias.data[n:2 * n] = fill
@@ -118,7 +139,7 @@ def scaled_normal_(tensor: Tensor, scale: float = 1.0) -> Tensor:
     >>> round(float(w.numpy().std() * 20), 1)  # ≈ scale: std = 2/√400
     2.0
     """
-    fan_in, _ = _fans(tensor)
+    fan_in, _ = _fans(tensor, "scaled_normal_")
     return normal_(tensor, 0.0, scale / math.sqrt(fan_in) if fan_in else 0.0)
 
 

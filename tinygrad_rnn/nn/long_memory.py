@@ -22,6 +22,7 @@ import numpy as np
 from .. import ops
 from ..backend import get_backend
 from ..engine import Tensor, _wrap, location, no_grad
+from ..checks import size
 from ..errors import ArgumentError, ShapeError
 from . import init
 from .cells import RNNCell
@@ -144,6 +145,9 @@ class EchoStateNetwork(Module):
                  input_scaling: float = 1.0, leak: float = 1.0, density: float = 1.0, ridge: float = 1e-6,
                  washout: int = 0, seed: int | None = None, dtype=None, device="cpu"):
         super().__init__()
+        for name, value in (("input_size", input_size), ("reservoir_size", reservoir_size),
+                            ("output_size", output_size)):
+            size(value, name, "EchoStateNetwork")
         _check_unit_interval("leak", leak)
         _check_unit_interval("density", density)
         if spectral_radius <= 0 or ridge < 0 or washout < 0 or reservoir_size < 1:

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import ops
+from ..checks import probability, size
 from ..engine import Tensor, location, scope, step
 from ..errors import ArgumentError, ShapeError
 from .attention import KINDS, make_attention
@@ -59,6 +60,13 @@ class Encoded(NamedTuple):
     mask: Tensor
     final: tuple
     keys: Tensor | None = None
+
+
+def _check_sizes(who: str, dropout: float, **sizes: int) -> None:
+    """Sizes >= 1 and a dropout in [0, 1], checked before any layer is built so the error names ``who``."""
+    for name, value in sizes.items():
+        size(value, name, who)
+    probability(dropout, "dropout", who)
 
 
 def _cell_types(cell: str, who: str):
@@ -120,6 +128,8 @@ class Encoder(Module):
                  bidirectional: bool = False, dropout: float = 0.0, reverse_input: bool = False,
                  padding_idx: int | None = 0):
         super().__init__()
+        _check_sizes("Encoder", dropout, vocab_size=vocab_size, embed_size=embed_size, hidden_size=hidden_size,
+                     num_layers=num_layers)
         layer_type, _ = _cell_types(cell, "Encoder")
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.bidirectional, self.reverse_input = bidirectional, reverse_input
@@ -193,6 +203,8 @@ class Decoder(Module):
                  attention: str | None = None, context: str = "init", dropout: float = 0.0,
                  memory_size: int | None = None, padding_idx: int | None = 0, attention_hidden: int | None = None):
         super().__init__()
+        _check_sizes("Decoder", dropout, vocab_size=vocab_size, embed_size=embed_size, hidden_size=hidden_size,
+                     num_layers=num_layers)
         _, cell_type = _cell_types(cell, "Decoder")
         if context not in CONTEXTS:
             raise ArgumentError(f"Decoder: context must be one of {CONTEXTS}, got {context!r}")
@@ -290,6 +302,16 @@ class Seq2Seq(Module):
                  attention: str | None = "additive", context: str = "init", reverse_input: bool = False,
                  dropout: float = 0.0, pad_index: int = 0, sos_index: int = 1, eos_index: int = 2):
         super().__init__()
+        _check_sizes("Seq2Seq", dropout, src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
+                     embed_size=embed_size, hidden_size=hidden_size, num_layers=num_layers)
+        _cell_types(cell, "Seq2Seq")
+        if attention is not None and attention not in KINDS:
+            raise ArgumentError(f"Seq2Seq: attention must be None or one of {KINDS}, got {attention!r}")
+        for name, index, vocab in (("pad_index", pad_index, min(src_vocab_size, tgt_vocab_size)),
+                                   ("sos_index", sos_index, tgt_vocab_size), ("eos_index", eos_index, tgt_vocab_size)):
+            if size(index, name, "Seq2Seq", minimum=0) >= vocab:
+                raise ArgumentError(f"Seq2Seq: {name}={index} is outside the vocabulary of {vocab} tokens "
+                                    f"(src_vocab_size={src_vocab_size}, tgt_vocab_size={tgt_vocab_size})")
         if bidirectional and attention in ("dot", "scaled_dot"):
             raise ArgumentError(f"Seq2Seq: {attention!r} attention scores the decoder's query (hidden_size="
                                 f"{hidden_size}) against the encoder memory by a dot product, but a bidirectional "

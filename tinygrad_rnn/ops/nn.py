@@ -154,8 +154,9 @@ def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: st
 
 def _check_targets(target: Tensor, classes: int, ignore_index: int) -> None:
     if _common.any_outside(target, 0, classes, allowed=ignore_index):
+        bad = _common.outside_values(target, 0, classes, ignore_index)
         raise IndexRangeError(f"cross_entropy: target values must lie in [0, {classes}) or equal "
-                                      f"ignore_index={ignore_index} (target shape {target.shape}){location()}")
+                              f"ignore_index={ignore_index}, got {bad} (target shape {target.shape}){location()}")
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
@@ -166,8 +167,8 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
         raise DTypeError(f"embedding: indices must be integers, got {input.dtype} (shape {input.shape}){location()}")
     count = weight.shape[0]
     if _common.any_outside(input, 0, count):
-        raise IndexRangeError(f"embedding: indices (shape {input.shape}) must lie in [0, {count}) for a "
-                                      f"weight of shape {weight.shape}{location()}")
+        raise IndexRangeError(f"embedding: indices (shape {input.shape}) must lie in [0, {count}) for a weight of "
+                              f"shape {weight.shape}, got {_common.outside_values(input, 0, count)}{location()}")
     if padding_idx is not None:
         if not -count <= padding_idx < count:
             raise IndexRangeError(f"embedding: padding_idx {padding_idx} is outside [0, {count}) for a weight of "

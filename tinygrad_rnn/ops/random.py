@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from ..errors import ArgumentTypeError
 from .. import backend as _backend
+from ..checks import sizes
 from ..engine import Tensor, _wrap
 
 
 def _draw(what: str, shape: tuple, dtype, requires_grad: bool, device, *params) -> Tensor:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+    shape = sizes(shape, what)
     dtype = dtype or _backend.get_default_dtype()
     if dtype not in _backend.FLOAT_DTYPES:
         raise ArgumentTypeError(f"{what}: random numbers come as a float dtype {_backend.FLOAT_DTYPES}, not {dtype!r}")
