@@ -287,7 +287,7 @@ def test_bad_arguments(device):
         x ** x
     with pytest.raises(ValueError, match=r"split: split_size must be >= 1, got 0"):
         tr.split(x, 0)
-    with pytest.raises(ValueError, match=r"chunk: chunks must be >= 1"):
+    with pytest.raises(ValueError, match=r"chunk: chunks must be an int >= 1"):
         tr.chunk(x, 0)
     with raises(tr.GradcheckError, r"gradcheck: input 0 \(shape \(2,\)\) disagrees"):
         wrong = tr.tensor([0.5, 1.0], dtype="float64", requires_grad=True, device=device)

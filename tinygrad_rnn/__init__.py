@@ -10,10 +10,10 @@
 >>> W.grad.shape
 (1, 1)
 """
-from . import backend, errors
+from . import backend, checks, errors
 from .backend import cuda_available, get_default_dtype, manual_seed, set_default_dtype
-from .errors import (AnomalyError, DeviceError, DTypeError, GraphError, IndexRangeError, ShapeError,
-                     TinygradRNNError)
+from .errors import (AnomalyError, ArgumentError, ArgumentTypeError, DeviceError, DTypeError, GraphError,
+                     IndexRangeError, MissingKeyError, ShapeError, TinygradRNNError)
 from .gradcheck import GradcheckError, gradcheck
 from .ops import (abs, add, argmax, cast, cat, chunk, concat, cross_entropy, div, dropout, embedding, exp, linear,
                   log, log_softmax, matmul, max, maximum, mean, minimum, mse_loss, mul, neg, permute, pow, rand, randn,
@@ -41,8 +41,7 @@ def ones(*shape, dtype=None, requires_grad: bool = False, device="cpu") -> Tenso
 def _filled(shape, value, dtype, requires_grad, device) -> Tensor:
     import numpy
 
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+    shape = checks.sizes(shape, "zeros" if value == 0.0 else "ones")
     return tensor(numpy.full(shape, value, dtype=dtype or get_default_dtype()), requires_grad=requires_grad,
                   device=device)
 

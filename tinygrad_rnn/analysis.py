@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .engine import Tensor, no_grad
+from .errors import ArgumentError, MissingKeyError
 from .graph import trace
 
 
@@ -44,21 +45,21 @@ def gradient_norms(loss: Tensor, name: str = "h", scope: str | None = None) -> d
     ``scope`` (e.g. ``"LSTM/l1"``) to keep one layer and direction.
     """
     if not loss.requires_grad:
-        raise ValueError("gradient_norms: the loss has no graph (made under no_grad, or from tensors that need no "
-                         "gradient)")
+        raise ArgumentError("gradient_norms: the loss has no graph (made under no_grad, or from tensors that need no "
+                            "gradient)")
     graph = trace(loss)
     nodes = [n for n in graph.find(name=name, scope=scope, kind="tensor") if n.step is not None]
     if not nodes:
         near = sorted({f"{n.name}@{n.scope}" for n in graph.nodes if n.name and n.step is not None})[:10]
-        raise KeyError(f"gradient_norms: no tensor named {name!r} with a time step"
-                       f"{f' in scope {scope!r}' if scope else ''}; named tensors here: {near}")
+        raise MissingKeyError(f"gradient_norms: no tensor named {name!r} with a time step"
+                              f"{f' in scope {scope!r}' if scope else ''}; named tensors here: {near}")
     watched, seen = [], set()
     for node in nodes:
         tensor = node.tensor
         if tensor is not None:
             if (node.scope, node.step) in seen:  # their norms would add up to a number that belongs to neither
-                raise ValueError(f"gradient_norms: two tensors named {name!r} in scope {node.scope!r} at step "
-                                 f"{node.step}; name one tensor per scope and step")
+                raise ArgumentError(f"gradient_norms: two tensors named {name!r} in scope {node.scope!r} at step "
+                                    f"{node.step}; name one tensor per scope and step")
             seen.add((node.scope, node.step))
             tensor.retain_grad()
             watched.append((node.scope, node.step, tensor))

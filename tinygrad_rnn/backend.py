@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import DeviceError
+from .errors import ArgumentError, ArgumentTypeError, DeviceError
 
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -32,7 +32,7 @@ def set_default_dtype(name: str) -> None:
     """
     global _default_dtype
     if name not in FLOAT_DTYPES:
-        raise TypeError(f"set_default_dtype: {name!r} is not a floating dtype; choose one of {FLOAT_DTYPES}")
+        raise ArgumentTypeError(f"set_default_dtype: {name!r} is not a floating dtype; choose one of {FLOAT_DTYPES}")
     _default_dtype = name
 
 
@@ -100,7 +100,7 @@ class Backend:
     # -- dtypes and conversion -------------------------------------------------
     def dtype(self, name: str):
         if name not in DTYPES:
-            raise TypeError(f"unknown dtype {name!r}; choose one of {DTYPES}")
+            raise ArgumentTypeError(f"unknown dtype {name!r}; choose one of {DTYPES}")
         return getattr(self.xp, name)
 
     def dtype_name(self, array) -> str:
@@ -118,7 +118,7 @@ class Backend:
         if self.is_array(data):  # this backend's own array: copied where it lives, not through the host
             name = dtype or self.dtype_name(data)
             if name not in DTYPES:
-                raise TypeError(f"tensor: dtype {name!r} is not supported; choose one of {DTYPES}")
+                raise ArgumentTypeError(f"tensor: dtype {name!r} is not supported; choose one of {DTYPES}")
             return self._copy(data, self.dtype(name))
         return self._from_host(self._host(data, dtype))
 
@@ -131,13 +131,19 @@ class Backend:
         return self._from_host(host), host_bounds(host)
 
     def _host(self, data, dtype: str | None) -> np.ndarray:
-        host = to_host(data)
+        try:
+            host = to_host(data)
+        except (ValueError, TypeError) as exc:  # ragged nested lists, objects NumPy cannot hold
+            raise ArgumentError(f"tensor: cannot make a tensor from this {type(data).__name__} ({exc})") from exc
+        if host.dtype.kind == "O":
+            raise ArgumentTypeError(f"tensor: cannot make a tensor from a {type(data).__name__} (holding "
+                                    f"{_kinds(data)}); give numbers, nested lists of one length, or an array")
         if dtype is None:
             dtype = host.dtype.name
             if not hasattr(data, "dtype"):
                 dtype = {"f": _default_dtype, "i": "int64", "u": "int64"}.get(host.dtype.kind, dtype)
         if dtype not in DTYPES:
-            raise TypeError(f"tensor: dtype {dtype!r} is not supported; choose one of {DTYPES}")
+            raise ArgumentTypeError(f"tensor: dtype {dtype!r} is not supported; choose one of {DTYPES}")
         return np.array(host, dtype=dtype, copy=True, order="C")
 
     def _from_host(self, host: np.ndarray):
@@ -290,7 +296,13 @@ class CupyBackend(Backend):
 
     def set_rng_state(self, state) -> None:
         if state is not None:
-            raise ValueError("set_rng_state: CuPy's generator state cannot be restored")
+            raise ArgumentError("set_rng_state: CuPy's generator state cannot be restored")
+
+
+def _kinds(data) -> str:
+    """The type names inside ``data`` (a container), for an error message."""
+    items = list(data.values()) if isinstance(data, dict) else data if isinstance(data, (list, tuple)) else [data]
+    return ", ".join(sorted({type(v).__name__ for v in items})) or "nothing"
 
 
 def to_host(data) -> np.ndarray:

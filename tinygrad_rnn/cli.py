@@ -1,9 +1,13 @@
 """The command line: ``tinygrad-rnn <command>`` or ``python -m tinygrad_rnn <command>``."""
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
+
+from .errors import ArgumentError, ArgumentTypeError, DeviceError
+from .tasks.options import Parser, nonnegative_int, positive_float
+
+USER_ERRORS = (ArgumentError, ArgumentTypeError, DeviceError)
 
 # the lectures' tasks: each module has main(argv) with its own options (--quick, --seed, ...)
 TASKS = {
@@ -28,17 +32,17 @@ def _demo(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn", description="Recurrent networks unrolled in the graph.")
+    parser = Parser(prog="tinygrad-rnn", description="Recurrent networks unrolled in the graph.")
     parser.add_argument("--version", action="version", version=f"tinygrad_rnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="train a small G2P seq2seq model for a minute and write the pictures and "
                                              "out/report.html")
-    demo.add_argument("--seconds", type=float, default=60.0, help="training time budget (default 60)")
+    demo.add_argument("--seconds", type=positive_float, default=60.0, help="training time budget (default 60)")
     demo.add_argument("--out", default="out", help="output folder (default out/)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=nonnegative_int, default=0)
     demo.set_defaults(run=_demo)
     for name, (_, summary) in TASKS.items():  # listed for --help; main() hands their options to the task itself
         commands.add_parser(name, help=summary + " (see: tinygrad-rnn " + name + " --help)", add_help=False)
@@ -46,11 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one command; a user error (a bad option, a bad value, a device this machine lacks) is one line on
+    stderr and exit status 2, never a traceback."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in TASKS:  # each task parses its own options (--quick, --seed, --help ...)
-        return importlib.import_module(TASKS[argv[0]][0]).main(argv[1:])
-    args = build_parser().parse_args(argv)
-    return args.run(args)
+    parser = build_parser()
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        parser.error(f"unrecognized option {argv[0]}: the options of the commands go after the command "
+                     f"(tinygrad-rnn COMMAND {argv[0]})")
+    try:
+        if argv and argv[0] in TASKS:  # each task parses its own options (--quick, --seed, --help ...)
+            return importlib.import_module(TASKS[argv[0]][0]).main(argv[1:])
+        args = parser.parse_args(argv)
+        return args.run(args)
+    except USER_ERRORS as error:  # what the library says of the user's input, said once, on one line
+        command = f"tinygrad-rnn {argv[0]}" if argv and argv[0] in TASKS else "tinygrad-rnn"
+        print(f"{command}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

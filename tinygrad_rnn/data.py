@@ -27,6 +27,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+from .checks import integers, size
+from .errors import ArgumentError, ArgumentTypeError
 
 PAD, SOS, EOS, UNK = "<pad>", "<sos>", "<eos>", "<unk>"
 SPECIALS = (PAD, SOS, EOS, UNK)
@@ -63,14 +65,15 @@ class Vocab:
         symbols = list(symbols)
         clash = [s for s in symbols if s in SPECIALS]
         if clash:
-            raise ValueError(f"Vocab: {clash} are reserved for the special symbols {list(SPECIALS)}")
+            raise ArgumentError(f"Vocab: {clash} are reserved for the special symbols {list(SPECIALS)}")
         if not all(isinstance(s, str) for s in symbols):
             bad = next(s for s in symbols if not isinstance(s, str))
-            raise TypeError(f"Vocab: symbols must be strings (so the vocabulary can be stored as JSON), got {bad!r}")
+            raise ArgumentTypeError(f"Vocab: symbols must be strings (so the vocabulary can be stored as JSON), "
+                                    f"got {bad!r}")
         self._itos: list[str] = list(SPECIALS) + symbols
         self._stoi: dict[str, int] = {s: i for i, s in enumerate(self._itos)}
         if len(self._stoi) != len(self._itos):
-            raise ValueError("Vocab: symbols must be unique")
+            raise ArgumentError("Vocab: symbols must be unique")
 
     @classmethod
     def build(cls, sequences: Iterable[Iterable[str]]) -> Vocab:
@@ -170,7 +173,7 @@ class Vocab:
         ids = [PAD_INDEX if i == IGNORE_INDEX else i for i in _as_int_list(ids)]
         bad = next((i for i in ids if not 0 <= i < len(self._itos)), None)
         if bad is not None:
-            raise ValueError(f"Vocab.decode: index {bad} is outside this vocabulary's 0..{len(self._itos) - 1}")
+            raise ArgumentError(f"Vocab.decode: index {bad} is outside this vocabulary's 0..{len(self._itos) - 1}")
         if not strip:
             return [self._itos[i] for i in ids]
         out = []
@@ -193,8 +196,8 @@ class Vocab:
             obj = json.loads(obj)
         specials = obj.get("specials", list(SPECIALS))
         if list(specials) != list(SPECIALS):
-            raise ValueError(f"Vocab.from_json: stored specials {specials} differ from this library's "
-                             f"{list(SPECIALS)}; the indices would not match")
+            raise ArgumentError(f"Vocab.from_json: stored specials {specials} differ from this library's "
+                                f"{list(SPECIALS)}; the indices would not match")
         return cls(obj["symbols"])
 
 
@@ -206,7 +209,7 @@ def _as_int_list(ids: Any) -> list[int]:
     if isinstance(ids, int):
         return [ids]
     if ids and isinstance(ids[0], list):
-        raise ValueError(f"Vocab.decode: expected a 1-D sequence of indices, got a nested one of length {len(ids)}")
+        raise ArgumentError(f"Vocab.decode: expected a 1-D sequence of indices, got a nested one of length {len(ids)}")
     return [int(i) for i in ids]
 
 
@@ -218,12 +221,32 @@ def pad(sequences: Sequence[Sequence[int]], pad_index: int = PAD_INDEX) -> tuple
     >>> ids.tolist(), lengths.tolist()
     ([[5, 6, 2], [7, 2, 0]], [3, 2])
     """
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
+        raise ArgumentTypeError(f"pad: sequences must be a list of integer sequences, got {type(sequences).__name__}")
+    rows = [_int_row(s, row) for row, s in enumerate(sequences)]
+    lengths = np.fromiter((len(s) for s in rows), dtype=np.int64, count=len(rows))
     width = int(lengths.max()) if len(lengths) else 0
-    ids = np.full((len(sequences), width), pad_index, dtype=np.int64)
-    for row, seq in enumerate(sequences):
+    ids = np.full((len(rows), width), pad_index, dtype=np.int64)
+    for row, seq in enumerate(rows):
         ids[row, :len(seq)] = seq
     return ids, lengths
+
+
+def _int_row(seq, row: int) -> np.ndarray:
+    """One sequence of ``pad`` as a 1-D integer array: floats are refused, not truncated (one NumPy conversion per
+    row, not a check per element: ``make_batch`` pads every batch)."""
+    try:
+        array = np.asarray(seq)
+    except (ValueError, TypeError) as exc:
+        raise ArgumentError(f"pad: sequences[{row}] is not a flat sequence of ints ({exc})") from exc
+    if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
+        raise ArgumentError(f"pad: sequences[{row}] must be a flat sequence of ints, got {_short(seq)}")
+    return array
+
+
+def _short(seq) -> str:
+    text = repr(seq if isinstance(seq, (list, tuple, str, int, float)) else np.asarray(seq).tolist())
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def mask_from_lengths(lengths: Sequence[int] | np.ndarray, T: int | None = None) -> np.ndarray:
@@ -232,9 +255,14 @@ def mask_from_lengths(lengths: Sequence[int] | np.ndarray, T: int | None = None)
     >>> mask_from_lengths([3, 1], 4).astype(int).tolist()
     [[1, 1, 1, 0], [1, 0, 0, 0]]
     """
-    lengths = np.asarray(lengths, dtype=np.int64)
+    values = integers(lengths.tolist() if hasattr(lengths, "tolist") else lengths, "lengths", "mask_from_lengths")
+    if any(n < 0 for n in values):
+        raise ArgumentError(f"mask_from_lengths: lengths must be >= 0, got {values}")
+    lengths = np.asarray(values, dtype=np.int64)
     if T is None:
         T = int(lengths.max()) if lengths.size else 0
+    elif size(T, "T", "mask_from_lengths", minimum=0) < (int(lengths.max()) if lengths.size else 0):
+        raise ArgumentError(f"mask_from_lengths: T={T} is shorter than the longest length {int(lengths.max())}")
     return np.arange(T, dtype=np.int64)[None, :] < lengths[:, None]
 
 
@@ -323,8 +351,13 @@ def bucket_batches(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], batch_s
     >>> [b.indices.tolist() for b in bucket_batches(pairs, 2, src_vocab=v, tgt_vocab=v, shuffle=False)]
     [[1, 3], [4, 2], [0]]
     """
-    if batch_size < 1:
-        raise ValueError(f"bucket_batches: batch_size must be at least 1, got {batch_size}")
+    batch_size = size(batch_size, "batch_size", "bucket_batches")  # checked at the call, not at the first next()
+    return _bucket_batches(pairs, batch_size, src_vocab, tgt_vocab, seed, epoch, shuffle, chunk_batches, drop_last,
+                           src_eos)
+
+
+def _bucket_batches(pairs, batch_size: int, src_vocab: Vocab, tgt_vocab: Vocab, seed: int, epoch: int,
+                    shuffle: bool, chunk_batches: int, drop_last: bool, src_eos: bool) -> Iterator[Batch]:
     lengths = np.fromiter((len(p[0]) for p in pairs), dtype=np.int64, count=len(pairs))
     if shuffle:
         rng = np.random.default_rng([seed, epoch])
@@ -436,7 +469,7 @@ class G2PData:
 
     def split(self, name: str) -> list[tuple[str, list[list[str]]]]:
         if name not in SPLITS:
-            raise ValueError(f"G2PData: split must be one of {SPLITS}, got {name!r}")
+            raise ArgumentError(f"G2PData: split must be one of {SPLITS}, got {name!r}")
         return getattr(self, name)
 
     def words(self, split: str) -> list[str]:
@@ -469,8 +502,8 @@ def load_g2p(seed: int = 0, test_words: int = G2P_TEST_WORDS, dev_words: int = G
     """
     lexicon = cmudict_lexicon()
     if test_words + dev_words >= len(lexicon):
-        raise ValueError(f"load_g2p: {test_words} test + {dev_words} dev words leave no training words out of "
-                         f"{len(lexicon)}")
+        raise ArgumentError(f"load_g2p: {test_words} test + {dev_words} dev words leave no training words out of "
+                            f"{len(lexicon)}")
     order = _split_order(seed)
     # each split is listed alphabetically (its own order is irrelevant; sorted output is easy to read and diff)
     parts = (sorted(order[:test_words]), sorted(order[test_words:test_words + dev_words]),

@@ -39,6 +39,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .checks import integers, number
+from .errors import ArgumentError, ArgumentTypeError
 from . import ops
 from .engine import Tensor, no_grad, tensor
 from .train import eval_mode
@@ -128,9 +130,9 @@ class TableModel:
     def __init__(self, probs, sos_index: int = 0, eos_index: int = 1, pad_index: int | None = None):
         table = np.asarray(probs, dtype=np.float64)
         if table.ndim != 2 or table.shape[0] != table.shape[1]:
-            raise ValueError(f"TableModel: probs must be a square (V, V) table, got shape {table.shape}")
+            raise ArgumentError(f"TableModel: probs must be a square (V, V) table, got shape {table.shape}")
         if (table < 0).any() or not np.allclose(table.sum(axis=1), 1.0):
-            raise ValueError("TableModel: every row of probs must be a distribution (non-negative, summing to 1)")
+            raise ArgumentError("TableModel: every row of probs must be a distribution (non-negative, summing to 1)")
         with np.errstate(divide="ignore"):  # log(0) = -inf is the impossible token
             self.logits = np.log(table)
         self.sos_index, self.eos_index = sos_index, eos_index
@@ -161,30 +163,30 @@ def _evaluating(model):
 def _check_source(fn: str, src, src_lengths, max_len: int) -> np.ndarray:
     """The source lengths as host ints, after checking the arguments every decoder shares."""
     if not isinstance(src, Tensor):
-        raise TypeError(f"{fn}: src must be a tinygrad_rnn Tensor of token ids, got {type(src).__name__}")
+        raise ArgumentTypeError(f"{fn}: src must be a tinygrad_rnn Tensor of token ids, got {type(src).__name__}")
     if src.ndim != 2 or src.shape[0] == 0:
-        raise ValueError(f"{fn}: src must have shape (B, S) with B >= 1, got {src.shape}")
+        raise ArgumentError(f"{fn}: src must have shape (B, S) with B >= 1, got {src.shape}")
     if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
-        raise ValueError(f"{fn}: max_len must be an int >= 1, got {max_len!r}")
+        raise ArgumentError(f"{fn}: max_len must be an int >= 1, got {max_len!r}")
     batch, width = src.shape
     if width == 0:
-        raise ValueError(f"{fn}: empty source: src has shape {src.shape}")
+        raise ArgumentError(f"{fn}: empty source: src has shape {src.shape}")
     if src_lengths is None:
         lengths = np.full(batch, width, dtype=np.int64)
     else:
         lengths = np.asarray(src_lengths.numpy() if isinstance(src_lengths, Tensor) else src_lengths)
         if lengths.shape != (batch,):
-            raise ValueError(f"{fn}: src_lengths must hold one length per row of src {src.shape}, got shape "
-                             f"{lengths.shape}")
-        lengths = lengths.astype(np.int64)
+            raise ArgumentError(f"{fn}: src_lengths must hold one length per row of src {src.shape}, got shape "
+                                f"{lengths.shape}")
+        lengths = np.asarray(integers(lengths.tolist(), "src_lengths", fn), dtype=np.int64)
     empty = np.flatnonzero(lengths < 1)
     if empty.size:
-        raise ValueError(f"{fn}: empty source: src_lengths[{empty[0]}] = {lengths[empty[0]]}; every row needs at "
-                         "least one token")
+        raise ArgumentError(f"{fn}: empty source: src_lengths[{empty[0]}] = {lengths[empty[0]]}; every row needs at "
+                            "least one token")
     too_long = np.flatnonzero(lengths > width)
     if too_long.size:
-        raise ValueError(f"{fn}: src_lengths[{too_long[0]}] = {lengths[too_long[0]]} is longer than src "
-                         f"({width} columns)")
+        raise ArgumentError(f"{fn}: src_lengths[{too_long[0]}] = {lengths[too_long[0]]} is longer than src "
+                            f"({width} columns)")
     return lengths
 
 
@@ -192,8 +194,8 @@ def _step(model, last: np.ndarray, state, encoded, device: str):
     """One decode_step for the running hypotheses: host log-probabilities (N, V) in float64 and host weights."""
     logits, state, weights = model.decode_step(tensor(last, dtype="int64", device=device), state, encoded)
     if logits.ndim != 2 or logits.shape[0] != last.shape[0]:
-        raise ValueError(f"decode_step returned logits of shape {logits.shape} for {last.shape[0]} tokens; "
-                         "expected (N, V)")
+        raise ArgumentError(f"decode_step returned logits of shape {logits.shape} for {last.shape[0]} tokens; "
+                            "expected (N, V)")
     logp = ops.log_softmax(logits, dim=-1).numpy().astype(np.float64)
     return logp, state, (None if weights is None else np.asarray(weights.numpy()))
 
@@ -275,9 +277,9 @@ def sample(model, src: Tensor, src_lengths=None, max_len: int = 50, temperature:
 
 def _check_sampling(fn: str, temperature: float, top_k) -> None:
     if not temperature > 0:
-        raise ValueError(f"{fn}: temperature must be > 0, got {temperature!r} (use greedy for the limit 0)")
+        raise ArgumentError(f"{fn}: temperature must be > 0, got {temperature!r} (use greedy for the limit 0)")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
-        raise ValueError(f"{fn}: top_k must be an int >= 1 or None, got {top_k!r}")
+        raise ArgumentError(f"{fn}: top_k must be an int >= 1 or None, got {top_k!r}")
 
 
 def draw(scores: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
@@ -374,14 +376,14 @@ def beam_search(model, src: Tensor, src_lengths=None, beam_width: int = 5, max_l
     lengths = _check_source("beam_search", src, src_lengths, max_len)
     for name, value in (("beam_width", beam_width), ("nbest", nbest)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"beam_search: {name} must be an int >= 1, got {value!r}")
+            raise ArgumentError(f"beam_search: {name} must be an int >= 1, got {value!r}")
     if nbest > beam_width:
-        raise ValueError(f"beam_search: nbest = {nbest} is larger than beam_width = {beam_width}; a beam cannot "
-                         "return more hypotheses than it keeps")
+        raise ArgumentError(f"beam_search: nbest = {nbest} is larger than beam_width = {beam_width}; a beam cannot "
+                            "return more hypotheses than it keeps")
     batch = src.shape[0]
     if record_tree and not 0 <= tree_row < batch:
-        raise ValueError(f"beam_search: tree_row = {tree_row} is outside the batch of {batch} rows")
-    alpha = float(length_penalty)
+        raise ArgumentError(f"beam_search: tree_row = {tree_row} is outside the batch of {batch} rows")
+    alpha = number(length_penalty, "length_penalty", "beam_search")
     eos, width = model.eos_index, int(beam_width)
     tree = BeamTree(tree_row, width, alpha, eos) if record_tree else None
 

@@ -16,10 +16,12 @@ so no op reduces its own gradients back to its inputs' shapes.
 from __future__ import annotations
 
 import itertools
+import numbers
 import weakref
 
 from . import backend as _backend
-from .errors import DTypeError, DeviceError, GraphError, IndexRangeError, ShapeError, TinygradRNNError
+from .errors import (ArgumentError, ArgumentTypeError, DeviceError, DTypeError, GraphError, IndexRangeError,
+                     ShapeError, TinygradRNNError)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Graph-building state: read once per op, so it lives in plain module globals rather than context objects.
@@ -85,7 +87,7 @@ class scope:
     def __init__(self, *names: str):
         for name in names:
             if not name or "/" in str(name):
-                raise ValueError(f"scope: name {name!r} must be non-empty and contain no '/'")
+                raise ArgumentError(f"scope: name {name!r} must be non-empty and contain no '/'")
         self.names = tuple(str(name) for name in names)
 
     def __enter__(self):
@@ -113,6 +115,8 @@ class step:
     __slots__ = ("t", "_previous")
 
     def __init__(self, t: int):
+        if t.__class__ is not int and (isinstance(t, bool) or not isinstance(t, numbers.Integral)):
+            raise ArgumentTypeError(f"step: the time step must be an int, got {t!r} ({type(t).__name__})")
         self.t = int(t)
 
     def __enter__(self):
@@ -344,7 +348,7 @@ class Tensor:
 
     def __len__(self) -> int:
         if not self.shape:
-            raise TypeError("len() of a 0-d tensor")
+            raise ArgumentTypeError("len() of a 0-d tensor")
         return self.shape[0]
 
     def __repr__(self) -> str:
@@ -355,7 +359,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.numel() != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+            raise ArgumentError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.item())
 
     def __hash__(self) -> int:
@@ -372,7 +376,7 @@ class Tensor:
 
     def item(self):
         if self.numel() != 1:
-            raise ValueError(f"item: tensor of shape {self.shape} has {self.numel()} elements, not one")
+            raise ArgumentError(f"item: tensor of shape {self.shape} has {self.numel()} elements, not one")
         return self._backend.item(self.data)
 
     def detach(self) -> "Tensor":
@@ -458,6 +462,9 @@ class Tensor:
     def register_hook(self, hook) -> "HookHandle":
         """Call ``hook(grad)`` with this tensor's gradient (an array) as it flows; a non-None return replaces it.
         Returns a handle whose ``remove()`` takes the hook off again, as in PyTorch."""
+        if not callable(hook):
+            raise ArgumentTypeError(f"register_hook: hook must be callable (grad -> grad or None), got "
+                                    f"{type(hook).__name__}")
         if not self.requires_grad:
             raise GraphError("register_hook: this tensor does not require grad, so no gradient will reach it")
         self._watch()
@@ -644,13 +651,14 @@ def pass_bounds(out: Tensor, source: Tensor, rows_kept: bool = True) -> Tensor:
     return out
 
 
-def constant(value, like: Tensor) -> Tensor:
+def constant(value, like: Tensor, label: str = "") -> Tensor:
     """A Python number as an operand next to ``like``: it stays a weak scalar, so ``x * 2`` keeps ``x``'s dtype.
     A NumPy scalar counts as the Python number it holds, as in PyTorch."""
     if hasattr(value, "item") and getattr(value, "shape", None) == ():
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a Tensor or a Python number, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{label or 'operand'}: expected a Tensor or a Python number, got "
+                                f"{type(value).__name__} (next to a tensor of shape {like.shape})")
     if isinstance(value, float) and like.dtype not in _backend.FLOAT_DTYPES:
         raise DTypeError(f"a float operand {value!r} with a {like.dtype} tensor would silently upcast; "
                          "convert the tensor with .to('float32') first")

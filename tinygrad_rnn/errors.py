@@ -27,3 +27,21 @@ class GraphError(TinygradRNNError, RuntimeError):
 
 class AnomalyError(TinygradRNNError, FloatingPointError):
     """Raised under ``detect_anomaly()`` at the first op whose forward or backward produced NaN or Inf."""
+
+
+class ArgumentError(TinygradRNNError, ValueError):
+    """An argument whose value the function cannot take: a size below 1, a probability outside [0, 1], NaN, an
+    unknown option (still caught by ``except ValueError``)."""
+
+
+class ArgumentTypeError(TinygradRNNError, TypeError):
+    """An argument of the wrong kind: a tuple where a tensor goes, a tensor where an int dim goes, a string of digits
+    as lengths (still caught by ``except TypeError``)."""
+
+
+class MissingKeyError(TinygradRNNError, KeyError):
+    """A key or name that is not there: a state dict's missing or unexpected keys, a tensor not in a graph (still
+    caught by ``except KeyError``; printed as its message, not as a quoted key)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()

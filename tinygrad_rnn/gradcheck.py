@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DTypeError, TinygradRNNError
+from .errors import ArgumentError, DTypeError, TinygradRNNError
 from .engine import Tensor, no_grad, tensor
 
 
@@ -51,7 +51,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     inputs = list(inputs)
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
-        raise ValueError("gradcheck: no input has requires_grad=True")
+        raise ArgumentError("gradcheck: no input has requires_grad=True")
     for i in checked:
         if inputs[i].dtype != "float64":
             raise DTypeError(f"gradcheck: input {i} is {inputs[i].dtype}; finite differences need float64")
@@ -69,7 +69,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         term = (o * tensor(w, dtype=o.dtype, device=o.device)).sum()
         total = term if total is None else total + term
     if total is None:
-        raise ValueError("gradcheck: no output depends on an input that requires grad")
+        raise ArgumentError("gradcheck: no output depends on an input that requires grad")
     analytic = _analytic_gradients(total, [inputs[i] for i in checked])
     for i, grad in zip(checked, analytic):
         t = inputs[i]

@@ -29,7 +29,7 @@ import weakref
 from collections import deque
 
 from .engine import Tensor
-from .errors import GraphError
+from .errors import ArgumentError, GraphError, MissingKeyError
 from .nn.module import Parameter
 
 _LEAF_KINDS = ("param", "input", "const")
@@ -135,9 +135,9 @@ class Graph:
         node = self._by_id.get(self._tensor_ids.get(id(tensor), ""))
         if node is None or node.tensor is not tensor:
             where = _where(tensor.scope, tensor.step)
-            raise KeyError(f"node_of: the tensor (shape {tensor.shape}, name {tensor.name!r}{where}) is not in this "
-                           f"graph{'' if self.level == 'op' else f' (collapsed to {self.level} level)'}"
-                           f"{self._nearby(tensor.name, tensor.scope, tensor.step)}")
+            raise MissingKeyError(f"node_of: the tensor (shape {tensor.shape}, name {tensor.name!r}{where}) is not in "
+                                  f"this graph{'' if self.level == 'op' else f' (collapsed to {self.level} level)'}"
+                                  f"{self._nearby(tensor.name, tensor.scope, tensor.step)}")
         return node
 
     def _nearby(self, name, scope: str, step) -> str:
@@ -161,11 +161,12 @@ class Graph:
                 not isinstance(node, Node) or self.parent is None or self.parent._by_id.get(node_id) is node):
             return stand_in
         if isinstance(node, Node):
-            raise KeyError(f"{where}: the node {node.label or node.kind!r} ({node.kind}{_where(node.scope, node.step)}"
-                           f", id {node_id}) is not in this graph{self._nearby(node.name, node.scope, node.step)}")
+            nearby = self._nearby(node.name, node.scope, node.step)
+            raise MissingKeyError(f"{where}: the node {node.label or node.kind!r} ({node.kind}"
+                                  f"{_where(node.scope, node.step)}, id {node_id}) is not in this graph{nearby}")
         close = difflib.get_close_matches(str(node_id), list(self._by_id), n=3)
-        raise KeyError(f"{where}: no node {node_id!r} in this graph of {len(self.nodes)} nodes"
-                       + (f"; ids like it: {', '.join(close)}" if close else ""))
+        raise MissingKeyError(f"{where}: no node {node_id!r} in this graph of {len(self.nodes)} nodes"
+                              + (f"; ids like it: {', '.join(close)}" if close else ""))
 
     def find(self, name: str | None = None, scope: str | None = None, step: int | None = None,
              kind: str | None = None, label: str | None = None) -> list:
@@ -352,7 +353,7 @@ class Graph:
         True
         """
         if level not in LEVELS:
-            raise ValueError(f"collapse: level {level!r} is not one of {', '.join(LEVELS)}")
+            raise ArgumentError(f"collapse: level {level!r} is not one of {', '.join(LEVELS)}")
         if level == "op":
             return self
         keys = self._group_keys(level)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
+from .errors import ArgumentError
 
 __all__ = ["edit_distance", "closest_reference", "phoneme_error_rate", "word_error_rate", "error_rate_by_length"]
 
@@ -48,7 +49,7 @@ def closest_reference(hypothesis: Sequence[Any], references: Sequence[Sequence[A
     (1, 1)
     """
     if len(references) == 0:
-        raise ValueError("closest_reference: every example needs at least one reference")
+        raise ArgumentError("closest_reference: every example needs at least one reference")
     best = None
     for k, ref in enumerate(references):
         key = (edit_distance(hypothesis, ref), len(ref), k)
@@ -59,7 +60,7 @@ def closest_reference(hypothesis: Sequence[Any], references: Sequence[Sequence[A
 
 def _check(hypotheses: Sequence, references_list: Sequence, name: str) -> None:
     if len(hypotheses) != len(references_list):
-        raise ValueError(f"{name}: {len(hypotheses)} hypotheses but {len(references_list)} reference lists")
+        raise ArgumentError(f"{name}: {len(hypotheses)} hypotheses but {len(references_list)} reference lists")
 
 
 def phoneme_error_rate(hypotheses: Sequence[Sequence[Any]], references_list: Sequence[Sequence[Sequence[Any]]]
@@ -107,7 +108,7 @@ def word_error_rate(hypotheses: Sequence[Sequence[Any]], references_list: Sequen
     wrong = 0
     for hyp, refs in zip(hypotheses, references_list):
         if len(refs) == 0:
-            raise ValueError("word_error_rate: every example needs at least one reference")
+            raise ArgumentError("word_error_rate: every example needs at least one reference")
         hyp = list(hyp)  # a tuple and a list with the same symbols are the same pronunciation
         wrong += not any(hyp == list(ref) for ref in refs)
     return wrong / len(hypotheses)
@@ -129,10 +130,10 @@ def error_rate_by_length(words: Sequence[Sequence[Any]], hypotheses: Sequence[Se
     """
     _check(hypotheses, references_list, "error_rate_by_length")
     if len(words) != len(hypotheses):
-        raise ValueError(f"error_rate_by_length: {len(words)} words but {len(hypotheses)} hypotheses")
+        raise ArgumentError(f"error_rate_by_length: {len(words)} words but {len(hypotheses)} hypotheses")
     bounds = list(buckets)
     if any(b <= a for a, b in zip(bounds, bounds[1:])) or (bounds and bounds[0] < 1):
-        raise ValueError(f"error_rate_by_length: buckets must be increasing positive upper bounds, got {buckets}")
+        raise ArgumentError(f"error_rate_by_length: buckets must be increasing positive upper bounds, got {buckets}")
     labels = [f"{lo}-{hi}" for lo, hi in zip([1] + [b + 1 for b in bounds], bounds)]
     labels.append(f"{bounds[-1] + 1}+" if bounds else "1+")
     groups: dict[int, list[int]] = {}

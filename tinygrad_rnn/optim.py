@@ -16,18 +16,34 @@ import math
 import numbers
 
 from . import backend as _backend
+from .checks import number
 from .engine import Tensor, _wrap, no_grad
-from .errors import DeviceError
+from .errors import ArgumentError, ArgumentTypeError, DeviceError
+
+
+def _what(value) -> str:
+    return f"a Tensor of shape {value.shape}" if isinstance(value, Tensor) else f"{type(value).__name__} {value!r:.60}"
 
 
 class Optimizer:
     """Holds parameter groups (a list of parameters, or of dicts with their own hyper-parameters) and state."""
 
     def __init__(self, params, defaults: dict):
+        who = type(self).__name__
+        if isinstance(params, Tensor) or not hasattr(params, "__iter__"):
+            raise ArgumentTypeError(f"{who}: params must be an iterable of tensors (model.parameters()) or of "
+                                    f"parameter groups (dicts), got {_what(params)}")
         params = list(params)
         if not params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise ArgumentError(f"{who}: got an empty parameter list")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            if not isinstance(group, dict) or "params" not in group:
+                raise ArgumentTypeError(f"{who}: a parameter group must be a dict with a 'params' entry, got "
+                                        f"{_what(group)}")
+            for name in ("lr", "momentum", "dampening", "weight_decay", "eps"):
+                if name in group:
+                    number(group[name], name, who, low=0.0)
         self.defaults = defaults
         self.param_groups = []
         seen = set()
@@ -36,13 +52,13 @@ class Optimizer:
             for p in group["params"]:
                 # as torch.optim: a frozen parameter (requires_grad=False) is accepted and simply never stepped
                 if not isinstance(p, Tensor):
-                    raise TypeError(f"{type(self).__name__}: can only optimise tensors, got {type(p).__name__}")
+                    raise ArgumentTypeError(f"{type(self).__name__}: can only optimise tensors, got {type(p).__name__}")
                 if not p.is_leaf:
-                    raise ValueError(f"{type(self).__name__}: cannot optimise a non-leaf tensor (shape {p.shape}); "
-                                     "optimise the leaf it was computed from")
+                    raise ArgumentError(f"{type(self).__name__}: cannot optimise a non-leaf tensor (shape {p.shape}); "
+                                        "optimise the leaf it was computed from")
                 if id(p) in seen:
-                    raise ValueError(f"{type(self).__name__}: a parameter (shape {p.shape}) is listed twice; it "
-                                     "would be stepped twice per step()")
+                    raise ArgumentError(f"{type(self).__name__}: a parameter (shape {p.shape}) is listed twice; it "
+                                        "would be stepped twice per step()")
                 seen.add(id(p))
             self.param_groups.append(group)
         self.state: dict[int, dict] = {}
@@ -93,9 +109,12 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ArgumentTypeError(f"{type(self).__name__}.load_state_dict: state_dict must be a dict with 'state' "
+                                    f"and 'param_groups' (what state_dict() returns), got {_what(state_dict)}")
         params = [p for _, p in self._params()]
         if len(state_dict["param_groups"]) != len(self.param_groups):
-            raise ValueError("load_state_dict: the number of parameter groups differs")
+            raise ArgumentError("load_state_dict: the number of parameter groups differs")
         for group, saved in zip(self.param_groups, state_dict["param_groups"]):
             for k, v in saved.items():
                 # state_dict() writes tuples (Adam's betas) as lists; give the group back the type it had
@@ -112,10 +131,11 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
-        if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0 (got {lr}, {momentum}, {weight_decay})")
+        for name, value in (("lr", lr), ("momentum", momentum), ("dampening", dampening),
+                            ("weight_decay", weight_decay)):
+            number(value, name, "SGD", low=0.0)
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
+            raise ArgumentError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov))
 
@@ -142,8 +162,12 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
-        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"Adam: invalid lr={lr}, betas={betas} or eps={eps}")
+        number(lr, "lr", "Adam", low=0.0), number(eps, "eps", "Adam", low=0.0)
+        number(weight_decay, "weight_decay", "Adam", low=0.0)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ArgumentTypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        for k, beta in enumerate(betas):
+            number(beta, f"betas[{k}]", "Adam", 0.0, 1.0, open_high=True)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
     def _update(self, data, grad, state, group, backend):
@@ -225,8 +249,8 @@ def _plain(value, where: str):
     if getattr(value, "shape", None) == () and hasattr(value, "dtype"):  # a 0-d array or a NumPy bool
         kind = str(value.dtype)
         return bool(value) if "bool" in kind else float(value) if "float" in kind else int(value)
-    raise TypeError(f"Optimizer.state_dict: {where} holds a {type(value).__name__}, which a checkpoint cannot "
-                    "store; use numbers, strings, bools, lists or dicts")
+    raise ArgumentTypeError(f"Optimizer.state_dict: {where} holds a {type(value).__name__}, which a checkpoint cannot "
+                            "store; use numbers, strings, bools, lists or dicts")
 
 
 def _with_grads(parameters) -> list:
@@ -243,6 +267,7 @@ def grad_norm(parameters, norm_type: float = 2.0) -> Tensor:
     >>> grad_norm([w]).item()
     5.0
     """
+    number(norm_type, "norm_type", "grad_norm", low=0.0, open_low=True)
     params = _with_grads(parameters)
     if not params:
         return Tensor(0.0)
@@ -271,6 +296,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
     >>> clip_grad_norm_([w], 1.0).item(), [round(g, 3) for g in w.grad.tolist()]
     (5.0, [0.6, 0.8])
     """
+    number(max_norm, "max_norm", "clip_grad_norm_", low=0.0)
+    number(norm_type, "norm_type", "clip_grad_norm_", low=0.0, open_low=True)
     params = _with_grads(parameters)
     total = grad_norm(params, norm_type)
     if not params or max_norm == math.inf:
@@ -287,6 +314,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
 
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value]."""
+    number(clip_value, "clip_value", "clip_grad_value_", low=0.0)
     for p in _with_grads(parameters):
         xp = p._backend.xp
         p.grad = xp.clip(p.grad, -clip_value, clip_value)

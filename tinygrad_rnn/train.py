@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
+from .errors import ArgumentError
 from . import backend as _backend
 from . import ops
 from .engine import Tensor, no_grad
@@ -74,9 +75,9 @@ class ReduceLROnPlateau:
     def __init__(self, optimizer, mode: str = "min", factor: float = 0.5, patience: int = 2,
                  threshold: float = 1e-4, min_lr: float = 0.0):
         if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+            raise ArgumentError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
         if not 0.0 < factor < 1.0:
-            raise ValueError(f"ReduceLROnPlateau: factor must lie in (0, 1), got {factor}")
+            raise ArgumentError(f"ReduceLROnPlateau: factor must lie in (0, 1), got {factor}")
         self.optimizer, self.mode, self.factor = optimizer, mode, factor
         self.patience, self.threshold, self.min_lr = patience, threshold, min_lr
         self.best, self.bad_checks = None, 0
@@ -122,9 +123,9 @@ class EarlyStopping:
 
     def __init__(self, patience: int = 3, mode: str = "min", min_delta: float = 0.0):
         if mode not in ("min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
+            raise ArgumentError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
         if patience < 1:
-            raise ValueError(f"EarlyStopping: patience must be >= 1, got {patience}")
+            raise ArgumentError(f"EarlyStopping: patience must be >= 1, got {patience}")
         self.patience, self.mode, self.min_delta = patience, mode, min_delta
         self.best, self.best_check, self.checks = None, -1, 0
 
@@ -165,7 +166,7 @@ def tbptt_windows(length: int, k1: int, k2: int) -> list[tuple[int, int, int]]:
     [(0, 2, 4), (2, 4, 8), (4, 10, 10)]
     """
     if not 1 <= k1 <= k2:
-        raise ValueError(f"tbptt: need 1 <= k1 <= k2, got k1={k1}, k2={k2}")
+        raise ArgumentError(f"tbptt: need 1 <= k1 <= k2, got k1={k1}, k2={k2}")
     ends = list(range(k1, length, k1)) + [length] if length > 0 else []
     starts = [max(0, end - k2) for end in ends]
     splits = starts[1:] + [length]  # each window splits where the next one starts; the last runs to its end

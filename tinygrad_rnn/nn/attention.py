@@ -30,8 +30,9 @@ import math
 import numpy as np
 
 from .. import ops
+from ..checks import size
 from ..engine import Tensor, bounds_of, location, scope
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from ..ops._common import as_tensor_like
 from .layers import Linear
 from .module import Module
@@ -50,6 +51,11 @@ class _Attention(Module):
 
     def __init__(self, query_size: int | None, key_size: int | None):
         super().__init__()
+        who = type(self).__name__
+        if query_size is not None:
+            query_size = size(query_size, "query_size", who)
+        if key_size is not None:
+            key_size = size(key_size, "key_size", who)
         self.query_size, self.key_size = query_size, key_size
 
     # -- what a scoring function defines --------------------------------------------------------------------------
@@ -72,9 +78,12 @@ class _Attention(Module):
                 projected_keys: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``(context (B, Dv), weights (B, S))`` of ``query`` (B, Dq) over ``keys`` (B, S, Dk) and ``values``
         (B, S, Dv) (the keys when None); ``mask`` (B, S) bool is False at padding, which gets weight 0."""
+        name = type(self).__name__
+        for what, value in (("query", query), ("keys", keys), ("values", values), ("projected_keys", projected_keys)):
+            if value is not None and not isinstance(value, Tensor):
+                raise ArgumentTypeError(f"{name}: {what} must be a Tensor, got {type(value).__name__}{location()}")
         values = keys if values is None else values
         self._check_keys(keys)
-        name = type(self).__name__
         batch, length = keys.shape[0], keys.shape[1]
         if query.ndim != 2 or (self.query_size is not None and query.shape[1] != self.query_size):
             raise ShapeError(f"{name}: query of shape {query.shape} does not fit (expects (batch, "
@@ -194,8 +203,7 @@ class GeneralAttention(DotAttention):
     """
 
     def __init__(self, query_size: int, key_size: int, dtype=None, device="cpu"):
-        super().__init__()
-        self.query_size, self.key_size = query_size, key_size
+        _Attention.__init__(self, query_size, key_size)
         self.key_layer = Linear(key_size, query_size, bias=False, dtype=dtype, device=device)
 
     def _project(self, keys: Tensor) -> Tensor:
@@ -216,7 +224,7 @@ class AdditiveAttention(_Attention):
 
     def __init__(self, query_size: int, key_size: int, hidden_size: int | None = None, dtype=None, device="cpu"):
         super().__init__(query_size, key_size)
-        self.hidden_size = hidden_size or query_size
+        self.hidden_size = query_size if hidden_size is None else size(hidden_size, "hidden_size", type(self).__name__)
         self.key_layer = Linear(key_size, self.hidden_size, bias=False, dtype=dtype, device=device)
         self.query_layer = Linear(query_size, self.hidden_size, bias=False, dtype=dtype, device=device)
         self.energy_layer = Linear(self.hidden_size, 1, bias=False, dtype=dtype, device=device)
@@ -250,11 +258,11 @@ def make_attention(kind: str, query_size: int, key_size: int, hidden: int | None
     """
     if kind in ("dot", "scaled_dot"):
         if query_size != key_size:
-            raise ValueError(f"make_attention({kind!r}): dot-product scores need query_size == key_size, got "
-                             f"{query_size} and {key_size}; use 'general' or 'additive' for different sizes")
+            raise ArgumentError(f"make_attention({kind!r}): dot-product scores need query_size == key_size, got "
+                                f"{query_size} and {key_size}; use 'general' or 'additive' for different sizes")
         return DotAttention(query_size) if kind == "dot" else ScaledDotAttention(query_size)
     if kind == "general":
         return GeneralAttention(query_size, key_size, dtype=dtype, device=device)
     if kind == "additive":
         return AdditiveAttention(query_size, key_size, hidden, dtype=dtype, device=device)
-    raise ValueError(f"make_attention: unknown attention kind {kind!r}; choose one of {KINDS}")
+    raise ArgumentError(f"make_attention: unknown attention kind {kind!r}; choose one of {KINDS}")

@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 
 from .. import ops
+from ..checks import size
 from ..engine import Tensor, _wrap, location
-from ..errors import ShapeError
+from ..errors import ArgumentError, ArgumentTypeError, ShapeError
 from ..ops.recurrent import GRUStep, LSTMStep, RNNStep
 from . import init
 from .layers import _empty
@@ -34,6 +35,8 @@ class _Cell(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, fused: bool, dtype, device):
         super().__init__()
+        who = type(self).__name__
+        input_size, hidden_size = size(input_size, "input_size", who), size(hidden_size, "hidden_size", who)
         self.input_size, self.hidden_size, self.bias, self.fused = input_size, hidden_size, bias, fused
         rows = self.gates * hidden_size
         self._bound = 1.0 / math.sqrt(hidden_size) if hidden_size else 0.0
@@ -74,6 +77,9 @@ class _Cell(Module):
 
     def _batched(self, x: Tensor) -> tuple[Tensor, bool]:
         """``x`` as (B, input_size), and whether it came without a batch axis."""
+        if not isinstance(x, Tensor):
+            raise ArgumentTypeError(f"{type(self).__name__}: input must be a Tensor of shape (batch, "
+                                    f"{self.input_size}), got {type(x).__name__}")
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ShapeError(f"{type(self).__name__}: input of shape {x.shape} does not fit input_size="
                              f"{self.input_size} (expects (batch, {self.input_size}) or ({self.input_size},))"
@@ -82,6 +88,9 @@ class _Cell(Module):
 
     def _state(self, state: Tensor | None, x: Tensor, unbatched: bool, what: str = "hx") -> Tensor:
         batch = x.shape[0]
+        if state is not None and not isinstance(state, Tensor):
+            raise ArgumentTypeError(f"{type(self).__name__}: {what} must be a Tensor of shape ({batch}, "
+                                    f"{self.hidden_size}), got {type(state).__name__}{location()}")
         if state is None:  # zeros, as PyTorch: a leaf outside the graph
             xp = x._backend.xp
             return _wrap(xp.zeros((batch, self.hidden_size), dtype=x.data.dtype), False, x._backend, None, 0)
@@ -113,7 +122,7 @@ class RNNCell(_Cell):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  fused: bool = True, dtype=None, device="cpu"):
         if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"RNNCell: nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
+            raise ArgumentError(f"RNNCell: nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, bias, fused, dtype, device)
         self.nonlinearity = nonlinearity
 
@@ -148,7 +157,7 @@ class LSTMCell(_Cell):
                  dtype=None, device="cpu"):
         super().__init__(input_size, hidden_size, bias, fused, dtype, device)
         if coupled and not forget_gate:
-            raise ValueError("LSTMCell: coupled=True (f = 1 − i) needs forget_gate=True")
+            raise ArgumentError("LSTMCell: coupled=True (f = 1 − i) needs forget_gate=True")
         self.peephole, self.coupled, self.forget_gate = peephole, coupled, forget_gate
         if bias:
             init.set_forget_bias_(self, forget_bias)
@@ -159,8 +168,13 @@ class LSTMCell(_Cell):
             self.weight_co = self._uniform((hidden_size,), dtype, device)
 
     def initial_state(self, state, x: Tensor, unbatched: bool = False) -> tuple[Tensor, Tensor]:
-        h, c = (None, None) if state is None else state
-        return self._state(h, x, unbatched, "h"), self._state(c, x, unbatched, "c")
+        if state is None:
+            return self._state(None, x, unbatched, "h"), self._state(None, x, unbatched, "c")
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            got = f"a {type(state).__name__}" + (f" of {len(state)}" if isinstance(state, (tuple, list)) else "")
+            raise ArgumentTypeError(f"{type(self).__name__}: hx must be a pair (h_0, c_0), got {got}{location()}")
+        h, c = state
+        return self._state(h, x, unbatched, "hx[0] (h_0)"), self._state(c, x, unbatched, "hx[1] (c_0)")
 
     def step(self, gx: Tensor, state: tuple) -> tuple[Tensor, Tensor]:
         """(h', c') from the projected input ``gx`` (B, 4H) and the state (h, c)."""

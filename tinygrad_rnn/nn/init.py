@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 
 from ..backend import get_backend
+from ..checks import number
 from ..engine import Tensor, _wrap
+from ..errors import ArgumentError, ArgumentTypeError
 
 
 def _fill(tensor: Tensor, data) -> Tensor:
@@ -19,15 +21,28 @@ def _fill(tensor: Tensor, data) -> Tensor:
     return tensor
 
 
+def _check_tensor(tensor, who: str, matrix: bool = False) -> None:
+    if not isinstance(tensor, Tensor):
+        raise ArgumentTypeError(f"{who}: tensor must be a Tensor (e.g. a Parameter), got {type(tensor).__name__}")
+    if matrix and tensor.ndim < 2:
+        raise ArgumentError(f"{who}: needs at least 2 dimensions (fan in and fan out), got shape {tensor.shape}")
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    _check_tensor(tensor, "uniform_")
+    if not number(a, "a", "uniform_") <= number(b, "b", "uniform_"):
+        raise ArgumentError(f"uniform_: needs a <= b, got a={a!r}, b={b!r}")
     return _fill(tensor, tensor._backend.uniform(tensor.shape, a, b, tensor.dtype))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    _check_tensor(tensor, "normal_")
+    number(mean, "mean", "normal_"), number(std, "std", "normal_", low=0.0)
     return _fill(tensor, tensor._backend.normal(tensor.shape, mean, std, tensor.dtype))
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
+    _check_tensor(tensor, "constant_")
     xp = tensor._backend.xp
     return _fill(tensor, xp.full(tensor.shape, value, dtype=tensor.data.dtype))
 
@@ -40,30 +55,28 @@ def ones_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 1.0)
 
 
-def _fans(tensor: Tensor) -> tuple[int, int]:
-    if tensor.ndim < 2:
-        raise ValueError(f"fan in and fan out need at least 2 dimensions, got shape {tensor.shape}")
+def _fans(tensor: Tensor, who: str) -> tuple[int, int]:
+    _check_tensor(tensor, who, matrix=True)
     receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot & Bengio (2010): U(-a, a) with a = gain·sqrt(6 / (fan_in + fan_out))."""
-    fan_in, fan_out = _fans(tensor)
+    fan_in, fan_out = _fans(tensor, "xavier_uniform_")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
-    fan_in, fan_out = _fans(tensor)
+    fan_in, fan_out = _fans(tensor, "xavier_normal_")
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Saxe et al. (2014): a (semi-)orthogonal matrix from the QR decomposition of a Gaussian one, signs fixed
     so the result is uniformly distributed; tensors of more than 2 dimensions are flattened after the first."""
-    if tensor.ndim < 2:
-        raise ValueError(f"orthogonal_: needs at least 2 dimensions, got shape {tensor.shape}")
+    _check_tensor(tensor, "orthogonal_", matrix=True)
     xp = tensor._backend.xp
     rows = tensor.shape[0]
     cols = math.prod(tensor.shape[1:])
@@ -86,6 +99,15 @@ def set_forget_bias_(cell, value: float = 1.0):
     >>> (cell.bias_ih + cell.bias_hh).numpy()[3:6].tolist()
     [2.0, 2.0, 2.0]
     """
+    if hasattr(cell, "_cells") and getattr(cell, "has_cell_state", False):  # an LSTM layer: every cell of it
+        for each in cell._cells:
+            set_forget_bias_(each, value)
+        return cell
+    if getattr(cell, "gates", None) != 4 or not hasattr(cell, "bias_ih"):
+        raise ArgumentTypeError(f"set_forget_bias_: needs an LSTMCell or LSTM (gates i, f, g, o), got "
+                                f"{type(cell).__name__}")
+    if cell.bias_ih is None:
+        raise ArgumentError(f"set_forget_bias_: this {type(cell).__name__} has no biases (bias=False)")
     n = cell.hidden_size
     for bias, fill in ((cell.bias_ih, value), (cell.bias_hh, 0.0)):
         bias.data[n:2 * n] = fill
@@ -102,7 +124,7 @@ def identity_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]]
     """
     if tensor.ndim != 2:
-        raise ValueError(f"identity_: needs a matrix, got shape {tensor.shape}")
+        raise ArgumentError(f"identity_: needs a matrix, got shape {tensor.shape}")
     xp = tensor._backend.xp
     return _fill(tensor, xp.eye(*tensor.shape, dtype=tensor.data.dtype) * gain)
 
@@ -117,13 +139,13 @@ def scaled_normal_(tensor: Tensor, scale: float = 1.0) -> Tensor:
     >>> round(float(w.numpy().std() * 20), 1)  # ≈ scale: std = 2/√400
     2.0
     """
-    fan_in, _ = _fans(tensor)
+    fan_in, _ = _fans(tensor, "scaled_normal_")
     return normal_(tensor, 0.0, scale / math.sqrt(fan_in) if fan_in else 0.0)
 
 
 def _square(tensor: Tensor, label: str) -> None:
     if tensor.ndim != 2 or tensor.shape[0] != tensor.shape[1]:
-        raise ValueError(f"{label}: needs a square matrix, got shape {tensor.shape}")
+        raise ArgumentError(f"{label}: needs a square matrix, got shape {tensor.shape}")
 
 
 def _eigenvalues(tensor: Tensor) -> tuple:
@@ -168,11 +190,11 @@ def set_spectral_radius_(tensor: Tensor, radius: float) -> Tensor:
     (0.9, [0.0, 0.9])
     """
     if radius < 0:
-        raise ValueError(f"set_spectral_radius_: radius must be >= 0, got {radius}")
+        raise ArgumentError(f"set_spectral_radius_: radius must be >= 0, got {radius}")
     current = spectral_radius(tensor)
     if current == 0.0:
-        raise ValueError(f"set_spectral_radius_: the matrix of shape {tensor.shape} has spectral radius 0 "
-                         "(all eigenvalues zero), so no rescaling can give it another one")
+        raise ArgumentError(f"set_spectral_radius_: the matrix of shape {tensor.shape} has spectral radius 0 "
+                            "(all eigenvalues zero), so no rescaling can give it another one")
     return _fill(tensor, tensor.data * (radius / current))
 
 
@@ -192,8 +214,8 @@ def _init_blockwise(weight: Tensor, scheme: str, gain: float, name: str) -> None
     (gates·H)×H matrix as a whole would have blocks that are not orthogonal, and the identity only one eye."""
     rows, hidden = weight.shape if weight.ndim == 2 else (0, 0)
     if weight.ndim != 2 or hidden == 0 or rows % hidden:
-        raise ValueError(f"recurrent_init_: {name} of shape {weight.shape} is not a stack of square "
-                         "(hidden, hidden) blocks")
+        raise ArgumentError(f"recurrent_init_: {name} of shape {weight.shape} is not a stack of square "
+                            "(hidden, hidden) blocks")
     xp = weight._backend.xp
     blocks = []
     for _ in range(rows // hidden):
@@ -214,11 +236,11 @@ def recurrent_init_(module, scheme: str, gain: float = 1.0):
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
     if scheme not in RECURRENT_SCHEMES:
-        raise ValueError(f"recurrent_init_: scheme must be one of {RECURRENT_SCHEMES}, got {scheme!r}")
+        raise ArgumentError(f"recurrent_init_: scheme must be one of {RECURRENT_SCHEMES}, got {scheme!r}")
     found = [(name, p) for name, p in module.named_parameters() if name.rsplit(".", 1)[-1].startswith("weight_hh")]
     if not found:
-        raise ValueError(f"recurrent_init_: {type(module).__name__} has no recurrent weight (no parameter named "
-                         "weight_hh*)")
+        raise ArgumentError(f"recurrent_init_: {type(module).__name__} has no recurrent weight (no parameter named "
+                            "weight_hh*)")
     for name, weight in found:
         _init_blockwise(weight, scheme, gain, name)
     return module

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import math
 
+from ..errors import ArgumentError
 from .. import backend as _backend
 from .. import ops
+from ..checks import probability, size
 from ..engine import Tensor
 from . import init
 from .module import Module, Parameter
@@ -25,6 +27,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None, device="cpu"):
         super().__init__()
+        in_features, out_features = size(in_features, "in_features", "Linear"), size(out_features, "out_features",
+                                                                                     "Linear")
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features) if in_features else 0.0
         self.weight = init.uniform_(_empty((out_features, in_features), dtype, device), -bound, bound)
@@ -52,8 +56,12 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype=None,
                  device="cpu"):
         super().__init__()
+        num_embeddings = size(num_embeddings, "num_embeddings", "Embedding")
+        embedding_dim = size(embedding_dim, "embedding_dim", "Embedding")
+        if padding_idx is not None:
+            padding_idx = size(padding_idx, "padding_idx", "Embedding", minimum=-num_embeddings)
         if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
-            raise ValueError(f"Embedding: padding_idx {padding_idx} is outside [0, {num_embeddings})")
+            raise ArgumentError(f"Embedding: padding_idx {padding_idx} is outside [0, {num_embeddings})")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx % num_embeddings if padding_idx is not None else None
         self.weight = init.normal_(_empty((num_embeddings, embedding_dim), dtype, device))
@@ -73,9 +81,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must lie in [0, 1], got {p}")
-        self.p = p
+        self.p = probability(p, "p", "Dropout")
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.dropout(x, self.p, self.training)

@@ -22,7 +22,8 @@ import numpy as np
 from .. import ops
 from ..backend import get_backend
 from ..engine import Tensor, _wrap, location, no_grad
-from ..errors import ShapeError
+from ..checks import size
+from ..errors import ArgumentError, ShapeError
 from . import init
 from .cells import RNNCell
 from .layers import Linear
@@ -40,7 +41,7 @@ def _alpha_values(alpha, hidden_size: int) -> list[float]:
         raise ShapeError(f"LeakyRNNCell: alpha has {len(values)} values for hidden_size={hidden_size} (give one "
                          "number or one per unit)")
     if not all(0.0 < a <= 1.0 for a in values):
-        raise ValueError(f"LeakyRNNCell: every alpha must lie in (0, 1], got {values}")
+        raise ArgumentError(f"LeakyRNNCell: every alpha must lie in (0, 1], got {values}")
     return values
 
 
@@ -105,7 +106,7 @@ class LeakyRNN(_RecurrentLayer):
 # -- echo-state networks ------------------------------------------------------------------------------------------
 def _check_unit_interval(name: str, value: float) -> None:
     if not 0.0 < value <= 1.0:
-        raise ValueError(f"EchoStateNetwork: {name} must lie in (0, 1], got {value}")
+        raise ArgumentError(f"EchoStateNetwork: {name} must lie in (0, 1], got {value}")
 
 
 def _uniform_matrix(rng, rows: int, cols: int, bound: float, density: float = 1.0):
@@ -144,11 +145,14 @@ class EchoStateNetwork(Module):
                  input_scaling: float = 1.0, leak: float = 1.0, density: float = 1.0, ridge: float = 1e-6,
                  washout: int = 0, seed: int | None = None, dtype=None, device="cpu"):
         super().__init__()
+        for name, value in (("input_size", input_size), ("reservoir_size", reservoir_size),
+                            ("output_size", output_size)):
+            size(value, name, "EchoStateNetwork")
         _check_unit_interval("leak", leak)
         _check_unit_interval("density", density)
         if spectral_radius <= 0 or ridge < 0 or washout < 0 or reservoir_size < 1:
-            raise ValueError(f"EchoStateNetwork: needs spectral_radius > 0, ridge >= 0, washout >= 0 and "
-                             f"reservoir_size >= 1 (got {spectral_radius}, {ridge}, {washout}, {reservoir_size})")
+            raise ArgumentError(f"EchoStateNetwork: needs spectral_radius > 0, ridge >= 0, washout >= 0 and "
+                                f"reservoir_size >= 1 (got {spectral_radius}, {ridge}, {washout}, {reservoir_size})")
         self.input_size, self.reservoir_size, self.output_size = input_size, reservoir_size, output_size
         self.spectral_radius, self.input_scaling, self.leak = spectral_radius, input_scaling, leak
         self.density, self.ridge, self.washout = density, ridge, washout
@@ -162,8 +166,9 @@ class EchoStateNetwork(Module):
         try:
             init.set_spectral_radius_(self.weight, spectral_radius)
         except ValueError as exc:
-            raise ValueError(f"EchoStateNetwork: the drawn reservoir has no nonzero eigenvalue (density={density} "
-                             f"keeps too few weights of {reservoir_size}²); raise density or change the seed") from exc
+            raise ArgumentError(f"EchoStateNetwork: the drawn reservoir has no nonzero eigenvalue "
+                                f"(density={density} keeps too few weights of {reservoir_size}²); raise density or "
+                                "change the seed") from exc
 
     def _reservoir(self, seed: int | None, backend) -> tuple:
         """W_in and the sparse, not yet rescaled W, as host arrays."""
@@ -213,8 +218,8 @@ class EchoStateNetwork(Module):
             raise ShapeError(f"EchoStateNetwork.fit: targets of shape {targets.shape} do not match inputs of shape "
                              f"{inputs.shape} in (seq, batch)")
         if self.washout >= inputs.shape[0]:
-            raise ValueError(f"EchoStateNetwork.fit: washout={self.washout} leaves none of the {inputs.shape[0]} "
-                             "steps to fit on")
+            raise ArgumentError(f"EchoStateNetwork.fit: washout={self.washout} leaves none of the {inputs.shape[0]} "
+                                "steps to fit on")
         states = self.states(inputs, hx)
         solution = self._ridge(states.data[self.washout:, ...], targets.data[self.washout:, ...])
         xp, dtype = self.readout.weight._backend.xp, self.readout.weight.data.dtype

@@ -19,7 +19,7 @@ from collections import OrderedDict
 
 from .. import backend as _backend
 from ..engine import Tensor, no_grad, scope
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentTypeError, DTypeError, MissingKeyError, ShapeError
 
 
 class Parameter(Tensor):
@@ -217,13 +217,16 @@ class Module:
         Returns ``(missing_keys, unexpected_keys)``; with ``strict`` either being non-empty is an error, and a
         shape mismatch always is.
         """
+        if not hasattr(state_dict, "keys"):
+            raise ArgumentTypeError(f"load_state_dict for {type(self).__name__}: state_dict must be a mapping of "
+                                    f"names to arrays (what state_dict() returns), got {type(state_dict).__name__}")
         own = OrderedDict(self.named_parameters(remove_duplicate=False))
         own.update(self.named_buffers(remove_duplicate=False))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, unexpected keys "
-                           f"{unexpected}")
+            raise MissingKeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, unexpected keys "
+                                  f"{unexpected}")
         for name, target in own.items():
             if name not in state_dict:
                 continue

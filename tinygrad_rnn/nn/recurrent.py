@@ -14,9 +14,12 @@ zeros and sends no gradient — what PyTorch's packed sequences do.
 """
 from __future__ import annotations
 
+import inspect
+
 from .. import ops
+from ..checks import integers, probability, size
 from ..engine import Tensor, location, scope, step
-from ..errors import ShapeError
+from ..errors import ArgumentTypeError, ShapeError
 from .cells import GRUCell, LSTMCell, RNNCell
 from .module import Module
 
@@ -27,13 +30,13 @@ def check_lengths(lengths, batch: int, steps: int, who: str) -> list[int]:
     list or NumPy array): a Tensor on a device is read back here, which costs a sync."""
     if lengths is None:
         return [steps] * batch
-    values = [int(n) for n in (lengths.tolist() if hasattr(lengths, "tolist") else lengths)]
+    values = integers(lengths.tolist() if hasattr(lengths, "tolist") else lengths, "lengths", who)
     if len(values) != batch:
         raise ShapeError(f"{who}: {len(values)} lengths for a batch of {batch} rows{location()}")
     empty = [row for row, n in enumerate(values) if n < 1]
     if empty:
-        raise ShapeError(f"{who}: row(s) {empty} are empty (length 0); every sequence needs at least one "
-                         f"position{location()}")
+        raise ShapeError(f"{who}: row(s) {empty} are empty or negative (lengths {values} hold "
+                         f"{[values[row] for row in empty]} there); every sequence needs a length >= 1{location()}")
     if values and max(values) > steps:
         raise ShapeError(f"{who}: lengths {values} exceed the {steps} positions of the batch{location()}")
     return values
@@ -47,10 +50,14 @@ class _RecurrentLayer(Module):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, fused: bool = True,
                  dtype=None, device="cpu", **cell_options):
         super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"{type(self).__name__}: num_layers must be >= 1, got {num_layers}")
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{type(self).__name__}: dropout must lie in [0, 1], got {dropout}")
+        who = type(self).__name__
+        input_size, hidden_size = size(input_size, "input_size", who), size(hidden_size, "hidden_size", who)
+        num_layers, dropout = size(num_layers, "num_layers", who), probability(dropout, "dropout", who)
+        known = inspect.signature(self.cell_type.__init__).parameters
+        unknown = sorted(set(cell_options) - set(known))
+        if unknown:
+            raise ArgumentTypeError(f"{who}: unknown option(s) {unknown}; its cells ({self.cell_type.__name__}) "
+                                    f"take {[n for n in known if n not in ('self', 'input_size', 'hidden_size')]}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
         self.bidirectional, self.fused = bidirectional, fused
@@ -80,10 +87,15 @@ class _RecurrentLayer(Module):
     # -- checks ---------------------------------------------------------------------------------------------------
     def _check_input(self, x: Tensor) -> tuple[Tensor, bool]:
         name = type(self).__name__
+        if not isinstance(x, Tensor):
+            raise ArgumentTypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             layout = "(batch, seq, feature)" if self.batch_first else "(seq, batch, feature)"
             raise ShapeError(f"{name}: input of shape {x.shape} does not fit input_size={self.input_size} (expects "
                              f"{layout} or (seq, feature)){location()}")
+        if x.shape[1 if self.batch_first and x.ndim == 3 else 0] == 0:
+            raise ShapeError(f"{name}: input of shape {x.shape} has no time steps; the sequence length must be > 0"
+                             f"{location()}")
         if x.ndim == 2:
             return ops.reshape(x, x.shape[0], 1, self.input_size), True
         return (ops.transpose(x, 0, 1) if self.batch_first else x), False
@@ -91,6 +103,9 @@ class _RecurrentLayer(Module):
     def _initial(self, hx, batch: int, unbatched: bool, what: str):
         if hx is None:
             return [None] * (self.num_layers * self.num_directions)
+        if not isinstance(hx, Tensor):
+            raise ArgumentTypeError(f"{type(self).__name__}: initial {what} must be a Tensor, got "
+                                    f"{type(hx).__name__}{location()}")
         expected = (self.num_layers * self.num_directions, batch, self.hidden_size)
         if unbatched and hx.ndim == 2:
             hx = ops.reshape(hx, expected)
@@ -115,6 +130,9 @@ class _RecurrentLayer(Module):
         x, unbatched = self._check_input(input)
         steps, batch = x.shape[0], x.shape[1]
         if self.has_cell_state:
+            if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+                got = f"a {type(hx).__name__}" + (f" of {len(hx)}" if isinstance(hx, (tuple, list)) else "")
+                raise ArgumentTypeError(f"{type(self).__name__}: hx must be a pair (h_0, c_0), got {got}")
             h0, c0 = (None, None) if hx is None else hx
             initial = list(zip(self._initial(h0, batch, unbatched, "h"), self._initial(c0, batch, unbatched, "c")))
         else:

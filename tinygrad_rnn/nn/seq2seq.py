@@ -31,8 +31,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import ops
+from ..checks import probability, size
 from ..engine import Tensor, location, scope, step
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from .attention import KINDS, make_attention
 from .cells import GRUCell, LSTMCell, RNNCell
 from .layers import Dropout, Embedding, Linear
@@ -61,9 +62,16 @@ class Encoded(NamedTuple):
     keys: Tensor | None = None
 
 
+def _check_sizes(who: str, dropout: float, **sizes: int) -> None:
+    """Sizes >= 1 and a dropout in [0, 1], checked before any layer is built so the error names ``who``."""
+    for name, value in sizes.items():
+        size(value, name, who)
+    probability(dropout, "dropout", who)
+
+
 def _cell_types(cell: str, who: str):
     if cell not in CELLS:
-        raise ValueError(f"{who}: cell must be one of {tuple(CELLS)}, got {cell!r}")
+        raise ArgumentError(f"{who}: cell must be one of {tuple(CELLS)}, got {cell!r}")
     return CELLS[cell]
 
 
@@ -120,6 +128,8 @@ class Encoder(Module):
                  bidirectional: bool = False, dropout: float = 0.0, reverse_input: bool = False,
                  padding_idx: int | None = 0):
         super().__init__()
+        _check_sizes("Encoder", dropout, vocab_size=vocab_size, embed_size=embed_size, hidden_size=hidden_size,
+                     num_layers=num_layers)
         layer_type, _ = _cell_types(cell, "Encoder")
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.bidirectional, self.reverse_input = bidirectional, reverse_input
@@ -193,11 +203,13 @@ class Decoder(Module):
                  attention: str | None = None, context: str = "init", dropout: float = 0.0,
                  memory_size: int | None = None, padding_idx: int | None = 0, attention_hidden: int | None = None):
         super().__init__()
+        _check_sizes("Decoder", dropout, vocab_size=vocab_size, embed_size=embed_size, hidden_size=hidden_size,
+                     num_layers=num_layers)
         _, cell_type = _cell_types(cell, "Decoder")
         if context not in CONTEXTS:
-            raise ValueError(f"Decoder: context must be one of {CONTEXTS}, got {context!r}")
+            raise ArgumentError(f"Decoder: context must be one of {CONTEXTS}, got {context!r}")
         if attention is not None and attention not in KINDS:
-            raise ValueError(f"Decoder: attention must be None or one of {KINDS}, got {attention!r}")
+            raise ArgumentError(f"Decoder: attention must be None or one of {KINDS}, got {attention!r}")
         self.cell, self.hidden_size, self.num_layers, self.context = cell, hidden_size, num_layers, context
         self.memory_size = memory_size or hidden_size
         self.per_layer = 2 if cell == "lstm" else 1  # tensors of state per layer
@@ -290,11 +302,21 @@ class Seq2Seq(Module):
                  attention: str | None = "additive", context: str = "init", reverse_input: bool = False,
                  dropout: float = 0.0, pad_index: int = 0, sos_index: int = 1, eos_index: int = 2):
         super().__init__()
+        _check_sizes("Seq2Seq", dropout, src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
+                     embed_size=embed_size, hidden_size=hidden_size, num_layers=num_layers)
+        _cell_types(cell, "Seq2Seq")
+        if attention is not None and attention not in KINDS:
+            raise ArgumentError(f"Seq2Seq: attention must be None or one of {KINDS}, got {attention!r}")
+        for name, index, vocab in (("pad_index", pad_index, min(src_vocab_size, tgt_vocab_size)),
+                                   ("sos_index", sos_index, tgt_vocab_size), ("eos_index", eos_index, tgt_vocab_size)):
+            if size(index, name, "Seq2Seq", minimum=0) >= vocab:
+                raise ArgumentError(f"Seq2Seq: {name}={index} is outside the vocabulary of {vocab} tokens "
+                                    f"(src_vocab_size={src_vocab_size}, tgt_vocab_size={tgt_vocab_size})")
         if bidirectional and attention in ("dot", "scaled_dot"):
-            raise ValueError(f"Seq2Seq: {attention!r} attention scores the decoder's query (hidden_size={hidden_size}) "
-                             f"against the encoder memory by a dot product, but a bidirectional encoder's memory is "
-                             f"2·hidden_size={2 * hidden_size} wide; use bidirectional=False, or attention='general' "
-                             f"or 'additive', which project between the two sizes")
+            raise ArgumentError(f"Seq2Seq: {attention!r} attention scores the decoder's query (hidden_size="
+                                f"{hidden_size}) against the encoder memory by a dot product, but a bidirectional "
+                                f"encoder's memory is 2·hidden_size={2 * hidden_size} wide; use bidirectional=False, "
+                                f"or attention='general' or 'additive', which project between the two sizes")
         self._config = dict(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, embed_size=embed_size,
                             hidden_size=hidden_size, num_layers=num_layers, cell=cell, bidirectional=bidirectional,
                             attention=attention, context=context, reverse_input=reverse_input, dropout=dropout,
@@ -357,7 +379,7 @@ class Seq2Seq(Module):
         is fed its own greedy prediction instead of the gold token with probability 1 − teacher_forcing, drawn from
         the library's seeded generator (``tr.manual_seed``)."""
         if not 0.0 <= teacher_forcing <= 1.0:
-            raise ValueError(f"Seq2Seq: teacher_forcing must lie in [0, 1], got {teacher_forcing}")
+            raise ArgumentError(f"Seq2Seq: teacher_forcing must lie in [0, 1], got {teacher_forcing}")
         encoded = self._encode(src, src_lengths)
         tgt_in = _as_tokens(tgt_in, self.decoder.embedding.weight, "Seq2Seq", 2)
         batch = encoded.memory.shape[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import FLOAT_DTYPES
 from ..engine import Function, Tensor, _wrap, location, no_grad
-from ..errors import DTypeError
+from ..errors import ArgumentTypeError, DTypeError
 from ._common import operands
 
 
@@ -203,7 +203,7 @@ def neg(a: Tensor) -> Tensor:
 def pow(a: Tensor, exponent: float) -> Tensor:
     """``a ** exponent`` for a Python number ``exponent``."""
     if isinstance(exponent, Tensor) or isinstance(exponent, bool) or not isinstance(exponent, (int, float)):
-        raise TypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}")
+        raise ArgumentTypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}")
     return Pow.apply(a, exponent=exponent)
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..backend import kernels_for
-from ..errors import DTypeError, IndexRangeError, ShapeError
+from ..errors import ArgumentError, DTypeError, IndexRangeError, ShapeError
 from ..engine import Function, Tensor, location
 from . import _common
 from .elementwise import mul, sub
@@ -128,7 +128,7 @@ def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: st
     0.6931
     """
     if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        raise ArgumentError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     target = _common.as_tensor_like(target, input, "cross_entropy")
     if target.dtype not in _common.INTEGER_DTYPES:
         raise DTypeError(f"cross_entropy: target must hold integer class indices, got {target.dtype} (shape "
@@ -157,8 +157,9 @@ def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: st
 
 def _check_targets(target: Tensor, classes: int, ignore_index: int) -> None:
     if _common.any_outside(target, 0, classes, allowed=ignore_index):
+        bad = _common.outside_values(target, 0, classes, ignore_index)
         raise IndexRangeError(f"cross_entropy: target values must lie in [0, {classes}) or equal "
-                                      f"ignore_index={ignore_index} (target shape {target.shape}){location()}")
+                              f"ignore_index={ignore_index}, got {bad} (target shape {target.shape}){location()}")
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
@@ -169,8 +170,8 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
         raise DTypeError(f"embedding: indices must be integers, got {input.dtype} (shape {input.shape}){location()}")
     count = weight.shape[0]
     if _common.any_outside(input, 0, count):
-        raise IndexRangeError(f"embedding: indices (shape {input.shape}) must lie in [0, {count}) for a "
-                                      f"weight of shape {weight.shape}{location()}")
+        raise IndexRangeError(f"embedding: indices (shape {input.shape}) must lie in [0, {count}) for a weight of "
+                              f"shape {weight.shape}, got {_common.outside_values(input, 0, count)}{location()}")
     if padding_idx is not None:
         if not -count <= padding_idx < count:
             raise IndexRangeError(f"embedding: padding_idx {padding_idx} is outside [0, {count}) for a weight of "
@@ -182,7 +183,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
 def dropout(a: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p); the identity when not training."""
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must lie in [0, 1], got {p}")
+        raise ArgumentError(f"dropout: p must lie in [0, 1], got {p}")
     if not training or p == 0.0:
         return a
     backend = a._backend
@@ -205,4 +206,4 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
         return reduce_sum(squared)
     if reduction == "none":
         return squared
-    raise ValueError(f"mse_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    raise ArgumentError(f"mse_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")

@@ -12,16 +12,17 @@ through the host (as ``tr.tensor(array)``, which copies, would make them).
 """
 from __future__ import annotations
 
+from ..errors import ArgumentTypeError
 from .. import backend as _backend
+from ..checks import sizes
 from ..engine import Tensor, _wrap
 
 
 def _draw(what: str, shape: tuple, dtype, requires_grad: bool, device, *params) -> Tensor:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+    shape = sizes(shape, what)
     dtype = dtype or _backend.get_default_dtype()
     if dtype not in _backend.FLOAT_DTYPES:
-        raise TypeError(f"{what}: random numbers come as a float dtype {_backend.FLOAT_DTYPES}, not {dtype!r}")
+        raise ArgumentTypeError(f"{what}: random numbers come as a float dtype {_backend.FLOAT_DTYPES}, not {dtype!r}")
     backend = _backend.get_backend(device)
     draw = backend.uniform if what == "rand" else backend.normal
     return _wrap(draw(tuple(shape), *params, dtype), requires_grad, backend, None, 0)

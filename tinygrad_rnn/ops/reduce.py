@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ..backend import Bounds
 from ..engine import Function, Tensor, no_grad
+from ..errors import ArgumentError, ArgumentTypeError
 from ._common import normalize_axes, normalize_axis
+from .elementwise import maximum
 
 
 def _keepdims_shape(shape: tuple, axes) -> tuple:
@@ -65,7 +67,14 @@ class ArgMax(Function):
 
 
 def _reduce(cls, label: str, a: Tensor, dim, keepdim: bool) -> Tensor:
+    if keepdim is not False and keepdim is not True:
+        _check_keepdim(keepdim, label)
     return cls.apply(a, axes=normalize_axes(dim, a.ndim, label), keepdims=bool(keepdim))
+
+
+def _check_keepdim(keepdim, label: str) -> None:
+    if not isinstance(keepdim, (bool, int)) or isinstance(keepdim, Tensor):
+        raise ArgumentTypeError(f"{label}: keepdim must be a bool, got {type(keepdim).__name__}")
 
 
 def sum(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001  (PyTorch's name)
@@ -78,9 +87,15 @@ def mean(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def max(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    """The maximum over ``dim`` (values only; the gradient splits evenly between ties, like ``torch.amax``)."""
+    """The maximum over ``dim`` (values only; the gradient splits evenly between ties, like ``torch.amax``), or,
+    as ``torch.max(a, b)``, the elementwise maximum of ``a`` and the tensor ``b`` given as ``dim``."""
+    if isinstance(dim, Tensor):
+        if keepdim is not False:
+            raise ArgumentTypeError(f"max: with a tensor as the second argument (the elementwise maximum of shapes "
+                                    f"{a.shape} and {dim.shape}) there is no keepdim, got {keepdim!r}")
+        return maximum(a, dim)
     if a.numel() == 0:
-        raise ValueError(f"max: cannot reduce an empty tensor of shape {a.shape}")
+        raise ArgumentError(f"max: cannot reduce an empty tensor of shape {a.shape}")
     return _reduce(Max, "max", a, dim, keepdim)
 
 
@@ -93,7 +108,7 @@ def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     [1, 0]
     """
     if a.numel() == 0:
-        raise ValueError(f"argmax: cannot reduce an empty tensor of shape {a.shape}")
+        raise ArgumentError(f"argmax: cannot reduce an empty tensor of shape {a.shape}")
     axis = None if dim is None or a.ndim == 0 else normalize_axis(dim, a.ndim, "argmax")
     with no_grad():
         out = ArgMax.apply(a, axis=axis, keepdims=bool(keepdim))

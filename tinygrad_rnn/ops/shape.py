@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import builtins
 import math
+import numbers
 
+from ..checks import integers, size
 from ..engine import Function, Tensor, bounds_of, location, pass_bounds
-from ..errors import DTypeError, IndexRangeError, ShapeError
+from ..errors import ArgumentError, ArgumentTypeError, DTypeError, IndexRangeError, ShapeError
 from ._common import INTEGER_DTYPES, normalize_axis
 
 
@@ -135,6 +137,10 @@ def reshape(a: Tensor, *shape) -> Tensor:
     """Same data, new shape (one entry may be -1). ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
+    for n in shape:
+        if n.__class__ is not int and (isinstance(n, bool) or not isinstance(n, numbers.Integral)):
+            raise ArgumentTypeError(f"reshape: the new shape must be ints, got {n!r} ({type(n).__name__}) in "
+                                    f"{shape} for a tensor of shape {a.shape}{location()}")
     shape = tuple(int(n) for n in shape)
     known = 1
     for n in shape:
@@ -172,14 +178,14 @@ def _index_part(part, like: Tensor):
     (with the bounds their host copy had, where reads cost a sync)."""
     if isinstance(part, Tensor):
         if part.dtype not in INTEGER_DTYPES + ("bool",):
-            raise TypeError(f"getitem: an index tensor must hold integers or bools, got {part.dtype}")
+            raise ArgumentTypeError(f"getitem: an index tensor must hold integers or bools, got {part.dtype}")
         return part.data, True, bounds_of(part)
     if isinstance(part, (list, tuple)) or hasattr(part, "__array__") or hasattr(part, "__dlpack__"):
         array, bounds = like._backend.asarray_known(part)
         return array, True, bounds
     if part is None or part is Ellipsis or isinstance(part, (int, builtins.slice)):
         return part, False, None
-    raise TypeError(f"getitem: cannot index with {type(part).__name__}")
+    raise ArgumentTypeError(f"getitem: cannot index with {type(part).__name__}")
 
 
 def getitem(a: Tensor, key) -> Tensor:
@@ -269,19 +275,26 @@ def _joined(out: Tensor, tensors: list, rows_kept: bool) -> Tensor:
 
 
 def _same_dtype(tensors, label: str) -> list:
+    if isinstance(tensors, Tensor):
+        raise ArgumentTypeError(f"{label}: tensors must be a list or tuple of Tensors, got one Tensor of shape "
+                                f"{tensors.shape}; write {label}([a, b, ...]){location()}")
     tensors = list(tensors)
     if not tensors:
-        raise ValueError(f"{label}: needs at least one tensor")
-    first = tensors[0]
-    backend, dtype = first._backend, first.data.dtype
+        raise ArgumentError(f"{label}: tensors is empty; it needs at least one tensor{location()}")
     # raw dtype objects compare in nanoseconds; names are built only to decide and word a mismatch. Tensors on
     # another backend take the slow path too (a NumPy and an array_api_strict dtype warn when compared), and
     # with equal names go on to apply(), which names the devices
-    for t in tensors:
-        if t._backend is not backend or t.data.dtype != dtype:
-            break
-    else:
-        return tensors
+    try:
+        first = tensors[0]
+        backend, dtype = first._backend, first.data.dtype
+        for t in tensors:
+            if t._backend is not backend or t.data.dtype != dtype:
+                break
+        else:
+            return tensors
+    except AttributeError:  # not a Tensor: said once here instead of checked per element on every call
+        kinds = sorted({type(t).__name__ for t in tensors if not isinstance(t, Tensor)})
+        raise ArgumentTypeError(f"{label}: tensors must all be Tensors, got {', '.join(kinds)}{location()}") from None
     dtypes = {t.dtype for t in tensors}
     if len(dtypes) > 1:
         raise DTypeError(f"{label}: dtypes differ ({', '.join(sorted(dtypes))}) for shapes "
@@ -293,13 +306,16 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Pieces of ``a`` along ``dim``: of ``split_size`` each (the last may be smaller), or of the listed sizes."""
     axis = normalize_axis(dim, a.ndim, "split")
     length = a.shape[axis]
-    if isinstance(split_size_or_sections, int):
-        step = split_size_or_sections
+    if isinstance(split_size_or_sections, numbers.Integral) and not isinstance(split_size_or_sections, bool):
+        step = int(split_size_or_sections)
         if step < 1:
-            raise ValueError(f"split: split_size must be >= 1, got {step}")
+            raise ArgumentError(f"split: split_size must be >= 1, got {step} (tensor of shape {a.shape})")
         sizes = [builtins.min(step, length - s) for s in range(0, length, step)]
     else:
-        sizes = [int(n) for n in split_size_or_sections]
+        if not isinstance(split_size_or_sections, (list, tuple)):
+            raise ArgumentTypeError(f"split: split_size_or_sections must be an int or a list of ints, got "
+                                    f"{split_size_or_sections!r} ({type(split_size_or_sections).__name__})")
+        sizes = integers(split_size_or_sections, "split_size_or_sections", "split")
         if builtins.sum(sizes) != length or builtins.any(n < 0 for n in sizes):
             raise ShapeError(f"split: sizes {sizes} do not add up to {length}, the length of dim {dim} of shape "
                              f"{a.shape}{location()}")
@@ -323,7 +339,6 @@ def unbind(a: Tensor, dim: int = 0) -> tuple:
 
 def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
     """``chunks`` pieces of (nearly) equal size along ``dim``, as ``torch.chunk``."""
-    if chunks < 1:
-        raise ValueError(f"chunk: chunks must be >= 1, got {chunks}")
+    chunks = size(chunks, "chunks", "chunk")
     length = a.shape[normalize_axis(dim, a.ndim, "chunk")]
     return split(a, builtins.max(-(-length // chunks), 1), dim)

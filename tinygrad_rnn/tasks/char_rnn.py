@@ -8,7 +8,6 @@ The recurrence is written out with primitive ops (``tanh(x_t W_ihᵀ + h W_hhᵀ
 """
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -16,6 +15,7 @@ import tinygrad_rnn as tr
 from tinygrad_rnn import analysis, nn
 from tinygrad_rnn.data import IGNORE_INDEX, Vocab, pad
 from tinygrad_rnn.train import Trainer
+from tinygrad_rnn.tasks.options import nonnegative_int, Parser, positive_float
 
 SENTENCES = [
     "i love my cat",
@@ -120,11 +120,11 @@ def run(seconds: float = 5.0, out_dir: str = "out", seed: int = 0, log=print) ->
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn char-rnn", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="training time budget (default 5)")
+    parser = Parser(prog="tinygrad-rnn char-rnn", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=positive_float, default=5.0, help="training time budget (default 5)")
     parser.add_argument("--quick", action="store_true", help="train for one second")
     parser.add_argument("--out", default="out", help="output folder (default out/)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     args = parser.parse_args(argv)
     run(seconds=1.0 if args.quick else args.seconds, out_dir=args.out, seed=args.seed)
     return 0

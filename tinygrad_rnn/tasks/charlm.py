@@ -21,7 +21,6 @@ NumPy generator.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -34,6 +33,7 @@ import tinygrad_rnn as tr
 from tinygrad_rnn import nn
 from tinygrad_rnn.decode import draw
 from tinygrad_rnn.train import Trainer, cosine_lr, eval_mode
+from tinygrad_rnn.tasks.options import nonnegative_int, Parser, positive_float, positive_int
 
 ALPHABET = "\t\n" + "".join(chr(c) for c in range(32, 127))  # tab, newline and printable ASCII
 UNK_ID = len(ALPHABET)  # everything else
@@ -268,20 +268,21 @@ def run(quick: bool = False, seed: int = 0, cell: str = "lstm", hidden_size: int
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn charlm", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="tinygrad-rnn charlm", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny text and model, a few updates (seconds)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--cell", choices=sorted(CELLS), default="lstm")
-    parser.add_argument("--hidden", type=int, default=None, help=f"hidden size (default {FULL['hidden']})")
-    parser.add_argument("--embed", type=int, default=None, help=f"embedding size (default {FULL['embed']})")
-    parser.add_argument("--batch", type=int, default=None, help=f"parallel streams (default {FULL['batch']})")
-    parser.add_argument("--chunk", type=int, default=None, help=f"TBPTT chunk length (default {FULL['chunk']})")
-    parser.add_argument("--steps", type=int, default=None, help=f"updates (default {FULL['steps']})")
-    parser.add_argument("--lr", type=float, default=None, help=f"Adam's peak learning rate (default {FULL['lr']})")
-    parser.add_argument("--train-chars", type=int, default=None,
+    parser.add_argument("--hidden", type=positive_int, default=None, help=f"hidden size (default {FULL['hidden']})")
+    parser.add_argument("--embed", type=positive_int, default=None, help=f"embedding size (default {FULL['embed']})")
+    parser.add_argument("--batch", type=positive_int, default=None, help=f"parallel streams (default {FULL['batch']})")
+    parser.add_argument("--chunk", type=positive_int, default=None,
+                        help=f"TBPTT chunk length (default {FULL['chunk']})")
+    parser.add_argument("--steps", type=positive_int, default=None, help=f"updates (default {FULL['steps']})")
+    parser.add_argument("--lr", type=positive_float, default=None,
+                        help=f"Adam's peak learning rate (default {FULL['lr']})")
+    parser.add_argument("--train-chars", type=positive_int, default=None,
                         help=f"training characters (default {FULL['train_chars']:,}, more if the updates need it)")
-    parser.add_argument("--held-out-chars", type=int, default=None,
+    parser.add_argument("--held-out-chars", type=positive_int, default=None,
                         help=f"held-out characters (default {FULL['held_out_chars']:,})")
     parser.add_argument("--prompt", default=PROMPT, help=f"start of every sample, \\n and \\t allowed (default "
                         f"{PROMPT!r})")

@@ -29,6 +29,7 @@ from tinygrad_rnn.data import Vocab, bucket_batches, load_g2p
 from tinygrad_rnn.nn.seq2seq import Seq2Seq
 from tinygrad_rnn.serialization import load
 from tinygrad_rnn.train import EarlyStopping, ReduceLROnPlateau, Trainer
+from tinygrad_rnn.tasks.options import device, nonnegative_int, Parser, positive_float, positive_int, probability
 
 MODEL = {"embed_size": 64, "hidden_size": 256, "num_layers": 1, "cell": "lstm", "bidirectional": True,
          "attention": "additive", "context": "init", "reverse_input": False, "dropout": 0.1}
@@ -132,13 +133,18 @@ def train(out_dir: str = "out/g2p", minutes: float = 60.0, epochs: int = 30, bat
     clock runs out mid-epoch dev is scored once more, and ``best`` is updated if that is better, but the schedules
     never see it, so a resumed run goes on exactly as if it had not been stopped.
     """
-    if batch_size < 1 or epochs < 1 or minutes <= 0 or not 0.0 <= teacher_forcing <= 1.0:
+    if batch_size < 1 or epochs < 1 or not 0 < minutes < math.inf or not 0.0 <= teacher_forcing <= 1.0:
         raise ValueError(f"g2p train: batch_size and epochs must be at least 1, minutes positive and teacher_forcing "
                          f"in [0, 1], got {batch_size}, {epochs}, {minutes} and {teacher_forcing}")
+    if not 0 < lr < math.inf or not 0 < clip <= math.inf:  # a clip of -1 would reverse the gradients, 0 zero them
+        raise ValueError(f"g2p train: lr must be a finite number > 0 and clip a number > 0, got {lr} and {clip}")
     last = os.path.join(out_dir, "last")
     if os.path.exists(last + ".json") and not (resume or overwrite):
         raise FileExistsError(f"g2p train: {out_dir} already holds a run ({last}.json); continue it with --resume, "
                               f"or start again with --overwrite")
+    if resume and not os.path.exists(last + ".json"):
+        raise FileNotFoundError(f"g2p train --resume: {out_dir} holds no checkpoint to resume ({last}.json is "
+                                f"missing); leave out --resume to start a new run there")
     tr.manual_seed(seed)
     data = load_g2p(seed=0)
     pairs = data.pairs("train")
@@ -330,55 +336,59 @@ def _pronounce_command(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn g2p", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="tinygrad-rnn g2p", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     t = commands.add_parser("train", help="train on the dictionary's training words, keep the best on dev")
     t.add_argument("--out", default="out/g2p", help="folder for checkpoints and the metrics log")
-    t.add_argument("--minutes", type=float, default=60.0, help="training time budget (default 60)")
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--clip", type=float, default=5.0, help="global gradient-norm clip")
-    t.add_argument("--teacher-forcing", type=float, default=1.0, help="ratio of gold inputs (< 1: scheduled "
+    t.add_argument("--minutes", type=positive_float, default=60.0, help="training time budget (default 60)")
+    t.add_argument("--epochs", type=positive_int, default=30)
+    t.add_argument("--batch-size", type=positive_int, default=64)
+    t.add_argument("--lr", type=positive_float, default=2e-3)
+    t.add_argument("--clip", type=positive_float, default=5.0, help="global gradient-norm clip")
+    t.add_argument("--teacher-forcing", type=probability, default=1.0, help="ratio of gold inputs (< 1: scheduled "
                    "sampling)")
-    t.add_argument("--patience", type=int, default=4, help="evaluations without a better dev PER before stopping")
-    t.add_argument("--hidden", type=int, default=None, help=f"hidden size (default {MODEL['hidden_size']})")
-    t.add_argument("--embed", type=int, default=None, help=f"embedding size (default {MODEL['embed_size']})")
-    t.add_argument("--layers", type=int, default=None)
-    t.add_argument("--cell", choices=("lstm", "gru", "rnn"), default=None)
-    t.add_argument("--attention", choices=("additive", "dot", "scaled_dot", "general", "none"), default=None)
+    t.add_argument("--patience", type=positive_int, default=4,
+                   help="evaluations without a better dev PER before stopping")
+    t.add_argument("--hidden", type=positive_int, default=None, help=f"hidden size (default {MODEL['hidden_size']})")
+    t.add_argument("--embed", type=positive_int, default=None, help=f"embedding size (default {MODEL['embed_size']})")
+    t.add_argument("--layers", type=positive_int, default=None, help=f"layers (default {MODEL['num_layers']})")
+    t.add_argument("--cell", choices=("lstm", "gru", "rnn"), default=None, help=f"(default {MODEL['cell']})")
+    t.add_argument("--attention", choices=("additive", "dot", "scaled_dot", "general", "none"), default=None,
+                   help=f"(default {MODEL['attention']})")
     t.add_argument("--context", choices=("init", "input"), default=None, help="without attention: the encoder "
-                   "summary as the decoder's initial state, or also as an input at every step")
+                   f"summary as the decoder's initial state, or also as an input at every step (default "
+                   f"{MODEL['context']})")
     t.add_argument("--reverse", action="store_true", default=None, help="read each word backwards")
-    t.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None)
-    t.add_argument("--dropout", type=float, default=None)
+    t.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"a bidirectional encoder (default {MODEL['bidirectional']})")
+    t.add_argument("--dropout", type=probability, default=None, help=f"(default {MODEL['dropout']})")
     t.add_argument("--quick", action="store_true", help="a small model on a small sample (seconds)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/last")
     t.add_argument("--overwrite", action="store_true", help="start again in an OUT that holds a run")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="cpu")
+    t.add_argument("--seed", type=nonnegative_int, default=0)
+    t.add_argument("--device", type=device, default="cpu")
     t.set_defaults(run=_train_command)
     e = commands.add_parser("eval", help="phoneme and word error rates of a checkpoint, greedy and beam")
     e.add_argument("--checkpoint", default="out/g2p/best")
     e.add_argument("--split", choices=("dev", "test"), default="test")
     e.add_argument("--beam", default="1,5", help="comma-separated beam widths, 1 = greedy (default 1,5)")
-    e.add_argument("--limit", type=int, default=None, help="N words spread evenly over the split")
+    e.add_argument("--limit", type=positive_int, default=None, help="N words spread evenly over the split")
     e.add_argument("--out", default=None, help="also write the results as JSON here")
-    e.add_argument("--device", default="cpu")
+    e.add_argument("--device", type=device, default="cpu")
     e.set_defaults(run=_eval_command)
     c = commands.add_parser("claims", help="the lectures' claims: attention vs none, reversed vs forward input")
     c.add_argument("--out", default="out/g2p_claims")
-    c.add_argument("--minutes", type=float, default=15.0, help="training time of each model (default 15)")
-    c.add_argument("--hidden", type=int, default=128)
+    c.add_argument("--minutes", type=positive_float, default=15.0, help="training time of each model (default 15)")
+    c.add_argument("--hidden", type=positive_int, default=128)
     c.add_argument("--split", choices=("dev", "test"), default="test")
     c.add_argument("--quick", action="store_true")
     c.set_defaults(run=_claims_command)
     p = commands.add_parser("pronounce", help="pronounce words")
     p.add_argument("words", nargs="+")
     p.add_argument("--checkpoint", default="out/g2p/best")
-    p.add_argument("--beam", type=int, default=5)
-    p.add_argument("--nbest", type=int, default=1)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--beam", type=positive_int, default=5)
+    p.add_argument("--nbest", type=positive_int, default=1)
+    p.add_argument("--device", type=device, default="cpu")
     p.set_defaults(run=_pronounce_command)
     return parser
 

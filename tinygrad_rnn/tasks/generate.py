@@ -26,7 +26,6 @@ Two sentences are ⊕ and three ⊖, so the class alone cannot say *which* sente
 """
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -36,6 +35,7 @@ import tinygrad_rnn as tr
 from tinygrad_rnn.data import IGNORE_INDEX, pad
 from tinygrad_rnn import nn
 from tinygrad_rnn.train import Trainer
+from tinygrad_rnn.tasks.options import nonnegative_int, Parser
 
 from .sentiment import CLASSES, CORPUS, VOCAB, encode, words
 
@@ -206,9 +206,9 @@ def run(quick: bool = False, seed: int = 0, conditionings: tuple[str, ...] = CON
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn generate", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="tinygrad-rnn generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer updates (about a second)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--condition", choices=CONDITIONINGS + ("both",), default="both",
                         help="what y^h(0) is computed from (default: train one model of each)")
     parser.add_argument("--out", default=None, metavar="DIR",

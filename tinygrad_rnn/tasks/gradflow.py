@@ -7,11 +7,11 @@ plot (``gradflow.png``) and as numbers (``gradflow.json``: lags, norms, rate per
 """
 from __future__ import annotations
 
-import argparse
 import os
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import analysis
+from tinygrad_rnn.tasks.options import finite_float, nonnegative_int, Parser, positive_int
 
 LAYERS = {"rnn": tr.nn.RNN, "lstm": tr.nn.LSTM, "gru": tr.nn.GRU}
 INITS = ("default", "orthogonal", "identity", "gaussian")
@@ -60,14 +60,14 @@ def run(cells=("rnn", "lstm", "gru"), steps: int = 50, hidden: int = 32, init: s
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn gradflow", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="tinygrad-rnn gradflow", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cell", default="rnn,lstm,gru", help="comma-separated: rnn, lstm, gru")
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument("--steps", type=positive_int, default=50)
+    parser.add_argument("--hidden", type=positive_int, default=32)
     parser.add_argument("--init", choices=INITS, default="default", help="recurrent weight init")
-    parser.add_argument("--gain", type=float, default=1.0)
-    parser.add_argument("--forget-bias", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gain", type=finite_float, default=1.0)
+    parser.add_argument("--forget-bias", type=finite_float, default=1.0)
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--out", default="out")
     args = parser.parse_args(argv)
     cells = [c.strip() for c in args.cell.split(",") if c.strip()]

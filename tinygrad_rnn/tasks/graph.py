@@ -10,10 +10,10 @@ aside (``hidden``), or the backward path from the loss at the last step to the f
 """
 from __future__ import annotations
 
-import argparse
 import os
 
 import tinygrad_rnn as tr
+from tinygrad_rnn.tasks.options import names, nonnegative_int, Parser, positive_int
 
 LAYERS = {"rnn": tr.nn.RNN, "lstm": tr.nn.LSTM, "gru": tr.nn.GRU}
 INPUT_SIZE, BATCH = 3, 2
@@ -87,24 +87,25 @@ def run(cell: str = "lstm", steps: int = 6, level: str = "op", grads: bool = Fal
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn graph", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="tinygrad-rnn graph", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cell", choices=sorted(LAYERS), default="lstm")
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--steps", type=positive_int, default=6)
     parser.add_argument("--level", choices=("op", "cell", "layer"), default="op")
     parser.add_argument("--grads", action="store_true", help="colour nodes by the norm of their gradient")
-    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--layers", type=positive_int, default=1)
     parser.add_argument("--bidirectional", action="store_true")
-    parser.add_argument("--hidden", type=int, default=8)
+    parser.add_argument("--hidden", type=positive_int, default=8)
     parser.add_argument("--highlight", choices=("highway", "hidden", "backward", "none"), default="none")
     parser.add_argument("--out", default="out")
-    parser.add_argument("--formats", default="svg", help="comma-separated: svg, png, pdf (default svg)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--formats", type=names(("svg", "png", "pdf")), default="svg",
+                        help="comma-separated: svg, png, pdf (default svg)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     args = parser.parse_args(argv)
     if args.steps < 1 or args.layers < 1 or args.hidden < 1:
         parser.error("--steps, --layers and --hidden must be at least 1")
     if args.highlight == "highway" and args.cell != "lstm":
         parser.error("--highlight highway: only an LSTM has a cell state")
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    formats = args.formats
     run(args.cell, args.steps, args.level, args.grads, args.layers, args.bidirectional, args.hidden, args.highlight,
         args.out, formats, args.seed)
     return 0

@@ -29,7 +29,6 @@ lectures' "initialise b_f ≫ 0", measured.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -40,6 +39,8 @@ import numpy as np
 import tinygrad_rnn as tr
 from tinygrad_rnn import nn
 from tinygrad_rnn.train import Trainer, cosine_lr, eval_mode
+from tinygrad_rnn.tasks.options import (finite_float, names, nonnegative_int, Parser, positive_float, positive_int,
+                                        positive_ints)
 
 CELLS = ("rnn", "lstm", "gru")
 ADDING_BASELINE = 1.0 / 6.0  # Var(u1 + u2) for u ~ U(0, 1): the MSE of always answering 1.0
@@ -284,42 +285,34 @@ def run(quick: bool = False, seed: int = 0, cells=CELLS, lengths=None, hidden_si
     return results
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(",") if v)
-
-
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn long-range", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="tinygrad-rnn long-range", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="T=10, tiny models, a few updates (seconds)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cell", default=",".join(CELLS),
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
+    parser.add_argument("--cell", type=names(CELLS), default=",".join(CELLS),
                         help="comma-separated cells among rnn,lstm,gru (default all three)")
-    parser.add_argument("--task", default="adding,copy", help="adding, copy or both (default both)")
-    parser.add_argument("--lengths", type=_ints, default=None, help="adding-problem lengths (default 10,50,100)")
-    parser.add_argument("--delays", type=_ints, default=None, help="copy-task delays (default 10,50,100)")
-    parser.add_argument("--hidden", type=int, default=None, help=f"adding hidden size (default {FULL['hidden']})")
-    parser.add_argument("--copy-hidden", type=int, default=None,
+    parser.add_argument("--task", type=names(("adding", "copy")), default="adding,copy",
+                        help="adding, copy or both (default both)")
+    parser.add_argument("--lengths", type=positive_ints, default=None,
+                        help="adding-problem lengths (default 10,50,100)")
+    parser.add_argument("--delays", type=positive_ints, default=None, help="copy-task delays (default 10,50,100)")
+    parser.add_argument("--hidden", type=positive_int, default=None,
+                        help=f"adding hidden size (default {FULL['hidden']})")
+    parser.add_argument("--copy-hidden", type=positive_int, default=None,
                         help=f"copy hidden size (default {FULL['copy_hidden']})")
-    parser.add_argument("--batch", type=int, default=None, help=f"batch size (default {FULL['batch']})")
-    parser.add_argument("--steps", type=int, default=None, help=f"updates per adding model (default {FULL['steps']})")
-    parser.add_argument("--copy-steps", type=int, default=None,
+    parser.add_argument("--batch", type=positive_int, default=None, help=f"batch size (default {FULL['batch']})")
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help=f"updates per adding model (default {FULL['steps']})")
+    parser.add_argument("--copy-steps", type=positive_int, default=None,
                         help=f"updates per copy model (default {FULL['copy_steps']})")
-    parser.add_argument("--copy-forget-bias", type=float, default=None,
+    parser.add_argument("--copy-forget-bias", type=finite_float, default=None,
                         help=f"extra LSTM row on the copy task with this forget bias (default "
                              f"{FULL['copy_forget_bias']:g}; 1 to skip)")
-    parser.add_argument("--lr", type=float, default=1e-2, help="Adam's peak learning rate (default 0.01)")
-    parser.add_argument("--rnn-gain", type=float, default=1.0, help="tanh RNN W_hh ~ N(0, gain²/H) (default 1)")
+    parser.add_argument("--lr", type=positive_float, default=1e-2, help="Adam's peak learning rate (default 0.01)")
+    parser.add_argument("--rnn-gain", type=finite_float, default=1.0, help="tanh RNN W_hh ~ N(0, gain²/H) (default 1)")
     parser.add_argument("--out", default=None, help="also write the results (losses included) as JSON here")
     args = parser.parse_args(argv)
-    cells = tuple(c for c in args.cell.split(",") if c)
-    for cell in cells:
-        if cell not in CELLS:
-            parser.error(f"unknown cell {cell!r}; choose among {','.join(CELLS)}")
-    tasks = tuple(t for t in args.task.split(",") if t)
-    for task in tasks:
-        if task not in ("adding", "copy"):
-            parser.error(f"unknown task {task!r}; choose adding, copy or adding,copy")
+    cells, tasks = args.cell, args.task
     run(quick=args.quick, seed=args.seed, cells=cells, lengths=args.lengths, hidden_size=args.hidden,
         batch=args.batch, steps=args.steps, copy_delays=args.delays, copy_hidden=args.copy_hidden,
         copy_steps=args.copy_steps, copy_forget_bias=args.copy_forget_bias, lr=args.lr, rnn_gain=args.rnn_gain,

@@ -11,7 +11,6 @@ the road to gating, linear forgetting, clipping, gate activations).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
@@ -26,6 +25,7 @@ from tinygrad_rnn import analysis, decode
 from tinygrad_rnn.data import load_g2p, make_batch
 from tinygrad_rnn.tasks import g2p, gradflow, studies
 from tinygrad_rnn.train import eval_mode
+from tinygrad_rnn.tasks.options import Parser
 
 DEMO_CHECKPOINT = os.path.join("out", "demo_g2p", "best")
 GRAPH_WORD = ("cat", ["K", "AE", "T"])  # short enough for an op-level drawing a reader can follow
@@ -230,7 +230,7 @@ def build(out_dir: str = "out", checkpoint: str | None = DEMO_CHECKPOINT, quick:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn report", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="tinygrad-rnn report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", default=DEMO_CHECKPOINT, help="a G2P checkpoint (default: the demo's)")
     parser.add_argument("--out", default="out")
     parser.add_argument("--quick", action="store_true", help="shorter studies (seconds)")

@@ -17,7 +17,6 @@ Text is lowercased and "." is dropped; the 20 words are numbered in alphabetical
 """
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -27,6 +26,7 @@ import tinygrad_rnn as tr
 from tinygrad_rnn.data import pad
 from tinygrad_rnn import nn
 from tinygrad_rnn.train import Trainer, eval_mode
+from tinygrad_rnn.tasks.options import nonnegative_int, Parser
 
 CORPUS = (
     ("I love my cat.", "⊕"),
@@ -209,9 +209,9 @@ def run(quick: bool = False, seed: int = 0, variants: tuple[str, ...] = ("onehot
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn sentiment", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="tinygrad-rnn sentiment", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer updates (about a second)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--variant", choices=("onehot", "embedding", "both"), default="both")
     parser.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="for the embedding variant")
     parser.add_argument("--out", default=None, metavar="DIR",

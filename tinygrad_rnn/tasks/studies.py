@@ -27,7 +27,6 @@ fraction *kept*, here 1 − α. The lectures' α = 1 is therefore the library's 
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 
@@ -40,6 +39,7 @@ from tinygrad_rnn.optim import grad_norm
 from tinygrad_rnn.tasks import gradflow
 from tinygrad_rnn.tasks.long_range import ADDING_BASELINE, AddingModel, adding_problem
 from tinygrad_rnn.train import Trainer
+from tinygrad_rnn.tasks.options import nonnegative_int, Parser
 
 STUDIES = ("inits", "road_to_gating", "linear_forgetting", "clipping", "gates")
 CELL_TITLES = {"rnn": "tanh RNN", "lstm": "LSTM (forget bias 1)", "gru": "GRU"}
@@ -391,11 +391,11 @@ def run(out_dir: str | None = "out", quick: bool = False, seed: int = 0, log=pri
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn studies", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="tinygrad-rnn studies", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short sequences and few updates: seconds, not a minute")
     parser.add_argument("--out", default="out", help="folder for study_<name>.json and .png (default out/)")
     parser.add_argument("--only", default=",".join(STUDIES), help=f"comma-separated, from: {', '.join(STUDIES)}")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in _REGISTRY]

@@ -18,7 +18,6 @@ quote, so it should tag held-out code more accurately with the same hidden size 
 """
 from __future__ import annotations
 
-import argparse
 import io
 import keyword
 import os
@@ -31,6 +30,7 @@ import numpy as np
 import tinygrad_rnn as tr
 from tinygrad_rnn import nn
 from tinygrad_rnn.train import Trainer, eval_mode
+from tinygrad_rnn.tasks.options import nonnegative_int, Parser, positive_int
 
 CLASSES = ("name", "keyword", "operator", "number", "string", "comment", "other")
 NAME, KEYWORD, OPERATOR, NUMBER, STRING, COMMENT, OTHER = range(len(CLASSES))
@@ -229,12 +229,12 @@ def run(quick: bool = False, seed: int = 0, steps: int | None = None, hidden_siz
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn tagging", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="tinygrad-rnn tagging", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny text and model, a few updates (seconds)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=None, help="updates per model (default 500; 40 with --quick)")
-    parser.add_argument("--hidden", type=int, default=None, help="LSTM hidden size per direction (default 48)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help="updates per model (default 500; 40 with --quick)")
+    parser.add_argument("--hidden", type=positive_int, default=None, help="LSTM hidden size per direction (default 48)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="write the training logs (JSONL) and the accuracies (JSON) here")
     args = parser.parse_args(argv)
