@@ -24,6 +24,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -188,6 +189,34 @@ def _read(values: list) -> list[float]:
     return out
 
 
+def _empty(loss: float, norm: float) -> bool:
+    """An update with nothing to score: every target ignored (an all-padding batch), so the mean loss is 0/0, NaN,
+    and the gradients zeros (their norm 0). A NaN loss with a non-zero norm is a diverging run, not this."""
+    return math.isnan(loss) and norm == 0.0
+
+
+def _loggable(record: dict) -> dict:
+    """A read record as the log writes it: an update with no target has no loss (null, and ``no_targets``), so
+    no NaN reads as progress, nor breaks a strict JSON reader."""
+    if _empty(record["loss"], record["grad_norm"]):
+        return {**record, "loss": None, "no_targets": True}
+    return record
+
+
+def _losses(records: list) -> list[float]:
+    """The losses of ``records`` (pairs of 0-d loss and norm, read from the device in one transfer); warns once
+    when some updates had no target to score."""
+    values = _read([v for pair in records for v in pair])
+    losses, norms = values[0::2], values[1::2]
+    empty = sum(_empty(loss, norm) for loss, norm in zip(losses, norms))
+    if empty:
+        warnings.warn(f"Trainer: {empty} of {len(losses)} updates had no target to score (every target "
+                      "ignored: an all-padding batch); their mean loss is NaN (0/0, logged as null) and their "
+                      "gradients zero",
+                      RuntimeWarning, stacklevel=3)
+    return losses
+
+
 def _detach(state):
     if state is None:
         return None
@@ -271,7 +300,7 @@ class Trainer:
         if logged or shown:
             record = {**record, **dict(zip(("loss", "grad_norm"), _read([record["loss"], record["grad_norm"]])))}
         if logged:
-            log.write(json.dumps(record) + "\n")
+            log.write(json.dumps(_loggable(record)) + "\n")
             log.flush()
         if bar is not None:
             bar.update(1)
@@ -280,7 +309,7 @@ class Trainer:
             bar.set_postfix(loss=f"{record['loss']:.4f}", grad_norm=f"{record['grad_norm']:.3g}", refresh=False)
         if self.checkpoint_dir and self.checkpoint_every and self.step % self.checkpoint_every == 0:
             self.save_checkpoint(os.path.join(self.checkpoint_dir, "last"))
-        return record["loss"]
+        return record["loss"], record["grad_norm"]
 
     def _loop(self, total: int | None, description: str):
         from tqdm import tqdm
@@ -315,18 +344,18 @@ class Trainer:
         run that a clock or early stopping will end long before ``steps``.
         """
         log, bar = self._loop(steps if show_total else None, "training")
-        losses = []
+        records = []
         try:
             while self.step < steps:
                 self.model.train()
-                losses.append(self._record(self.update(loss_fn(self.model, batches(self.step))), log, bar))
+                records.append(self._record(self.update(loss_fn(self.model, batches(self.step))), log, bar))
                 if after_update is not None and after_update(self):
                     break
         finally:
             bar.close()
             if log is not None:
                 log.close()
-        return _read(losses)
+        return _losses(records)
 
     def fit_tbptt(self, run: Callable, inputs, targets, loss_fn: Callable, k1: int, k2: int,
                   epochs: int = 1) -> list[float]:
@@ -339,7 +368,7 @@ class Trainer:
         windows = tbptt_windows(len(inputs), k1, k2)
         total = epochs * len(windows)
         log, bar = self._loop(total, f"TBPTT(k1={k1}, k2={k2})")
-        losses = []
+        records = []
         try:
             while self.step < total:
                 self.model.train()
@@ -360,12 +389,12 @@ class Trainer:
                 scored = ops.concat(outputs, dim=0) if len(outputs) > 1 else outputs[0]
                 loss = loss_fn(scored[end - start - new:], targets[end - new:end])
                 self.carry = next_carry
-                losses.append(self._record(self.update(loss), log, bar))
+                records.append(self._record(self.update(loss), log, bar))
         finally:
             bar.close()
             if log is not None:
                 log.close()
-        return _read(losses)
+        return _losses(records)
 
     # -- checkpoints ---------------------------------------------------------------------------------------------------
     def save_checkpoint(self, path: str, extra: dict | None = None) -> None:
