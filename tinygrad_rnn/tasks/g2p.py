@@ -15,7 +15,6 @@ distance to the closest reference over its length, summed over words) and word e
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -27,7 +26,6 @@ import tinygrad_rnn as tr
 from tinygrad_rnn import decode, metrics
 from tinygrad_rnn.data import Vocab, bucket_batches, load_g2p
 from tinygrad_rnn.nn.seq2seq import Seq2Seq
-from tinygrad_rnn.serialization import load
 from tinygrad_rnn.train import EarlyStopping, ReduceLROnPlateau, Trainer
 
 MODEL = {"embed_size": 64, "hidden_size": 256, "num_layers": 1, "cell": "lstm", "bidirectional": True,
@@ -47,15 +45,21 @@ def build_model(src_vocab: Vocab, tgt_vocab: Vocab, **options) -> Seq2Seq:
 def load_model(checkpoint: str, device: str = "cpu") -> tuple[Seq2Seq, Vocab, Vocab, dict]:
     """The model, source and target vocabularies and JSON metadata of a checkpoint written by :func:`train`
     (``checkpoint`` without its ``.npz`` / ``.json`` suffix)."""
-    if not os.path.exists(checkpoint + ".json"):
+    if not tr.checkpoint.exists(checkpoint):
         raise FileNotFoundError(f"g2p: no checkpoint {checkpoint}.json (train one with: tinygrad-rnn g2p train)")
-    with open(checkpoint + ".json", encoding="utf-8") as f:
-        meta = json.load(f)
-    config = meta["config"]
-    src_vocab, tgt_vocab = Vocab.from_json(config["src_vocab"]), Vocab.from_json(config["tgt_vocab"])
-    model = Seq2Seq(**config["model"])
-    arrays = load(checkpoint + ".npz")
-    model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
+    ck = tr.checkpoint.load_training(checkpoint, model="Seq2Seq")  # a pair written together, or CheckpointError
+    config = ck.meta["config"]
+    missing = [key for key in ("model", "src_vocab", "tgt_vocab") if key not in config]
+    if missing:
+        raise tr.CheckpointError(f"g2p: {ck.json} is not a G2P checkpoint: its config lacks {missing}")
+    try:
+        src_vocab, tgt_vocab = Vocab.from_json(config["src_vocab"]), Vocab.from_json(config["tgt_vocab"])
+        model = Seq2Seq(**config["model"])
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise tr.CheckpointError(f"g2p: {ck.json} holds a model or vocabulary this version cannot build "
+                                 f"({type(exc).__name__}: {exc})") from None
+    tr.checkpoint.load_weights(ck, model)
+    meta = ck.meta
     model.eval()
     if device != "cpu":
         model.to(device)
@@ -136,7 +140,7 @@ def train(out_dir: str = "out/g2p", minutes: float = 60.0, epochs: int = 30, bat
         raise ValueError(f"g2p train: batch_size and epochs must be at least 1, minutes positive and teacher_forcing "
                          f"in [0, 1], got {batch_size}, {epochs}, {minutes} and {teacher_forcing}")
     last = os.path.join(out_dir, "last")
-    if os.path.exists(last + ".json") and not (resume or overwrite):
+    if tr.checkpoint.exists(last) and not (resume or overwrite):
         raise FileExistsError(f"g2p train: {out_dir} already holds a run ({last}.json); continue it with --resume, "
                               f"or start again with --overwrite")
     tr.manual_seed(seed)
@@ -165,7 +169,7 @@ def train(out_dir: str = "out/g2p", minutes: float = 60.0, epochs: int = 30, bat
     per_epoch = _per_epoch(pairs, batch_size)
     history: list = []  # one entry per end-of-epoch check
     spent, best_per = 0.0, math.inf  # training seconds before a resume; the best dev PER saved as best
-    if resume and os.path.exists(last + ".json"):
+    if resume and tr.checkpoint.exists(last):
         trainer.resume(last)
         plateau.load_state_dict(trainer.extra["plateau"])
         stopper.load_state_dict(trainer.extra["stopper"])
