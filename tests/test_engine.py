@@ -428,3 +428,22 @@ def test_a_hook_returning_another_shape_dtype_or_kind_is_refused_naming_the_tens
     u.register_hook(lambda g: g * 2)  # the same shape and dtype: replaced, as before
     (u * u).sum().backward()
     np.testing.assert_allclose(tr.tensor(u.grad, device=device).numpy(), [4.0, 8.0])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("layer, batch_first", [("LSTM", False), ("GRU", True), ("RNN", False)])
+def test_detect_anomaly_names_the_step_and_row_inside_a_recurrent_layer(layer, batch_first):
+    """The input projection covers every step in one op; its time axis says which step first holds the NaN."""
+    tr.manual_seed(0)
+    net = getattr(tr.nn, layer)(3, 4, batch_first=batch_first, bidirectional=True)
+    x = np.ones((30, 5, 3), "float32")
+    x[17, 2, 1] = np.nan
+    x[20, 0, 0] = np.inf  # a later step: not the first
+    x = x.transpose(1, 0, 2).copy() if batch_first else x
+    where = r"in scope '%s(/l0)?' at step 17 \(batch row 2\)" % layer
+    with tr.detect_anomaly(), pytest.raises(tr.AnomalyError, match=where + " produced NaN or Inf in its forward"):
+        net(tr.tensor(x))
+    unbatched = np.ones((30, 3), "float32")
+    unbatched[9, 0] = np.nan
+    with tr.detect_anomaly(), pytest.raises(tr.AnomalyError, match="at step 9 "):
+        getattr(tr.nn, layer)(3, 4)(tr.tensor(unbatched))
