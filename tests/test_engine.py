@@ -399,3 +399,51 @@ def test_tensor_of_a_tensor_on_its_own_device_is_a_copy_in_the_same_array_librar
     assert tr.tensor(a, dtype="float64", device=device).dtype == "float64"
     a.data = tr.tensor([[5.0, 6.0]], device=device).data  # the copy does not follow its source
     np.testing.assert_array_equal(host(b), [[1.0, 2.0]])
+
+
+def test_a_hook_returning_another_shape_dtype_or_kind_is_refused_naming_the_tensor(device):
+    """PyTorch refuses a hook that changes the gradient's size or dtype; silently broadcasting a (5, 3) return into a
+    (10,) gradient, or turning a float32 gradient float64, is not what anyone meant."""
+    x = tr.tensor(np.ones(10), dtype="float32", requires_grad=True, name="x", device=device)
+    x.register_hook(lambda g: tr.tensor(np.ones((5, 3)), dtype="float32", device=device))
+    with pytest.raises(tr.ShapeError, match=r"hook .* of tensor 'x' \(a leaf, shape \(10,\), dtype float32\) "
+                                            r"returned a gradient of shape \(5, 3\) for one of shape \(10,\)"):
+        (x * 2).sum().backward()
+    assert x.grad is None
+    w = tr.tensor(np.ones((2, 3)), dtype="float32", requires_grad=True, device=device)
+    with tr.scope("cell"), tr.step(4):
+        h = (w * 3).tanh()
+    h.name = "h"
+    h.register_hook(lambda g: tr.tensor(np.ones((2, 3)), dtype="float64", device=device))
+    with pytest.raises(tr.DTypeError, match=r"tensor 'h' \(made by tanh in scope 'cell' at step 4, shape \(2, 3\), "
+                                            r"dtype float32\) returned a gradient of dtype float64 for one of dtype "
+                                            r"float32"):
+        h.sum().backward()
+    assert w.grad is None
+    v = tr.tensor([1.0, 2.0], requires_grad=True, device=device)
+    v.register_hook(lambda g: 3.0)
+    with pytest.raises(tr.DTypeError, match="returned a float; return None or a gradient"):
+        (v * v).sum().backward()
+    u = tr.tensor([1.0, 2.0], requires_grad=True, device=device)
+    u.register_hook(lambda g: g * 2)  # the same shape and dtype: replaced, as before
+    (u * u).sum().backward()
+    np.testing.assert_allclose(tr.tensor(u.grad, device=device).numpy(), [4.0, 8.0])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("layer, batch_first", [("LSTM", False), ("GRU", True), ("RNN", False)])
+def test_detect_anomaly_names_the_step_and_row_inside_a_recurrent_layer(layer, batch_first):
+    """The input projection covers every step in one op; its time axis says which step first holds the NaN."""
+    tr.manual_seed(0)
+    net = getattr(tr.nn, layer)(3, 4, batch_first=batch_first, bidirectional=True)
+    x = np.ones((30, 5, 3), "float32")
+    x[17, 2, 1] = np.nan
+    x[20, 0, 0] = np.inf  # a later step: not the first
+    x = x.transpose(1, 0, 2).copy() if batch_first else x
+    where = r"in scope '%s(/l0)?' at step 17 \(batch row 2\)" % layer
+    with tr.detect_anomaly(), pytest.raises(tr.AnomalyError, match=where + " produced NaN or Inf in its forward"):
+        net(tr.tensor(x))
+    unbatched = np.ones((30, 3), "float32")
+    unbatched[9, 0] = np.nan
+    with tr.detect_anomaly(), pytest.raises(tr.AnomalyError, match="at step 9 "):
+        getattr(tr.nn, layer)(3, 4)(tr.tensor(unbatched))

@@ -716,6 +716,22 @@ def test_cross_entropy_closed_form(device):
         np.array([2.0, 1.0, 0.1]), np.array(0), -100, "mean"))
 
 
+def test_cross_entropy_with_every_target_ignored_has_zero_gradients(device):
+    """An all-padding batch: the mean is 0/0, NaN, as in PyTorch, but the gradients are zeros, not NaN."""
+    import warnings
+
+    x = leaf([[1.0, 2.0, 0.5], [3.0, 4.0, -1.0]], device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy 0/0 warning either
+        loss = tr.cross_entropy(x, tr.tensor([-100, -100], device=device))
+        assert math.isnan(loss.item())
+        loss.backward()
+    close(grad_of(x), np.zeros((2, 3)))
+    z = leaf(np.ones((2, 3, 4)), device)  # (N, C, d): the same through the n-d path
+    tr.cross_entropy(z, tr.tensor(np.full((2, 4), 0), device=device), ignore_index=0).backward()
+    close(grad_of(z), np.zeros((2, 3, 4)))
+
+
 # -- mse_loss, dropout, linear, cast -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @given(shape=shapes, seed=seeds, target_grad=st.booleans())

@@ -299,3 +299,22 @@ def test_fit_frees_each_update_graph_while_it_keeps_the_losses():
     losses = trainer.fit(lambda step: data, loss_fn, steps=5)
     assert len(losses) == 5 and all(isinstance(v, float) for v in losses)
     assert alive == [0] * 5
+
+
+def test_an_all_padding_batch_gives_zero_gradients_a_warning_and_no_nan_in_the_log(tmp_path):
+    """A batch whose every target is padding is valid input: the mean loss is NaN (0/0, as in PyTorch), the
+    gradients are zeros, the weights stay finite, the log has no NaN loss and the Trainer says so once."""
+    tr.manual_seed(0)
+    model = tr.nn.Linear(3, 4)
+    trainer = Trainer(model, tr.optim.Adam(model.parameters(), lr=0.1), clip_norm=1.0, progress=False,
+                      log_path=str(tmp_path / "metrics.jsonl"))
+    x = tr.tensor(np.ones((2, 3), "float32"))
+    targets = [tr.tensor([1, 2]), tr.tensor([-100, -100]), tr.tensor([3, -100]), tr.tensor([-100, -100])]
+    with pytest.warns(RuntimeWarning, match="2 of 4 updates had no target to score") as caught:
+        losses = trainer.fit(lambda step: targets[step], lambda m, t: tr.cross_entropy(m(x), t), steps=4)
+    assert len([w for w in caught if "no target" in str(w.message)]) == 1
+    assert [np.isnan(v) for v in losses] == [False, True, False, True]
+    assert all(np.isfinite(p.numpy()).all() for p in model.parameters())
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["loss"] is None for r in records] == [False, True, False, True]
+    assert records[1]["no_targets"] and records[1]["grad_norm"] == 0.0

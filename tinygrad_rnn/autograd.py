@@ -112,11 +112,49 @@ def _released_error(fn) -> GraphError:
 def _run_hooks(tensor, grad):
     for hook in getattr(tensor, "_hooks", None) or ():
         replaced = hook(grad)
-        if replaced is not None:
-            grad = replaced.data if isinstance(replaced, _t.Tensor) else replaced
+        if replaced is not None:  # checked only then: a hook that only looks costs nothing more
+            grad = _replacement(tensor, hook, grad, replaced)
     if getattr(tensor, "_retains_grad", False):
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
     return grad
+
+
+def _replacement(tensor, hook, grad, replaced):
+    """The array a hook's return stands for, which must be what it replaces: an array or Tensor of the tensor's
+    device with the gradient's shape and dtype (PyTorch refuses a hook that changes either, too)."""
+    backend = tensor._backend
+    if isinstance(replaced, _t.Tensor):
+        if replaced._backend is not backend:
+            raise DeviceError(f"register_hook: the hook {_hook_name(hook)} of {_tensor_text(tensor)} returned a "
+                              f"gradient on {replaced.device}, the tensor lives on {tensor.device}")
+        replaced = replaced.data
+    elif not (hasattr(replaced, "shape") and hasattr(replaced, "dtype")):
+        raise DTypeError(f"register_hook: the hook {_hook_name(hook)} of {_tensor_text(tensor)} returned a "
+                         f"{type(replaced).__name__}; return None or a gradient: an array or Tensor of shape "
+                         f"{tuple(grad.shape)} and dtype {backend.dtype_name(grad)}")
+    elif backend.name != "cpu" and not backend.is_array(replaced):
+        raise DeviceError(f"register_hook: the hook {_hook_name(hook)} of {_tensor_text(tensor)} returned a "
+                          f"{type(replaced).__module__}.{type(replaced).__name__}, not an array of {tensor.device}")
+    if tuple(replaced.shape) != tuple(grad.shape):
+        raise ShapeError(f"register_hook: the hook {_hook_name(hook)} of {_tensor_text(tensor)} returned a gradient "
+                         f"of shape {tuple(replaced.shape)} for one of shape {tuple(grad.shape)}")
+    if replaced.dtype != grad.dtype:
+        raise DTypeError(f"register_hook: the hook {_hook_name(hook)} of {_tensor_text(tensor)} returned a gradient "
+                         f"of dtype {backend.dtype_name(replaced)} for one of dtype {backend.dtype_name(grad)}")
+    return replaced
+
+
+def _hook_name(hook) -> str:
+    return repr(getattr(hook, "__qualname__", None) or type(hook).__name__)
+
+
+def _tensor_text(tensor) -> str:
+    """``tensor 'h' (made by tanh in scope 'RNN/l0' at step 3, shape (2, 4))`` for error messages."""
+    fn = tensor._fn
+    name = f"tensor {tensor.name!r}" if tensor.name else "a tensor"
+    made = (f"made by {fn.op_label()}{_t.where_text(fn.scope, fn.step)}, " if fn is not None
+            else "a leaf, ")
+    return f"{name} ({made}shape {tensor.shape}, dtype {tensor.dtype})"
 
 
 def _accumulate_leaf(leaf, grad, xp) -> None:

@@ -19,6 +19,8 @@ import itertools
 import numbers
 import weakref
 
+import numpy as _np
+
 from . import backend as _backend
 from .errors import (ArgumentError, ArgumentTypeError, DeviceError, DTypeError, GraphError, IndexRangeError,
                      ShapeError, TinygradRNNError)
@@ -29,6 +31,7 @@ _grad_enabled = True
 _scope: tuple = ()
 _step = None
 _anomaly = False
+_time_axis = None  # the axis of every step, for ops a recurrent layer applies to all steps at once (time_axis)
 _counter = itertools.count()
 
 
@@ -156,6 +159,33 @@ class detect_anomaly:
         _anomaly = self._previous
 
 
+class time_axis:
+    """Ops made inside cover every time step at once, on axis ``axis`` of their outputs (a recurrent layer's input
+    projection): anomaly mode then names the first step, and batch row, whose slice holds NaN or Inf. Nothing else
+    reads it, so outside anomaly mode it costs one assignment per layer.
+
+    >>> import tinygrad_rnn as tr
+    >>> x = tr.tensor([[1.0], [float("nan")]])  # (steps, batch): step 1 is NaN
+    >>> with tr.detect_anomaly(), tr.scope("RNN"), time_axis(0):
+    ...     try:
+    ...         _ = x * 2
+    ...     except tr.AnomalyError as e:
+    ...         print(str(e).split(" produced")[0])
+    detect_anomaly: mul in scope 'RNN' at step 1 (batch row 0)
+    """
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def __enter__(self):
+        global _time_axis
+        self._previous, _time_axis = _time_axis, self.axis
+
+    def __exit__(self, *exc):
+        global _time_axis
+        _time_axis = self._previous
+
+
 def where_text(scope_path: tuple, step_index) -> str:
     """`` in scope 'a/b' at step 3`` (or less, or nothing) for error messages."""
     text = f" in scope '{'/'.join(scope_path)}'" if scope_path else ""
@@ -223,7 +253,8 @@ class Function:
         except Exception as exc:
             raise op_error(cls.op_label(), inputs, params, exc) from exc
         if _anomaly:
-            _check_finite(cls.op_label(), "forward", out if cls.multi_output else (out,), backend, _scope, _step)
+            _check_finite(cls.op_label(), "forward", out if cls.multi_output else (out,), backend, _scope, _step,
+                          _time_axis)
         if requires_grad:
             fn.parents = inputs
             fn.seq = next(_counter)
@@ -260,14 +291,23 @@ def op_error(label: str, inputs, params, exc: Exception) -> TinygradRNNError:
                 f"{where_text(_scope, _step)} ({exc})")
 
 
-def _check_finite(label: str, phase: str, arrays, backend, scope_path, step_index) -> None:
+def _check_finite(label: str, phase: str, arrays, backend, scope_path, step_index, axis=None) -> None:
     from .errors import AnomalyError
 
     for k, a in enumerate(arrays):
         if a is not None and hasattr(a, "shape") and not backend.all_finite(a):
             which = f" output {k}" if len(arrays) > 1 else ""
-            raise AnomalyError(f"detect_anomaly: {label}{where_text(scope_path, step_index)} produced NaN or Inf "
-                               f"in its {phase}{which} (shape {shape_of(a)})")
+            where, note = where_text(scope_path, step_index), ""
+            if step_index is None and axis is not None and len(shape_of(a)) > axis:
+                # an op over every step at once: its time axis tells the first step holding NaN or Inf
+                bad = _np.moveaxis(~_np.isfinite(backend.to_numpy(a)), axis, 0)
+                first = _np.argwhere(bad)[0]
+                row = f" (batch row {int(first[1])})" if len(first) > 1 else ""
+                where = where_text(scope_path, int(first[0])) + row
+                note = f"; this op covers every step at once (on axis {axis}), step {int(first[0])} is the first " \
+                       "whose slice holds NaN or Inf"
+            raise AnomalyError(f"detect_anomaly: {label}{where} produced NaN or Inf in its {phase}{which} (shape "
+                               f"{shape_of(a)}{note})")
 
 
 # ---------------------------------------------------------------------------------------------------------------

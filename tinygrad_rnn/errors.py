@@ -45,3 +45,13 @@ class MissingKeyError(TinygradRNNError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class DataFileError(TinygradRNNError, ValueError):
+    """A file this library wrote and reads back (a checkpoint, a metrics log) that is truncated, corrupted, of
+    another kind or missing a part; the message names the file and what is wrong with it."""
+
+
+class CheckpointError(DataFileError):
+    """A checkpoint that cannot be used: a ``.npz`` and ``.json`` not written together, a truncated, empty or
+    corrupted file, broken JSON, the JSON of another model or of something else; the message names the file."""

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -32,7 +33,9 @@ from . import backend as _backend
 from . import ops
 from .engine import Tensor, no_grad
 from .optim import clip_grad_norm_, clip_grad_value_, grad_norm
-from .serialization import atomic_path, load, save, save_json
+from . import checkpoint
+from .errors import CheckpointError, DataFileError
+from .serialization import atomic_path
 
 
 # -- learning-rate schedules: functions of the update index -------------------------------------------------------
@@ -189,39 +192,71 @@ def _read(values: list) -> list[float]:
     return out
 
 
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def read_log(path: str, torn_tail: bool = False) -> list[dict]:
+    """The records of a metrics log written by :class:`Trainer` (one JSON object per line). A line that is not one
+    raises :class:`~tinygrad_rnn.errors.DataFileError` naming the file and the line; with ``torn_tail`` a last line
+    cut short (no newline: a run killed while writing it) is dropped instead, as ``resume`` does."""
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            last = number == len(lines)  # no newline after it
+            if last and torn_tail:
+                break
+            why = "cut short (a run killed while writing it?)" if last else "not valid JSON"
+            raise DataFileError(f"metrics log: {path} line {number} is {why} ({exc}); resuming the run "
+                                "(--resume) drops a cut-short last line") from None
+        if not isinstance(record, dict):
+            raise DataFileError(f"metrics log: {path} line {number} holds a JSON {type(record).__name__}, not a "
+                                "record (a JSON object)")
+        records.append(record)
+    return records
+
+
+def _empty(loss: float, norm: float) -> bool:
+    """An update with nothing to score: every target ignored (an all-padding batch), so the mean loss is 0/0, NaN,
+    and the gradients zeros (their norm 0). A NaN loss with a non-zero norm is a diverging run, not this."""
+    return math.isnan(loss) and norm == 0.0
+
+
+def _loggable(record: dict) -> dict:
+    """A read record as the log writes it: an update with no target has no loss (null, and ``no_targets``), so
+    no NaN reads as progress, nor breaks a strict JSON reader."""
+    if _empty(record["loss"], record["grad_norm"]):
+        return {**record, "loss": None, "no_targets": True}
+    return record
+
+
+def _losses(records: list) -> list[float]:
+    """The losses of ``records`` (pairs of 0-d loss and norm, read from the device in one transfer); warns once
+    when some updates had no target to score."""
+    values = _read([v for pair in records for v in pair])
+    losses, norms = values[0::2], values[1::2]
+    empty = sum(_empty(loss, norm) for loss, norm in zip(losses, norms))
+    if empty:
+        warnings.warn(f"Trainer: {empty} of {len(losses)} updates had no target to score (every target "
+                      "ignored: an all-padding batch); their mean loss is NaN (0/0, logged as null) and their "
+                      "gradients zero",
+                      RuntimeWarning, stacklevel=3)
+    return losses
+
+
 def _detach(state):
     if state is None:
         return None
     if isinstance(state, tuple):
         return tuple(_detach(s) for s in state)
     return state.detach()
-
-
-def _flatten_state(state, prefix: str = "carry") -> dict:
-    if state is None:
-        return {}
-    if isinstance(state, tuple):
-        out = {}
-        for k, s in enumerate(state):
-            out.update(_flatten_state(s, f"{prefix}/{k}"))
-        return out
-    return {prefix: state.numpy()}
-
-
-def _state_layout(state):
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return [_state_layout(s) for s in state]
-    return "tensor"
-
-
-def _rebuild_state(layout, arrays: dict, device: str, prefix: str = "carry"):
-    if layout is None:
-        return None
-    if isinstance(layout, list):
-        return tuple(_rebuild_state(item, arrays, device, f"{prefix}/{k}") for k, item in enumerate(layout))
-    return Tensor(arrays[prefix], device=device)
 
 
 class Trainer:
@@ -274,7 +309,7 @@ class Trainer:
         if logged or shown:
             record = {**record, **dict(zip(("loss", "grad_norm"), _read([record["loss"], record["grad_norm"]])))}
         if logged:
-            log.write(json.dumps(record) + "\n")
+            log.write(json.dumps(_loggable(record)) + "\n")
             log.flush()
         if bar is not None:
             bar.update(1)
@@ -283,7 +318,7 @@ class Trainer:
             bar.set_postfix(loss=f"{record['loss']:.4f}", grad_norm=f"{record['grad_norm']:.3g}", refresh=False)
         if self.checkpoint_dir and self.checkpoint_every and self.step % self.checkpoint_every == 0:
             self.save_checkpoint(os.path.join(self.checkpoint_dir, "last"))
-        return record["loss"]
+        return record["loss"], record["grad_norm"]
 
     def _loop(self, total: int | None, description: str):
         from tqdm import tqdm
@@ -303,10 +338,10 @@ class Trainer:
         the updates done after its checkpoint was written (they are done again, and logged again)."""
         if not os.path.exists(self.log_path):
             return
-        with open(self.log_path, encoding="utf-8") as f:
-            kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= step]
+        # a last line cut short is what a kill while logging leaves; its update comes after any checkpoint
+        kept = [r for r in read_log(self.log_path, torn_tail=True) if r.get("step", 0) <= step]
         with atomic_path(self.log_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(kept)
+            f.writelines(json.dumps(r) + "\n" for r in kept)
 
     # -- training -----------------------------------------------------------------------------------------------------
     def fit(self, batches: Callable[[int], object], loss_fn: Callable, steps: int,
@@ -318,18 +353,18 @@ class Trainer:
         run that a clock or early stopping will end long before ``steps``.
         """
         log, bar = self._loop(steps if show_total else None, "training")
-        losses = []
+        records = []
         try:
             while self.step < steps:
                 self.model.train()
-                losses.append(self._record(self.update(loss_fn(self.model, batches(self.step))), log, bar))
+                records.append(self._record(self.update(loss_fn(self.model, batches(self.step))), log, bar))
                 if after_update is not None and after_update(self):
                     break
         finally:
             bar.close()
             if log is not None:
                 log.close()
-        return _read(losses)
+        return _losses(records)
 
     def fit_tbptt(self, run: Callable, inputs, targets, loss_fn: Callable, k1: int, k2: int,
                   epochs: int = 1) -> list[float]:
@@ -342,7 +377,7 @@ class Trainer:
         windows = tbptt_windows(len(inputs), k1, k2)
         total = epochs * len(windows)
         log, bar = self._loop(total, f"TBPTT(k1={k1}, k2={k2})")
-        losses = []
+        records = []
         try:
             while self.step < total:
                 self.model.train()
@@ -363,58 +398,38 @@ class Trainer:
                 scored = ops.concat(outputs, dim=0) if len(outputs) > 1 else outputs[0]
                 loss = loss_fn(scored[end - start - new:], targets[end - new:end])
                 self.carry = next_carry
-                losses.append(self._record(self.update(loss), log, bar))
+                records.append(self._record(self.update(loss), log, bar))
         finally:
             bar.close()
             if log is not None:
                 log.close()
-        return _read(losses)
+        return _losses(records)
 
     # -- checkpoints ---------------------------------------------------------------------------------------------------
     def save_checkpoint(self, path: str, extra: dict | None = None) -> None:
-        """Write ``path.npz`` (weights, optimiser arrays, carried state) and then ``path.json`` (the rest); the JSON
-        names the step, so a crash between the two leaves the previous, consistent pair readable. ``extra`` is any
-        JSON-able state of the caller's loop (epoch, schedulers, vocabularies); ``resume`` hands it back as
-        ``trainer.extra``."""
-        optimizer = self.optimizer.state_dict()
-        arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        scalars = {}
-        for index, values in optimizer["state"].items():
-            for key, value in values.items():
-                if hasattr(value, "shape"):
-                    arrays[f"optim/{index}/{key}"] = value
-                else:
-                    scalars.setdefault(str(index), {})[key] = value
-        arrays.update(_flatten_state(self.carry))
-        arrays["step"] = _backend.get_backend("cpu").asarray(self.step, "int64")
-        save(arrays, path + ".npz")
-        save_json({
-            "step": self.step, "config": self.config, "param_groups": optimizer["param_groups"],
-            "optimizer_scalars": scalars, "carry": _state_layout(self.carry), "rng": _backend.get_rng_state(),
-            "model": type(self.model).__name__, "extra": extra or {}}, path + ".json")
+        """Write the pair ``path.npz`` (weights, optimiser arrays, carried state) and ``path.json`` (the rest, with
+        the ``.npz``'s digest) in the format of :mod:`tinygrad_rnn.checkpoint`: a kill at any moment of the write
+        leaves a readable pair, the previous one or this one. ``extra`` is any JSON-able state of the caller's loop
+        (epoch, schedulers, vocabularies); ``resume`` hands it back as ``trainer.extra``."""
+        checkpoint.save_training(path, self.model, self.optimizer, self.step, carry=self.carry, config=self.config,
+                                 extra=extra)
 
     def resume(self, path: str) -> int:
-        """Load a checkpoint written by :meth:`save_checkpoint`; returns the step it continues from."""
-        with open(path + ".json", encoding="utf-8") as f:
-            meta = json.load(f)
-        if meta["model"] != type(self.model).__name__ or meta["config"] != self.config:
-            raise ValueError(f"resume: the checkpoint {path} is of a {meta['model']} with config {meta['config']}, "
-                             f"not of this {type(self.model).__name__} with config {self.config}")
-        arrays = load(path + ".npz")
-        if int(arrays["step"]) != meta["step"]:
-            raise ValueError(f"resume: {path}.npz holds step {int(arrays['step'])} but {path}.json step "
-                             f"{meta['step']}; the pair was not written together")
-        self.model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
-        state: dict = {}
-        for key, value in arrays.items():
-            if key.startswith("optim/"):
-                _, index, name = key.split("/", 2)
-                state.setdefault(int(index), {})[name] = value
-        for index, values in meta["optimizer_scalars"].items():
-            state.setdefault(int(index), {}).update(values)
-        self.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        """Load a checkpoint written by :meth:`save_checkpoint`; returns the step it continues from. A checkpoint
+        of another model or config, or one that is not whole, raises :class:`~tinygrad_rnn.errors.CheckpointError`
+        naming the file before anything is loaded."""
+        ck = checkpoint.load_training(path, model=type(self.model).__name__)
+        meta = ck.meta
+        if meta["config"] != self.config:
+            keys = sorted(set(meta["config"]) | set(self.config), key=str)
+            differ = {k: (meta["config"].get(k), self.config.get(k)) for k in keys
+                      if meta["config"].get(k) != self.config.get(k)}
+            shown = "; ".join(f"{k}: {_short(saved)} there, {_short(ours)} here" for k, (saved, ours) in differ.items())
+            raise CheckpointError(f"resume: the checkpoint {ck.json} has another config than this run ({shown})")
+        checkpoint.load_weights(ck, self.model)
+        self.optimizer.load_state_dict(checkpoint.optimizer_state(ck))
         device = next(iter(self.model.parameters())).device
-        self.carry = _rebuild_state(meta["carry"], arrays, device)
+        self.carry = checkpoint.carried_state(ck, device)
         _backend.set_rng_state(meta["rng"])
         self.step = meta["step"]
         self.extra = meta.get("extra", {})

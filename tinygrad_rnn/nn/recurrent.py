@@ -18,7 +18,7 @@ import inspect
 
 from .. import ops
 from ..checks import integers, probability, size
-from ..engine import Tensor, location, scope, step
+from ..engine import Tensor, location, scope, step, time_axis
 from ..errors import ArgumentTypeError, ShapeError
 from .cells import GRUCell, LSTMCell, RNNCell
 from .module import Module
@@ -127,7 +127,8 @@ class _RecurrentLayer(Module):
 
     # -- the unrolled loop ------------------------------------------------------------------------------------------
     def forward(self, input: Tensor, hx=None, lengths=None):
-        x, unbatched = self._check_input(input)
+        with time_axis(0):  # these ops see every step at once: anomaly mode finds the step on axis 0
+            x, unbatched = self._check_input(input)
         steps, batch = x.shape[0], x.shape[1]
         if self.has_cell_state:
             if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
@@ -147,7 +148,9 @@ class _RecurrentLayer(Module):
                 cell = self._cell(layer, direction)
                 with scope(f"l{layer}" + ("_reverse" if direction else "")):
                     # the input's share of every gate, for all steps in one matmul; per step only the recurrence
-                    projected = ops.unbind(cell.project(layer_input), 0)
+                    with time_axis(0):
+                        gates = cell.project(layer_input)
+                    projected = ops.unbind(gates, 0)
                     start = cell.initial_state(initial[index], first_step)
                     states, final = self._run(cell, projected, start, masks, reverse=bool(direction))
                 outputs.append(states)

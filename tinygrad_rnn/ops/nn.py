@@ -54,8 +54,12 @@ class CrossEntropy(Function):
             return losses
         if reduction == "sum":
             return xp.sum(losses)
-        self.count = xp.sum(weight)  # stays on the device (the target check before this op reads the host once)
-        return xp.sum(losses) / self.count
+        # on the device (the target check before this op reads the host once). With every target ignored the
+        # mean is 0/0, NaN, as in PyTorch, but the gradients are zeros: backward divides by at least 1 (the
+        # weights are 0 or 1, so that changes nothing else), and ``where`` spares NumPy's 0/0 warning
+        count = xp.sum(weight)
+        self.divisor = xp.maximum(count, 1.0)
+        return xp.where(count > 0, xp.sum(losses) / self.divisor, xp.nan)
 
     def backward(self, g):
         xp = self.xp
@@ -64,7 +68,7 @@ class CrossEntropy(Function):
         elif self.reduction == "sum":
             scale = g * xp.expand_dims(self.weight, axis=1)
         else:
-            scale = (g / self.count) * xp.expand_dims(self.weight, axis=1)
+            scale = (g / self.divisor) * xp.expand_dims(self.weight, axis=1)
         return self.dlogits * scale, None
 
 

@@ -15,7 +15,6 @@ distance to the closest reference over its length, summed over words) and word e
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -27,7 +26,6 @@ import tinygrad_rnn as tr
 from tinygrad_rnn import decode, metrics
 from tinygrad_rnn.data import Vocab, bucket_batches, load_g2p
 from tinygrad_rnn.nn.seq2seq import Seq2Seq
-from tinygrad_rnn.serialization import load
 from tinygrad_rnn.train import EarlyStopping, ReduceLROnPlateau, Trainer
 from tinygrad_rnn.tasks.options import device, nonnegative_int, Parser, positive_float, positive_int, probability
 
@@ -48,15 +46,21 @@ def build_model(src_vocab: Vocab, tgt_vocab: Vocab, **options) -> Seq2Seq:
 def load_model(checkpoint: str, device: str = "cpu") -> tuple[Seq2Seq, Vocab, Vocab, dict]:
     """The model, source and target vocabularies and JSON metadata of a checkpoint written by :func:`train`
     (``checkpoint`` without its ``.npz`` / ``.json`` suffix)."""
-    if not os.path.exists(checkpoint + ".json"):
+    if not tr.checkpoint.exists(checkpoint):
         raise FileNotFoundError(f"g2p: no checkpoint {checkpoint}.json (train one with: tinygrad-rnn g2p train)")
-    with open(checkpoint + ".json", encoding="utf-8") as f:
-        meta = json.load(f)
-    config = meta["config"]
-    src_vocab, tgt_vocab = Vocab.from_json(config["src_vocab"]), Vocab.from_json(config["tgt_vocab"])
-    model = Seq2Seq(**config["model"])
-    arrays = load(checkpoint + ".npz")
-    model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
+    ck = tr.checkpoint.load_training(checkpoint, model="Seq2Seq")  # a pair written together, or CheckpointError
+    config = ck.meta["config"]
+    missing = [key for key in ("model", "src_vocab", "tgt_vocab") if key not in config]
+    if missing:
+        raise tr.CheckpointError(f"g2p: {ck.json} is not a G2P checkpoint: its config lacks {missing}")
+    try:
+        src_vocab, tgt_vocab = Vocab.from_json(config["src_vocab"]), Vocab.from_json(config["tgt_vocab"])
+        model = Seq2Seq(**config["model"])
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise tr.CheckpointError(f"g2p: {ck.json} holds a model or vocabulary this version cannot build "
+                                 f"({type(exc).__name__}: {exc})") from None
+    tr.checkpoint.load_weights(ck, model)
+    meta = ck.meta
     model.eval()
     if device != "cpu":
         model.to(device)
@@ -139,7 +143,7 @@ def train(out_dir: str = "out/g2p", minutes: float = 60.0, epochs: int = 30, bat
     if not 0 < lr < math.inf or not 0 < clip <= math.inf:  # a clip of -1 would reverse the gradients, 0 zero them
         raise ValueError(f"g2p train: lr must be a finite number > 0 and clip a number > 0, got {lr} and {clip}")
     last = os.path.join(out_dir, "last")
-    if os.path.exists(last + ".json") and not (resume or overwrite):
+    if tr.checkpoint.exists(last) and not (resume or overwrite):
         raise FileExistsError(f"g2p train: {out_dir} already holds a run ({last}.json); continue it with --resume, "
                               f"or start again with --overwrite")
     if resume and not os.path.exists(last + ".json"):
@@ -171,7 +175,7 @@ def train(out_dir: str = "out/g2p", minutes: float = 60.0, epochs: int = 30, bat
     per_epoch = _per_epoch(pairs, batch_size)
     history: list = []  # one entry per end-of-epoch check
     spent, best_per = 0.0, math.inf  # training seconds before a resume; the best dev PER saved as best
-    if resume and os.path.exists(last + ".json"):
+    if resume and tr.checkpoint.exists(last):
         trainer.resume(last)
         plateau.load_state_dict(trainer.extra["plateau"])
         stopper.load_state_dict(trainer.extra["stopper"])

@@ -11,7 +11,6 @@ the road to gating, linear forgetting, clipping, gate activations).
 """
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -24,7 +23,7 @@ import tinygrad_rnn as tr
 from tinygrad_rnn import analysis, decode
 from tinygrad_rnn.data import load_g2p, make_batch
 from tinygrad_rnn.tasks import g2p, gradflow, studies
-from tinygrad_rnn.train import eval_mode
+from tinygrad_rnn.train import eval_mode, read_log
 from tinygrad_rnn.tasks.options import Parser
 
 DEMO_CHECKPOINT = os.path.join("out", "demo_g2p", "best")
@@ -154,12 +153,18 @@ def pronunciations(model, data, count: int = 12) -> str:
     return "\n".join(lines)
 
 
-def training_pictures(checkpoint: str, out_dir: str, report, log=print) -> None:
-    folder = os.path.dirname(checkpoint)
-    log_path = os.path.join(folder, "metrics.jsonl")
-    if os.path.exists(log_path):
-        with open(log_path, encoding="utf-8") as f:
-            records = [json.loads(line) for line in f if line.strip()]
+def training_records(checkpoint: str) -> list:
+    """The metrics log beside ``checkpoint`` (empty when there is none); a broken line raises
+    :class:`~tinygrad_rnn.errors.DataFileError` naming the file and the line."""
+    log_path = os.path.join(os.path.dirname(checkpoint), "metrics.jsonl")
+    if not os.path.exists(log_path):
+        return []
+    # updates with no target to score have no loss (null) and no point on the curve
+    return [r for r in read_log(log_path) if r.get("loss") is not None]
+
+
+def training_pictures(records: list, out_dir: str, report, log=print) -> None:
+    if records:
         path = plots.plot_curves({"training loss": [r["loss"] for r in records]},
                                      os.path.join(out_dir, "g2p_training_loss.png"), xlabel="update",
                                      ylabel="cross-entropy (nats per phoneme)", title="G2P training loss",
@@ -170,6 +175,7 @@ def training_pictures(checkpoint: str, out_dir: str, report, log=print) -> None:
 
 def model_section(checkpoint: str, out_dir: str, report, log=print) -> dict:
     model, src_vocab, tgt_vocab, meta = g2p.load_model(checkpoint)
+    records = training_records(checkpoint)  # read before the slow part, so a broken log fails at once
     data = load_g2p(seed=0)
     g2p.check_vocabularies(src_vocab, tgt_vocab, data)
     dev = meta.get("extra", {}).get("dev", {})
@@ -181,7 +187,7 @@ def model_section(checkpoint: str, out_dir: str, report, log=print) -> dict:
     report.section("Words it never saw", table, pre=True)
     log(summary)
     log(table)
-    training_pictures(checkpoint, out_dir, report, log)
+    training_pictures(records, out_dir, report, log)
     graph_pictures(model, src_vocab, tgt_vocab, out_dir, report, log)
     encoder_gradient_picture(model, data, out_dir, report, log)
     attention_pictures(model, data, out_dir, report, log=log)
@@ -218,7 +224,7 @@ def build(out_dir: str = "out", checkpoint: str | None = DEMO_CHECKPOINT, quick:
     Without a checkpoint (None, or none on disk) the model's part is left out and the page says how to get one."""
     os.makedirs(out_dir, exist_ok=True)
     report = Report("tinygrad_rnn: recurrent networks, unrolled")
-    if checkpoint and os.path.exists(checkpoint + ".json"):
+    if checkpoint and tr.checkpoint.exists(checkpoint):
         model_section(checkpoint, out_dir, report, log)
     else:
         report.section("No G2P model yet", "Train one with 'make demo' (a minute) or 'tinygrad-rnn g2p train', then "
@@ -235,9 +241,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="out")
     parser.add_argument("--quick", action="store_true", help="shorter studies (seconds)")
     args = parser.parse_args(argv)
-    if args.checkpoint != DEMO_CHECKPOINT and not os.path.exists(args.checkpoint + ".json"):
+    if args.checkpoint != DEMO_CHECKPOINT and not tr.checkpoint.exists(args.checkpoint):
         parser.error(f"--checkpoint: no {args.checkpoint}.json (a checkpoint is given without its .npz/.json suffix)")
-    build(args.out, args.checkpoint, quick=args.quick)
+    try:
+        build(args.out, args.checkpoint, quick=args.quick)
+    except tr.DataFileError as error:  # a checkpoint or log that is not whole: a message naming it, no traceback
+        parser.error(str(error))
     return 0
 
 
