@@ -29,7 +29,6 @@ import glob
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 
@@ -38,6 +37,7 @@ import numpy as np
 from . import backend as _backend
 from .engine import Tensor
 from .errors import CheckpointError
+from .serialization import atomic_path
 
 FORMAT = 1  # bumped when the layout changes; a checkpoint without it predates the digest (read, step-checked)
 
@@ -90,22 +90,11 @@ def digest(file: str) -> str:
 
 # -- writing --------------------------------------------------------------------------------------------------------
 def _write(target: str, write, stage: str) -> None:
-    """``write(file)`` into a temporary file beside ``target``, synced, then renamed to ``target``."""
-    folder, name = os.path.split(target)
-    handle, tmp = tempfile.mkstemp(dir=folder or ".", prefix=f"{name}.tmp-")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the file private to its writer
-        _reached(stage)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """``write(file)`` into a temporary file beside ``target`` (named after it, so :func:`_settle` finds it if a
+    kill leaves it), synced, then renamed to ``target``."""
+    with atomic_path(target, prefix=f"{os.path.basename(target)}.tmp-", before_rename=lambda: _reached(stage)) \
+            as tmp, open(tmp, "wb") as f:
+        write(f)
 
 
 def _sync_folder(folder: str) -> None:

@@ -22,9 +22,10 @@ from .engine import Tensor
 
 
 @contextmanager
-def atomic_path(path: str):
+def atomic_path(path: str, prefix: str = ".tmp-", before_rename=None):
     """A temporary path beside ``path`` to write in the ``with`` block. Only when the block succeeds is the file
-    synced and renamed over ``path``; otherwise it is removed, so ``path`` is never left half-written.
+    synced and renamed over ``path``; otherwise it is removed, so ``path`` is never left half-written. The
+    temporary file's name starts with ``prefix``; ``before_rename()``, if given, runs once it is synced.
 
     >>> import os, tempfile
     >>> target = os.path.join(tempfile.mkdtemp(), "notes.txt")
@@ -35,7 +36,7 @@ def atomic_path(path: str):
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=os.path.splitext(path)[1])
     os.close(handle)
     try:
         yield tmp
@@ -44,6 +45,8 @@ def atomic_path(path: str):
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the file private to its writer
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
