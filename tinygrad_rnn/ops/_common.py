@@ -36,10 +36,9 @@ def normalize_axes(dim, ndim: int, label: str):
     """``None`` (all axes) or a sorted tuple of non-negative axes."""
     if dim is None:
         return None
-    if not isinstance(dim, (int, tuple, list)):
-        if not isinstance(dim, numbers.Integral):
-            raise ArgumentTypeError(f"{label}: dim must be an int, a tuple of ints or None, got {dim!r} "
-                                    f"({type(dim).__name__}){location()}")
+    if not isinstance(dim, (numbers.Integral, tuple, list)):
+        raise ArgumentTypeError(f"{label}: dim must be an int, a tuple of ints or None, got {dim!r} "
+                                f"({type(dim).__name__}){location()}")
     dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
     return tuple(sorted(normalize_axis(d, ndim, label) for d in dims))
 
