@@ -1,10 +1,11 @@
 """Pictures of traced graphs and of gradient flow. Depends on ``tinygrad_rnn``'s public API only.
 
 ``dot`` draws unrolled graphs (levels, collapse, gradients, paths, frames), ``cell`` one LSTM/GRU cell gate by gate,
-``beam`` a beam search's tree, ``plots`` the curves and heatmaps, ``report`` the HTML page that bundles them.
+``beam`` a beam search's tree, ``plots`` the curves and heatmaps, ``report`` the HTML page that bundles them;
+``model_explorer`` exports a graph to Google's Model Explorer.
 """
-from . import beam, cell, dot, plots, report
+from . import beam, cell, dot, model_explorer, plots, report
 from .dot import INSTALL_DOT, Drawing, dot_available, draw, frames, to_dot, write, write_frames, write_source
 
-__all__ = ["INSTALL_DOT", "Drawing", "beam", "cell", "dot", "dot_available", "draw", "frames", "plots", "report",
-           "to_dot", "write", "write_frames", "write_source"]
+__all__ = ["INSTALL_DOT", "Drawing", "beam", "cell", "dot", "dot_available", "draw", "frames", "model_explorer",
+           "plots", "report", "to_dot", "write", "write_frames", "write_source"]
