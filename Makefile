@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: demo test setup dot chromium torch nvrtc cxx bench lint clean gpu-wheels gpu-check
+.PHONY: demo test setup dot chromium torch nvrtc model-explorer cxx bench lint clean gpu-wheels gpu-check
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
@@ -45,7 +45,7 @@ dot:
 cxx:
 	$(call apt_install,g++,g++,the CUDA kernels' host-build tests will skip)
 
-# Headless Chromium opens the HTML report in the tests; without it that one test skips and says why.
+# Headless Chromium opens the HTML report and Model Explorer in the tests; without it those tests skip and say why.
 chromium:
 	$(call apt_install,chromium,chromium,the report's browser test will skip)
 
@@ -65,10 +65,24 @@ $(VENV)/.nvrtc: $(VENV)/.installed setup.cfg
 
 nvrtc: $(VENV)/.nvrtc
 
+# Model Explorer serves an exported graph (viz.model_explorer) to its browser test. Its full install (the
+# model-explorer extra) brings ai-edge-model-explorer-adapter, 128 MB to download and 481 MB installed: the converters
+# of TFLite, TF and MLIR models, which a JSON graph never uses, and Model Explorer runs without them (upstream does
+# not require them on Windows). So make test installs it without that wheel, and without IPython (only for Colab):
+# about 20 MB beside what the virtualenv has, in 30-60 s. The version is the one the extra pins.
+MODEL_EXPLORER_PIN := $(shell sed -n 's/^ *\(ai-edge-model-explorer==[^ ]*\)/\1/p' setup.cfg)
+MODEL_EXPLORER_DEPS := flask dacite packaging portpicker requests termcolor typing-extensions watchdog
+$(VENV)/.model-explorer: $(VENV)/.installed setup.cfg
+	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) --no-deps $(MODEL_EXPLORER_PIN) \
+	  && $(PIP) install -q --disable-pip-version-check $(FIND_LINKS) $(MODEL_EXPLORER_DEPS) && touch $@ \
+	  || echo "Model Explorer could not be installed: its browser test will skip"
+
+model-explorer: $(VENV)/.model-explorer
+
 demo: setup
 	$(PY) -m tinygrad_rnn demo
 
-test: setup torch nvrtc cxx chromium
+test: setup torch nvrtc model-explorer cxx chromium
 	$(PY) -m pytest -q
 
 bench: setup torch
