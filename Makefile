@@ -69,12 +69,13 @@ nvrtc: $(VENV)/.nvrtc
 # model-explorer extra) brings ai-edge-model-explorer-adapter, 128 MB to download and 481 MB installed: the converters
 # of TFLite, TF and MLIR models, which a JSON graph never uses, and Model Explorer runs without them (upstream does
 # not require them on Windows). So make test installs it without that wheel, and without IPython (only for Colab):
-# about 20 MB beside what the virtualenv has, in 30-60 s. The version is the one the extra pins.
+# about 20 MB beside what the virtualenv has, in 30-60 s. The version is the one the extra pins. (Installed last,
+# with --no-deps, it draws no complaint from pip about the wheels left out.)
 MODEL_EXPLORER_PIN := $(shell sed -n 's/^ *\(ai-edge-model-explorer==[^ ]*\)/\1/p' setup.cfg)
 MODEL_EXPLORER_DEPS := flask dacite packaging portpicker requests termcolor typing-extensions watchdog
 $(VENV)/.model-explorer: $(VENV)/.installed setup.cfg
-	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) --no-deps $(MODEL_EXPLORER_PIN) \
-	  && $(PIP) install -q --disable-pip-version-check $(FIND_LINKS) $(MODEL_EXPLORER_DEPS) && touch $@ \
+	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) $(MODEL_EXPLORER_DEPS) \
+	  && $(PIP) install -q --disable-pip-version-check $(FIND_LINKS) --no-deps $(MODEL_EXPLORER_PIN) && touch $@ \
 	  || echo "Model Explorer could not be installed: its browser test will skip"
 
 model-explorer: $(VENV)/.model-explorer

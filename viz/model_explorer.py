@@ -70,17 +70,16 @@ def _shape_attrs(node: Node) -> list:
     return attrs + ([{"key": "dtype", "value": str(node.dtype)}] if node.dtype is not None else [])
 
 
-def _attrs(node: Node, grads: bool) -> list:
+def _attrs(node: Node, norm: float | None) -> list:
     attrs = [{"key": "kind", "value": node.kind}, *_shape_attrs(node)]
     attrs += [{"key": key, "value": str(value)} for key, value in
               (("name", node.name), ("scope", node.scope), ("step", node.step)) if value not in (None, "")]
-    norm = node.grad_norm if grads else None
     if norm is not None:
         attrs.append({"key": "‖grad‖", "value": f"{norm:.6g}"})
     return attrs
 
 
-def _node(graph: Graph, node: Node, grads: bool) -> dict:
+def _node(graph: Graph, node: Node, norm: float | None) -> dict:
     """One Model Explorer node. An op's outputs are numbered by the tensors' ``output_index`` (an edge op → tensor
     leaves that output); a tensor has one output, ``"0"``. Inputs are numbered in the op's argument order."""
     edges = [{"sourceNodeId": p.id, "sourceNodeOutputId": str(node.output_index or 0) if p.is_op else "0",
@@ -90,7 +89,7 @@ def _node(graph: Graph, node: Node, grads: bool) -> dict:
     else:
         outputs = [{"id": "0", "attrs": _shape_attrs(node)}]
     return {"id": node.id, "label": node.label or node.kind, "namespace": namespace(node),
-            "attrs": _attrs(node, grads), "incomingEdges": edges, "outputsMetadata": outputs}
+            "attrs": _attrs(node, norm), "incomingEdges": edges, "outputsMetadata": outputs}
 
 
 def _group_configs(graph: Graph) -> list:
@@ -100,10 +99,19 @@ def _group_configs(graph: Graph) -> list:
              "layoutDirection": _LEFT_RIGHT} for scope in layers]
 
 
+def _norms(graph: Graph, grads: bool) -> dict:
+    """Node id -> ‖grad‖ (None where none was kept), read once: each read is a reduction over the gradient."""
+    return {n.id: n.grad_norm for n in graph.nodes} if grads else {}
+
+
 def to_json(graph: Graph, title: str = "tinygrad_rnn", grads: bool = True) -> dict:
     """The graph collection ``{"label": title, "graphs": [one graph]}`` that Model Explorer loads from a file;
     its graph's id is ``title``. With ``grads``, a node that kept a gradient shows ‖grad‖ among its attributes."""
-    nodes = [_node(graph, n, grads) for n in graph.nodes]
+    return _collection(graph, title, _norms(graph, grads))
+
+
+def _collection(graph: Graph, title: str, norms: dict) -> dict:
+    nodes = [_node(graph, n, norms.get(n.id)) for n in graph.nodes]
     return {"label": title, "graphs": [{"id": title, "nodes": nodes, "groupNodeConfigs": _group_configs(graph)}]}
 
 
@@ -111,7 +119,10 @@ def node_data(graph: Graph, title: str = "tinygrad_rnn") -> dict | None:
     """``{title: {"results": {node id: {"value": log10 ‖grad‖}}, "gradient": [...]}}``, Model Explorer's node data
     for the graph of :func:`to_json`; None where no node kept a gradient. A gradient of exactly zero has no log
     and is left out (its node still says ‖grad‖ = 0 among its attributes)."""
-    norms = {n.id: n.grad_norm for n in graph.nodes}
+    return _node_data(_norms(graph, True), title)
+
+
+def _node_data(norms: dict, title: str) -> dict | None:
     results = {i: {"value": math.log10(v)} for i, v in norms.items() if v is not None and v > 0}
     if not results:
         return None
@@ -120,8 +131,9 @@ def node_data(graph: Graph, title: str = "tinygrad_rnn") -> dict | None:
 
 
 def _write_json(data: dict, path: str) -> None:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))  # json.dump streams through pure Python: 6x
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
+        f.write(text)
 
 
 def write(graph: Graph | Tensor, path: str, grads: bool = True, title: str | None = None) -> list:
@@ -145,8 +157,9 @@ def write(graph: Graph | Tensor, path: str, grads: bool = True, title: str | Non
                                 f"{type(graph).__name__}")
     stem = os.path.splitext(path)[0]
     title = title or os.path.basename(stem) or "tinygrad_rnn"
-    _write_json(to_json(graph, title, grads), path)
-    data = node_data(graph, title) if grads else None
+    norms = _norms(graph, grads)
+    _write_json(_collection(graph, title, norms), path)
+    data = _node_data(norms, title) if grads else None
     if data is None:
         return [path]
     data_path = stem + ".log10_grad.json"
