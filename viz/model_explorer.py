@@ -60,8 +60,9 @@ def namespace(node: Node) -> str:
 
 
 def _regex_escape(text: str) -> str:
-    """``text`` as a literal in a JavaScript regex (Model Explorer compiles ``new RegExp(...)``): Python's
-    ``re.escape`` also escapes spaces and such, which a JavaScript regex in unicode mode refuses."""
+    """``text`` as a literal in the regex Model Explorer compiles with JavaScript's ``new RegExp(...)``: only the
+    characters special there are escaped (``re.escape`` escapes more, such as spaces and ``-``, relying on Python's
+    leniency with escapes that mean nothing)."""
     return re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\1", text)
 
 
