@@ -182,6 +182,9 @@ def model_section(checkpoint: str, out_dir: str, report, log=print) -> dict:
     summary = (f"Checkpoint {checkpoint}: {meta['config']['model']}; trained {meta['step']} updates; dev phoneme "
                f"error {dev.get('per', float('nan')):.2%}, word error {dev.get('wer', float('nan')):.2%} "
                f"({dev.get('words', '?')} words, greedy).")
+    warning = "per" in dev and g2p.convergence_warning(dev["per"], dev["wer"], meta["step"])
+    if warning:
+        summary += f" {warning[0].upper()}{warning[1:]}: its pictures show a model still learning."
     table = pronunciations(model, data)
     report.section("What the G2P model learned", summary)
     report.section("Words it never saw", table, pre=True)
