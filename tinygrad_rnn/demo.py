@@ -3,7 +3,7 @@ Pronouncing Dictionary for a fixed number of updates (about a minute on a 2-core
 saw, and write the pictures — the unrolled encoder–decoder graph with its gradients, gradient flow through time,
 attention heatmaps, a beam-search tree, the LSTM/GRU cells and the studies — with ``out/report.html`` bundling them.
 
-    tinygrad-rnn demo [--updates 1200 | --seconds 60] [--out out]
+    tinygrad-rnn demo [--updates 1800 | --seconds 60] [--out out]
 
 A fixed number of updates (seeded) gives the same numbers on every run, however busy the machine; ``--seconds``
 trains for a time budget instead. Either way a model far from converged says so.
@@ -14,9 +14,11 @@ import os
 
 # small enough to learn something in a minute on a laptop core: letters read both ways, additive attention
 DEMO_MODEL = {"embed_size": 32, "hidden_size": 96, "bidirectional": True, "attention": "additive", "dropout": 0.0}
-# about a minute of training on this repo's 2-core machine: FIXME ms an update at best (the minimum over
-# repeated timings of 50 updates, on batches spread over an epoch)
-DEMO_UPDATES = 1200
+# About a minute of training on this repo's 2-core machine when idle, and just under one epoch (1,838 batches): 50
+# updates on batches spread over the epoch, timed in turn with the 1000-step tanh RNN of benchmarks/RESULTS.md while
+# the machine was busy, took 1.45× as long as it (the median of six turns), and that RNN takes 23.6 ms idle: about
+# 34 ms an update, 1,760 a minute.
+DEMO_UPDATES = 1800
 
 
 def run(updates: int | None = DEMO_UPDATES, seconds: float | None = None, out_dir: str = "out", seed: int = 0,
