@@ -240,7 +240,8 @@ def build(out_dir: str = "out", checkpoint: str | None = DEMO_CHECKPOINT, quick:
 
 def main(argv=None) -> int:
     parser = Parser(prog="tinygrad-rnn report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", default=DEMO_CHECKPOINT, help="a G2P checkpoint (default: the demo's, %(default)s)")
+    parser.add_argument("--checkpoint", default=DEMO_CHECKPOINT,
+                        help="a G2P checkpoint (default: the demo's, %(default)s)")
     parser.add_argument("--out", default="out")
     parser.add_argument("--quick", action="store_true", help="shorter studies (seconds)")
     args = parser.parse_args(argv)
