@@ -294,12 +294,19 @@ def load_training(path: str, model: str | None = None) -> Checkpoint:
     """A checkpoint written by :func:`save_training`, verified; with ``model`` (a class name) it must be of that
     model. Raises :class:`CheckpointError` naming the file otherwise."""
     ck = load(path, required=TRAINER_KEYS)
-    if model is not None and ck.meta["model"] != model:
-        raise CheckpointError(f"checkpoint: {ck.json} is a checkpoint of a {ck.meta['model']}, not of a {model}")
+    if model is not None:
+        check_model(ck, model)
     if not isinstance(ck.meta["config"], dict) or not isinstance(ck.meta["step"], int):
         raise CheckpointError(f"checkpoint: {ck.json} has a step or config of the wrong kind "
                               f"({type(ck.meta['step']).__name__}, {type(ck.meta['config']).__name__})")
     return ck
+
+
+def check_model(ck: Checkpoint, model: str) -> None:
+    """Raise :class:`CheckpointError` naming the file unless ``ck`` is a training checkpoint of a ``model`` (a
+    class name)."""
+    if ck.meta["model"] != model:
+        raise CheckpointError(f"checkpoint: {ck.json} is a checkpoint of a {ck.meta['model']}, not of a {model}")
 
 
 def model_state(ck: Checkpoint) -> dict:

@@ -5,7 +5,7 @@ import importlib
 import sys
 
 from .errors import ArgumentError, ArgumentTypeError, DeviceError
-from .tasks.options import Parser, nonnegative_int, positive_float
+from .tasks.options import Parser, nonnegative_int, positive_float, positive_int
 
 USER_ERRORS = (ArgumentError, ArgumentTypeError, DeviceError)
 
@@ -28,7 +28,7 @@ TASKS = {
 def _demo(args) -> int:
     from . import demo
 
-    demo.run(seconds=args.seconds, out_dir=args.out, seed=args.seed)
+    demo.run(updates=args.updates, seconds=args.seconds, out_dir=args.out, seed=args.seed)
     return 0
 
 
@@ -38,9 +38,15 @@ def build_parser() -> Parser:
     parser = Parser(prog="tinygrad-rnn", description="Recurrent networks unrolled in the graph.")
     parser.add_argument("--version", action="version", version=f"tinygrad_rnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="train a small G2P seq2seq model for a minute and write the pictures and "
-                                             "out/report.html")
-    demo.add_argument("--seconds", type=positive_float, default=60.0, help="training time budget (default 60)")
+    from .demo import DEMO_UPDATES
+
+    demo = commands.add_parser("demo", help="train a small G2P seq2seq model (about a minute) and write the pictures "
+                                             "and out/report.html")
+    work = demo.add_mutually_exclusive_group()
+    work.add_argument("--updates", type=positive_int, default=DEMO_UPDATES, help="train for this many updates: the "
+                      "same numbers on every run and machine (default %(default)s, about a minute on 2 cores)")
+    work.add_argument("--seconds", type=positive_float, default=None, help="train for a time budget instead of "
+                      "--updates (as many updates as the machine's speed allows)")
     demo.add_argument("--out", default="out", help="output folder (default out/)")
     demo.add_argument("--seed", type=nonnegative_int, default=0)
     demo.set_defaults(run=_demo)

@@ -414,11 +414,13 @@ class Trainer:
         checkpoint.save_training(path, self.model, self.optimizer, self.step, carry=self.carry, config=self.config,
                                  extra=extra)
 
-    def resume(self, path: str) -> int:
-        """Load a checkpoint written by :meth:`save_checkpoint`; returns the step it continues from. A checkpoint
-        of another model or config, or one that is not whole, raises :class:`~tinygrad_rnn.errors.CheckpointError`
-        naming the file before anything is loaded."""
-        ck = checkpoint.load_training(path, model=type(self.model).__name__)
+    def resume(self, path: str | checkpoint.Checkpoint) -> int:
+        """Load a checkpoint written by :meth:`save_checkpoint` (its path, or the pair already read by
+        :func:`tinygrad_rnn.checkpoint.load_training`); returns the step it continues from. A checkpoint of another
+        model or config, or one that is not whole, raises :class:`~tinygrad_rnn.errors.CheckpointError` naming the
+        file before anything is loaded."""
+        ck = path if isinstance(path, checkpoint.Checkpoint) else checkpoint.load_training(path)
+        checkpoint.check_model(ck, type(self.model).__name__)
         meta = ck.meta
         if meta["config"] != self.config:
             keys = sorted(set(meta["config"]) | set(self.config), key=str)

@@ -182,6 +182,9 @@ def model_section(checkpoint: str, out_dir: str, report, log=print) -> dict:
     summary = (f"Checkpoint {checkpoint}: {meta['config']['model']}; trained {meta['step']} updates; dev phoneme "
                f"error {dev.get('per', float('nan')):.2%}, word error {dev.get('wer', float('nan')):.2%} "
                f"({dev.get('words', '?')} words, greedy).")
+    warning = "per" in dev and g2p.convergence_warning(dev["per"], dev["wer"], meta["step"])
+    if warning:
+        summary += f" {warning[0].upper()}{warning[1:]}: its pictures show a model still learning."
     table = pronunciations(model, data)
     report.section("What the G2P model learned", summary)
     report.section("Words it never saw", table, pre=True)
@@ -237,7 +240,8 @@ def build(out_dir: str = "out", checkpoint: str | None = DEMO_CHECKPOINT, quick:
 
 def main(argv=None) -> int:
     parser = Parser(prog="tinygrad-rnn report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", default=DEMO_CHECKPOINT, help="a G2P checkpoint (default: the demo's)")
+    parser.add_argument("--checkpoint", default=DEMO_CHECKPOINT,
+                        help="a G2P checkpoint (default: the demo's, %(default)s)")
     parser.add_argument("--out", default="out")
     parser.add_argument("--quick", action="store_true", help="shorter studies (seconds)")
     args = parser.parse_args(argv)
