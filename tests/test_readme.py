@@ -38,3 +38,11 @@ def test_the_seq2seq_block_finds_the_attention_weights_of_decoder_step_3(tmp_pat
     scope = _run(_block('name="weights", step=3)'), tmp_path, monkeypatch)
     found = tr.graph.trace(scope["loss"]).find(scope="Seq2Seq/decoder/attention", name="weights", step=3)
     assert len(found) == 1 and found[0].step == 3 and found[0].time == 3 + 3  # after the encoder's 3 steps
+
+
+def test_the_gradient_colour_block_gives_each_steps_share_of_the_shared_weight(tmp_path, monkeypatch):
+    scope = _run(_block("print(g)") + _block("g.grad_shares("), tmp_path, monkeypatch)
+    g, W_hh = scope["g"], scope["W_hh"]
+    shares = g.grad_shares(g.node_of(W_hh))
+    assert list(shares) == list(range(20)) and shares[0] == 0.0 < shares[19]
+    assert (tmp_path / "out" / "rnn_grads.dot").exists()
