@@ -154,8 +154,12 @@ class Graph:
                  "  steps: " + _runs(steps) + (f"; on the timeline {_runs(times)} (steps opened with an offset, "
                                                "a decoder's, follow the others)" if times != steps else ""),
                  "  roots: " + ", ".join(f"{self._made_by(n)} → {n.shape} {n.dtype or ''}".rstrip()
-                                          for n in self.nodes if not self._successors[n.id])]
+                                          for n in self.nodes if self._is_root(n))]
         return "\n".join(lines)
+
+    def _is_root(self, node: Node) -> bool:
+        """Nothing in the graph uses it, and it is not a second output nobody asked for (a last step's c)."""
+        return not self._successors[node.id] and node.output_index in (None, 0)
 
     def _made_by(self, node: Node) -> str:
         producer = self._predecessors[node.id]
@@ -366,7 +370,9 @@ class Graph:
         (``h_{t-1}ᵀ g_t`` for W_hh) and its ``.grad`` is their sum; this tells which steps it came from. Steps are
         the nodes' step numbers (``find(step=t)``); what the parameter received outside any step (a projection of
         all steps' inputs at once, a loss's own ops) is under the key ``None``, so the contributions of all keys
-        add up to the gradient of that backward (before any hook on the parameter replaced it).
+        add up to the gradient of that backward (before any hook on the parameter replaced it). A weight used by
+        two recurrences that both count from 0 (an embedding tied between an encoder and a decoder) has their
+        step t's contributions summed under t.
 
         Only parameters of a graph marked with :meth:`retain_grads` (or ``tr.graph.retain_grads``) *before* the
         backward record their shares; anything else is a :class:`GraphError`.

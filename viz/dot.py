@@ -632,7 +632,7 @@ def _tree_path(scope: str, step_scope, slot: tuple, split: bool) -> list:
     its step's slot after the parts of the scope the step was opened in (after all of them where unknown)."""
     if not _timed(slot):
         return (scope.split("/") if split else [scope]) if scope else []
-    if step_scope is None or not (scope == step_scope or scope.startswith(step_scope + "/")):
+    if step_scope is None or not (not step_scope or scope == step_scope or scope.startswith(step_scope + "/")):
         step_scope = scope
     outer = (step_scope.split("/") if split else [step_scope]) if step_scope else []
     rest = scope[len(step_scope):].strip("/")
