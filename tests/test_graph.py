@@ -174,3 +174,22 @@ def test_path_nodes_through_a_name_follows_the_tensors_of_that_name():
         assert len(g.path_nodes(c[0], c[-1])) > len(highway)
     with pytest.raises(tr.ArgumentTypeError, match="path_nodes: through must be a name"):
         g.path_nodes(c[0], c[-1], through=3)
+
+
+def test_a_step_with_an_offset_keeps_its_own_number_and_places_it_on_the_timeline():
+    x = tr.tensor([1.0], requires_grad=True)
+    with tr.scope("enc"):
+        for t in range(2):
+            with tr.step(t):
+                x = (x * 2).named("h")
+    with tr.scope("dec"):
+        for t in range(2):
+            with tr.step(t, offset=2):
+                x = (x * 3).named("h")
+    g = tr.graph.trace(x)
+    assert [(n.scope, n.step, n.time) for n in g.find(name="h")] == [("enc", 0, 0), ("enc", 1, 1), ("dec", 0, 2),
+                                                                     ("dec", 1, 3)]
+    assert g.steps == [0, 1] and g.times == [0, 1, 2, 3] and len(g.until(2).find(name="h")) == 3
+    assert g.find(name="h", scope="dec", step=1)[0].step_scope == "dec"
+    with pytest.raises(tr.ArgumentTypeError, match="step: offset must be an int, got 1.5"):
+        tr.step(0, offset=1.5)
