@@ -104,6 +104,9 @@ class scope:
         _scope = self._previous
 
 
+_stamps: dict = {}  # (t, offset, scope path) -> its Step
+
+
 class Step(int):
     """The time step stamped on the nodes made inside ``tr.step(t)``: the int ``t``, counted on its own recurrence's
     time axis (a decoder's first step is 0), that also knows where it lies on the graph's one timeline
@@ -148,11 +151,18 @@ class step:
     __slots__ = ("t", "offset", "_previous")
 
     def __init__(self, t: int, offset: int = 0):
-        self.t, self.offset = _integer(t, "the time step"), _integer(offset, "offset")
+        if t.__class__ is int and offset.__class__ is int:  # the common case, once per step of every layer
+            self.t, self.offset = t, offset
+        else:
+            self.t, self.offset = _integer(t, "the time step"), _integer(offset, "offset")
 
     def __enter__(self):
         global _step
-        self._previous, _step = _step, Step(self.t, self.offset, _scope)
+        key = (self.t, self.offset, _scope)
+        stamp = _stamps.get(key)
+        if stamp is None:  # one Step per step, offset and scope, made once: the next sequence reuses it
+            stamp = _stamps[key] = Step(*key)
+        self._previous, _step = _step, stamp
         return self
 
     def __exit__(self, *exc):
