@@ -149,3 +149,16 @@ def test_the_frame_player_scrolls_with_the_newest_step_in_chromium(tmp_path):
     scrolls = [left for left, _, _ in seen]
     assert scrolls[-1] > 0 and scrolls == sorted(scrolls)  # it follows the steps rightwards
     assert all(left <= x <= left + width for left, width, x in seen)  # the newest step's right edge is in view
+
+
+def test_the_op_level_caption_says_which_cells_are_drawn_fused():
+    import tinygrad_rnn as tr
+    from tinygrad_rnn.tasks.report import _fused_note
+
+    tr.manual_seed(0)
+    model = tr.nn.Seq2Seq(src_vocab_size=9, tgt_vocab_size=9, embed_size=4, hidden_size=4)
+    loss = model.loss(tr.tensor([[3, 4]]), [2], tr.tensor([[1, 5]]), tr.tensor([[5, 2]]))
+    note = _fused_note(tr.graph.trace(loss))
+    assert "The encoder's and the decoder's cells are fused" in note and "(lstm_cell)" in note
+    out, _ = tr.nn.LSTM(2, 3, fused=False)(tr.zeros(2, 1, 2))
+    assert _fused_note(tr.graph.trace(out)) == ""
