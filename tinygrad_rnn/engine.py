@@ -104,8 +104,37 @@ class scope:
         _scope = self._previous
 
 
+_stamps: dict = {}  # (t, offset, scope path) -> its Step
+
+
+class Step(int):
+    """The time step stamped on the nodes made inside ``tr.step(t)``: the int ``t``, counted on its own recurrence's
+    time axis (a decoder's first step is 0), that also knows where it lies on the graph's one timeline
+    (``time = offset + t``: a decoder's steps come after its encoder's) and the scope path it was opened in (what
+    a drawing keeps in one column). One is made per step, not per op."""
+
+    def __new__(cls, t: int, offset: int = 0, scope: tuple = ()):
+        self = super().__new__(cls, t)
+        self.offset, self.scope = offset, scope
+        return self
+
+    @property
+    def time(self) -> int:
+        return self.offset + int(self)
+
+
+def _integer(value, what: str) -> int:
+    if value.__class__ is not int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+        raise ArgumentTypeError(f"step: {what} must be an int, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
 class step:
     """Stamp every node made inside with the time step ``t`` of an unrolled recurrence.
+
+    Each recurrence counts its own steps from 0; ``offset`` places them on the graph's one timeline, after
+    another recurrence's (a seq2seq decoder opens ``tr.step(t, offset=S)`` after an encoder of S steps): nodes
+    keep ``step == t``, and drawings put them in column ``offset + t``.
 
     >>> import tinygrad_rnn as tr
     >>> h = tr.tensor([0.0], requires_grad=True)
@@ -113,18 +142,27 @@ class step:
     ...     h = (h + 1).tanh()
     >>> h.step
     3
+    >>> with tr.step(0, offset=4):
+    ...     h = (h + 1).tanh()
+    >>> h.step, h.step.time
+    (0, 4)
     """
 
-    __slots__ = ("t", "_previous")
+    __slots__ = ("t", "offset", "_previous")
 
-    def __init__(self, t: int):
-        if t.__class__ is not int and (isinstance(t, bool) or not isinstance(t, numbers.Integral)):
-            raise ArgumentTypeError(f"step: the time step must be an int, got {t!r} ({type(t).__name__})")
-        self.t = int(t)
+    def __init__(self, t: int, offset: int = 0):
+        if t.__class__ is int and offset.__class__ is int:  # the common case, once per step of every layer
+            self.t, self.offset = t, offset
+        else:
+            self.t, self.offset = _integer(t, "the time step"), _integer(offset, "offset")
 
     def __enter__(self):
         global _step
-        self._previous, _step = _step, self.t
+        key = (self.t, self.offset, _scope)
+        stamp = _stamps.get(key)
+        if stamp is None:  # one Step per step, offset and scope, made once: the next sequence reuses it
+            stamp = _stamps[key] = Step(*key)
+        self._previous, _step = _step, stamp
         return self
 
     def __exit__(self, *exc):
@@ -325,8 +363,9 @@ class Tensor:
     """
 
     # _bounds (unset unless known): the host Bounds of an integer tensor on a device whose reads cost a sync
+    # _grad_shares (unset unless marked by Graph.retain_grads): step -> ‖that step's share of a leaf's gradient‖
     __slots__ = ("data", "grad", "requires_grad", "_fn", "_idx", "name", "_backend", "_hooks", "_retains_grad",
-                 "_detached_from", "_bounds", "__weakref__")
+                 "_detached_from", "_bounds", "_grad_shares", "__weakref__")
     __array_priority__ = 1000  # so that ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype: str | None = None, device="cpu",

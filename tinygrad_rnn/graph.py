@@ -29,7 +29,7 @@ import weakref
 from collections import deque
 
 from .engine import Tensor
-from .errors import ArgumentError, GraphError, MissingKeyError
+from .errors import ArgumentError, ArgumentTypeError, GraphError, MissingKeyError
 from .nn.module import Parameter
 
 _LEAF_KINDS = ("param", "input", "const")
@@ -64,6 +64,20 @@ class Node:
     def tensor(self) -> Tensor | None:
         """The live tensor behind a tensor node (None for ops, or once the tensor is gone)."""
         return self._tensor() if self._tensor is not None else None
+
+    @property
+    def time(self) -> int | None:
+        """Where the node lies on the graph's one timeline: its step, plus the offset the step was opened with
+        (``tr.step(t, offset=S)``: a seq2seq decoder's step t is at S + t, after the encoder's S steps). Drawings
+        and :meth:`Graph.until` go by it; ``step`` and :meth:`Graph.find` by the step of the node's own recurrence."""
+        return getattr(self.step, "time", self.step)
+
+    @property
+    def step_scope(self) -> str | None:
+        """The scope the node's step was opened in (``Seq2Seq`` for every op of a decoder step, ``LSTM/l0`` for a
+        layer's): a drawing puts a step's nodes in one column of that scope. None outside any step."""
+        scope = getattr(self.step, "scope", None)
+        return "/".join(scope) if scope is not None else None
 
     @property
     def grad(self):
@@ -111,6 +125,46 @@ class Graph:
     def __len__(self) -> int:
         return len(self.nodes)
 
+    def __repr__(self) -> str:
+        level = f", {self.level} level" if self.level != "op" else ""
+        return f"<Graph: {len(self.nodes)} nodes, {len(self.ops)} ops, {len(self.steps)} steps{level}>"
+
+    def __str__(self) -> str:
+        """A summary: ``print(graph)`` says how big it is, which scopes and steps it has and what its roots are.
+
+        >>> import tinygrad_rnn as tr
+        >>> out, _ = tr.nn.RNN(2, 3)(tr.zeros(4, 1, 2))
+        >>> print(trace(out.sum()))
+        Graph: 25 nodes: 8 ops, 17 tensors (parameters 4, inputs 2, constants 0)
+          ops: linear 1, unbind 1, rnn_cell 4, stack 1, sum 1
+          scopes: RNN, RNN/l0
+          steps: 0–3 (4)
+          roots: sum → () float32
+        """
+        kinds = {kind: sum(n.kind == kind for n in self.nodes) for kind in ("param", "input", "const")}
+        counts: dict = {}
+        for n in self.ops:
+            counts[n.label] = counts.get(n.label, 0) + 1
+        steps, times = self.steps, self.times
+        lines = [f"Graph: {len(self.nodes)} nodes: {len(self.ops)} ops, {len(self.nodes) - len(self.ops)} tensors ("
+                 f"parameters {kinds['param']}, inputs {kinds['input']}, constants {kinds['const']})"
+                 + (f", collapsed to {self.level} level" if self.level != "op" else ""),
+                 "  ops: " + (", ".join(f"{label} {k}" for label, k in counts.items()) or "none"),
+                 "  scopes: " + (", ".join(self.scopes) or "none"),
+                 "  steps: " + _runs(steps) + (f"; on the timeline {_runs(times)} (steps opened with an offset, "
+                                               "a decoder's, follow the others)" if times != steps else ""),
+                 "  roots: " + ", ".join(f"{self._made_by(n)} → {n.shape} {n.dtype or ''}".rstrip()
+                                          for n in self.nodes if self._is_root(n))]
+        return "\n".join(lines)
+
+    def _is_root(self, node: Node) -> bool:
+        """Nothing in the graph uses it, and it is not a second output nobody asked for (a last step's c)."""
+        return not self._successors[node.id] and node.output_index in (None, 0)
+
+    def _made_by(self, node: Node) -> str:
+        producer = self._predecessors[node.id]
+        return node.name or (self._by_id[producer[0]].label if producer else node.kind)
+
     def __getitem__(self, node_id: str) -> Node:
         return self._by_id[node_id]
 
@@ -123,8 +177,13 @@ class Graph:
 
     @property
     def steps(self) -> list:
-        """The time steps present, in order."""
-        return sorted({n.step for n in self.nodes if n.step is not None})
+        """The time steps present, in order (each recurrence counts its own: see :attr:`Node.time`)."""
+        return sorted({int(n.step) for n in self.nodes if n.step is not None})
+
+    @property
+    def times(self) -> list:
+        """The positions on the graph's timeline present, in order: the steps, where no step has an offset."""
+        return sorted({n.time for n in self.nodes if n.step is not None})
 
     @property
     def scopes(self) -> list:
@@ -231,9 +290,19 @@ class Graph:
         """Every node on some directed path from ``source`` to ``target`` (both included), in topological order.
 
         ``through(node) -> bool`` restricts the intermediate nodes (e.g. to the cell-state tensors and the ops
-        between them). There can be exponentially many paths in an unrolled LSTM; their union is linear.
+        between them). ``through`` may also be a name: then every named tensor between ``source`` and ``target``
+        must carry it (ops and unnamed tensors may lie between them) — ``through="c"`` from c₀ to c_T is an LSTM's
+        cell-state highway, without the paths through h and the gates. There can be exponentially many paths in an
+        unrolled LSTM; their union is linear.
         """
-        allowed = through or (lambda node: True)
+        if isinstance(through, str):
+            name = through
+            allowed = lambda node: node.name is None or node.name == "" or node.name == name  # noqa: E731
+        elif through is None or callable(through):
+            allowed = through or (lambda node: True)
+        else:
+            raise ArgumentTypeError(f"path_nodes: through must be a name (str) or a predicate node -> bool, got "
+                                    f"{type(through).__name__}")
         src, dst = self._resolve(source, "path_nodes"), self._resolve(target, "path_nodes")
         forward = self._reach(src, self._successors, lambda n: n.id == dst or allowed(n))
         if dst not in forward:
@@ -271,7 +340,9 @@ class Graph:
     def retain_grads(self) -> int:
         """Call ``retain_grad()`` on every non-leaf tensor of this graph that requires grad (and is still alive),
         so that after the next backward every one of its nodes has a gradient to show; returns how many were
-        marked. Trace once, mark, backward, then draw the same graph:
+        marked. The parameters (leaves that require grad) are marked too: from then on each backward also keeps
+        the size of each step's share of their gradient (:meth:`grad_shares`). Trace once, mark, backward, then
+        draw the same graph:
 
         >>> import tinygrad_rnn as tr
         >>> x = tr.tensor([1.0], requires_grad=True)
@@ -289,7 +360,46 @@ class Graph:
             if node.kind == "tensor" and t is not None and t.requires_grad:
                 t.retain_grad()
                 marked += 1
+            elif node.kind == "param" and t is not None and getattr(t, "_grad_shares", None) is None:
+                t._grad_shares = {}  # the backward pass fills it (autograd's _step_norms)
         return marked
+
+    def grad_shares(self, node: Node | str) -> dict:
+        """Step -> ‖that step's contribution to the gradient of the parameter ``node``‖, from the last backward
+        that reached it. A weight reused at every step of an unrolled graph receives one contribution per step
+        (``h_{t-1}ᵀ g_t`` for W_hh) and its ``.grad`` is their sum; this tells which steps it came from. Steps are
+        the nodes' step numbers (``find(step=t)``); what the parameter received outside any step (a projection of
+        all steps' inputs at once, a loss's own ops) is under the key ``None``, so the contributions of all keys
+        add up to the gradient of that backward (before any hook on the parameter replaced it). A weight used by
+        two recurrences that both count from 0 (an embedding tied between an encoder and a decoder) has their
+        step t's contributions summed under t.
+
+        Only parameters of a graph marked with :meth:`retain_grads` (or ``tr.graph.retain_grads``) *before* the
+        backward record their shares; anything else is a :class:`GraphError`.
+
+        >>> import tinygrad_rnn as tr
+        >>> w = tr.tensor(1.0, requires_grad=True, dtype="float64")
+        >>> h = tr.tensor(1.0, dtype="float64")
+        >>> for t in range(3):
+        ...     with tr.step(t):
+        ...         h = h * w + 1.0
+        >>> g = trace(h)
+        >>> _ = g.retain_grads()
+        >>> h.backward()
+        >>> g.grad_shares(g.node_of(w))  # h_3 = w^3 + w^2 + w + 1: step t's share is ∂h_3/∂h_{t+1} · h_t
+        {0: 1.0, 1: 2.0, 2: 3.0}
+        """
+        found = self[self._resolve(node, "grad_shares")]
+        t = found.tensor
+        shares = getattr(t, "_grad_shares", None) if found.kind == "param" else None
+        if shares is None:
+            what = "is not a parameter" if found.kind != "param" else (
+                "is gone" if t is None else "was not marked before the backward")
+            raise GraphError(f"grad_shares: the node {found.label or found.kind!r} ({found.kind}, id {found.id}) "
+                             f"{what}; per-step shares are kept for the parameters of a graph marked with "
+                             "retain_grads() before backward()")
+        order = sorted(shares, key=lambda step: (step is None, step or 0))  # in time order, outside time last
+        return {step: float(shares[step]) for step in order}
 
     def subgraph(self, ids) -> Graph:
         """The nodes whose ids are in ``ids`` (kept in this graph's order) and the edges between them."""
@@ -301,7 +411,8 @@ class Graph:
                      self.member_of)
 
     def until(self, step: int) -> Graph:
-        """The graph as it stood after time step ``step``: the nodes of steps ≤ ``step``, the nodes without a step
+        """The graph as it stood after time step ``step`` (a position on the timeline, :attr:`Node.time`): the nodes
+        of steps ≤ ``step``, the nodes without a step
         that those need (inputs, parameters, a projection of all steps at once), and the nodes without a step
         computed from the steps so far and nothing later (a loss after the last step).
 
@@ -318,8 +429,8 @@ class Graph:
         keep = set()
         for n in self.nodes:
             before = [latest[p] for p in self._predecessors[n.id] if latest[p] is not None]
-            latest[n.id] = max(before + ([n.step] if n.step is not None else []), default=None)
-            at = n.step if n.step is not None else latest[n.id]
+            latest[n.id] = max(before + ([n.time] if n.step is not None else []), default=None)
+            at = n.time if n.step is not None else latest[n.id]
             if at is not None and at <= step:
                 keep.add(n.id)
         stack = list(keep)
@@ -472,6 +583,13 @@ def _mapped(edges, member_of: dict) -> list:
             seen.add(pair)
             out.append(pair)
     return out
+
+
+def _runs(steps: list) -> str:
+    """``0–3 (4)``, ``5`` or ``none``: a sorted list of steps in brief."""
+    if len(steps) > 1:
+        return f"{steps[0]}–{steps[-1]} ({len(steps)})"
+    return str(steps[0]) if steps else "none"
 
 
 def _where(scope: str, step) -> str:

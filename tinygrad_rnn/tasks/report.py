@@ -62,8 +62,9 @@ def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print)
         paths = viz.write(graph, os.path.join(out_dir, f"seq2seq_{level}.dot"), formats=(FORMAT,), grads=True,
                           level=level, title=f"'{word}' → {' '.join(phonemes)}: {level} level")
         _picture(report, paths, f"The encoder–decoder unrolled over '{word}' → /{' '.join(phonemes)}/ at {level} "
-                 f"level ({what}): {steps}. Colour is ‖∂loss/∂node‖ on a log scale (blue small, red large).", log,
-                 wide=True)
+                 f"level ({what}): {steps}.{_fused_note(graph) if level == 'op' else ''} A node's outline says "
+                 "what it is, its fill ‖∂loss/∂node‖ on a log scale (blue small, red large, grey none); a shared "
+                 "weight inside step t shows step t's share of its gradient.", log, wide=True)
     frames = viz.dot.write_frames(graph, out_dir, "seq2seq", formats=(FORMAT,), level="cell", grads=False)
     rendered = [p for p in frames if p.endswith("." + FORMAT)]
     caption = ("Unrolling frame by frame: the graph after 1, 2, … steps (encoder first, then the decoder fed its "
@@ -76,6 +77,20 @@ def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print)
         report.section(caption, f"DOT sources of {len(sources)} frames written to {', '.join(sources)}; "
                        f"{_unrendered()}")
         log(f"  unrolling frames: {len(sources)} × dot under {out_dir}")
+
+
+def _fused_note(graph) -> str:
+    """What an op-level caption must say about fused cells: which parts of the model draw each cell step as one
+    node (``lstm_cell``), their gates inside it."""
+    fused = {}
+    for n in graph.ops:
+        if n.label in ("rnn_cell", "lstm_cell", "gru_cell") and n.scope.count("/"):
+            fused.setdefault(n.scope.split("/")[1], n.label)  # Seq2Seq/encoder/rnn/l0 -> encoder
+    if not fused:
+        return ""
+    parts = " and the ".join(f"{part}'s" for part in fused)  # in the order they run
+    return (f" The {parts} cells are fused: each of their steps is one node ({', '.join(sorted(set(fused.values())))}),"
+            " its gates inside it (a model built with fused=False draws them).")
 
 
 def encoder_gradient_picture(model, data, out_dir: str, report, log=print) -> None:
