@@ -58,12 +58,19 @@ def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print)
     loss.backward()
     model.zero_grad()
     steps = f"{len(word) + 1} encoder steps (the letters and <eos>), then {len(phonemes) + 1} decoder steps"
-    for level, what in (("op", "every primitive op"), ("cell", "one box per cell per step")):
+    static = []
+    for level in ("op", "cell"):
         paths = viz.write(graph, os.path.join(out_dir, f"seq2seq_{level}.dot"), formats=(FORMAT,), grads=True,
                           level=level, title=f"'{word}' → {' '.join(phonemes)}: {level} level")
-        _picture(report, paths, f"The encoder–decoder unrolled over '{word}' → /{' '.join(phonemes)}/ at {level} "
-                 f"level ({what}): {steps}. Colour is ‖∂loss/∂node‖ on a log scale (blue small, red large).", log,
-                 wide=True)
+        static.append(next((p for p in paths if p.endswith("." + FORMAT)), paths[0]))
+        log(f"  seq2seq graph, {level} level: {', '.join(paths)}")
+    page = viz.explore(graph, title=f"'{word}' → /{' '.join(phonemes)}/: the encoder–decoder unrolled").save(
+        os.path.join(out_dir, "seq2seq_explorer.html"))
+    report.explorer(page, f"The encoder–decoder unrolled over '{word}' → /{' '.join(phonemes)}/: {steps}. Each box "
+                    "is one cell at one step: click it for its ops, click a node for its shape, values and ‖grad‖, "
+                    "search a gate (f t=2), highlight a path; colour is ‖∂loss/∂node‖ on a log scale (blue small, "
+                    "red large).", links=static)
+    log(f"  seq2seq explorer: {page}")
     frames = viz.dot.write_frames(graph, out_dir, "seq2seq", formats=(FORMAT,), level="cell", grads=False)
     rendered = [p for p in frames if p.endswith("." + FORMAT)]
     caption = ("Unrolling frame by frame: the graph after 1, 2, … steps (encoder first, then the decoder fed its "

@@ -694,6 +694,8 @@ async function start() {
   [state.a, state.b] = initialWindow();
   render({fit: true});
   document.body.dataset.ready = "1";
+  // a page holding this one in a frame (the report) counts the explorers that started
+  if (window.parent !== window) window.parent.postMessage({explorer: "ready"}, "*");
 }
 
 window.explorer = {state, render, search, nextMatch, setWindow, select, setHighlight, model: M};

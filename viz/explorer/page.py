@@ -25,7 +25,7 @@ from tinygrad_rnn.errors import ArgumentError
 from tinygrad_rnn.graph import Graph, Node
 from tinygrad_rnn.serialization import atomic_path
 
-from .dot import _GradientScale
+from ..dot import _GradientScale
 
 _LEAVES = ("param", "input", "const")
 BEFORE, AFTER = -1, -2  # the slot of a node outside time: before the first step, after (behind) a step
