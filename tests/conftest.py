@@ -39,7 +39,7 @@ def pytest_sessionstart(session) -> None:
 
     present = {"torch": importlib.util.find_spec("torch") is not None, "dot": shutil.which("dot") is not None,
                "chromium": any(shutil.which(b) for b in BROWSERS), "nvrtc": _has_nvrtc(),
-               "g++": shutil.which("g++") is not None}
+               "g++": shutil.which("g++") is not None, "playwright": importlib.util.find_spec("playwright") is not None}
     missing = [name for name in os.environ.get("TINYGRAD_RNN_REQUIRE", "").split() if not present.get(name, False)]
     if missing:
         pytest.exit(f"TINYGRAD_RNN_REQUIRE names {missing}, which this machine lacks (make test installs them where "

@@ -366,9 +366,13 @@ function fit() {
 function focus(key) {
   const element = document.getElementById(key), view = $("view");
   if (!element || !$("canvas").contains(element)) return false;
-  state.pan.k = Math.max(state.pan.k, 0.8);
+  let box = element.getBoundingClientRect();
+  const frame = view.getBoundingClientRect();
+  // readable, yet the whole element in view: an expanded step is seen with its label
+  const fits = state.pan.k * Math.min(frame.width / box.width, frame.height / box.height) * 0.9;
+  state.pan.k = Math.min(Math.max(state.pan.k, 0.8), fits);
   applyPan();
-  const box = element.getBoundingClientRect(), frame = view.getBoundingClientRect();
+  box = element.getBoundingClientRect();
   state.pan.x += frame.left + frame.width / 2 - (box.left + box.width / 2);
   state.pan.y += frame.top + frame.height / 2 - (box.top + box.height / 2);
   applyPan();
