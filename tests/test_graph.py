@@ -102,3 +102,62 @@ def test_save_refuses_what_would_need_pickle(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+
+
+def _hand_written_bptt(x, h0, w_ih, w_hh, b, upstream):
+    """Each step's contribution to the gradient of W_hh and b_hh of h_t = tanh(x_t W_ihᵀ + h_{t-1} W_hhᵀ + b) for
+    the loss Σ_t upstream_t · h_t, by hand in NumPy: dW_hh(t) = g_tᵀ h_{t-1}, g_t the gradient at the tanh's input."""
+    hs = [h0]
+    for x_t in x:
+        hs.append(np.tanh(x_t @ w_ih.T + hs[-1] @ w_hh.T + b))
+    d_weight, d_bias, carry = {}, {}, np.zeros_like(h0)
+    for t in range(len(x) - 1, -1, -1):
+        g = (upstream[t] + carry) * (1 - hs[t + 1] ** 2)
+        d_weight[t], d_bias[t] = g.T @ hs[t], g.sum(axis=0)
+        carry = g @ w_hh
+    return d_weight, d_bias
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_grad_shares_are_the_steps_contributions_and_add_up_to_the_gradient(device, fused):
+    rng = np.random.default_rng(0)
+    steps, batch, size = 5, 2, 3
+    rnn = tr.nn.RNN(2, size, fused=fused, dtype="float64", device=device)
+    x, h0, upstream = rng.normal(size=(steps, batch, 2)), rng.normal(size=(batch, size)), rng.normal(
+        size=(steps, batch, size))
+    out, _ = rnn(tr.tensor(x, device=device), tr.tensor(h0[None], device=device))
+    loss = (out * tr.tensor(upstream, device=device)).sum()
+    g = tr.graph.trace(loss)
+    g.retain_grads()
+    loss.backward()
+    weights = {name: host(p.data) for name, p in rnn.named_parameters()}
+    d_weight, d_bias = _hand_written_bptt(x, h0, weights["weight_ih_l0"], weights["weight_hh_l0"],
+                                          weights["bias_ih_l0"] + weights["bias_hh_l0"], upstream)
+    np.testing.assert_allclose(sum(d_weight.values()), host(rnn.weight_hh_l0.grad), rtol=1e-12)
+    shares = g.grad_shares(g.node_of(rnn.weight_hh_l0))
+    assert list(shares) == list(range(steps))  # one share per step, in time order
+    np.testing.assert_allclose([shares[t] for t in range(steps)],
+                               [np.linalg.norm(d_weight[t]) for t in range(steps)], rtol=1e-10)
+    bias = g.grad_shares(g.node_of(rnn.bias_hh_l0))
+    np.testing.assert_allclose([bias[t] for t in range(steps)], [np.linalg.norm(d_bias[t]) for t in range(steps)],
+                               rtol=1e-10)
+    # the input's projection runs once for all steps, outside any step: its one share is the whole gradient
+    assert g.grad_shares(g.node_of(rnn.weight_ih_l0)) == pytest.approx(
+        {None: float(np.linalg.norm(host(rnn.weight_ih_l0.grad)))}, rel=1e-12)
+
+
+def test_grad_shares_come_from_the_last_backward_and_only_where_marked():
+    W, h = unrolled_rnn()
+    loss = h.sum()
+    g = tr.graph.trace(loss)
+    with pytest.raises(tr.GraphError, match="grad_shares: the node 'W_hh' .* was not marked before the backward"):
+        g.grad_shares(g.node_of(W))
+    with pytest.raises(tr.GraphError, match="grad_shares: the node 'h' .* is not a parameter"):
+        g.grad_shares(g.find(name="h", step=0)[0])
+    g.retain_grads()
+    assert g.grad_shares(g.node_of(W)) == {}  # marked, no backward yet
+    loss.backward(retain_graph=True)
+    first = g.grad_shares(g.node_of(W))
+    assert sorted(first) == [0, 1, 2, 3] and first[0] == 0 < min(first[1], first[2], first[3])  # h0 @ W: h0 = 0
+    (loss * 2).backward()  # .grad accumulates; the shares are this backward's, each twice the first's
+    assert g.grad_shares(g.node_of(W)) == pytest.approx({t: 2 * s for t, s in first.items()})

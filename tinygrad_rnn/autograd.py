@@ -183,7 +183,8 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
     else:
         root_fn.pending = seed
     anomaly = _t._anomaly
-    leaf_gradients = {}  # leaf -> [sum of its array contributions, its DeferredProducts], reduced at the end
+    # leaf -> [sum of its array contributions, its DeferredProducts, (step, contribution) pairs if marked]
+    leaf_gradients = {}
     try:
         for fn in nodes:
             pending = fn.pending
@@ -207,13 +208,15 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
                 if pf is None:
                     entry = leaf_gradients.get(parent)
                     if entry is None:
-                        entry = leaf_gradients[parent] = [None, []]
+                        entry = leaf_gradients[parent] = [None, [], _share_list(parent)]
                     if type(g) is DeferredProduct:
                         entry[1].append(g)
-                        continue
-                    if g.shape != parent.data.shape:
-                        g = unbroadcast(g, parent.data.shape, xp)
-                    entry[0] = g if entry[0] is None else entry[0] + g
+                    else:
+                        if g.shape != parent.data.shape:
+                            g = unbroadcast(g, parent.data.shape, xp)
+                        entry[0] = g if entry[0] is None else entry[0] + g
+                    if entry[2] is not None:  # all that a leaf nobody marked pays per contribution: this check
+                        entry[2].append((fn.step, g))
                     continue
                 if g.shape != parent.data.shape:
                     g = unbroadcast(g, parent.data.shape, xp)
@@ -230,8 +233,10 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
                 fn.pending = None
         raise
     # every leaf gets its total once, so its hooks see one gradient per backward, as in PyTorch
-    for leaf, (total, products) in leaf_gradients.items():
+    for leaf, (total, products, shares) in leaf_gradients.items():
         xp = leaf._backend.xp
+        if shares is not None:
+            leaf._grad_shares = _step_norms(shares, xp)
         if products:
             stacked = xp.concat([p.a for p in products], axis=0).mT @ xp.concat([p.g for p in products], axis=0)
             total = stacked if total is None else total + stacked
@@ -239,6 +244,24 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
             raise AnomalyError(f"detect_anomaly: the gradient of leaf {leaf.name or ''!r} (shape {leaf.shape}) "
                                "is NaN or Inf")
         _accumulate_leaf(leaf, total, xp)
+
+
+def _share_list(leaf):
+    """Where a leaf marked by ``Graph.retain_grads`` collects its gradient contributions with their steps, for
+    ``Graph.grad_shares``; None for every other leaf. A weight reused at every step gets one contribution per step,
+    which the pass otherwise only sums (the deferred products in one matmul), so the steps' shares are lost."""
+    return [] if getattr(leaf, "_grad_shares", None) is not None else None
+
+
+def _step_norms(shares: list, xp) -> dict:
+    """step (None: outside any step) -> ‖the sum of the contributions made at that step‖, as a 0-d float64
+    array, read back only when ``Graph.grad_shares`` asks."""
+    sums: dict = {}
+    for step, g in shares:
+        if type(g) is DeferredProduct:
+            g = g.a.mT @ g.g
+        sums[step] = g if step not in sums else sums[step] + g
+    return {step: xp.sqrt(xp.sum(xp.astype(s, xp.float64) ** 2)) for step, s in sums.items()}
 
 
 def _deliver(fn, index: int, grad) -> None:

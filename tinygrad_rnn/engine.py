@@ -325,8 +325,9 @@ class Tensor:
     """
 
     # _bounds (unset unless known): the host Bounds of an integer tensor on a device whose reads cost a sync
+    # _grad_shares (unset unless marked by Graph.retain_grads): step -> ‖that step's share of a leaf's gradient‖
     __slots__ = ("data", "grad", "requires_grad", "_fn", "_idx", "name", "_backend", "_hooks", "_retains_grad",
-                 "_detached_from", "_bounds", "__weakref__")
+                 "_detached_from", "_bounds", "_grad_shares", "__weakref__")
     __array_priority__ = 1000  # so that ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype: str | None = None, device="cpu",

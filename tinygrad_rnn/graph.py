@@ -288,7 +288,9 @@ class Graph:
     def retain_grads(self) -> int:
         """Call ``retain_grad()`` on every non-leaf tensor of this graph that requires grad (and is still alive),
         so that after the next backward every one of its nodes has a gradient to show; returns how many were
-        marked. Trace once, mark, backward, then draw the same graph:
+        marked. The parameters (leaves that require grad) are marked too: from then on each backward also keeps
+        the size of each step's share of their gradient (:meth:`grad_shares`). Trace once, mark, backward, then
+        draw the same graph:
 
         >>> import tinygrad_rnn as tr
         >>> x = tr.tensor([1.0], requires_grad=True)
@@ -306,7 +308,44 @@ class Graph:
             if node.kind == "tensor" and t is not None and t.requires_grad:
                 t.retain_grad()
                 marked += 1
+            elif node.kind == "param" and t is not None and getattr(t, "_grad_shares", None) is None:
+                t._grad_shares = {}  # the backward pass fills it (autograd's _step_norms)
         return marked
+
+    def grad_shares(self, node: Node | str) -> dict:
+        """Step -> ‖that step's contribution to the gradient of the parameter ``node``‖, from the last backward
+        that reached it. A weight reused at every step of an unrolled graph receives one contribution per step
+        (``h_{t-1}ᵀ g_t`` for W_hh) and its ``.grad`` is their sum; this tells which steps it came from. Steps are
+        the nodes' step numbers (``find(step=t)``); what the parameter received outside any step (a projection of
+        all steps' inputs at once, a loss's own ops) is under the key ``None``, so the contributions of all keys
+        add up to the gradient of that backward (before any hook on the parameter replaced it).
+
+        Only parameters of a graph marked with :meth:`retain_grads` (or ``tr.graph.retain_grads``) *before* the
+        backward record their shares; anything else is a :class:`GraphError`.
+
+        >>> import tinygrad_rnn as tr
+        >>> w = tr.tensor(1.0, requires_grad=True, dtype="float64")
+        >>> h = tr.tensor(1.0, dtype="float64")
+        >>> for t in range(3):
+        ...     with tr.step(t):
+        ...         h = h * w + 1.0
+        >>> g = trace(h)
+        >>> _ = g.retain_grads()
+        >>> h.backward()
+        >>> g.grad_shares(g.node_of(w))  # h_3 = w^3 + w^2 + w + 1: step t's share is ∂h_3/∂h_{t+1} · h_t
+        {0: 1.0, 1: 2.0, 2: 3.0}
+        """
+        found = self[self._resolve(node, "grad_shares")]
+        t = found.tensor
+        shares = getattr(t, "_grad_shares", None) if found.kind == "param" else None
+        if shares is None:
+            what = "is not a parameter" if found.kind != "param" else (
+                "is gone" if t is None else "was not marked before the backward")
+            raise GraphError(f"grad_shares: the node {found.label or found.kind!r} ({found.kind}, id {found.id}) "
+                             f"{what}; per-step shares are kept for the parameters of a graph marked with "
+                             "retain_grads() before backward()")
+        order = sorted(shares, key=lambda step: (step is None, step or 0))  # in time order, outside time last
+        return {step: float(shares[step]) for step in order}
 
     def subgraph(self, ids) -> Graph:
         """The nodes whose ids are in ``ids`` (kept in this graph's order) and the edges between them."""
