@@ -126,6 +126,12 @@ def test_clicking_a_shared_weight_shows_its_gradient(opened, traced):
     assert page.inner_text('#details tr[data-field="kind"] td:last-child') == "tensor (param)"
     grad = float(page.get_attribute('#details tr[data-field="grad"]', "data-value"))
     assert math.isclose(grad, weight.grad_norm, rel_tol=0, abs_tol=0)
+    shares = graph.grad_shares(weight)  # each step's share of it, listed for the steps in the window
+    last = int(page.evaluate("document.body.dataset.to"))
+    for t in range(last + 1):
+        shown = float(page.get_attribute(f'#details tr[data-field="share-{t}"]', "data-value"))
+        assert shown == pytest.approx(shares[t], rel=1e-5)
+    assert page.query_selector(f'#details tr[data-field="share-{last + 1}"]') is None
 
 
 def shape_attribute(page, key: str, name: str) -> str:

@@ -516,13 +516,14 @@ function nodeDetails(i) {
 function sharesOf(i) {
   const shares = M.shares[String(i)];
   if (!shares) return "";
-  const steps = Object.keys(shares).map(Number).sort((x, y) => x - y);
+  const steps = Object.keys(shares).filter(t => t !== "outside").map(Number).sort((x, y) => x - y);
   const shown = steps.filter(t => t >= state.a && t <= state.b);
-  const rows = shown.map(t => row("share-" + t, "t = " + t, fmt(shares[t]), shares[t])).join("");
+  const rows = shown.map(t => row("share-" + t, "t = " + t, fmt(shares[t]), shares[t]));
+  if ("outside" in shares) rows.push(row("share-outside", "outside the steps", fmt(shares.outside), shares.outside));
   const values = steps.map(t => shares[t]);
-  return `<h3>‖its gradient from each step‖</h3><p class="hint">${steps.length} steps, from ` +
-    `${fmt(Math.min(...values))} to ${fmt(Math.max(...values))}; shown: the steps in the window</p>` +
-    `<table class="shares">${rows}</table>`;
+  const span = values.length ? `from ${fmt(Math.min(...values))} to ${fmt(Math.max(...values))}` : "";
+  return `<h3>its gradient, step by step</h3><p class="hint">‖each step's share‖ over ${steps.length} steps ` +
+    `${span}; listed: the steps in the window</p><table class="shares">${rows.join("")}</table>`;
 }
 
 function groupDetails(g) {

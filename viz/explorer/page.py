@@ -21,7 +21,7 @@ import math
 from importlib import resources
 
 import tinygrad_rnn as tr
-from tinygrad_rnn.errors import ArgumentError
+from tinygrad_rnn.errors import ArgumentError, GraphError
 from tinygrad_rnn.graph import Graph, Node
 from tinygrad_rnn.serialization import atomic_path
 
@@ -102,16 +102,16 @@ def _paths(graph: Graph) -> dict:
 
 
 def _shares(graph: Graph) -> dict:
-    """Shared weight's node index -> {step: ‖that step's part of its gradient‖}, where the graph records them."""
-    shares = getattr(graph, "grad_shares", None)
-    if shares is None:
-        return {}
+    """Shared weight's node index -> {step: ‖that step's share of its gradient‖} (``Graph.grad_shares``; what it
+    got outside any step under ``"outside"``), for the parameters marked before the backward."""
     out = {}
     for k, n in enumerate(graph.nodes):
         if n.kind == "param":
-            parts = shares(n)
-            if parts:
-                out[str(k)] = {str(t): _round(v, 6) for t, v in sorted(parts.items())}
+            try:
+                parts = graph.grad_shares(n)
+            except GraphError:  # not marked with retain_grads() before the backward: nothing was recorded
+                continue
+            out[str(k)] = {("outside" if t is None else str(t)): _round(v, 6) for t, v in parts.items()}
     return out
 
 
