@@ -5,7 +5,7 @@
 
 Downloads the package's tarball, checks its ``sha512`` integrity (the pin in ``vendor/VERSION`` for the pinned
 version, the registry's for another), and rewrites ``vendor/viz-global.js`` (the self-contained build, its
-WebAssembly inlined) and ``vendor/VERSION`` atomically. The licence texts beside them (Viz.js: MIT; the Graphviz
+WebAssembly inlined) and ``vendor/VERSION`` (with that file's own integrity, which the tests check) atomically. The licence texts beside them (Viz.js: MIT; the Graphviz
 compiled into it: EPL-2.0) are kept; check them when the major version changes.
 
 >>> pin = read_pin()
@@ -51,20 +51,23 @@ def _get(url: str) -> bytes:
         return response.read()
 
 
-def refresh(version: str | None = None, folder: str = VENDOR) -> dict:
-    """Fetch ``version`` (default: the pinned one), verify it, rewrite the vendored build and pin; returns the pin."""
+def refresh(version: str | None = None, folder: str = VENDOR, get=None) -> dict:
+    """Fetch ``version`` (default: the pinned one), verify it, rewrite the vendored build and pin; returns the pin.
+    ``get(url) -> bytes`` fetches (default: from the registry over HTTPS)."""
+    get = get or _get
     pin = read_pin(folder)
     version = version or pin["version"]
-    meta = json.loads(_get(f"{REGISTRY}/{PACKAGE}/{version}"))
+    meta = json.loads(get(f"{REGISTRY}/{PACKAGE}/{version}"))
     expected = pin["integrity"] if version == pin["version"] else meta["dist"]["integrity"]
-    tarball = _get(meta["dist"]["tarball"])
+    tarball = get(meta["dist"]["tarball"])
     if integrity(tarball) != expected:
         raise ValueError(f"refresh_vendor: the tarball of {PACKAGE} {version} has integrity {integrity(tarball)}, "
                          f"not the expected {expected}; nothing was changed")
     with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
         build = archive.extractfile(BUILD).read()
     new_pin = {"package": PACKAGE, "version": version, "tarball": meta["dist"]["tarball"], "integrity": expected,
-               "file": BUILD.removeprefix("package/"), "licence": "MIT (Viz.js), EPL-2.0 (Graphviz inside it)"}
+               "file": BUILD.removeprefix("package/"), "file-integrity": integrity(build),
+               "licence": "MIT (Viz.js), EPL-2.0 (Graphviz inside it)"}
     with atomic_path(os.path.join(folder, "viz-global.js")) as tmp, open(tmp, "wb") as f:
         f.write(build)
     with atomic_path(os.path.join(folder, "VERSION")) as tmp, open(tmp, "w", encoding="utf-8") as f:
