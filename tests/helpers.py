@@ -34,7 +34,8 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 def open_in_browser(page: str) -> dict:
     """Load ``page`` in headless Chromium; returns the body's ``data-pictures`` / ``data-broken`` marks (set by the
-    report's script once every picture has loaded or failed) and the console messages. Chromium's log does not keep
+    report's script once every picture has loaded or failed), ``data-explorers`` (how many explorers started) and
+    the console messages. Chromium's log does not keep
     a message's level, and the report logs nothing itself, so every console message counts as an error."""
     import re
     import shutil
@@ -57,7 +58,7 @@ def open_in_browser(page: str) -> dict:
     marks = dict(re.findall(r'data-(\w+)="([^"]*)"', body.group(1))) if body else {}
     console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
     return {"pictures": int(marks.get("pictures", -1)), "broken": marks.get("broken", "").split(),
-            "console_errors": console}
+            "explorers": int(marks.get("explorers", 0)), "console_errors": console}
 
 
 def launch_chromium(playwright):

@@ -1,5 +1,5 @@
 """The main job end to end (a few seconds of training): the model's pronunciations, every picture, and the report
-page loading in headless Chromium with every picture shown and nothing on the console."""
+page loading in headless Chromium with every picture shown, its explorer started and nothing on the console."""
 import os
 
 import pytest
@@ -37,5 +37,7 @@ def test_report_shows_every_picture_in_headless_chromium(demo_run):
     seen = open_in_browser(str(out / "report.html"))
     assert seen["console_errors"] == []
     assert seen["pictures"] == pictures and seen["broken"] == []
+    assert page.count("<iframe ") == seen["explorers"] == 1  # the unrolled graph's explorer started
+    assert 'src="seq2seq_explorer.html"' in page
     if any(name.endswith(".svg") for name in os.listdir(out)):  # with dot: the graphs are pictures, not DOT notes
-        assert 'src="seq2seq_op.svg"' in page and 'class="frames wide"' in page
+        assert 'href="seq2seq_op.svg"' in page and 'class="frames wide"' in page

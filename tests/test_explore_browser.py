@@ -3,6 +3,7 @@ step and collapses it, lands on a search match, shows a node's numbers as the tr
 gradient overlay, moves its time window, highlights a path — with nothing on the console and no request but the
 file itself. One browser serves the whole module."""
 import math
+import os
 
 import pytest
 
@@ -185,3 +186,46 @@ def test_the_cell_state_highway_and_the_paths_to_the_loss_light_up(opened, trace
     assert outline_of(page, f"N{index_of(graph, c)}") == "#c2185b"
     lit = page.evaluate("document.querySelectorAll('g.edge path[stroke=\"#c2185b\"]').length")
     assert lit > 0
+
+
+def test_a_report_with_explorers_opens_with_every_one_working(browser, traced, tmp_path):
+    from viz.report import Report
+
+    graph, _ = traced
+    report = Report("explorers")
+    for name in ("first", "second"):
+        page = viz.explore(graph, title=name).save(str(tmp_path / f"{name}.html"))
+        report.explorer(page, f"the {name} explorer", links=[page])
+    path = report.write(str(tmp_path / "report.html"))
+    watched = Watched(browser)
+    page = watched.open(path, ready='body[data-explorers="2"]')
+    frames = [f for f in page.frames if f != page.main_frame]
+    assert len(frames) == 2 and all(f.evaluate("Number(document.body.dataset.drawn)") > 0 for f in frames)
+    assert watched.console == []
+    assert sorted(watched.requests) == sorted((tmp_path / n).as_uri() for n in ("report.html", "first.html",
+                                                                                 "second.html"))
+    watched.page.close()
+
+
+def test_an_executed_notebook_shows_the_explorer_inline(browser, tmp_path):
+    nbformat = pytest.importorskip("nbformat", reason="pip install nbformat nbclient ipykernel (the dev extra)")
+    nbclient = pytest.importorskip("nbclient", reason="pip install nbclient ipykernel (the dev extra)")
+    pytest.importorskip("ipykernel", reason="pip install ipykernel (the dev extra)")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import tinygrad_rnn as tr, viz\n"
+        "out, _ = tr.nn.LSTM(3, 4, fused=False)(tr.randn(4, 1, 3, requires_grad=True))\n"
+        "loss = out.sum(); g = tr.graph.trace(loss); _ = g.retain_grads(); loss.backward()\n"
+        "viz.explore(g, title='in a notebook')")])
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout's packages
+    nbclient.NotebookClient(notebook, timeout=120, resources={"metadata": {"path": root}}).execute()
+    shown = notebook.cells[0].outputs[0]["data"]["text/html"]
+    assert shown.startswith("<iframe srcdoc=")
+    (tmp_path / "notebook_output.html").write_text(f"<!doctype html><html><body>{shown}</body></html>",
+                                                    encoding="utf-8")
+    watched = Watched(browser)
+    page = watched.open(str(tmp_path / "notebook_output.html"), ready="iframe")
+    frame = page.frames[1]
+    frame.wait_for_selector("body[data-ready]", state="attached", timeout=60_000)
+    assert frame.evaluate("document.title") == "in a notebook" and watched.console == []
+    assert watched.requests == [(tmp_path / "notebook_output.html").as_uri()]
+    watched.page.close()

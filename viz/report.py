@@ -35,8 +35,15 @@ pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.88em; 
 .explorer iframe { width: 100%; height: 640px; border: 1px solid #ddd; }
 """
 
-# Marks the body with the count of pictures and the ones that failed to load; runs the frame players.
+# Marks the body with the count of pictures and the ones that failed to load, and of the explorers that started
+# (each says so with a message: a page opened from disk may not look inside its frames); runs the frame players.
 _SCRIPT = """
+const started = new Set();
+window.addEventListener("message", event => {
+  if (!event.data || event.data.explorer !== "ready") return;
+  started.add(event.source);
+  document.body.dataset.explorers = started.size;
+});
 function showFrame(player, k) {
   const frames = player.querySelectorAll("img");
   k = (k + frames.length) % frames.length;

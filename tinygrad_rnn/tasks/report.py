@@ -69,7 +69,8 @@ def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print)
     report.explorer(page, f"The encoder–decoder unrolled over '{word}' → /{' '.join(phonemes)}/: {steps}. Each box "
                     "is one cell at one step: click it for its ops, click a node for its shape, values and ‖grad‖, "
                     "search a gate (f t=2), highlight a path; colour is ‖∂loss/∂node‖ on a log scale (blue small, "
-                    "red large).", links=static)
+                    "red large)." + ("" if all(p.endswith("." + FORMAT) for p in static) else
+                                     f" (static pictures as DOT sources only: {_unrendered()})"), links=static)
     log(f"  seq2seq explorer: {page}")
     frames = viz.dot.write_frames(graph, out_dir, "seq2seq", formats=(FORMAT,), level="cell", grads=False)
     rendered = [p for p in frames if p.endswith("." + FORMAT)]
