@@ -53,12 +53,15 @@ def _round(value: float | None, digits: int = 4):
 
 
 def _slots(graph: Graph) -> dict:
-    """Node id -> its step, or BEFORE / AFTER for a node outside time (AFTER where a step lies behind it)."""
+    """Node id -> its step, or for a node outside time BEFORE / AFTER: before where it feeds a step (a projection of
+    all steps' inputs, even one made from a lower layer's outputs), after where a step lies behind it (a stack of
+    all steps' outputs, the loss), else before. One long edge back from a stack beats one from every step."""
     slot, behind = {}, {}
     for n in graph.nodes:
         preds = graph._predecessors[n.id]
         behind[n.id] = n.kind not in _LEAVES and any(behind[p] or slot[p] >= 0 for p in preds)
-        slot[n.id] = n.step if n.step is not None else (AFTER if behind[n.id] else BEFORE)
+        feeds = any(graph[s].step is not None for s in graph._successors[n.id])
+        slot[n.id] = n.step if n.step is not None else (AFTER if behind[n.id] and not feeds else BEFORE)
     return slot
 
 
@@ -73,7 +76,8 @@ def _groups(graph: Graph, slot: dict) -> tuple:
     def group_slot(g: Node) -> int:
         if g.step is not None:
             return g.step
-        return AFTER if any(slot[i] == AFTER for i in g.members) else BEFORE
+        feeds = any(graph[s].step is not None for i in g.members for s in graph._successors[i])
+        return AFTER if not feeds and any(slot[i] == AFTER for i in g.members) else BEFORE
 
     columns = {"label": [g.label for g in groups], "scope": [g.scope for g in groups],
                "step": [g.step for g in groups], "slot": [group_slot(g) for g in groups],

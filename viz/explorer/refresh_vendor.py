@@ -5,8 +5,9 @@
 
 Downloads the package's tarball, checks its ``sha512`` integrity (the pin in ``vendor/VERSION`` for the pinned
 version, the registry's for another), and rewrites ``vendor/viz-global.js`` (the self-contained build, its
-WebAssembly inlined) and ``vendor/VERSION`` (with that file's own integrity, which the tests check) atomically. The licence texts beside them (Viz.js: MIT; the Graphviz
-compiled into it: EPL-2.0) are kept; check them when the major version changes.
+WebAssembly inlined) and ``vendor/VERSION`` (with that file's own integrity, which the tests check) atomically. The
+licence texts beside them (Viz.js: MIT; the Graphviz compiled into it: EPL-2.0) are kept; check them when the major
+version changes.
 
 >>> pin = read_pin()
 >>> pin["package"], pin["integrity"].startswith("sha512-")
