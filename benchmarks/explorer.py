@@ -57,7 +57,8 @@ def one_run(browser, path: str, step: int) -> dict:
     expanded = time.perf_counter() - start
     in_page = float(page.evaluate("document.body.dataset.renderMs")) / 1000
     result = {"open": opened, "expand": expanded, "expand_in_page": in_page, "drawn": drawn,
-              "drawn_expanded": int(page.evaluate("document.body.dataset.drawn"))}
+              "drawn_expanded": int(page.evaluate("document.body.dataset.drawn")),
+              "phases": page.evaluate("document.body.dataset.phases")}
     page.close()
     return result
 
@@ -79,7 +80,9 @@ def measure(steps: int, repeats: int) -> None:
                       ("expand_in_page", "  of which DOT + Graphviz layout in the page")):
         values = [r[key] for r in runs]
         print(f"{what}: median {statistics.median(values):.2f} s (runs: {', '.join(f'{v:.2f}' for v in values)})")
-    print(f"nodes drawn: overview {runs[0]['drawn']}, with one step expanded {runs[0]['drawn_expanded']}")
+    print(f"nodes drawn: overview {runs[0]['drawn']}, with one step expanded {runs[0]['drawn_expanded']}; the "
+          f"expansion's ms (DOT from the model, Graphviz, the page's own): {'; '.join(r['phases'] for r in runs)}")
+    print(f"load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 
 def shoot(page, folder: str, name: str) -> None:

@@ -312,25 +312,28 @@ function esc(text) {
 }
 
 // -- drawing -----------------------------------------------------------------------------------------------------
+/* Draw the current state; the body's data-* marks say how many drawings, how many nodes, and how long each part
+   took (build: the DOT from the model; layout: Graphviz; show: the page's own work), for tests and benchmarks. */
 function render(options = {}) {
   const start = performance.now();
-  const view = layout();
+  const view = layout(), dot = toDot(view), built = performance.now();
   let svg;
   try {
-    svg = graphviz.renderSVGElement(toDot(view));
+    svg = graphviz.renderSVGElement(dot);
   } catch (error) {
     $("status").textContent = "Graphviz could not lay this out: " + error.message;
     return;
   }
+  const laidOut = performance.now();
   $("canvas").replaceChildren(svg);
   state.view = view;
   markClasses();
   drawOverview();
   if (options.fit || !options.focus || !focus(options.focus)) fit();
-  const ms = performance.now() - start;
+  const end = performance.now(), ms = end - start;
   Object.assign(document.body.dataset, {renders: Number(document.body.dataset.renders || 0) + 1,
-                                        drawn: view.items.size, renderMs: ms.toFixed(1), from: state.a,
-                                        to: state.b});
+                                        drawn: view.items.size, renderMs: ms.toFixed(1), from: state.a, to: state.b,
+                                        phases: [built - start, laidOut - built, end - laidOut].map(Math.round)});
   $("status").textContent = `${view.items.size} nodes drawn (graph: ${N}) · ${ms.toFixed(0)} ms`;
   $("from").value = state.a;
   $("to").value = state.b;
