@@ -4,6 +4,7 @@
    its own: values, statistics and gradient norms all come from the model. */
 "use strict";
 
+const SCRIPT_START = performance.now();  // ms since navigation: the page parsed, Graphviz's script run
 const M = JSON.parse(document.getElementById("model").textContent);
 const S = M.strings;
 const N = M.kind.length;
@@ -46,9 +47,16 @@ function buildIndex() {
   // an op shows its first output's ‖grad‖ (outputs are listed in order)
   const grad = M.grad.map((g, i) => KIND[i] === "op" ? (succ[i].length ? M.grad[succ[i][0]] : null) : g);
   const logs = grad.concat(M.groups.grad).filter(g => g > 0).map(Math.log10);
-  const range = logs.length ? [Math.min(...logs), Math.max(...logs)] : [0, 0];
+  const range = logs.length ? extent(logs) : [0, 0];
   return {succ, pred, members, grad, range, shared: sharedLeaves(succ), hl: new Uint8Array(N),
           lanes: new Map(), laneNames: []};
+}
+
+/* [smallest, largest] of a list of any length (spreading 100,000 numbers into Math.min overflows the stack). */
+function extent(values) {
+  let low = Infinity, high = -Infinity;
+  for (const v of values) { if (v < low) low = v; if (v > high) high = v; }
+  return [low, high];
 }
 
 /* A leaf used by more than two groups (a weight shared by every step) is drawn once, aside, and as a stand-in
@@ -524,7 +532,8 @@ function sharesOf(i) {
   const rows = shown.map(t => row("share-" + t, "t = " + t, fmt(shares[t]), shares[t]));
   if ("outside" in shares) rows.push(row("share-outside", "outside the steps", fmt(shares.outside), shares.outside));
   const values = steps.map(t => shares[t]);
-  const span = values.length ? `from ${fmt(Math.min(...values))} to ${fmt(Math.max(...values))}` : "";
+  const [low, high] = extent(values);
+  const span = values.length ? `from ${fmt(low)} to ${fmt(high)}` : "";
   return `<h3>its gradient, step by step</h3><p class="hint">‖each step's share‖ over ${steps.length} steps ` +
     `${span}; listed: the steps in the window</p><table class="shares">${rows.join("")}</table>`;
 }
@@ -532,14 +541,13 @@ function sharesOf(i) {
 function groupDetails(g) {
   const members = G.members[g], ops = members.filter(k => KIND[k] === "op");
   const named = members.filter(k => KIND[k] === "tensor" && S[M.name[k]]);
-  const handedOn = state.view.items;
   const rows = [row("kind", "kind", "cell group (one cell call at one step)"),
                 row("scope", "scope", S[M.groups.scope[g]] || "(top level)"),
                 row("step", "step", M.groups.step[g] === null ? "— (all steps)" : M.groups.step[g], M.groups.step[g]),
                 row("ops", "ops", `${ops.length}: ${[...new Set(ops.map(k => S[M.label[k]]))].join(", ")}`),
                 row("grad", "‖grad‖ handed on (largest)", fmt(M.groups.grad[g]), M.groups.grad[g])];
   named.forEach(k => rows.push(row("grad-" + S[M.name[k]], `‖grad‖ of ${S[M.name[k]]}`, fmt(M.grad[k]), M.grad[k])));
-  const button = handedOn.has("G" + g) ? `<button data-action="expand" data-group="${g}">expand into its ops</button>`
+  const button = state.view.items.has("G" + g) ? `<button data-action="expand" data-group="${g}">expand into its ops</button>`
     : "";
   return `<h3>${esc(S[M.groups.label[g]])}</h3><table>${rows.join("")}</table>${button}`;
 }
@@ -628,7 +636,7 @@ function nextMatch() {
   for (const c of [...state.collapsed]) if (collapsedScope(scopeOf(i)) === c) state.collapsed.delete(c);
   if (M.group[i] >= 0) state.expanded.add(M.group[i]);
   state.selected = "N" + i;
-  render({focus: state.view && G.shared[i] ? "N" + i : "N" + i});
+  render({focus: "N" + i});
   select("N" + i);
   $("matches").textContent = `${state.match + 1} of ${state.matches.length}`;
 }
@@ -640,7 +648,7 @@ function drawOverview() {
   const svg = $("overview"), width = T1 - T0 + 1;
   svg.setAttribute("viewBox", `0 0 ${width} 1`);
   const logs = M.strip.flatMap(s => Object.values(s.norms)).filter(v => v > 0).map(Math.log10);
-  const low = Math.min(...logs), high = Math.max(...logs);
+  const [low, high] = extent(logs);
   const y = v => v > 0 && high > low ? 0.95 - 0.9 * (Math.log10(v) - low) / (high - low) : 0.5;
   const lines = M.strip.map((s, k) => {
     const points = Object.entries(s.norms).filter(([, v]) => v > 0).map(([t, v]) => `${t - T0 + 0.5},${y(v)}`);
@@ -698,9 +706,14 @@ function wireControls() {
 async function start() {
   wireControls();
   legend();
+  const indexed = performance.now();
   graphviz = await Viz.instance();
+  const compiled = performance.now();
   [state.a, state.b] = initialWindow();
   render({fit: true});
+  // where the time to open went: page parsed, model read and indexed, Graphviz compiled, first drawing (ms)
+  document.body.dataset.opening = [SCRIPT_START, indexed - SCRIPT_START, compiled - indexed,
+                                   performance.now() - compiled].map(Math.round);
   document.body.dataset.ready = "1";
   // a page holding this one in a frame (the report) counts the explorers that started
   if (window.parent !== window) window.parent.postMessage({explorer: "ready"}, "*");
