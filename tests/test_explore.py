@@ -63,6 +63,18 @@ def test_the_page_is_self_contained_and_cannot_be_closed_early_by_a_title():
     assert frame.startswith("<iframe srcdoc=") and html.unescape(frame.split('"')[1]) == page
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_an_overflowed_gradient_leaves_the_page_whole():
+    x = tr.tensor([1e30, 1.0], requires_grad=True)
+    y = (x * x * x).sum()  # in float32 its gradient 3x² overflows
+    g = tr.graph.trace(y)
+    g.retain_grads()
+    y.backward()
+    assert g.node_of(x).grad_norm == float("inf")
+    m = model_of(viz.explore(g).html())  # JSON has no inf: the norm shows as none kept
+    assert m["grad"][[n.id for n in g.nodes].index(g.node_of(x).id)] is None
+
+
 def test_a_bad_window_is_an_error_naming_it():
     x = tr.tensor([1.0], requires_grad=True)
     with pytest.raises(ArgumentError, match=r"explore: window .* got \(3, 1\)"):

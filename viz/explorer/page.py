@@ -47,6 +47,12 @@ class _Strings:
         return self._index[text]
 
 
+def _finite(value: float | None) -> float | None:
+    """``value``, or None where it is not a finite number: JSON has no inf or nan (an overflowed gradient shows as
+    none kept, rather than breaking the page)."""
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _round(value: float | None, digits: int = 4):
     """A float kept to ``digits`` significant digits (the file stays small), None and non-finite as None."""
     return float(f"{value:.{digits}g}") if value is not None and math.isfinite(value) else None
@@ -81,7 +87,7 @@ def _groups(graph: Graph, slot: dict) -> tuple:
 
     columns = {"label": [g.label for g in groups], "scope": [g.scope for g in groups],
                "step": [g.step for g in groups], "slot": [group_slot(g) for g in groups],
-               "grad": [norms.get(g.id) for g in groups]}
+               "grad": [_finite(norms.get(g.id)) for g in groups]}
     return columns, member
 
 
@@ -90,7 +96,7 @@ def _strip(graph: Graph) -> list:
     series: dict = {}
     for n in graph.nodes:
         if n.kind == "tensor" and n.name in STATES and n.step is not None:
-            series.setdefault((n.scope, n.name), {})[n.step] = n.grad_norm
+            series.setdefault((n.scope, n.name), {})[n.step] = _finite(n.grad_norm)
     return [{"scope": scope, "name": name, "norms": {str(t): v for t, v in sorted(norms.items())}}
             for (scope, name), norms in sorted(series.items()) if any(v is not None for v in norms.values())]
 
@@ -127,7 +133,7 @@ def _node_columns(graph: Graph, strings: _Strings, slot: dict) -> dict:
         for key, value in (("kind", strings(n.kind)), ("label", strings(n.label)), ("name", strings(n.name)),
                            ("scope", strings(n.scope)), ("step", n.step), ("slot", slot[n.id]),
                            ("shape", strings("×".join(map(str, n.shape)) or "scalar")),
-                           ("dtype", strings(n.dtype)), ("grad", n.grad_norm),
+                           ("dtype", strings(n.dtype)), ("grad", _finite(n.grad_norm)),
                            ("stats", [_round(v) for v in stats.values()] if stats else None)):
             columns[key].append(value)
     return columns
