@@ -64,8 +64,8 @@ def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print)
                           level=level, title=f"'{word}' → {' '.join(phonemes)}: {level} level")
         static.append(next((p for p in paths if p.endswith("." + FORMAT)), paths[0]))
         log(f"  seq2seq graph, {level} level: {', '.join(paths)}")
-    page = viz.explore(graph, title=f"'{word}' → /{' '.join(phonemes)}/: the encoder–decoder unrolled").save(
-        os.path.join(out_dir, "seq2seq_explorer.html"))
+    page = viz.explore(graph, title=f"'{word}' → /{' '.join(phonemes)}/: the encoder–decoder unrolled",
+                       window=(graph.steps[0], graph.steps[-1])).save(os.path.join(out_dir, "seq2seq_explorer.html"))
     report.explorer(page, f"The encoder–decoder unrolled over '{word}' → /{' '.join(phonemes)}/: {steps}. Each box "
                     "is one cell at one step: click it for its ops, click a node for its shape, values and ‖grad‖, "
                     "search a gate (f t=2), highlight a path; colour is ‖∂loss/∂node‖ on a log scale (blue small, "
