@@ -95,6 +95,16 @@ def test_a_step_expands_to_its_ops_and_collapses_back(opened, traced):
     assert page.query_selector(f"#G{g}") is not None and page.query_selector(f"#C{g}") is None
 
 
+def test_a_layer_collapses_into_one_box_and_opens_again(opened, traced):
+    _, page = opened
+    lane = page.evaluate("G.lanes.get('LSTM/l1')")
+    drawn = int(page.evaluate("document.body.dataset.drawn"))
+    click_and_wait(page, f"#L{lane} > text")  # the lane's name
+    assert page.query_selector(f"#S{lane}") is not None and int(page.evaluate("document.body.dataset.drawn")) < drawn
+    click_and_wait(page, f"#S{lane}")
+    assert page.query_selector(f"#S{lane}") is None and int(page.evaluate("document.body.dataset.drawn")) == drawn
+
+
 def test_search_lands_on_the_match_with_the_numbers_of_the_traced_graph(opened, traced):
     graph, _ = traced
     _, page = opened
