@@ -239,3 +239,19 @@ def test_an_executed_notebook_shows_the_explorer_inline(browser, tmp_path):
     assert frame.evaluate("document.title") == "in a notebook" and watched.console == []
     assert watched.requests == [(tmp_path / "notebook_output.html").as_uri()]
     watched.page.close()
+
+
+def test_the_wheel_zooms_a_drag_pans_and_fit_fits(opened):
+    _, page = opened
+    fitted = float(page.evaluate("document.body.dataset.zoom"))
+    page.mouse.move(400, 300)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(f"Number(document.body.dataset.zoom) > {fitted}")
+    before = page.evaluate("document.getElementById('canvas').style.transform")
+    page.mouse.down()
+    page.mouse.move(300, 250, steps=5)
+    page.mouse.up()
+    assert page.evaluate("document.getElementById('canvas').style.transform") != before
+    assert renders(page) == 1  # a drag is no click: nothing expanded
+    page.click("#fit")
+    assert float(page.evaluate("document.body.dataset.zoom")) == fitted
