@@ -161,3 +161,29 @@ def test_grad_shares_come_from_the_last_backward_and_only_where_marked():
     assert sorted(first) == [0, 1, 2, 3] and first[0] == 0 < min(first[1], first[2], first[3])  # h0 @ W: h0 = 0
     (loss * 2).backward()  # .grad accumulates; the shares are this backward's, each twice the first's
     assert g.grad_shares(g.node_of(W)) == pytest.approx({t: 2 * s for t, s in first.items()})
+
+
+def test_print_graph_gives_a_summary():
+    W, h = unrolled_rnn()
+    g = tr.graph.trace(h.sum())
+    text = str(g)
+    assert text.startswith(f"Graph: {len(g)} nodes: 13 ops") and "(parameters 1, inputs 5" in text
+    assert "ops: " in text and "matmul 4" in text and "tanh 4" in text
+    assert "scopes: rnn" in text and "steps: 0–3 (4)" in text and "roots: sum → () float32" in text
+    assert repr(g) == f"<Graph: {len(g)} nodes, 13 ops, 4 steps>"
+    assert "collapsed to cell level" in str(g.collapse("cell"))
+
+
+def test_path_nodes_through_a_name_follows_the_tensors_of_that_name():
+    tr.manual_seed(0)
+    for fused in (False, True):
+        lstm = tr.nn.LSTM(2, 3, fused=fused)
+        out, _ = lstm(tr.randn(4, 1, 2))
+        g = tr.graph.trace(out)
+        c = g.find(name="c", kind="tensor")
+        highway = g.path_nodes(c[0], c[-1], through="c")
+        assert [n.step for n in highway if n.name == "c"] == [0, 1, 2, 3]
+        assert not any(n.name in ("h", "i", "f", "g", "o") for n in highway)  # not through h and the gates
+        assert len(g.path_nodes(c[0], c[-1])) > len(highway)
+    with pytest.raises(tr.ArgumentTypeError, match="path_nodes: through must be a name"):
+        g.path_nodes(c[0], c[-1], through=3)

@@ -1,10 +1,16 @@
 """The HTML report: relative picture links, frame players, atomic writes, and a headless browser that loads it."""
+import os
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tests.helpers import open_in_browser
 from viz import plots
 from viz.report import Report
+
+CHROMIUM = "/usr/bin/chromium"
 
 
 def _picture(path) -> str:
@@ -96,7 +102,53 @@ def test_without_dot_the_report_has_the_explorer_and_names_the_dot_sources(tmp_p
     # the explorer lays the graph out in the page, with dot or without; the static pictures are DOT sources
     assert report.pictures() == [str(tmp_path / f"seq2seq_{name}") for name in ("explorer.html", "op.dot", "cell.dot")]
     explorer = next(part for part in report._parts if part[0] == "explorer")
-    assert explorer[2].endswith(viz.INSTALL_DOT + ")") and len(sections) == 1  # the frames
+    assert explorer[2].endswith(f"(DOT sources only: {viz.INSTALL_DOT})") and len(sections) == 1  # the frames
     heading, text = sections[-1][1:3]
     assert heading.startswith("Unrolling frame by frame") and text.endswith(viz.INSTALL_DOT)
     assert f"{tmp_path}/seq2seq_frame0.dot" in text and (tmp_path / "seq2seq_frame0.dot").exists()
+
+
+def _frames_of_a_long_lstm(tmp_path) -> list:
+    import tinygrad_rnn as tr
+    from viz import dot
+
+    if not dot.dot_available():
+        pytest.skip("Graphviz's dot is not installed")
+    tr.manual_seed(0)
+    out, _ = tr.nn.LSTM(2, 3, fused=False)(tr.randn(8, 1, 2))
+    paths = dot.write_frames(tr.graph.trace(out.sum()), str(tmp_path), "lstm", formats=("svg",), level="op")
+    return [p for p in paths if p.endswith(".svg")]
+
+
+def test_each_frame_carries_where_its_newest_step_lies(tmp_path):
+    frames = _frames_of_a_long_lstm(tmp_path)
+    report = Report("Run")
+    report.frames(frames, "unrolling", wide=True)
+    page = open(report.write(str(tmp_path / "report.html")), encoding="utf-8").read()
+    focus = [float(x) for x in re.findall(r'data-focus="([\d.]+)"', page)]
+    assert len(focus) == 8 and focus == sorted(focus) and 0 < focus[0] < focus[-1] <= 1
+
+
+def test_the_frame_player_scrolls_with_the_newest_step_in_chromium(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no {CHROMIUM}: sudo apt-get install chromium")
+    report = Report("Run")
+    report.frames(_frames_of_a_long_lstm(tmp_path), "unrolling", wide=True)
+    page_path = report.write(str(tmp_path / "report.html"))
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.goto(Path(page_path).resolve().as_uri())
+        page.wait_for_function("document.body.dataset.pictures !== undefined")
+        seen = []
+        for _ in range(7):
+            page.click("button[data-move='1']")
+            seen.append(page.evaluate("""() => {
+                const box = document.querySelector('.frames .scroll'), img = box.querySelector('img.shown');
+                return [box.scrollLeft, box.clientWidth, Number(img.dataset.focus) * img.clientWidth];
+            }"""))
+        browser.close()
+    scrolls = [left for left, _, _ in seen]
+    assert scrolls[-1] > 0 and scrolls == sorted(scrolls)  # it follows the steps rightwards
+    assert all(left <= x <= left + width for left, width, x in seen)  # the newest step's right edge is in view

@@ -313,12 +313,16 @@ def test_one_graph_with_encoder_and_decoder_scopes_and_decoder_steps():
                      "Seq2Seq/decoder/attention", "Seq2Seq/decoder/out"):
         assert expected in scopes, expected
     source, steps = src.shape[1], tgt_in.shape[1]
-    for t in range(source, source + steps):  # one timeline: the decoder's steps follow the encoder's
-        assert len(graph.find(name="weights", scope="Seq2Seq/decoder/attention", step=t)) == 1
+    for t in range(steps):  # the decoder counts its own steps from 0; on the timeline they follow the encoder's
+        weights = graph.find(name="weights", scope="Seq2Seq/decoder/attention", step=t)
+        assert len(weights) == 1 and weights[0].time == source + t
         assert len(graph.find(name="h", scope="Seq2Seq/decoder/layers/1", step=t)) == 1
         assert len(graph.find(name="logits", scope="Seq2Seq/decoder", step=t)) == 1
-    assert graph.find(name="h", scope="Seq2Seq/encoder/rnn/l0", step=source - 1)
-    assert not graph.find(scope="Seq2Seq/decoder", step=source - 1)
+        # every op of a decoder step was made in the step opened at the model's scope: one column in a drawing
+        assert {n.step_scope for n in graph.find(scope="Seq2Seq/decoder", step=t)} == {"Seq2Seq"}
+    assert graph.find(name="h", scope="Seq2Seq/encoder/rnn/l0", step=source - 1)[0].time == source - 1
+    assert not graph.find(scope="Seq2Seq/decoder", step=steps)
+    assert graph.times == list(range(source + steps)) and graph.steps == list(range(max(source, steps)))
     # the keys are projected once per sequence, outside the decoder steps
     keys = graph.find(scope="Seq2Seq/decoder/attention/key_layer", kind="op")
     assert len(keys) == 1 and keys[0].step is None

@@ -444,3 +444,88 @@ def test_cli_highlights_the_hidden_path_through_the_output_gates_and_the_backwar
         [n for n in backward if not any(m in backward for m in g.successors(n))]
     assert [(n.name, n.step) for n in ends[0]] == [("h", 0)] and [n.shape for n in ends[1]] == [()]
     assert {"f", "c", "o"} <= {n.name for n in backward}  # the gradient reaches h₀ through the gates and c
+
+
+def _table_colour(source: str, tooltip: str) -> str:
+    """The fill of the parameters' table whose tooltip holds ``tooltip``."""
+    line = next(line for line in source.splitlines() if "params_" in line and tooltip in line)
+    return re.search('BGCOLOR="(#\\w+)"', line)[1]
+
+
+def test_a_shared_weight_inside_step_t_shows_step_ts_share_of_its_gradient_not_the_total():
+    W, h = unrolled_rnn(4)
+    loss = h.sum()
+    g = tr.graph.trace(loss)
+    g.retain_grads()
+    loss.backward()
+    shares, W_node = g.grad_shares(g.node_of(W)), g.node_of(W)
+    source = viz.to_dot(g, grads=True)
+    scale = dot._GradientScale(g, dot._Plan(g, timed=True))
+    colours = {t: _table_colour(source, f"W_hh · step {t}'s share of ‖grad‖ {shares[t]:.3g}") for t in range(4)}
+    assert colours[0] == dot._NO_GRADIENT  # h_0 = 0, so step 0 gives W_hh nothing: grey, not the total's red
+    for t in (1, 2, 3):
+        assert colours[t] == dot._ramp(scale.position(W_node.id, t))
+    assert len(set(colours.values())) == 4
+    assert f"step 2's share of ‖grad‖ {shares[2]:.3g} (all steps' {W_node.grad_norm:.3g})" in source
+    assert "a shared parameter inside step t: step t's share of its gradient" in source
+
+
+def test_without_kept_shares_a_shared_weights_copies_show_no_colour_and_the_legend_says_why():
+    W, h = unrolled_rnn(3)
+    loss = h.sum()
+    g = tr.graph.trace(loss)
+    loss.backward()  # not marked: W.grad is there, its per-step shares are not
+    source = viz.to_dot(g, grads=True)
+    tables = [line for line in source.splitlines() if "params_" in line and "label=<" in line]
+    assert len(tables) == 3 and all(f'BGCOLOR="{dot._NO_GRADIENT}"' in line for line in tables)
+    assert "their per-step shares were not kept" in source
+
+
+def test_category_is_the_outline_and_the_gradient_the_fill_with_a_legend_of_what_is_drawn():
+    x = tr.tensor([1.0], requires_grad=True, name="x")
+    y = (x * 2).tanh()
+    g = tr.graph.trace(y)
+    g.retain_grads()
+    y.backward(tr.tensor([1.0]))
+    plain, overlay = viz.to_dot(g), viz.to_dot(g, grads=True)
+    line = {n.kind: next(s for s in overlay.splitlines() if s.strip().startswith(f"{n.id} [")) for n in g.nodes}
+    assert 'shape="box"' in line["param"] and 'style="filled,bold"' in line["param"]
+    assert f'color="{dot._STYLE["param"]["color"]}"' in line["param"]
+    assert 'shape="ellipse"' in line["op"] and f'color="{dot._STYLE["op"]["color"]}"' in line["op"]
+    assert f'fillcolor="{dot._STYLE["param"]["fillcolor"]}"' not in line["param"]  # the fill is the gradient's
+    for source in (plain, overlay):
+        assert "parameter (bold box)" in source and "operation (ellipse)" in source
+        assert "input (rounded box)" not in source and "the operations of a cell" not in source  # none drawn
+    assert "outline: what a node is" in overlay and "no gradient (none kept, or zero)" in overlay
+    assert "no gradient" not in plain
+
+
+def test_the_legend_says_when_a_fused_cell_is_drawn_as_one_node():
+    assert "lstm_cell: a fused cell step, all its gates in one node" in viz.to_dot(_lstm(3, 1, fused=True))
+    assert "fused cell step" not in viz.to_dot(_lstm(3, 1, fused=False))
+
+
+@pytest.mark.parametrize("level", ["op", "cell"])
+def test_a_seq2seq_decoder_step_is_one_column_labelled_with_the_decoders_own_step(level):
+    tr.manual_seed(0)
+    model = tr.nn.Seq2Seq(src_vocab_size=9, tgt_vocab_size=9, embed_size=4, hidden_size=4, bidirectional=True)
+    loss = model.loss(tr.tensor([[3, 4, 5]]), [3], tr.tensor([[1, 6, 7, 8]]), tr.tensor([[6, 7, 8, 2]]))
+    g = tr.graph.trace(loss)
+    source = viz.to_dot(g, level=level)
+    for t in range(4):  # decoder step t lies at 3 + t on the timeline, after the encoder's 3 steps
+        boxes = re.findall(rf'subgraph cluster_t{3 + t}s\w* {{ label="([^"]*)"', source)
+        assert boxes == [f"t = {t}"], boxes
+    for t in range(3):  # the encoder: one box per direction (a lane each) per step
+        assert len(re.findall(rf"subgraph cluster_t{t}s", source)) == 2
+    assert len(dot.frames(g, level="cell")) == 7  # one frame per place on the timeline
+
+
+@needs_dot
+def test_a_picture_dot_scales_down_is_reported_with_what_to_do_instead(tmp_path):
+    chain = "digraph { rankdir=LR; " + " ".join(f"n{i} -> n{i + 1};" for i in range(1200)) + " }"
+    with pytest.warns(UserWarning, match=r"dot scaled .*chain\.png down to 0\.\d+ of its size.*SVG.*viz\.explore"
+                                         r".*level='cell' or 'layer'"):
+        dot.write_source(chain, str(tmp_path / "chain.dot"), formats=("png",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an SVG is never scaled
+        dot.write_source(chain, str(tmp_path / "chain.dot"), formats=("svg",))

@@ -104,8 +104,34 @@ class scope:
         _scope = self._previous
 
 
+class Step(int):
+    """The time step stamped on the nodes made inside ``tr.step(t)``: the int ``t``, counted on its own recurrence's
+    time axis (a decoder's first step is 0), that also knows where it lies on the graph's one timeline
+    (``time = offset + t``: a decoder's steps come after its encoder's) and the scope path it was opened in (what
+    a drawing keeps in one column). One is made per step, not per op."""
+
+    def __new__(cls, t: int, offset: int = 0, scope: tuple = ()):
+        self = super().__new__(cls, t)
+        self.offset, self.scope = offset, scope
+        return self
+
+    @property
+    def time(self) -> int:
+        return self.offset + int(self)
+
+
+def _integer(value, what: str) -> int:
+    if value.__class__ is not int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+        raise ArgumentTypeError(f"step: {what} must be an int, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
 class step:
     """Stamp every node made inside with the time step ``t`` of an unrolled recurrence.
+
+    Each recurrence counts its own steps from 0; ``offset`` places them on the graph's one timeline, after
+    another recurrence's (a seq2seq decoder opens ``tr.step(t, offset=S)`` after an encoder of S steps): nodes
+    keep ``step == t``, and drawings put them in column ``offset + t``.
 
     >>> import tinygrad_rnn as tr
     >>> h = tr.tensor([0.0], requires_grad=True)
@@ -113,18 +139,20 @@ class step:
     ...     h = (h + 1).tanh()
     >>> h.step
     3
+    >>> with tr.step(0, offset=4):
+    ...     h = (h + 1).tanh()
+    >>> h.step, h.step.time
+    (0, 4)
     """
 
-    __slots__ = ("t", "_previous")
+    __slots__ = ("t", "offset", "_previous")
 
-    def __init__(self, t: int):
-        if t.__class__ is not int and (isinstance(t, bool) or not isinstance(t, numbers.Integral)):
-            raise ArgumentTypeError(f"step: the time step must be an int, got {t!r} ({type(t).__name__})")
-        self.t = int(t)
+    def __init__(self, t: int, offset: int = 0):
+        self.t, self.offset = _integer(t, "the time step"), _integer(offset, "offset")
 
     def __enter__(self):
         global _step
-        self._previous, _step = _step, self.t
+        self._previous, _step = _step, Step(self.t, self.offset, _scope)
         return self
 
     def __exit__(self, *exc):

@@ -29,7 +29,7 @@ import weakref
 from collections import deque
 
 from .engine import Tensor
-from .errors import ArgumentError, GraphError, MissingKeyError
+from .errors import ArgumentError, ArgumentTypeError, GraphError, MissingKeyError
 from .nn.module import Parameter
 
 _LEAF_KINDS = ("param", "input", "const")
@@ -64,6 +64,20 @@ class Node:
     def tensor(self) -> Tensor | None:
         """The live tensor behind a tensor node (None for ops, or once the tensor is gone)."""
         return self._tensor() if self._tensor is not None else None
+
+    @property
+    def time(self) -> int | None:
+        """Where the node lies on the graph's one timeline: its step, plus the offset the step was opened with
+        (``tr.step(t, offset=S)``: a seq2seq decoder's step t is at S + t, after the encoder's S steps). Drawings
+        and :meth:`Graph.until` go by it; ``step`` and :meth:`Graph.find` by the step of the node's own recurrence."""
+        return getattr(self.step, "time", self.step)
+
+    @property
+    def step_scope(self) -> str | None:
+        """The scope the node's step was opened in (``Seq2Seq`` for every op of a decoder step, ``LSTM/l0`` for a
+        layer's): a drawing puts a step's nodes in one column of that scope. None outside any step."""
+        scope = getattr(self.step, "scope", None)
+        return "/".join(scope) if scope is not None else None
 
     @property
     def grad(self):
@@ -128,6 +142,42 @@ class Graph:
     def __len__(self) -> int:
         return len(self.nodes)
 
+    def __repr__(self) -> str:
+        level = f", {self.level} level" if self.level != "op" else ""
+        return f"<Graph: {len(self.nodes)} nodes, {len(self.ops)} ops, {len(self.steps)} steps{level}>"
+
+    def __str__(self) -> str:
+        """A summary: ``print(graph)`` says how big it is, which scopes and steps it has and what its roots are.
+
+        >>> import tinygrad_rnn as tr
+        >>> out, _ = tr.nn.RNN(2, 3)(tr.zeros(4, 1, 2))
+        >>> print(trace(out.sum()))
+        Graph: 25 nodes: 8 ops, 17 tensors (parameters 4, inputs 2, constants 0)
+          ops: linear 1, unbind 1, rnn_cell 4, stack 1, sum 1
+          scopes: RNN, RNN/l0
+          steps: 0–3 (4)
+          roots: sum → () float32
+        """
+        kinds = {kind: sum(n.kind == kind for n in self.nodes) for kind in ("param", "input", "const")}
+        counts: dict = {}
+        for n in self.ops:
+            counts[n.label] = counts.get(n.label, 0) + 1
+        steps, times = self.steps, self.times
+        lines = [f"Graph: {len(self.nodes)} nodes: {len(self.ops)} ops, {len(self.nodes) - len(self.ops)} tensors ("
+                 f"parameters {kinds['param']}, inputs {kinds['input']}, constants {kinds['const']})"
+                 + (f", collapsed to {self.level} level" if self.level != "op" else ""),
+                 "  ops: " + (", ".join(f"{label} {k}" for label, k in counts.items()) or "none"),
+                 "  scopes: " + (", ".join(self.scopes) or "none"),
+                 "  steps: " + _runs(steps) + (f"; on the timeline {_runs(times)} (steps opened with an offset, "
+                                               "a decoder's, follow the others)" if times != steps else ""),
+                 "  roots: " + ", ".join(f"{self._made_by(n)} → {n.shape} {n.dtype or ''}".rstrip()
+                                          for n in self.nodes if not self._successors[n.id])]
+        return "\n".join(lines)
+
+    def _made_by(self, node: Node) -> str:
+        producer = self._predecessors[node.id]
+        return node.name or (self._by_id[producer[0]].label if producer else node.kind)
+
     def __getitem__(self, node_id: str) -> Node:
         return self._by_id[node_id]
 
@@ -140,8 +190,13 @@ class Graph:
 
     @property
     def steps(self) -> list:
-        """The time steps present, in order."""
-        return sorted({n.step for n in self.nodes if n.step is not None})
+        """The time steps present, in order (each recurrence counts its own: see :attr:`Node.time`)."""
+        return sorted({int(n.step) for n in self.nodes if n.step is not None})
+
+    @property
+    def times(self) -> list:
+        """The positions on the graph's timeline present, in order: the steps, where no step has an offset."""
+        return sorted({n.time for n in self.nodes if n.step is not None})
 
     @property
     def scopes(self) -> list:
@@ -248,9 +303,19 @@ class Graph:
         """Every node on some directed path from ``source`` to ``target`` (both included), in topological order.
 
         ``through(node) -> bool`` restricts the intermediate nodes (e.g. to the cell-state tensors and the ops
-        between them). There can be exponentially many paths in an unrolled LSTM; their union is linear.
+        between them). ``through`` may also be a name: then every named tensor between ``source`` and ``target``
+        must carry it (ops and unnamed tensors may lie between them) — ``through="c"`` from c₀ to c_T is an LSTM's
+        cell-state highway, without the paths through h and the gates. There can be exponentially many paths in an
+        unrolled LSTM; their union is linear.
         """
-        allowed = through or (lambda node: True)
+        if isinstance(through, str):
+            name = through
+            allowed = lambda node: node.name is None or node.name == "" or node.name == name  # noqa: E731
+        elif through is None or callable(through):
+            allowed = through or (lambda node: True)
+        else:
+            raise ArgumentTypeError(f"path_nodes: through must be a name (str) or a predicate node -> bool, got "
+                                    f"{type(through).__name__}")
         src, dst = self._resolve(source, "path_nodes"), self._resolve(target, "path_nodes")
         forward = self._reach(src, self._successors, lambda n: n.id == dst or allowed(n))
         if dst not in forward:
@@ -357,7 +422,8 @@ class Graph:
                      self.member_of)
 
     def until(self, step: int) -> Graph:
-        """The graph as it stood after time step ``step``: the nodes of steps ≤ ``step``, the nodes without a step
+        """The graph as it stood after time step ``step`` (a position on the timeline, :attr:`Node.time`): the nodes
+        of steps ≤ ``step``, the nodes without a step
         that those need (inputs, parameters, a projection of all steps at once), and the nodes without a step
         computed from the steps so far and nothing later (a loss after the last step).
 
@@ -374,8 +440,8 @@ class Graph:
         keep = set()
         for n in self.nodes:
             before = [latest[p] for p in self._predecessors[n.id] if latest[p] is not None]
-            latest[n.id] = max(before + ([n.step] if n.step is not None else []), default=None)
-            at = n.step if n.step is not None else latest[n.id]
+            latest[n.id] = max(before + ([n.time] if n.step is not None else []), default=None)
+            at = n.time if n.step is not None else latest[n.id]
             if at is not None and at <= step:
                 keep.add(n.id)
         stack = list(keep)
@@ -528,6 +594,13 @@ def _mapped(edges, member_of: dict) -> list:
             seen.add(pair)
             out.append(pair)
     return out
+
+
+def _runs(steps: list) -> str:
+    """``0–3 (4)``, ``5`` or ``none``: a sorted list of steps in brief."""
+    if len(steps) > 1:
+        return f"{steps[0]}–{steps[-1]} ({len(steps)})"
+    return str(steps[0]) if steps else "none"
 
 
 def _where(scope: str, step) -> str:

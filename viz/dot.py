@@ -22,10 +22,12 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 import shutil
 import subprocess
 import warnings
 
+from tinygrad_rnn.errors import GraphError
 from tinygrad_rnn.graph import LEVELS, Graph, Node
 from tinygrad_rnn.serialization import atomic_path
 
@@ -33,14 +35,19 @@ from tinygrad_rnn.serialization import atomic_path
 # superlinear; benchmarks/viz.py measures it): beyond this a graph is drawn collapsed, not handed to dot to choke on
 MAX_NODES = 3000
 
+# A node's category is its shape and outline colour; its fill is the category's pale colour, or, in a drawing of
+# gradients, its ‖grad‖ (or _NO_GRADIENT): category and gradient never share a channel.
 _STYLE = {
     "op": dict(shape="ellipse", style="filled", fillcolor="#fff2cc", color="#b58900"),
     "group": dict(shape="box", style="filled,rounded,bold", fillcolor="#fff2cc", color="#b58900", margin="0.12,0.06"),
     "param": dict(shape="box", style="filled,bold", fillcolor="#d5e8d4", color="#2e7d32"),
     "input": dict(shape="box", style="filled,rounded", fillcolor="#dae8fc", color="#1f5fa8"),
     "const": dict(shape="plaintext", fontcolor="#555555"),
-    "tensor": dict(shape="box", style="rounded", color="#555555"),
+    "tensor": dict(shape="box", style="filled,rounded", fillcolor="#ffffff", color="#555555"),
 }
+_NO_GRADIENT = "#e6e6e6"  # the fill of a node without a gradient (none kept, none flows, or zero) in a gradient drawing
+_OUTLINE_WIDTH = "2"  # a gradient drawing's category outlines, thick enough to read beside a strong fill
+_FUSED = ("rnn_cell", "lstm_cell", "gru_cell")  # the labels of the fused cell steps: one node for all the gates
 _ANONYMOUS = dict(fontsize="8", height="0.2", margin="0.04,0.02", color="#999999", fontcolor="#555555")
 _COPY = dict(fontsize="8", height="0.25", margin="0.05,0.02")
 _STUB = dict(shape="box", style="dotted,rounded", color="#888888", fontcolor="#555555")
@@ -107,10 +114,13 @@ def _darker(colour: str, by: float = 0.3) -> str:
 
 class _GradientScale:
     """Maps each node's ‖grad‖ to a colour and an edge width on a log scale: a tensor's own, an op's first
-    output's, a cell group's largest among the tensors it hands on."""
+    output's, a cell group's largest among the tensors it hands on; and a shared parameter's copy inside step t
+    to that step's share of its gradient (``Graph.grad_shares``), where the graph was marked to keep them."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, plan: _Plan):
         self.norms = {}
+        self.shares: dict = {}  # (parameter id, step) -> ‖that step's share of its gradient‖
+        self.unshared = []  # parameters drawn inside steps whose per-step shares were not kept
         for node in graph.nodes:
             if node.kind == "op":
                 norm = next((s.grad_norm for s in graph.successors(node) if s.output_index in (0, None)), None)
@@ -120,22 +130,45 @@ class _GradientScale:
                 norm = node.grad_norm
             if norm is not None and norm > 0:
                 self.norms[node.id] = norm
-        logs = [math.log10(n) for n in self.norms.values()]
+            if node.kind == "param" and plan.steps_of(node.id):
+                self._add_shares(graph, node)
+        logs = [math.log10(n) for n in (*self.norms.values(), *self.shares.values()) if n > 0]
         self.low, self.high = (min(logs), max(logs)) if logs else (0.0, 0.0)
 
-    def position(self, node_id: str):
-        norm = self.norms.get(node_id)
-        if norm is None:
+    def _add_shares(self, graph: Graph, node: Node) -> None:
+        try:
+            shares = graph.grad_shares(node)
+        except GraphError:  # not marked before the backward: its copies in the steps show no colour
+            if node.id in self.norms:
+                self.unshared.append(node.id)
+            return
+        self.shares.update(((node.id, step), norm) for step, norm in shares.items() if step is not None)
+
+    def position(self, node_id: str, step=None):
+        """Where ``node_id``'s ‖grad‖ lies on the scale (0 smallest, 1 largest), or None without one; with ``step``,
+        where its share of step ``step`` lies (a shared parameter's copy inside that step)."""
+        norm = self.norms.get(node_id) if step is None else self.shares.get((node_id, step))
+        return self._place(norm)
+
+    def _place(self, norm):
+        if norm is None or norm <= 0:
             return None
         return 0.5 if self.high == self.low else (math.log10(norm) - self.low) / (self.high - self.low)
 
     def legend_rows(self) -> list:
-        """Rows of the legend table: the colour scale from the smallest ‖grad‖ to the largest."""
-        if not self.norms:
-            return []
-        rows = ['<TR><TD COLSPAN="2" ALIGN="LEFT"><B>‖grad‖</B> (log scale; wider edge: more gradient)</TD></TR>']
-        for u in (1.0, 0.75, 0.5, 0.25, 0.0):
-            rows.append(_swatch(_ramp(u), f"{10 ** (self.low + u * (self.high - self.low)):.2g}"))
+        """Rows of the legend table: the fill scale from the smallest ‖grad‖ to the largest, and no gradient."""
+        rows = ['<TR><TD COLSPAN="2" ALIGN="LEFT"><B>fill: ‖grad‖</B> (log scale; wider edge: more gradient)</TD>'
+                '</TR>']
+        if self.norms or self.shares:
+            for u in (1.0, 0.75, 0.5, 0.25, 0.0):
+                rows.append(_swatch(_ramp(u), f"{10 ** (self.low + u * (self.high - self.low)):.2g}"))
+        rows.append(_swatch(_NO_GRADIENT, "no gradient (none kept, or zero)"))
+        if self.shares:
+            rows.append(_swatch("#ffffff", "a shared parameter inside step t: step t's share of its gradient "
+                                "(its tooltip gives all steps' too)", _STYLE["param"]["color"]))
+        if self.unshared:
+            rows.append(_swatch(_NO_GRADIENT, "shared parameters inside the steps: their per-step shares were not "
+                                "kept (graph.retain_grads() before backward keeps them)", _STYLE["param"]["color"]))
         return rows
 
 
@@ -150,7 +183,9 @@ def _timed(slot: tuple) -> bool:
 class _Plan:
     """Each node's *slot* — before time, one time step, after time — and the stand-ins drawn inside steps.
 
-    A slot is ``(window, 0)`` before time, ``(window, 1, step)`` inside it, ``(window, 2)`` after it. A *window*
+    A slot is ``(window, 0)`` before time, ``(window, 1, time)`` inside it, ``(window, 2)`` after it; ``time`` is
+    the node's place on the graph's timeline (``Node.time``: a decoder's step t after its encoder's S steps is at
+    S + t), ``step_at`` the step number it is labelled with. A *window*
     is a part of the graph joined to the rest only through leaves — a truncated-BPTT window, whose state was
     detached — so that two windows whose steps are both numbered from 0 come out one after the other. A node
     without a step sits before time unless a step lies behind it; a slice of an all-steps result that one step
@@ -163,6 +198,7 @@ class _Plan:
     def __init__(self, graph: Graph, timed: bool):
         self.graph = graph
         self.slot: dict = {}
+        self.step_at: dict = {}  # (window, time) -> the step number drawn there
         window = self._windows() if timed else {}
         behind = {}
         for n in graph.nodes:
@@ -172,7 +208,8 @@ class _Plan:
             w = window.get(n.id, 0)
             behind[n.id] = any(behind.get(p) or _timed(self.slot.get(p, ())) for p in preds)
             if timed and n.step is not None:
-                self.slot[n.id] = (w, 1, n.step)
+                self.slot[n.id] = (w, 1, n.time)
+                self.step_at.setdefault((w, n.time), int(n.step))
             else:
                 self.slot[n.id] = (w, 2) if behind[n.id] else (w, 0)
         self._slices_into_steps()
@@ -260,25 +297,41 @@ class _Plan:
 
     def steps_of(self, node_id: str) -> list:
         """The steps at which ``node_id`` has a stand-in."""
-        return sorted({key[0][2] for key in self.stand_ins.get(node_id, {}) if key != _HOME})
+        return sorted({self.step_of(key[0]) for key in self.stand_ins.get(node_id, {}) if key != _HOME})
+
+    def step_of(self, slot: tuple) -> int:
+        """The step number of a slot inside time (its node's own recurrence's count)."""
+        return self.step_at[(slot[0], slot[2])]
 
     def members(self) -> dict:
-        """slot -> [(drawn id, node, scope it is drawn in, stand-in or not)], in graph order."""
+        """slot -> [(drawn id, node, scope it is drawn in, stand-in or not, scope its step was opened in)], in graph
+        order. A stand-in's step scope is that of the nodes it stands beside."""
         out: dict = {}
         placed = set()
+        opened: dict = {}  # slot -> the scopes its steps were opened in
+        for n in self.graph.nodes:
+            if n.step_scope is not None and _timed(self.slot.get(n.id, ())):
+                opened.setdefault(self.slot[n.id], set()).add(n.step_scope)
+
+        def step_scope(slot, scope: str):  # of a node without a step of its own drawn in a step: its neighbours'
+            inside = [s for s in opened.get(slot, ()) if scope == s or scope.startswith(s + "/") or not s]
+            return max(inside, key=len, default=None)
+
         for n in self.graph.nodes:
             uses = self.stand_ins.get(n.id, {})
             if n.kind not in _LEAVES and _HOME not in uses:
-                out.setdefault(self.slot[n.id], []).append((n.id, n, n.scope, False))
+                slot = self.slot[n.id]
+                where = n.step_scope if n.step_scope is not None or not _timed(slot) else step_scope(slot, n.scope)
+                out.setdefault(slot, []).append((n.id, n, n.scope, False, where))
             for key, drawn in uses.items():
                 if drawn in placed:  # a parameters' table, already placed by its first parameter
                     continue
                 placed.add(drawn)
                 if key == _HOME:
                     out.setdefault(self.slot[n.id], []).append((drawn, n, n.scope if n.kind not in _LEAVES else "",
-                                                                False))
+                                                                False, None))
                 else:
-                    out.setdefault(key[0], []).append((drawn, n, key[1], True))
+                    out.setdefault(key[0], []).append((drawn, n, key[1], True, step_scope(*key)))
         return {slot: out[slot] for slot in sorted(out)}
 
 
@@ -289,10 +342,35 @@ class _Look:
 
     def __init__(self, graph: Graph, plan: _Plan, grads: bool, highlight, hidden=frozenset()):
         self.graph, self.plan, self.hidden = graph, plan, hidden
-        self.scale = _GradientScale(graph) if grads else None
+        self.scale = _GradientScale(graph, plan) if grads else None
         self.highlighted = _highlighted(graph, highlight)
-        shared = [n for n in graph.nodes if n.kind == "param" and len(plan.steps_of(n.id)) > 1]
+        # drawn id of a leaf's copy inside a step (a parameters' table too) -> that step's slot
+        self.copy_slot = {drawn: key[0] for uses in plan.stand_ins.values() for key, drawn in uses.items()
+                          if key != _HOME}
+        shared = [n for n in graph.nodes if n.kind == "param"
+                  and len({key[0] for key in plan.stand_ins.get(n.id, {}) if key != _HOME}) > 1]
         self.shared = {n.id: _PALETTE[k % len(_PALETTE)] for k, n in enumerate(shared)}
+
+    def where(self, node_id: str, drawn: str):
+        """The place of a drawn node's ‖grad‖ on the scale (None: no gradient to show). A shared parameter's copy
+        inside step t shows step t's share of its gradient, never the whole of it."""
+        slot = self.copy_slot.get(drawn)
+        if slot is None or self.graph[node_id].kind != "param":
+            return self.scale.position(node_id)
+        if node_id in self.scale.unshared:  # its shares were not kept: the whole gradient only where used once
+            return None if node_id in self.shared else self.scale.position(node_id)
+        return self.scale.position(node_id, self.plan.step_of(slot))
+
+    def share_text(self, node_id: str, drawn: str) -> str:
+        slot = self.copy_slot.get(drawn)
+        if self.scale is None or slot is None:
+            return ""
+        share = self.scale.shares.get((node_id, self.plan.step_of(slot)))
+        if share is None:
+            return ""
+        total = self.scale.norms.get(node_id)
+        return f" · step {self.plan.step_of(slot)}'s share of ‖grad‖ {share:.3g}" + (
+            f" (all steps' {total:.3g})" if total is not None else "")
 
     def label(self, node: Node, stand_in: bool) -> str:
         if stand_in and node.kind not in _LEAVES:  # a stub of something outside time: its name suffices
@@ -316,8 +394,9 @@ class _Look:
         for param_id in self.plan.bundles[drawn]:
             node = self.graph[param_id]
             colour = self.shared.get(param_id, _STYLE["param"]["fillcolor"])
-            where = self.scale.position(param_id) if self.scale is not None else None
-            colour = _ramp(where) if where is not None else colour
+            where = self.where(param_id, drawn) if self.scale is not None else None
+            if self.scale is not None:
+                colour = _ramp(where) if where is not None else _NO_GRADIENT
             text = html.escape(f"{node.name}{' (shared)' if param_id in self.shared else ''} {_shape(node)}")
             if where is not None and (where < 0.15 or where > 0.85):
                 text = f'<FONT COLOR="#ffffff">{text}</FONT>'
@@ -325,7 +404,7 @@ class _Look:
             rows.append(f'<TR><TD BGCOLOR="{colour}" COLOR="{border}" BORDER="1">{text}</TD></TR>')
         table = f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="1" CELLPADDING="2">{"".join(rows)}</TABLE>'
         style = ', style="invis"' if drawn in self.hidden else ""
-        names = ", ".join(self.graph[i].name or i for i in self.plan.bundles[drawn])
+        names = ", ".join((self.graph[i].name or i) + self.share_text(i, drawn) for i in self.plan.bundles[drawn])
         return f'label=<{table}>, shape=plain, fontsize=8, tooltip="{_quote(names)}"{style}'
 
     def _contents(self, node: Node) -> str:
@@ -341,17 +420,19 @@ class _Look:
             style.update(_ANONYMOUS)
         if stand_in:
             style.update(_COPY)
-        if node.id in self.shared:
-            style["fillcolor"] = self.shared[node.id]
-        where = self.scale.position(node.id) if self.scale is not None else None
-        if where is not None and (node.kind in _LEAVES or not stand_in):
-            style["style"] = "filled" + ("" if node.kind == "op" else ",rounded")
-            style["fillcolor"] = _ramp(where)
-            if where < 0.15 or where > 0.85:  # the ends of the scale are dark: light text stays readable
+        if self.scale is None:
+            if node.id in self.shared:
+                style["fillcolor"] = self.shared[node.id]
+        elif "fillcolor" in style:  # the category stays in shape and outline; the fill is the gradient's
+            where = self.where(node.id, drawn_id)
+            style["fillcolor"] = _ramp(where) if where is not None else _NO_GRADIENT
+            if where is not None and (where < 0.15 or where > 0.85):  # dark ends of the scale: light text
                 style["fontcolor"] = "#ffffff"
+            if node.kind != "tensor":
+                style["penwidth"] = _OUTLINE_WIDTH
         if node.id in self.highlighted:
             style.update(color=_HIGHLIGHT, penwidth="3")
-        style["tooltip"] = _tooltip(node, self.scale)
+        style["tooltip"] = _tooltip(node, self.scale) + self.share_text(node.id, drawn_id)
         if drawn_id in self.hidden:
             style["style"] = "invis"
         return style
@@ -359,7 +440,8 @@ class _Look:
     def edge(self, a: str, b: str, drawn: tuple, constrained: bool) -> list:
         graph = self.graph
         attrs = [] if constrained else [f'constraint=false, color="{_BACKWARD}"']
-        where = self.scale.position(a if graph[a].kind not in ("op", "group") else b) if self.scale else None
+        where = (self.where(a, drawn[0]) if graph[a].kind not in ("op", "group") else self.scale.position(b)) \
+            if self.scale else None
         if a in self.highlighted and b in self.highlighted:
             attrs.append(f'penwidth="3.5", color="{_HIGHLIGHT}"')
         elif where is not None:
@@ -418,17 +500,16 @@ class _Writer:
         return "\n".join(lines) + "\n"
 
     def _clusters(self, members: dict) -> list:
-        """Scopes as clusters (a layer is a lane across the picture), and inside the innermost scope one cluster
-        per time step. A step's edges to the next step of the same layer then stay inside the layer's lane."""
+        """Scopes as clusters (a layer is a lane across the picture), and one cluster per time step inside the
+        scope the step was opened in: a layer's steps inside its lane, so that a step's edges to the next step of
+        the same layer stay inside the lane; a seq2seq decoder's steps inside the model, with the scopes of the
+        step (attention, the layers, the output) nested in it — one column per decoder step."""
         tree: dict = {}
         for slot, nodes in members.items():
             for entry in nodes:
                 level = tree
-                scope = entry[2]
-                for part in (scope.split("/") if self.level == "op" else [scope]) if scope else []:
+                for part in _tree_path(entry[2], entry[4], slot, self.level == "op"):
                     level = level.setdefault(part, {})
-                if _timed(slot):
-                    level = level.setdefault(slot, {})
                 level.setdefault(None, []).append(entry)
         return self._emit(tree, "  ", "s")
 
@@ -436,13 +517,13 @@ class _Writer:
         look = self.look
         lines = [f'{indent}{drawn} [label="{look.label(node, is_copy)}", {_attrs(look.node(node, drawn, is_copy))}];'
                  if drawn not in self.plan.bundles else f"{indent}{drawn} [{look.bundle(drawn)}];"
-                 for drawn, node, _, is_copy in tree.get(None, [])]
+                 for drawn, node, _, is_copy, _ in tree.get(None, [])]
         scopes = sorted(k for k in tree if isinstance(k, str))
         for i, key in enumerate(scopes + sorted(k for k in tree if isinstance(k, tuple))):
             hidden = _all_hidden(tree[key], self.hidden)
             if isinstance(key, tuple):
-                window, step = key[0], key[2]
-                name = f"t{step}" + (f"_w{window}" if window else "") + prefix
+                window, step = key[0], self.plan.step_of(key)
+                name = f"t{key[2]}" + (f"_w{window}" if window else "") + prefix
                 label = f"t = {step}" + (f" · window {window + 1}" if self.plan.windows_collide else "")
                 style, colour, size = "rounded", "#888888", 11
             else:
@@ -507,24 +588,36 @@ class _Writer:
         return lines
 
     def _key(self) -> list:
-        """One legend node: what the shapes mean, each shared parameter with the steps it is used at, the cut."""
-        rows = [_swatch(_STYLE["param"]["fillcolor"], "parameter (shaded box)"),
-                _swatch("#ffffff", "variable: a tensor an op made (box)"),
-                _swatch(_STYLE["input"]["fillcolor"], "input (rounded box)"),
-                _swatch(_STYLE["op"]["fillcolor"], "operation (ellipse)" if self.level == "op" else
-                        f"the operations of a {'cell at one step' if self.level == 'cell' else 'layer, all steps'}"
-                        " (rounded box)")]
+        """One legend node, listing only what the picture holds: the categories (shape and outline; their fill too
+        where no gradient is drawn), each shared parameter with the steps it is used at, the cut, the ‖grad‖
+        fill scale with "no gradient", the highlighted path."""
+        grads = self.look.scale is not None
+        kinds = {n.kind for n in self.graph.nodes}
+        fused = sorted({n.label for n in self.graph.nodes if n.kind == "op" and n.label in _FUSED})
+        what = {"param": "parameter (bold box)", "input": "input (rounded box)",
+                "tensor": "variable: a tensor an op made (box)", "op": "operation (ellipse)",
+                "group": f"the operations of a {'cell at one step' if self.level == 'cell' else 'layer, all steps'}"
+                         " (rounded box)"}
+        rows = ['<TR><TD COLSPAN="2" ALIGN="LEFT"><B>outline: what a node is</B></TD></TR>'] if grads else []
+        for kind in ("param", "input", "tensor", "op", "group"):
+            if kind in kinds:
+                fill = "#ffffff" if grads else _STYLE[kind]["fillcolor"]
+                rows.append(_swatch(fill, what[kind], _STYLE[kind]["color"]))
+        for label in fused:
+            rows.append(_swatch("#ffffff" if grads else _STYLE["op"]["fillcolor"],
+                                f"{label}: a fused cell step, all its gates in one node (fused=False draws them)",
+                                _STYLE["op"]["color"]))
         if self.plan.stubbed:
             rows.append('<TR><TD BORDER="1" STYLE="dotted" WIDTH="14" HEIGHT="10"></TD><TD ALIGN="LEFT">'
                         'stand-in for an op of all steps, drawn once outside the steps</TD></TR>')
         for node_id, colour in self.look.shared.items():
             node = self.graph[node_id]
-            rows.append(_swatch(colour, f"{node.name} {_shape(node)}: shared, used at steps "
-                                        f"{_steps_text(self.plan.steps_of(node_id))}"))
+            rows.append(_swatch("#ffffff" if grads else colour, f"{node.name} {_shape(node)}: shared, used at steps "
+                                f"{_steps_text(self.plan.steps_of(node_id))}", _STYLE["param"]["color"]))
         if self.graph.cut_edges:
             rows.append(f'<TR><TD><FONT COLOR="{_CUT}">- - ✂</FONT></TD><TD ALIGN="LEFT">detached: truncated BPTT, '
                         'no gradient crosses</TD></TR>')
-        if self.look.scale is not None:
+        if grads:
             rows.extend(self.look.scale.legend_rows())
         if self.look.highlighted:
             rows.append(f'<TR><TD><FONT COLOR="{_HIGHLIGHT}"><B>━━</B></FONT></TD><TD ALIGN="LEFT">highlighted path'
@@ -534,9 +627,24 @@ class _Writer:
                 f'<TR><TD COLSPAN="2"><B>legend</B></TD></TR>{table}</TABLE>>];']
 
 
-def _swatch(colour: str, text: str) -> str:
-    return (f'<TR><TD BGCOLOR="{colour}" BORDER="1" WIDTH="14" HEIGHT="10"></TD>'
-            f'<TD ALIGN="LEFT">{html.escape(text)}</TD></TR>')
+def _tree_path(scope: str, step_scope, slot: tuple, split: bool) -> list:
+    """The clusters a node sits in: its scope's parts (the whole scope as one at cell level, ``split`` False) with
+    its step's slot after the parts of the scope the step was opened in (after all of them where unknown)."""
+    if not _timed(slot):
+        return (scope.split("/") if split else [scope]) if scope else []
+    if step_scope is None or not (scope == step_scope or scope.startswith(step_scope + "/")):
+        step_scope = scope
+    outer = (step_scope.split("/") if split else [step_scope]) if step_scope else []
+    rest = scope[len(step_scope):].strip("/")
+    inner = (rest.split("/") if split else [rest]) if rest else []
+    return outer + [slot] + inner
+
+
+def _swatch(colour: str, text: str, outline: str | None = None) -> str:
+    """A legend row: a small box filled with ``colour`` (outlined in ``outline``: a category) and its meaning."""
+    border = f' COLOR="{outline}" BORDER="2"' if outline else ' BORDER="1"'
+    return (f'<TR><TD BGCOLOR="{colour}"{border} WIDTH="14" HEIGHT="10"></TD>'
+            f'<TD ALIGN="LEFT">{html.escape(text, quote=False)}</TD></TR>')
 
 
 def _all_hidden(tree: dict, hidden) -> bool:
@@ -635,7 +743,7 @@ def _frames(graph: Graph, level, title, grads, highlight, stable, max_nodes) -> 
     if stable and plan is None:  # every stable frame lays out the whole graph: plan it once
         plan = _Plan(drawn, timed=True)
     out = []
-    for t in drawn.steps:
+    for t in drawn.times:
         part = drawn.until(t)
         if stable:
             out.append(_Writer(drawn, chosen, title, grads, highlight, {n.id for n in part.nodes}, plan).source())
@@ -687,14 +795,26 @@ def _render(dot_path: str, formats, timeout: float = 120.0, png_dpi: int | None 
         resolution = [f"-Gdpi={png_dpi}"] if png_dpi and fmt == "png" else []
         try:
             with atomic_path(out) as tmp:
-                subprocess.run(["dot", f"-T{fmt}", *resolution, dot_path, "-o", tmp], check=True, timeout=timeout,
-                               capture_output=True)
+                run = subprocess.run(["dot", f"-T{fmt}", *resolution, dot_path, "-o", tmp], check=True,
+                                     timeout=timeout, capture_output=True, text=True)
         except subprocess.TimeoutExpired:
             warnings.warn(f"dot took more than {timeout:g} s on {dot_path}; draw it at a coarser level "
                           "(level='cell' or 'layer')", stacklevel=3)
             break
+        _tell_scaled(out, run.stderr)
         written.append(out)
     return written
+
+
+def _tell_scaled(path: str, stderr: str) -> None:
+    """Pass on dot's "Scaling by 0.18 to fit": a bitmap wider than dot can write (32,767 px a side) is shrunk
+    until its text cannot be read, and dot says so only on its stderr."""
+    scaled = re.search(r"Scaling by ([0-9.]+)", stderr or "")
+    if scaled:
+        warnings.warn(f"dot scaled {path} down to {float(scaled.group(1)):.2g} of its size to fit the largest "
+                      "bitmap it writes (32,767 px a side), so its text is hard to read: write SVG instead "
+                      "(formats=('svg',)), open the graph in the explorer (viz.explore) or draw it at a coarser "
+                      "level (level='cell' or 'layer')", stacklevel=4)
 
 
 def write_source(source: str, path: str, formats=("svg",), render: bool = True, png_dpi: int | None = None) -> list:
@@ -730,6 +850,31 @@ def write_frames(graph: Graph, out_dir: str, stem: str, formats=("svg", "png"), 
     for t, source in enumerate(sources):
         written.extend(write_source(source, os.path.join(out_dir, f"{stem}_frame{t}.dot"), formats, render=fits))
     return written
+
+
+# a step's cluster in dot's SVG: its name (cluster_t<time>[_w<window>]s…, see _Writer._emit) and its outline
+_STEP_CLUSTER = re.compile(r'<title>cluster_t(\d+)(?:_w\d+)?s[^<]*</title>\s*'
+                           r'<(?:path|polygon)[^>]*?(?:d|points)="([^"]+)"')
+
+
+def frame_focus(svg: str) -> float | None:
+    """Where the newest step of a frame lies in its SVG (``svg``, the text): the right edge of the clusters of
+    the latest step drawn, as a fraction of the picture's width — what a player scrolls to, so that the step just
+    added is in view. None where no step is drawn (not a drawing of an unrolled graph).
+
+    >>> frame_focus('<svg viewBox="0 0 200 50"><g transform="translate(4 46)"><title>cluster_t0s_1</title>'
+    ...             '<polygon points="10,-5 96,-5 96,-40 10,-40"/></g></svg>')
+    0.5
+    """
+    drawn: dict = {}
+    for time, points in _STEP_CLUSTER.findall(svg):
+        xs = [float(x) for x, _ in re.findall(r"(-?[\d.]+),(-?[\d.]+)", points)]
+        drawn[int(time)] = max(drawn.get(int(time), -math.inf), *xs)
+    box = re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+)', svg)
+    if not drawn or box is None or float(box.group(1)) <= 0:
+        return None
+    shift = re.search(r"translate\(([-\d.]+)", svg)
+    return min(1.0, (drawn[max(drawn)] + (float(shift.group(1)) if shift else 0.0)) / float(box.group(1)))
 
 
 TOO_BIG = "graph too big for dot to lay out in reasonable time, so it is not rendered; draw it at a coarser level " \

@@ -1,8 +1,9 @@
 """One HTML page that bundles the pictures of a run, each with a caption: ``out/report.html``.
 
 Pictures are referenced by relative paths (the page sits beside them, so the folder can be zipped or served as it
-is); unrolling frames become a small player that shows the graph after 1, 2, …, T steps one after another; an
-unrolled graph is an explorer (``viz.explore``'s page, in an ``<iframe>``) with its static pictures linked. The page
+is); unrolling frames become a small player that shows the graph after 1, 2, …, T steps one after another,
+scrolled so that the step just added is in view; an unrolled graph is an explorer (``viz.explore``'s page, in an
+``<iframe>``) with its static pictures linked. The page
 needs no network and no library: a few lines of inline script run the player and mark the body with how many
 pictures loaded (``data-pictures`` / ``data-broken``) and how many explorers started (``data-explorers``), which is
 what the headless-browser test reads.
@@ -21,6 +22,7 @@ import html
 import os
 
 from tinygrad_rnn.serialization import atomic_path
+from viz.dot import frame_focus
 
 _STYLE = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -50,6 +52,11 @@ function showFrame(player, k) {
   frames.forEach((img, i) => img.classList.toggle("shown", i === k));
   player.dataset.frame = k;
   player.querySelector(".counter").textContent = "step " + (k + 1) + " of " + frames.length;
+  const box = player.querySelector(".scroll"), focus = frames[k].dataset.focus;
+  if (box && focus) {  // keep the step just added in view, near the right edge, the steps before it to its left
+    box.scrollLeft = Math.max(0, Number(focus) * frames[k].clientWidth - 0.85 * box.clientWidth);
+    player.dataset.scrolled = box.scrollLeft;
+  }
 }
 function play(player) {
   if (player.timer) { clearInterval(player.timer); player.timer = null; return; }
@@ -75,6 +82,16 @@ window.addEventListener("load", () => {
   document.body.dataset.broken = broken.map(img => img.getAttribute("src")).join(" ");
 });
 """
+
+
+def _focus(path: str) -> str:
+    """The ``data-focus`` of a frame drawn as SVG: where its newest step lies (``viz.dot.frame_focus``), which the
+    player scrolls to."""
+    if not path.endswith(".svg"):
+        return ""
+    with open(path, encoding="utf-8") as f:
+        focus = frame_focus(f.read())
+    return f' data-focus="{focus:.4f}"' if focus is not None else ""
 
 
 class Report:
@@ -144,7 +161,7 @@ class Report:
                             f'alone</a>{"; static pictures: " + also if also else ""}.</figcaption></figure>')
             else:
                 _, paths, caption, wide = part
-                images = "".join(f'<img src="{src(p)}" alt="frame {k + 1}">' for k, p in enumerate(paths))
+                images = "".join(f'<img src="{src(p)}" alt="frame {k + 1}"{_focus(p)}>' for k, p in enumerate(paths))
                 if wide:
                     images = f'<div class="scroll">{images}</div>'
                 body.append(f'<figure class="frames{" wide" if wide else ""}" id="frames{index}" data-frame="0"><div>'

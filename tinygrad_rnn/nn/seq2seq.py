@@ -13,9 +13,10 @@ previous token — writes the target, optionally attending to every encoder outp
   ``decode_step`` and ``select``; ``forward`` (teacher forcing, or scheduled sampling) and ``loss`` for training.
 
 The whole model unrolls into one graph: nodes are stamped ``Seq2Seq/encoder/...`` and ``Seq2Seq/decoder/...``, the
-encoder's with their source position t and the decoder's with S + t for output step t (S the batch's padded source
-length): one timeline, the decoder starting where the encoder ends, as in the lectures' delayed seq2seq model — so a
-drawing reads encoder then decoder, left to right.
+encoder's with their source position t and the decoder's with their output step t, each counted from 0 (so
+``find(scope="Seq2Seq/decoder", step=3)`` is the fourth output step). On the graph's timeline (``Node.time``) the
+decoder's step t lies at S + t, S the batch's padded source length: the decoder starts where the encoder ends, as in
+the lectures' delayed seq2seq model — so a drawing reads encoder then decoder, left to right.
 
 >>> import tinygrad_rnn as tr
 >>> model = tr.nn.Seq2Seq(src_vocab_size=10, tgt_vocab_size=12, embed_size=8, hidden_size=16)
@@ -389,9 +390,9 @@ class Seq2Seq(Module):
         state = self.decoder.initial_state(encoded)
         gold = ops.unbind(tgt_in, 1)
         logits, weights = [], []
-        delay = encoded.memory.shape[1]  # the decoder's time continues after the encoder's
+        delay = encoded.memory.shape[1]  # the decoder counts its own steps; on the timeline they follow the encoder's
         for t, tokens in enumerate(gold):
-            with step(delay + t):
+            with step(t, offset=delay):
                 if t and teacher_forcing < 1.0:
                     tokens = _scheduled(tokens, logits[-1], teacher_forcing)
                 out, state, w = self.decoder(tokens, state, encoded)

@@ -65,12 +65,13 @@ def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print)
         static.append(next((p for p in paths if p.endswith("." + FORMAT)), paths[0]))
         log(f"  seq2seq graph, {level} level: {', '.join(paths)}")
     page = viz.explore(graph, title=f"'{word}' → /{' '.join(phonemes)}/: the encoder–decoder unrolled",
-                       window=(graph.steps[0], graph.steps[-1])).save(os.path.join(out_dir, "seq2seq_explorer.html"))
-    report.explorer(page, f"The encoder–decoder unrolled over '{word}' → /{' '.join(phonemes)}/: {steps}. Each box "
-                    "is one cell at one step: click it for its ops, click a node for its shape, values and ‖grad‖, "
-                    "search a gate (f t=2), highlight a path; colour is ‖∂loss/∂node‖ on a log scale (blue small, "
-                    "red large)." + ("" if all(p.endswith("." + FORMAT) for p in static) else
-                                     f" (static pictures as DOT sources only: {_unrendered()})"), links=static)
+                       window=(graph.times[0], graph.times[-1])).save(os.path.join(out_dir, "seq2seq_explorer.html"))
+    note = "" if all(p.endswith("." + FORMAT) for p in static) else f" (DOT sources only: {_unrendered()})"
+    report.explorer(page, f"The encoder–decoder unrolled over '{word}' → /{' '.join(phonemes)}/: {steps}."
+                    f"{_fused_note(graph)} Each box is one cell at one step: click it for its ops, click a node for "
+                    "its shape, values and ‖grad‖, search a gate (f t=2), highlight a path. A node's outline says "
+                    "what it is, its fill ‖∂loss/∂node‖ on a log scale (blue small, red large, grey none)." + note,
+                    links=static)
     log(f"  seq2seq explorer: {page}")
     frames = viz.dot.write_frames(graph, out_dir, "seq2seq", formats=(FORMAT,), level="cell", grads=False)
     rendered = [p for p in frames if p.endswith("." + FORMAT)]
@@ -84,6 +85,20 @@ def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print)
         report.section(caption, f"DOT sources of {len(sources)} frames written to {', '.join(sources)}; "
                        f"{_unrendered()}")
         log(f"  unrolling frames: {len(sources)} × dot under {out_dir}")
+
+
+def _fused_note(graph) -> str:
+    """What an op-level caption must say about fused cells: which parts of the model draw each cell step as one
+    node (``lstm_cell``), their gates inside it."""
+    fused = {}
+    for n in graph.ops:
+        if n.label in ("rnn_cell", "lstm_cell", "gru_cell") and n.scope.count("/"):
+            fused.setdefault(n.scope.split("/")[1], n.label)  # Seq2Seq/encoder/rnn/l0 -> encoder
+    if not fused:
+        return ""
+    parts = " and the ".join(f"{part}'s" for part in fused)  # in the order they run
+    return (f" The {parts} cells are fused: each of their steps is one node ({', '.join(sorted(set(fused.values())))}),"
+            " its gates inside it (a model built with fused=False draws them).")
 
 
 def encoder_gradient_picture(model, data, out_dir: str, report, log=print) -> None:

@@ -25,7 +25,6 @@ from tinygrad_rnn.errors import ArgumentError, GraphError
 from tinygrad_rnn.graph import Graph, Node
 from tinygrad_rnn.serialization import atomic_path
 
-from ..dot import _GradientScale
 
 _LEAVES = ("param", "input", "const")
 BEFORE, AFTER = -1, -2  # the slot of a node outside time: before the first step, after (behind) a step
@@ -53,13 +52,18 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+def _int(step) -> int | None:
+    """A step as a plain int (a step opened with an offset carries its place on the timeline too)."""
+    return None if step is None else int(step)
+
+
 def _round(value: float | None, digits: int = 4):
     """A float kept to ``digits`` significant digits (the file stays small), None and non-finite as None."""
     return float(f"{value:.{digits}g}") if value is not None and math.isfinite(value) else None
 
 
 def _slots(graph: Graph) -> dict:
-    """Node id -> its step, or for a node outside time BEFORE / AFTER: before where it feeds a step (a projection of
+    """Node id -> its place on the timeline (``Node.time``: a decoder's steps follow the encoder's), or for a node outside time BEFORE / AFTER: before where it feeds a step (a projection of
     all steps' inputs, even one made from a lower layer's outputs), after where a step lies behind it (a stack of
     all steps' outputs, the loss), else before. One long edge back from a stack beats one from every step."""
     slot, behind = {}, {}
@@ -67,36 +71,41 @@ def _slots(graph: Graph) -> dict:
         preds = graph._predecessors[n.id]
         behind[n.id] = n.kind not in _LEAVES and any(behind[p] or slot[p] >= 0 for p in preds)
         feeds = any(graph[s].step is not None for s in graph._successors[n.id])
-        slot[n.id] = n.step if n.step is not None else (AFTER if behind[n.id] and not feeds else BEFORE)
+        slot[n.id] = n.time if n.step is not None else (AFTER if behind[n.id] and not feeds else BEFORE)
     return slot
+
+
+def _handed_on(cells: Graph, group: Node) -> float | None:
+    """A group's ‖grad‖ as the static pictures colour it: the largest among the tensors it hands on."""
+    return max((n for n in (s.grad_norm for s in cells.successors(group)) if n is not None), default=None)
 
 
 def _groups(graph: Graph, slot: dict) -> tuple:
     """The cell-level groups (``Graph.collapse("cell")``) as columns, and node index -> group index (-1: none)."""
     cells = graph.collapse("cell")
-    norms = _GradientScale(cells).norms
     groups = [n for n in cells.nodes if n.kind == "group"]
     number = {g.id: k for k, g in enumerate(groups)}
     member = [number.get(cells.member_of[n.id], -1) for n in graph.nodes]
 
     def group_slot(g: Node) -> int:
         if g.step is not None:
-            return g.step
+            return g.time
         feeds = any(graph[s].step is not None for i in g.members for s in graph._successors[i])
         return AFTER if not feeds and any(slot[i] == AFTER for i in g.members) else BEFORE
 
     columns = {"label": [g.label for g in groups], "scope": [g.scope for g in groups],
-               "step": [g.step for g in groups], "slot": [group_slot(g) for g in groups],
-               "grad": [_finite(norms.get(g.id)) for g in groups]}
+               "step": [_int(g.step) for g in groups], "slot": [group_slot(g) for g in groups],
+               "grad": [_finite(_handed_on(cells, g)) for g in groups]}
     return columns, member
 
 
 def _strip(graph: Graph) -> list:
-    """‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ per step of each scope that names them: ``[{scope, name, norms: {step: norm}}]``."""
+    """‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ per step of each scope that names them: ``[{scope, name, norms: {time: norm}}]``,
+    keyed by the place on the timeline, as the page draws them."""
     series: dict = {}
     for n in graph.nodes:
         if n.kind == "tensor" and n.name in STATES and n.step is not None:
-            series.setdefault((n.scope, n.name), {})[n.step] = _finite(n.grad_norm)
+            series.setdefault((n.scope, n.name), {})[n.time] = _finite(n.grad_norm)
     return [{"scope": scope, "name": name, "norms": {str(t): v for t, v in sorted(norms.items())}}
             for (scope, name), norms in sorted(series.items()) if any(v is not None for v in norms.values())]
 
@@ -131,7 +140,7 @@ def _node_columns(graph: Graph, strings: _Strings, slot: dict) -> dict:
     for n in graph.nodes:
         stats = n.stats() if n.kind != "op" else None
         for key, value in (("kind", strings(n.kind)), ("label", strings(n.label)), ("name", strings(n.name)),
-                           ("scope", strings(n.scope)), ("step", n.step), ("slot", slot[n.id]),
+                           ("scope", strings(n.scope)), ("step", _int(n.step)), ("slot", slot[n.id]),
                            ("shape", strings("×".join(map(str, n.shape)) or "scalar")),
                            ("dtype", strings(n.dtype)), ("grad", _finite(n.grad_norm)),
                            ("stats", [_round(v) for v in stats.values()] if stats else None)):
@@ -157,7 +166,7 @@ def model(graph: Graph, title: str | None = None, grads: bool = True, window=Non
     groups, member = _groups(graph, slot)
     groups = {**groups, "label": [strings(s) for s in groups["label"]], "scope": [strings(s) for s in groups["scope"]]}
     index = {n.id: k for k, n in enumerate(graph.nodes)}
-    steps = graph.steps
+    steps = graph.times  # the timeline: a decoder's steps after the encoder's
     return {"title": title or "", "strings": strings.items, **columns, "group": member,
             "edges": [index[x] for edge in graph.edges for x in edge], "groups": groups,
             "steps": [steps[0], steps[-1]] if steps else [0, 0], "window": list(window) if window else None,
@@ -219,7 +228,9 @@ def explore(graph_or_tensor, grads: bool = True, title: str | None = None, windo
     """The explorer of a traced graph (or of the graph behind a tensor): an :class:`Explorer` to save or show.
 
     ``grads`` shows the ‖grad‖ each node has (trace, ``Graph.retain_grads()``, backward, then explore, for every
-    tensor to have one); ``window=(a, b)`` opens with steps a..b expanded (default: as many as fit the screen).
+    tensor to have one); ``window=(a, b)`` opens with the places a..b of the timeline shown (``Graph.times``: the
+    steps, where no recurrence follows another; default: as many as fit the screen). The page searches and shows
+    each node's own step (``t=3`` in a decoder is its step 3, as ``Graph.find(step=3)``).
 
     >>> import tinygrad_rnn as tr
     >>> x = tr.tensor([1.0, 2.0], requires_grad=True)
