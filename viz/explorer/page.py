@@ -63,9 +63,10 @@ def _round(value: float | None, digits: int = 4):
 
 
 def _slots(graph: Graph) -> dict:
-    """Node id -> its place on the timeline (``Node.time``: a decoder's steps follow the encoder's), or for a node outside time BEFORE / AFTER: before where it feeds a step (a projection of
-    all steps' inputs, even one made from a lower layer's outputs), after where a step lies behind it (a stack of
-    all steps' outputs, the loss), else before. One long edge back from a stack beats one from every step."""
+    """Node id -> its place on the timeline (``Node.time``: a decoder's steps follow the encoder's), or for a node
+    outside time BEFORE / AFTER: before where it feeds a step (a projection of all steps' inputs, even one made from
+    a lower layer's outputs), after where a step lies behind it (a stack of all steps' outputs, the loss), else
+    before. One long edge back from a stack beats one from every step."""
     slot, behind = {}, {}
     for n in graph.nodes:
         preds = graph._predecessors[n.id]
