@@ -83,6 +83,16 @@ def test_opens_at_a_bounded_overview_with_time_folded(opened, traced):
     assert "‖∂L/∂h‖" in page.inner_text("#canvas")  # the strip's numbers beside the steps
 
 
+def test_the_overview_draws_as_many_nodes_for_ten_times_the_steps(browser, opened, tmp_path):
+    _, page = opened
+    long_graph, _ = build("lstm", steps=10 * STEPS, layers=2, fused=False)
+    watched = Watched(browser)
+    longer = watched.open(viz.explore(long_graph).save(str(tmp_path / "long.html")))
+    assert longer.evaluate("document.body.dataset.drawn") == page.evaluate("document.body.dataset.drawn")
+    assert watched.console == []
+    watched.page.close()
+
+
 def test_a_step_expands_to_its_ops_and_collapses_back(opened, traced):
     graph, _ = traced
     _, page = opened
