@@ -265,3 +265,16 @@ def test_the_wheel_zooms_a_drag_pans_and_fit_fits(opened):
     assert renders(page) == 1  # a drag is no click: nothing expanded
     page.click("#fit")
     assert float(page.evaluate("document.body.dataset.zoom")) == fitted
+
+
+def test_every_path_from_a_chosen_node_to_the_loss_lights_up(opened, traced):
+    graph, _ = traced
+    _, page = opened
+    h = graph.find(name="h", scope="LSTM/l1", step=0)[0]
+    page.click(f"#N{index_of(graph, h)}")
+    click_and_wait(page, '#details button[data-action="to-loss"]')
+    assert page.input_value("#highlight") == "to-loss"
+    later = graph.find(name="h", scope="LSTM/l1", step=1)[0]  # on the way from h_0 to the loss
+    earlier = graph.find(name="h", scope="LSTM/l0", step=0)[0]  # behind h_0: on no path from it
+    assert outline_of(page, f"N{index_of(graph, later)}") == "#c2185b"
+    assert outline_of(page, f"N{index_of(graph, earlier)}") != "#c2185b"
