@@ -685,6 +685,7 @@ function legend() {
 // -- start -------------------------------------------------------------------------------------------------------
 function wireControls() {
   $("title").textContent = M.title;
+  if (!M.strip.length) $("overview").style.display = "none";  // no state gradients: nothing for the strip to show
   for (const name of Object.keys(M.paths)) $("highlight").add(new Option("highlight: " + name, name));
   $("highlight").add(new Option("highlight: paths from the selected node to the loss", "to-loss"));
   $("highlight").addEventListener("change", e => setHighlight(e.target.value));
