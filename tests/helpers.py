@@ -34,7 +34,8 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 def open_in_browser(page: str) -> dict:
     """Load ``page`` in headless Chromium; returns the body's ``data-pictures`` / ``data-broken`` marks (set by the
-    report's script once every picture has loaded or failed) and the console messages. Chromium's log does not keep
+    report's script once every picture has loaded or failed), ``data-explorers`` (how many explorers started) and
+    the console messages. Chromium's log does not keep
     a message's level, and the report logs nothing itself, so every console message counts as an error."""
     import re
     import shutil
@@ -57,4 +58,36 @@ def open_in_browser(page: str) -> dict:
     marks = dict(re.findall(r'data-(\w+)="([^"]*)"', body.group(1))) if body else {}
     console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
     return {"pictures": int(marks.get("pictures", -1)), "broken": marks.get("broken", "").split(),
-            "console_errors": console}
+            "explorers": int(marks.get("explorers", 0)), "console_errors": console}
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium driven by Playwright (never ``playwright install``: it downloads a browser from outside);
+    skips, saying why, where either is missing."""
+    import shutil
+
+    import pytest
+
+    browser = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("no headless Chromium: make test installs Debian's chromium package where it can "
+                    "(sudo apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=browser, args=["--no-sandbox"])
+
+
+class Watched:
+    """A Playwright page with what it printed on its console, its uncaught errors and every request it made."""
+
+    def __init__(self, browser, width: int = 1000, height: int = 600):
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.console, self.requests = [], []
+        self.page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
+        self.page.on("pageerror", lambda error: self.console.append(f"error: {error}"))
+        self.page.on("request", lambda request: self.requests.append(request.url))
+
+    def open(self, path: str, ready: str = "body[data-ready]"):
+        from pathlib import Path
+
+        self.page.goto(Path(path).resolve().as_uri())
+        self.page.wait_for_selector(ready, state="attached", timeout=60_000)
+        return self.page

@@ -1,6 +1,6 @@
 """The main job end to end (a few dozen updates): the model's pronunciations, every picture, the warning that so
-short a run is far from converged, and the report page loading in headless Chromium with every picture shown and
-nothing on the console."""
+short a run is far from converged, and the report page loading in headless Chromium with every picture shown, its
+explorer started and nothing on the console."""
 import os
 
 import pytest
@@ -74,5 +74,7 @@ def test_report_shows_every_picture_in_headless_chromium(demo_run):
     seen = open_in_browser(str(out / "report.html"))
     assert seen["console_errors"] == []
     assert seen["pictures"] == pictures and seen["broken"] == []
+    assert page.count("<iframe ") == seen["explorers"] == 1  # the unrolled graph's explorer started
+    assert 'src="seq2seq_explorer.html"' in page
     if any(name.endswith(".svg") for name in os.listdir(out)):  # with dot: the graphs are pictures, not DOT notes
-        assert 'src="seq2seq_op.svg"' in page and 'class="frames wide"' in page
+        assert 'href="seq2seq_op.svg"' in page and 'class="frames wide"' in page

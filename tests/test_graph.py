@@ -46,6 +46,19 @@ def test_trace_after_backward_exposes_leaf_and_retained_gradients():
     assert g.find(name="h", step=0)[0].grad is None  # not retained
 
 
+def test_node_stats_summarise_the_values_on_every_backend(device):
+    values = np.array([[0.5, -2.0, 1.5], [3.0, 0.0, -1.0]])
+    x = tr.tensor(values, requires_grad=True, dtype="float64", device=device)
+    g = tr.graph.trace((x * 2).tanh())
+    stats = g.node_of(x).stats()
+    expected = {"min": values.min(), "max": values.max(), "mean": values.mean(), "std": values.std(),
+                "norm": np.linalg.norm(values)}
+    assert stats.keys() == expected.keys()
+    assert all(isinstance(v, float) and v == pytest.approx(expected[k]) for k, v in stats.items())
+    assert next(n for n in g.nodes if n.kind == "op").stats() is None  # an op has no values of its own
+    assert next(n for n in g.nodes if n.kind == "const").stats() is None
+
+
 def test_a_graph_traced_before_backward_keeps_every_gradient_once_marked():
     W, h = unrolled_rnn()
     loss = h.sum()

@@ -85,7 +85,7 @@ def test_report_command_refuses_a_checkpoint_that_is_not_there(tmp_path, capsys)
     assert not (tmp_path / "report.html").exists()
 
 
-def test_without_dot_the_report_names_the_graphs_dot_sources_frames_included(tmp_path, monkeypatch):
+def test_without_dot_the_report_has_the_explorer_and_names_the_dot_sources(tmp_path, monkeypatch):
     import viz
     from tinygrad_rnn.data import Vocab
     from tinygrad_rnn.tasks import g2p
@@ -99,7 +99,10 @@ def test_without_dot_the_report_names_the_graphs_dot_sources_frames_included(tmp
     report = Report("no dot")
     report_task.graph_pictures(model, src, tgt, str(tmp_path), report, log=lambda *_: None)
     sections = [part for part in report._parts if part[0] == "section"]
-    assert report.pictures() == [] and len(sections) == 3  # op level, cell level, the frames
+    # the explorer lays the graph out in the page, with dot or without; the static pictures are DOT sources
+    assert report.pictures() == [str(tmp_path / f"seq2seq_{name}") for name in ("explorer.html", "op.dot", "cell.dot")]
+    explorer = next(part for part in report._parts if part[0] == "explorer")
+    assert explorer[2].endswith(f"(DOT sources only: {viz.INSTALL_DOT})") and len(sections) == 1  # the frames
     heading, text = sections[-1][1:3]
     assert heading.startswith("Unrolling frame by frame") and text.endswith(viz.INSTALL_DOT)
     assert f"{tmp_path}/seq2seq_frame0.dot" in text and (tmp_path / "seq2seq_frame0.dot").exists()

@@ -94,6 +94,23 @@ class Node:
         xp = t._backend.xp
         return float(xp.sqrt(xp.sum(xp.astype(t.grad, xp.float64) ** 2)))
 
+    def stats(self) -> dict | None:
+        """Summary of the tensor's values — ``min``, ``max``, ``mean``, ``std`` and ``norm`` (‖value‖) as Python
+        floats, computed in float64 — or None for an op, a constant, an empty tensor, or once the tensor is gone.
+
+        >>> import tinygrad_rnn as tr
+        >>> x = tr.tensor([3.0, -4.0], requires_grad=True)
+        >>> trace(x).nodes[0].stats()
+        {'min': -4.0, 'max': 3.0, 'mean': -0.5, 'std': 3.5, 'norm': 5.0}
+        """
+        t = self.tensor
+        if t is None or not hasattr(t.data, "shape") or t.data.size == 0:
+            return None
+        xp = t._backend.xp
+        v = xp.astype(t.data, xp.float64)
+        return {"min": float(xp.min(v)), "max": float(xp.max(v)), "mean": float(xp.mean(v)),
+                "std": float(xp.std(v)), "norm": float(xp.sqrt(xp.sum(v * v)))}
+
     def __repr__(self) -> str:
         where = f" scope={self.scope!r}" if self.scope else ""
         when = f" step={self.step}" if self.step is not None else ""

@@ -2,10 +2,12 @@
 
 ``dot`` draws unrolled graphs (levels, collapse, gradients, paths, frames), ``cell`` one LSTM/GRU cell gate by gate,
 ``beam`` a beam search's tree, ``plots`` the curves and heatmaps, ``report`` the HTML page that bundles them;
-``model_explorer`` exports a graph to Google's Model Explorer.
+``model_explorer`` exports a graph to Google's Model Explorer; ``explore(graph)`` opens a graph in the interactive
+explorer (an offline HTML page, inline in Jupyter).
 """
 from . import beam, cell, dot, model_explorer, plots, report
 from .dot import INSTALL_DOT, Drawing, dot_available, draw, frames, to_dot, write, write_frames, write_source
+from .explorer import Explorer, explore
 
-__all__ = ["INSTALL_DOT", "Drawing", "beam", "cell", "dot", "dot_available", "draw", "frames", "model_explorer",
-           "plots", "report", "to_dot", "write", "write_frames", "write_source"]
+__all__ = ["INSTALL_DOT", "Drawing", "Explorer", "beam", "cell", "dot", "dot_available", "draw", "explore", "frames",
+           "model_explorer", "plots", "report", "to_dot", "write", "write_frames", "write_source"]

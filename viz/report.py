@@ -2,9 +2,11 @@
 
 Pictures are referenced by relative paths (the page sits beside them, so the folder can be zipped or served as it
 is); unrolling frames become a small player that shows the graph after 1, 2, …, T steps one after another,
-scrolled so that the step just added is in view. The page
+scrolled so that the step just added is in view; an unrolled graph is an explorer (``viz.explore``'s page, in an
+``<iframe>``) with its static pictures linked. The page
 needs no network and no library: a few lines of inline script run the player and mark the body with how many
-pictures loaded (``data-pictures`` / ``data-broken``), which is what the headless-browser test reads.
+pictures loaded (``data-pictures`` / ``data-broken``) and how many explorers started (``data-explorers``), which is
+what the headless-browser test reads.
 
 >>> import os, tempfile
 >>> folder = tempfile.mkdtemp()
@@ -32,10 +34,18 @@ pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.88em; 
 .wide .scroll img { height: 560px; width: auto; max-width: none; border: none; }
 .frames img { display: none; } .frames img.shown { display: block; }
 .frames button { margin-right: 0.4em; }
+.explorer iframe { width: 100%; height: 640px; border: 1px solid #ddd; }
 """
 
-# Marks the body with the count of pictures and the ones that failed to load; runs the frame players.
+# Marks the body with the count of pictures and the ones that failed to load, and of the explorers that started
+# (each says so with a message: a page opened from disk may not look inside its frames); runs the frame players.
 _SCRIPT = """
+const started = new Set();
+window.addEventListener("message", event => {
+  if (!event.data || event.data.explorer !== "ready") return;
+  started.add(event.source);
+  document.body.dataset.explorers = started.size;
+});
 function showFrame(player, k) {
   const frames = player.querySelectorAll("img");
   k = (k + frames.length) % frames.length;
@@ -111,8 +121,13 @@ class Report:
             raise ValueError("Report.frames: no frames given")
         self._parts.append(("frames", list(paths), caption, wide))
 
+    def explorer(self, page: str, caption: str, links=()) -> None:
+        """An explorer page (``viz.explore(...).save(page)``) shown in a frame, with links to ``links`` (the same
+        graph's static SVG or PNG, say) below it."""
+        self._parts.append(("explorer", [page, *links], caption, False))
+
     def pictures(self) -> list:
-        """Every picture path the page shows, in order."""
+        """Every picture path the page shows or links to, in order (explorer pages included)."""
         return [p for part in self._parts if part[0] != "section" for p in part[1]]
 
     def _html(self, folder: str) -> str:
@@ -138,6 +153,12 @@ class Report:
                     image = f'<div class="scroll">{image}</div><a href="{src(path)}">open the picture alone</a>'
                     opening = '<figure class="wide">'
                 body.append(f"{opening}{image}<figcaption>{html.escape(caption)}</figcaption></figure>")
+            elif part[0] == "explorer":
+                _, (page, *links), caption, _ = part
+                also = ", ".join(f'<a href="{src(p)}">{html.escape(os.path.basename(p))}</a>' for p in links)
+                body.append(f'<figure class="explorer"><iframe src="{src(page)}" title="{html.escape(caption)}">'
+                            f'</iframe><figcaption>{html.escape(caption)} <a href="{src(page)}">Open the explorer '
+                            f'alone</a>{"; static pictures: " + also if also else ""}.</figcaption></figure>')
             else:
                 _, paths, caption, wide = part
                 images = "".join(f'<img src="{src(p)}" alt="frame {k + 1}"{_focus(p)}>' for k, p in enumerate(paths))

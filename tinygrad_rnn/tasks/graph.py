@@ -1,12 +1,15 @@
 """Draw the unrolled graph of a small RNN, LSTM or GRU layer: one cluster per time step, left to right.
 
     tinygrad-rnn graph --cell lstm --steps 6 --level op --grads --highlight highway
+    tinygrad-rnn graph --cell lstm --steps 200 --layers 2 --explore
 
 Builds the layer (unfused at op level, so that every gate is its own node), puts a loss on the last step's
 output, runs backward and writes ``graph_<cell>_<level>.dot`` plus each of ``--formats`` under ``--out``, printing
 one line per file written. ``--grads`` colours nodes by ‖grad‖; ``--highlight`` draws in bold the LSTM cell-state
 highway c₀ → … → c_T (``highway``), the hidden path h₀ → … → h_T through the output gates, leaving the cell state
 aside (``hidden``), or the backward path from the loss at the last step to the first hidden state (``backward``).
+``--explore`` writes the interactive explorer of the same graph too, ``graph_<cell>.html`` (one offline page: expand
+a step, search a gate, read its gradient), and skips the static drawing where it would be too big for ``dot``.
 """
 from __future__ import annotations
 
@@ -70,8 +73,9 @@ def highlighted(graph, which: str) -> list:
 
 def run(cell: str = "lstm", steps: int = 6, level: str = "op", grads: bool = False, layers: int = 1,
         bidirectional: bool = False, hidden: int = 8, highlight: str = "none", out_dir: str = "out",
-        formats=("svg",), seed: int = 0, log=print) -> list:
-    """Build, trace and write the drawing; returns the paths written."""
+        formats=("svg",), seed: int = 0, log=print, explore: bool = False) -> list:
+    """Build, trace and write the drawing (and with ``explore`` the explorer's page); returns the paths written."""
+    import viz
     from viz import dot
 
     graph, _ = build(cell, steps, layers, hidden, bidirectional, fused=level != "op", seed=seed)
@@ -79,8 +83,12 @@ def run(cell: str = "lstm", steps: int = 6, level: str = "op", grads: bool = Fal
     title = (f"{layout}{'bidirectional ' if bidirectional else ''}{cell.upper()}, H = {hidden}, unrolled over "
              f"{steps} steps ({level} level{', ‖grad‖ as colour' if grads else ''})")
     path = os.path.join(out_dir, f"graph_{cell}_{level}.dot")
-    files = dot.write(graph, path, formats=formats, title=title, grads=grads, highlight=highlighted(graph, highlight),
-                      level=level)
+    files = []
+    if not explore or len(graph) <= dot.MAX_NODES:  # beyond that the explorer is the way in
+        files = dot.write(graph, path, formats=formats, title=title, grads=grads,
+                          highlight=highlighted(graph, highlight), level=level)
+    if explore:
+        files.append(viz.explore(graph, grads=grads, title=title).save(os.path.join(out_dir, f"graph_{cell}.html")))
     for f in files:
         log(f"wrote {f}")
     return files
@@ -100,6 +108,8 @@ def main(argv=None) -> int:
     parser.add_argument("--formats", type=names(("svg", "png", "pdf")), default="svg",
                         help="comma-separated: svg, png, pdf (default svg)")
     parser.add_argument("--seed", type=nonnegative_int, default=0)
+    parser.add_argument("--explore", action="store_true",
+                        help="also write the interactive explorer, graph_<cell>.html (with --grads: ‖grad‖ too)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.layers < 1 or args.hidden < 1:
         parser.error("--steps, --layers and --hidden must be at least 1")
@@ -107,7 +117,7 @@ def main(argv=None) -> int:
         parser.error("--highlight highway: only an LSTM has a cell state")
     formats = args.formats
     run(args.cell, args.steps, args.level, args.grads, args.layers, args.bidirectional, args.hidden, args.highlight,
-        args.out, formats, args.seed)
+        args.out, formats, args.seed, explore=args.explore)
     return 0
 
 

@@ -58,13 +58,21 @@ def graph_pictures(model, src_vocab, tgt_vocab, out_dir: str, report, log=print)
     loss.backward()
     model.zero_grad()
     steps = f"{len(word) + 1} encoder steps (the letters and <eos>), then {len(phonemes) + 1} decoder steps"
-    for level, what in (("op", "every primitive op"), ("cell", "one box per cell per step")):
+    static = []
+    for level in ("op", "cell"):
         paths = viz.write(graph, os.path.join(out_dir, f"seq2seq_{level}.dot"), formats=(FORMAT,), grads=True,
                           level=level, title=f"'{word}' → {' '.join(phonemes)}: {level} level")
-        _picture(report, paths, f"The encoder–decoder unrolled over '{word}' → /{' '.join(phonemes)}/ at {level} "
-                 f"level ({what}): {steps}.{_fused_note(graph) if level == 'op' else ''} A node's outline says "
-                 "what it is, its fill ‖∂loss/∂node‖ on a log scale (blue small, red large, grey none); a shared "
-                 "weight inside step t shows step t's share of its gradient.", log, wide=True)
+        static.append(next((p for p in paths if p.endswith("." + FORMAT)), paths[0]))
+        log(f"  seq2seq graph, {level} level: {', '.join(paths)}")
+    page = viz.explore(graph, title=f"'{word}' → /{' '.join(phonemes)}/: the encoder–decoder unrolled",
+                       window=(graph.times[0], graph.times[-1])).save(os.path.join(out_dir, "seq2seq_explorer.html"))
+    note = "" if all(p.endswith("." + FORMAT) for p in static) else f" (DOT sources only: {_unrendered()})"
+    report.explorer(page, f"The encoder–decoder unrolled over '{word}' → /{' '.join(phonemes)}/: {steps}."
+                    f"{_fused_note(graph)} Each box is one cell at one step: click it for its ops, click a node for "
+                    "its shape, values and ‖grad‖, search a gate (f t=2), highlight a path. A node's outline says "
+                    "what it is, its fill ‖∂loss/∂node‖ on a log scale (blue small, red large, grey none)." + note,
+                    links=static)
+    log(f"  seq2seq explorer: {page}")
     frames = viz.dot.write_frames(graph, out_dir, "seq2seq", formats=(FORMAT,), level="cell", grads=False)
     rendered = [p for p in frames if p.endswith("." + FORMAT)]
     caption = ("Unrolling frame by frame: the graph after 1, 2, … steps (encoder first, then the decoder fed its "
