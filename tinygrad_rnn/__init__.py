@@ -13,7 +13,7 @@
 from . import backend, checks, errors
 from .backend import cuda_available, get_default_dtype, manual_seed, set_default_dtype
 from .errors import (AnomalyError, ArgumentError, ArgumentTypeError, DeviceError, DTypeError, GraphError,
-                     IndexRangeError, MissingKeyError, ShapeError, TinygradRNNError)
+                     IndexRangeError, MissingKeyError, ShapeError, StateDictError, TinygradRNNError)
 from .gradcheck import GradcheckError, gradcheck
 from .ops import (abs, add, argmax, cast, cat, chunk, concat, cross_entropy, div, dropout, embedding, exp, linear,
                   log, log_softmax, matmul, max, maximum, mean, minimum, mse_loss, mul, neg, permute, pow, rand, randn,
