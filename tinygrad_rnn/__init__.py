@@ -23,6 +23,8 @@ from .engine import (Function, Tensor, current_scope, current_step, detect_anoma
 
 from . import graph, nn, optim  # noqa: E402  (they build on the engine above)
 from . import analysis, data, decode, metrics, train  # noqa: E402  (and these on nn and optim)
+from . import utils  # noqa: E402
+from .generator import Generator  # noqa: E402
 from .serialization import load, save, save_json  # noqa: E402
 from . import checkpoint  # noqa: E402
 from .errors import CheckpointError, DataFileError  # noqa: E402

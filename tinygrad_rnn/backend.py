@@ -334,6 +334,15 @@ def manual_seed(seed: int) -> None:
     _seed_generation += 1
 
 
+def draw_seed() -> int:
+    """A seed drawn from the global host stream (seeded by :func:`manual_seed`), for a generator given none.
+
+    >>> manual_seed(3); a = draw_seed(); manual_seed(3); a == draw_seed()
+    True
+    """
+    return int(get_backend("cpu")._rng().integers(0, 2**63 - 1))
+
+
 def canonical_device(device) -> str:
     device = str(device)
     if device.startswith("cuda:"):
