@@ -33,6 +33,9 @@ _step = None
 _anomaly = False
 _time_axis = None  # the axis of every step, for ops a recurrent layer applies to all steps at once (time_axis)
 _counter = itertools.count()
+# Arrays written in place (``t[key] = value``): id -> (counter stamp of the last write, weak reference). Empty until
+# the first write, so a backward pass checks the saved buffers and routes around writes only once writes happened.
+_write_log: dict = {}
 
 
 class no_grad:
@@ -325,8 +328,10 @@ class Tensor:
     """
 
     # _bounds (unset unless known): the host Bounds of an integer tensor on a device whose reads cost a sync
+    # _version and _history (unset until a write): the number of in-place writes, and for each write its counter
+    # stamp and the tensor as it was before (what ops made earlier still lead to)
     __slots__ = ("data", "grad", "requires_grad", "_fn", "_idx", "name", "_backend", "_hooks", "_retains_grad",
-                 "_detached_from", "_bounds", "__weakref__")
+                 "_detached_from", "_bounds", "_version", "_history", "__weakref__")
     __array_priority__ = 1000  # so that ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype: str | None = None, device="cpu",
@@ -358,8 +363,12 @@ class Tensor:
         return self._backend.dtype_name(self.data)
 
     @property
-    def device(self) -> str:
-        return self._backend.name
+    def device(self) -> "device":
+        name = self._backend.name
+        found = _devices.get(name)
+        if found is None:
+            found = _devices[name] = device(name)
+        return found
 
     @property
     def is_leaf(self) -> bool:
@@ -378,7 +387,15 @@ class Tensor:
         return self._fn.step if self._fn is not None else None
 
     def size(self, dim: int | None = None):
-        return self.shape if dim is None else self.shape[dim]
+        """The shape as a :class:`Size` (a tuple), or the length of ``dim``, as ``torch.Tensor.size``."""
+        if dim is None:
+            return Size(self.data.shape)
+        from .ops._common import normalize_axis
+
+        return self.data.shape[normalize_axis(dim, self.ndim, "size")] if self.ndim else 1
+
+    def dim(self) -> int:
+        return len(self.data.shape)
 
     def numel(self) -> int:
         n = 1
@@ -404,6 +421,30 @@ class Tensor:
 
     def __hash__(self) -> int:
         return id(self)
+
+    def __float__(self) -> float:
+        return float(self._one("float"))
+
+    def __int__(self) -> int:
+        return int(self._one("int"))
+
+    def __index__(self) -> int:
+        if self.dtype not in ("int8", "int16", "int32", "int64", "uint8", "bool"):
+            raise ArgumentTypeError(f"only integer tensors of a single element can be used as an index, this one is "
+                                    f"{self.dtype} (shape {self.shape})")
+        return int(self._one("index"))
+
+    def _one(self, what: str):
+        if self.numel() != 1:
+            raise ArgumentError(f"{what}(): tensor of shape {self.shape} has {self.numel()} elements, not one")
+        return self._backend.item(self.data)
+
+    __array_ufunc__ = None  # NumPy defers to Tensor's operators (array * t) instead of converting t
+
+    def __array__(self, dtype=None, copy=None):
+        """The data on the host, so ``np.asarray(t)`` and matplotlib take a tensor (outside the graph)."""
+        host = self._backend.to_numpy(self.data)
+        return host if dtype is None else host.astype(dtype)
 
     # -- host access and copies -----------------------------------------------------------------------------------
     def numpy(self):
@@ -485,6 +526,18 @@ class Tensor:
     def double(self) -> "Tensor":
         return self.to("float64")
 
+    def long(self) -> "Tensor":
+        return self.to("int64")
+
+    def int(self) -> "Tensor":
+        return self.to("int32")
+
+    def bool(self) -> "Tensor":
+        return self.to("bool")
+
+    def type(self, dtype: str) -> "Tensor":
+        return self.to(dtype)
+
     def cpu(self) -> "Tensor":
         return self.to("cpu")
 
@@ -562,6 +615,15 @@ class Tensor:
     def __rtruediv__(self, other):
         return ops.div(other, self)
 
+    def __floordiv__(self, other):
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return ops.floor_divide(other, self)
+
+    def __rpow__(self, base):
+        return ops.pow(base, self)
+
     def __neg__(self):
         return ops.neg(self)
 
@@ -579,6 +641,9 @@ class Tensor:
 
     def __getitem__(self, key):
         return ops.getitem(self, key)
+
+    def __setitem__(self, key, value):
+        ops.setitem(self, key, value)
 
     def __eq__(self, other):  # elementwise, as in PyTorch: tokens != pad is a mask
         return ops.compare(self, other, "equal")
@@ -602,28 +667,61 @@ class Tensor:
     def exp(self): return ops.exp(self)
     def log(self): return ops.log(self)
     def sqrt(self): return ops.sqrt(self)
-    def tanh(self): return _Tanh.apply(self)
     def sigmoid(self): return ops.sigmoid(self)
     def relu(self): return ops.relu(self)
     def abs(self): return ops.abs(self)
     def pow(self, exponent): return ops.pow(self, exponent)
     def matmul(self, other): return ops.matmul(self, other)
+    def bmm(self, mat2): return ops.bmm(self, mat2)
     def maximum(self, other): return ops.maximum(self, other)
     def minimum(self, other): return ops.minimum(self, other)
-    def sum(self, dim=None, keepdim=False): return ops.sum(self, dim, keepdim)
-    def mean(self, dim=None, keepdim=False): return ops.mean(self, dim, keepdim)
-    def max(self, dim=None, keepdim=False): return ops.max(self, dim, keepdim)
-    def argmax(self, dim=None, keepdim=False): return ops.argmax(self, dim, keepdim)
+    def clamp(self, min=None, max=None): return ops.clamp(self, min, max)  # noqa: A002
+    clip = clamp
+    def masked_fill(self, mask, value): return ops.masked_fill(self, mask, value)
+    def gather(self, dim, index): return ops.gather(self, dim, index)
+    def topk(self, k, dim=-1, largest=True, sorted=True): return ops.topk(self, k, dim, largest, sorted)  # noqa: A002
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def amax(self, dim=None, keepdim=False): return ops.amax(self, dim, keepdim)
+    def amin(self, dim=None, keepdim=False): return ops.amin(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
     def reshape(self, *shape): return ops.reshape(self, *shape)
     def view(self, *shape): return ops.reshape(self, *shape)
-    def flatten(self): return ops.reshape(self, -1)
+    def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
+    def squeeze(self, dim=None): return ops.squeeze(self, dim)
+    def unsqueeze(self, dim): return ops.unsqueeze(self, dim)
+    def expand(self, *sizes): return ops.expand(self, *sizes)
+    def expand_as(self, other): return ops.expand(self, other.shape)
+    def repeat(self, *repeats): return ops.repeat(self, *repeats)
+    def clone(self): return ops.clone(self)
+    def contiguous(self): return self  # every array here is laid out for its op already
     def transpose(self, dim0=-2, dim1=-1): return ops.transpose(self, dim0, dim1)
     def permute(self, *dims): return ops.permute(self, *dims)
     def split(self, split_size, dim=0): return ops.split(self, split_size, dim)
     def chunk(self, chunks, dim=0): return ops.chunk(self, chunks, dim)
     def unbind(self, dim=0): return ops.unbind(self, dim)
-    def softmax(self, dim=-1): return ops.softmax(self, dim)
-    def log_softmax(self, dim=-1): return ops.log_softmax(self, dim)
+    def softmax(self, dim, dtype=None): return ops.softmax(self, dim, dtype)
+    def log_softmax(self, dim, dtype=None): return ops.log_softmax(self, dim, dtype)
+
+    def tanh(self):
+        if self._backend.dtype_name(self.data) in _FLOATS:  # on every recurrent step: the op itself, at once
+            return _Tanh.apply(self)
+        return ops.tanh(self)
+
+    def t(self) -> "Tensor":
+        """The transpose of a matrix (a vector or scalar as it is), as ``torch.Tensor.t``."""
+        if self.ndim > 2:
+            raise ShapeError(f"t: expects a tensor with at most 2 dims, got shape {self.shape}; use transpose(d0, d1)")
+        return ops.transpose(self, 0, 1) if self.ndim == 2 else self
 
     @property
     def T(self):
@@ -641,6 +739,51 @@ class HookHandle:
     def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+class Size(tuple):
+    """A shape, as ``torch.Size``: a tuple of ints with ``numel()``.
+
+    >>> import tinygrad_rnn as tr
+    >>> tr.zeros(2, 3).size(), tr.zeros(2, 3).size(-1)
+    (tr.Size([2, 3]), 3)
+    """
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __repr__(self) -> str:
+        return f"tr.Size({list(self)})"
+
+
+class device(str):
+    """A device name that also answers ``.type`` and ``.index``, as ``torch.device``: ``tr.device("cuda")``,
+    ``x.device.type``. It is the string itself, so ``x.device == "cpu"`` holds.
+
+    >>> import tinygrad_rnn as tr
+    >>> tr.device("cuda:0").type, tr.tensor([1.0]).device == "cpu"
+    ('cuda', True)
+    """
+
+    def __new__(cls, type: str, index: int | None = None):  # noqa: A002  (PyTorch's name)
+        name = str(type) if index is None else f"{type}:{index}"
+        _backend.canonical_device(name)
+        return super().__new__(cls, name)
+
+    @property
+    def type(self) -> str:
+        return self.split(":")[0]
+
+    @property
+    def index(self):
+        return int(self.split(":")[1]) if ":" in self else None
+
+
+_FLOATS = _backend.FLOAT_DTYPES
+_devices: dict = {}  # backend name -> its device object
 
 
 def _wrap(data, requires_grad: bool, backend, fn, idx: int, name=None) -> Tensor:
@@ -675,6 +818,24 @@ def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="
             return pass_bounds(copy, data) if copy.data.dtype == data.data.dtype else copy
         data = data._backend.to_numpy(data.data)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
+
+
+def note_write(t: Tensor) -> int:
+    """Record an in-place write into ``t``'s array about to happen: bump ``t``'s version, forget its host bounds, log
+    the array for the backward pass's check of saved buffers. Returns the write's counter stamp."""
+    stamp = next(_counter)
+    t._version = getattr(t, "_version", 0) + 1
+    if getattr(t, "_bounds", None) is not None:
+        del t._bounds
+    try:
+        ref = weakref.ref(t.data)
+    except TypeError:  # an array type without weak references: kept alive while logged
+        ref = (lambda array: lambda: array)(t.data)
+    if len(_write_log) > 64:
+        for key in [k for k, (_, r) in _write_log.items() if r() is None]:
+            del _write_log[key]
+    _write_log[id(t.data)] = (stamp, ref)
+    return stamp
 
 
 def bounds_of(t: Tensor):

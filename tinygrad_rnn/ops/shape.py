@@ -342,3 +342,96 @@ def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
     chunks = size(chunks, "chunks", "chunk")
     length = a.shape[normalize_axis(dim, a.ndim, "chunk")]
     return split(a, builtins.max(-(-length // chunks), 1), dim)
+
+
+class Expand(Function):
+    def forward(self, a, shape):
+        return self.xp.broadcast_to(a, shape)
+
+    def backward(self, g):
+        return g  # the backward pass sums it back over the stretched axes (autograd.unbroadcast)
+
+
+class Repeat(Function):
+    """``torch.repeat`` (NumPy's ``tile``): backward folds each repeated axis into (copies, size), sums copies."""
+
+    def forward(self, a, repeats):
+        self.shape, self.repeats = a.shape, repeats
+        return self.xp.tile(a, repeats)
+
+    def backward(self, g):
+        xp = self.xp
+        folded = xp.reshape(g, builtins.sum(((r, n) for r, n in zip(self.repeats, self.shape)), ()))
+        return xp.sum(folded, axis=tuple(range(0, 2 * len(self.shape), 2)))
+
+
+class Clone(Function):
+    def forward(self, a):
+        return self.xp.asarray(a, copy=True)
+
+    def backward(self, g):
+        return g
+
+
+def squeeze(a: Tensor, dim=None) -> Tensor:
+    """``a`` without its size-1 dims (or only ``dim``, an int or a tuple, where it has size 1), as ``torch.squeeze``."""
+    if dim is None:
+        axes = [d for d, n in enumerate(a.shape) if n == 1]
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        axes = [normalize_axis(d, a.ndim, "squeeze") for d in dims] if a.ndim else []
+    return reshape(a, *(n for d, n in enumerate(a.shape) if not (d in axes and n == 1)))
+
+
+def unsqueeze(a: Tensor, dim: int) -> Tensor:
+    """``a`` with a new size-1 dim at ``dim`` (``-1``: last), as ``torch.unsqueeze``."""
+    axis = normalize_axis(dim, a.ndim + 1, "unsqueeze")
+    return reshape(a, *a.shape[:axis], 1, *a.shape[axis:])
+
+
+def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Dims ``start_dim`` to ``end_dim`` merged into one, as ``torch.flatten``."""
+    if a.ndim == 0:
+        return reshape(a, 1)
+    start, end = normalize_axis(start_dim, a.ndim, "flatten"), normalize_axis(end_dim, a.ndim, "flatten")
+    if start > end:
+        raise ArgumentError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
+    return reshape(a, *a.shape[:start], math.prod(a.shape[start:end + 1]), *a.shape[end + 1:])
+
+
+def expand(a: Tensor, *sizes) -> Tensor:
+    """``a`` broadcast to ``sizes`` (-1 keeps a dim) without copying, as ``torch.Tensor.expand``."""
+    sizes = _sizes_arg(sizes, "expand")
+    lead = len(sizes) - a.ndim
+    if lead < 0:
+        raise ShapeError(f"expand: {len(sizes)} sizes {sizes} for a tensor of shape {a.shape}, which has {a.ndim} dims"
+                         f"{location()}")
+    shape = tuple(a.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+    if builtins.any(n < 0 for n in shape) or builtins.any(
+            m != 1 and m != n for m, n in zip(a.shape, shape[lead:])):
+        raise ShapeError(f"expand: cannot expand shape {a.shape} to {sizes} (only size-1 dims stretch){location()}")
+    return a if shape == a.shape else Expand.apply(a, shape=shape)
+
+
+def repeat(a: Tensor, *repeats) -> Tensor:
+    """``a`` tiled ``repeats[d]`` times along each dim (leading new dims where ``repeats`` is longer), as
+    ``torch.Tensor.repeat``."""
+    repeats = _sizes_arg(repeats, "repeat")
+    if len(repeats) < a.ndim:
+        raise ShapeError(f"repeat: {len(repeats)} repeats {repeats} for a tensor of shape {a.shape}; give at least "
+                         f"one per dim{location()}")
+    if builtins.any(r < 0 for r in repeats):
+        raise ArgumentError(f"repeat: repeats must be >= 0, got {repeats}")
+    a = reshape(a, *((1,) * (len(repeats) - a.ndim) + a.shape))
+    return Repeat.apply(a, repeats=repeats)
+
+
+def _sizes_arg(sizes: tuple, label: str) -> tuple:
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    return tuple(integers(sizes, "sizes", label))
+
+
+def clone(a: Tensor) -> Tensor:
+    """A copy of ``a`` in the graph (the gradient passes through), as ``torch.clone``."""
+    return Clone.apply(a)
