@@ -9,7 +9,7 @@ and at most two other lines edited, with this library; the second run starts fro
 through the state dict) and must give the same losses to 2e-6.
 
 What the tutorials download (the names files, the English–French pairs) is replaced by a little synthetic data of
-the same shape; the iteration counts and layer sizes of the training drivers are cut down so the runs take seconds.
+the same shape; the iteration counts, and the seq2seq models' hidden size, are cut down so the runs take seconds.
 Dropout is set to 0 after the models are built (both runs draw from different generators, so masks would differ).
 """
 from __future__ import annotations
@@ -18,6 +18,8 @@ import difflib
 import random
 import re
 import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -708,7 +710,7 @@ def evaluate(encoder, decoder, sentence, max_length=MAX_LENGTH):
 
         return decoded_words, decoder_attentions[:di + 1]
 
-hidden_size = 256
+hidden_size = 32  # 256 in the tutorial
 encoder1 = EncoderRNN(input_lang.n_words, hidden_size).to(device)
 attn_decoder1 = AttnDecoderRNN(hidden_size, output_lang.n_words, dropout_p=0.1).to(device)
 '''
@@ -913,7 +915,7 @@ def evaluate(encoder, decoder, sentence, input_lang, output_lang):
             decoded_words.append(output_lang.index2word[idx.item()])
     return decoded_words, decoder_attn
 
-hidden_size = 128
+hidden_size = 32  # 128 in the tutorial
 batch_size = 32
 
 input_lang, output_lang, train_dataloader = get_dataloader(batch_size)
@@ -948,70 +950,77 @@ def _seq2seq_data(tmp_path) -> dict:
             "prepareData": prepareData}
 
 
-# name: (tutorial text, training driver, synthetic data, models to copy, result names, edits for tinygrad_rnn)
+@dataclass
+class Tutorial:
+    text: str             # the tutorial's code, as PyTorch source
+    driver: str           # its training run, cut down
+    data: Callable        # tmp_path -> the names the downloaded data would have defined
+    models: list          # the models whose weights the second run copies from the first
+    results: list         # the names compared afterwards: the losses first, then what the trained models predict
+    edits: dict = field(default_factory=dict)  # the lines tinygrad_rnn needs edited (old: new), besides the imports
+    # ``random_split`` subsets whose indices the second run copies from the first: each library's generator draws
+    # its own split from the same seed, as it draws its own initial weights
+    splits: list = field(default_factory=list)
+
+
+UPDATE_THROUGH_DATA = {"        p.data.add_(p.grad.data, alpha=-learning_rate)": "        p.data -= learning_rate * p.grad"}
 TUTORIALS = {
-    "classify names (older form)": (CLASSIFY_OLD, CLASSIFY_OLD_TRAIN, _char_data, ["rnn"], ["all_losses"], {
-        "        p.data.add_(p.grad.data, alpha=-learning_rate)": "        p.data -= learning_rate * p.grad"}),
-    "classify names": (CLASSIFY, CLASSIFY_TRAIN, lambda tmp: {"data_dir": _names_files(tmp)}, ["rnn"],
-                       ["all_losses", "label"], {}),
-    "generate names": (GENERATE, GENERATE_TRAIN, _char_data, ["rnn"], ["all_losses", "names"], {
-        "        p.data.add_(p.grad.data, alpha=-learning_rate)": "        p.data -= learning_rate * p.grad"}),
-    "translate (older form)": (SEQ2SEQ_OLD, SEQ2SEQ_OLD_TRAIN, _seq2seq_data, ["encoder1", "attn_decoder1"],
-                               ["plot_losses", "output_words"],
-                               {"            topv, topi = decoder_output.data.topk(1)":
-                                "            topv, topi = decoder_output.topk(1)"}),
+    "classify names (older form)": Tutorial(CLASSIFY_OLD, CLASSIFY_OLD_TRAIN, _char_data, ["rnn"], ["all_losses"],
+                                            UPDATE_THROUGH_DATA),
+    "classify names": Tutorial(CLASSIFY, CLASSIFY_TRAIN, lambda tmp: {"data_dir": _names_files(tmp)}, ["rnn"],
+                               ["all_losses", "label"], splits=["train_set", "test_set"]),
+    "generate names": Tutorial(GENERATE, GENERATE_TRAIN, _char_data, ["rnn"], ["all_losses", "names"],
+                               UPDATE_THROUGH_DATA),
+    "translate (older form)": Tutorial(SEQ2SEQ_OLD, SEQ2SEQ_OLD_TRAIN, _seq2seq_data, ["encoder1", "attn_decoder1"],
+                                       ["plot_losses", "output_words"],
+                                       {"            topv, topi = decoder_output.data.topk(1)":
+                                        "            topv, topi = decoder_output.topk(1)"}),
     # one batch of all six pairs per epoch: the two libraries' samplers shuffle differently, and the mean loss of
     # a batch does not depend on its order
-    "translate": (SEQ2SEQ, SEQ2SEQ_TRAIN, _seq2seq_data, ["encoder", "decoder"], ["plot_losses", "output_words"],
-                  {}),
+    "translate": Tutorial(SEQ2SEQ, SEQ2SEQ_TRAIN, _seq2seq_data, ["encoder", "decoder"],
+                          ["plot_losses", "output_words"]),
 }
 
 
-def _run(name: str, source: str, tmp_path, weights: dict | None):
-    """Run a tutorial text (its definitions, then the weights copied in and dropout off, then its training) and
-    return its results and its models' weights."""
-    text, driver, data, models, results, _ = TUTORIALS[name]
-    namespace = {"__name__": "tutorial", **data(tmp_path)}
+def _run(tutorial: Tutorial, source: str, tmp_path, first: dict | None) -> tuple[list, dict]:
+    """Run a tutorial's text (its definitions; then dropout off and, on the second run, the first run's weights
+    and splits copied in; then its training). Returns its results and what the second run copies."""
+    namespace = {"__name__": "tutorial", **tutorial.data(tmp_path)}
     random.seed(0)
     torch.manual_seed(0)
-    exec(compile(source, f"<{name}>", "exec"), namespace)
-    for model_name in models:
+    exec(compile(source, "<tutorial>", "exec"), namespace)
+    for model_name in tutorial.models:
         model = namespace[model_name]
         for module in model.modules():
             if type(module).__name__ == "Dropout":
                 module.p = 0.0
-        if weights is not None:
-            model.load_state_dict(weights[model_name])
-    start = {m: {k: np.array(v.detach().numpy()) for k, v in namespace[m].state_dict().items()} for m in models}
+        if first is not None:
+            model.load_state_dict(first[model_name])
+    for split in tutorial.splits:
+        if first is not None:
+            namespace[split].indices = list(first[split])
+    state = {m: {k: np.array(v.detach().numpy()) for k, v in namespace[m].state_dict().items()}
+             for m in tutorial.models}
+    state.update({split: list(namespace[split].indices) for split in tutorial.splits})
     random.seed(1)
-    exec(compile(driver, f"<{name} training>", "exec"), namespace)
-    return [namespace[r] for r in results], start
+    exec(compile(tutorial.driver, "<tutorial training>", "exec"), namespace)
+    return [namespace[r] for r in tutorial.results], state
 
 
-# the PyTorch names a tutorial still misses here (each test fails, strictly, until they exist)
-MISSING = {"classify names (older form)": "nn.LogSoftmax, nn.NLLLoss, Tensor.topk, Tensor.__setitem__",
-           "classify names": "tr.device, tr.cuda.is_available, nn.LogSoftmax, nn.NLLLoss, Tensor.topk",
-           "generate names": "nn.NLLLoss, nn.LogSoftmax, tr.LongTensor, Tensor.unsqueeze_, Tensor.topk",
-           "translate (older form)": "tr.device, tr.bmm, Tensor.unsqueeze, Tensor.topk, Tensor.__setitem__",
-           "translate": "tr.device, tr.empty, Tensor.fill_, tr.LongTensor, tr.bmm, Tensor.topk"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(
-    strict=True, reason=f"needs {MISSING[name]}")) if name in MISSING else name for name in TUTORIALS])
+@pytest.mark.parametrize("name", list(TUTORIALS))
 def test_tutorial_runs_after_the_import_swap(name, tmp_path):
-    text, driver, _, _, _, edits = TUTORIALS[name]
-    source = text + driver
-    ported = port(text, edits) + swap_imports(driver)
-    changed = edited_lines(source, ported)
-    assert len(changed) == len(edits) <= 2, changed
+    tutorial = TUTORIALS[name]
+    ported = port(tutorial.text, tutorial.edits)
+    changed = edited_lines(tutorial.text, ported)
+    assert len(changed) == len(tutorial.edits) <= 2, changed
     (tmp_path / "torch").mkdir()
     (tmp_path / "ours").mkdir()
-    expected, weights = _run(name, text, tmp_path / "torch", None)
-    got, start = _run(name, port(text, edits), tmp_path / "ours", weights)
-    for model_name, state in weights.items():  # both runs started from the same weights
-        for key, value in state.items():
-            np.testing.assert_array_equal(start[model_name][key], value)
-    losses, other = got[0], got[1:]
+    expected, state = _run(tutorial, tutorial.text, tmp_path / "torch", None)
+    got, started = _run(tutorial, ported, tmp_path / "ours", state)
+    for model_name in tutorial.models:  # both runs started from the same weights
+        for key, value in state[model_name].items():
+            np.testing.assert_array_equal(started[model_name][key], value)
+    losses, predictions = got[0], got[1:]
     assert len(losses) == len(expected[0]) > 2
     np.testing.assert_allclose(losses, expected[0], rtol=TOL, atol=TOL)
-    assert other == expected[1:]  # what the trained models predict afterwards
+    assert predictions == expected[1:]

@@ -223,6 +223,55 @@ def test_setitem_counts_versions_and_refuses_a_leaf_that_requires_grad():
     assert ints.tolist() == [7, 0, 7]
 
 
+def test_a_write_through_a_view_writes_its_tensor_like_pytorch():
+    """The tutorials' one-hot builders, ``tensor[li][0][k] = 1``: ``tensor[li]`` shares ``tensor``'s memory, so the
+    write lands in ``tensor``; a view written under a value saved for backward raises there, as in PyTorch."""
+    got = []
+    for lib in (tr, torch):
+        t = lib.zeros(3, 1, 4)
+        for li, k in enumerate([2, 0, 3]):
+            t[li][0][k] = 1
+        flat = t.view(12)
+        flat[1] = 7.0
+        got.append(t)
+    same(got[0], got[1])
+    for lib in (tr, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 1.0
+        loss = (y * y).sum()
+        with lib.no_grad():
+            y[0:2][0] = 3.0
+        with pytest.raises(tr.GraphError if lib is tr else RuntimeError, match="in ?place"):
+            loss.backward()
+    # inside the graph a write through a view would change the tensor's values but not its gradient path: refused
+    w, buffer = tr.tensor([1.0, 2.0], requires_grad=True), tr.zeros(2, 2)
+    with pytest.raises(tr.GraphError, match=r"view .*x\[i, j\] = value"):
+        buffer[0][1] = w[0] * 2.0
+    assert buffer.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_legacy_constructors_and_in_place_shape_and_fill_like_pytorch():
+    """What the tutorials call: ``torch.LongTensor(list)``, ``target.unsqueeze_(-1)``,
+    ``torch.empty(b, 1, dtype=torch.long).fill_(SOS)``, and a ``.data`` array written back with ``t[i] = array``."""
+    got = []
+    for lib in (tr, torch):
+        ids = lib.LongTensor(np.array([[3, 1], [4, 1]], dtype=np.int32))
+        target = lib.LongTensor([5, 9, 2])
+        target.unsqueeze_(-1)
+        filled = lib.empty(2, 1, dtype=lib.long).fill_(7)
+        floats = lib.FloatTensor(2, 3).zero_()
+        floats[1] = lib.ones(3).data  # an array here, a tensor in PyTorch: both write
+        squeezed = lib.zeros(1, 3, 1).squeeze_()
+        got.append([(t.tolist(), str(t.dtype).removeprefix("torch."), tuple(t.shape))
+                    for t in (ids, target, filled, floats, squeezed)])
+    assert got[0] == got[1]
+    w = tr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(tr.GraphError, match="unsqueeze_.*x = x.unsqueeze"):
+        (w * 2.0).unsqueeze_(0)
+    with pytest.raises(tr.ArgumentTypeError, match="LongTensor"):
+        tr.LongTensor([1], [2])
+
+
 # -- dtypes ------------------------------------------------------------------------------------------------------------
 PROMOTIONS = {
     "/": lambda a: a / 2, "int / int": lambda a: a / a, "tanh": lambda a: a.tanh(), "exp": lambda a: a.exp(),

@@ -22,7 +22,8 @@ from .ops import (ValuesIndices, abs, add, amax, amin, argmax, argmin, bmm, cast
                   stack, sub, sum, tanh, topk, transpose, unbind, unsqueeze, where)
 from .engine import (Function, Size, Tensor, current_scope, current_step, detect_anomaly, device, enable_grad,
                      is_grad_enabled, no_grad, scope, step, tensor)
-from .creation import arange, empty, empty_like, from_numpy, full, full_like, ones, ones_like, zeros, zeros_like
+from .creation import (FloatTensor, LongTensor, arange, empty, empty_like, from_numpy, full, full_like, ones, ones_like,
+                       zeros, zeros_like)
 
 from . import graph, nn, optim  # noqa: E402  (they build on the engine above)
 from . import analysis, data, decode, metrics, train  # noqa: E402  (and these on nn and optim)

@@ -79,6 +79,34 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
     return tensor(array)
 
 
+def LongTensor(*data) -> Tensor:  # noqa: N802  (PyTorch's legacy constructor)
+    """``torch.LongTensor``: an int64 tensor of ``data`` (a list, an array, a tensor), or of zeros of a size given as
+    ints (``LongTensor(2, 3)``).
+
+    >>> import tinygrad_rnn as tr
+    >>> tr.LongTensor([3, 1]).dtype, tr.LongTensor(2, 3).shape
+    ('int64', (2, 3))
+    """
+    return _legacy(data, "int64", "LongTensor")
+
+
+def FloatTensor(*data) -> Tensor:  # noqa: N802
+    """``torch.FloatTensor``: a float32 tensor of ``data``, or of zeros of a size given as ints."""
+    return _legacy(data, "float32", "FloatTensor")
+
+
+def _legacy(data: tuple, dtype: str, who: str) -> Tensor:
+    if all(isinstance(d, int) and not isinstance(d, bool) for d in data):
+        return _filled(data, 0, dtype, False, "cpu", who)
+    if len(data) != 1:
+        raise ArgumentTypeError(f"{who}: expected one sequence of values or a size as ints, got {len(data)} "
+                                f"arguments ({', '.join(type(d).__name__ for d in data)})")
+    value = data[0]
+    if isinstance(value, Tensor):
+        return value.detach().to(dtype) if value.dtype != dtype else value.detach()
+    return tensor(numpy.asarray(value), dtype=dtype)
+
+
 def _filled(size: tuple, value, dtype, requires_grad: bool, device, who: str) -> Tensor:
     shape = checks.sizes(size, who)
     return tensor(numpy.full(shape, value, dtype=dtype or get_default_dtype()), requires_grad=requires_grad,

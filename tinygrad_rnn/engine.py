@@ -704,6 +704,32 @@ class Tensor:
     def repeat(self, *repeats): return ops.repeat(self, *repeats)
     def clone(self): return ops.clone(self)
     def contiguous(self): return self  # every array here is laid out for its op already
+
+    def fill_(self, value) -> "Tensor":
+        """Write ``value`` into every element, in place (``t[...] = value``: versioned, and in the graph)."""
+        self[...] = value
+        return self
+
+    def zero_(self) -> "Tensor":
+        return self.fill_(0)
+
+    def unsqueeze_(self, dim: int) -> "Tensor":
+        """``unsqueeze`` in place, for a tensor outside the graph (a new shape, the same memory)."""
+        return self._reshaped_in_place(ops.unsqueeze(self, dim), "unsqueeze_")
+
+    def squeeze_(self, dim=None) -> "Tensor":
+        return self._reshaped_in_place(ops.squeeze(self, dim), "squeeze_")
+
+    def _reshaped_in_place(self, out: "Tensor", who: str) -> "Tensor":
+        if self._fn is not None or self.requires_grad:
+            raise GraphError(f"{who}: a tensor in the graph (shape {self.shape}) cannot change its shape in place; "
+                             f"write x = x.{who[:-1]}(...) instead{location()}")
+        self.data = out.data
+        if getattr(self, "_bounds", None) is not None:  # the new shape's: unsqueeze(-1) makes rows of one
+            del self._bounds
+        if bounds_of(out) is not None:
+            self._bounds = bounds_of(out)
+        return self
     def transpose(self, dim0=-2, dim1=-1): return ops.transpose(self, dim0, dim1)
     def permute(self, *dims): return ops.permute(self, *dims)
     def split(self, split_size, dim=0): return ops.split(self, split_size, dim)
@@ -822,19 +848,21 @@ def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="
 
 def note_write(t: Tensor) -> int:
     """Record an in-place write into ``t``'s array about to happen: bump ``t``'s version, forget its host bounds, log
-    the array for the backward pass's check of saved buffers. Returns the write's counter stamp."""
+    the array for the backward pass's check of saved buffers (the array it is a view of, if it is one: that one
+    outlives a temporary view, and PyTorch counts versions per storage too). Returns the write's counter stamp."""
     stamp = next(_counter)
     t._version = getattr(t, "_version", 0) + 1
     if getattr(t, "_bounds", None) is not None:
         del t._bounds
+    written = t._backend.memory_owner(t.data)
     try:
-        ref = weakref.ref(t.data)
+        ref = weakref.ref(written)
     except TypeError:  # an array type without weak references: kept alive while logged
-        ref = (lambda array: lambda: array)(t.data)
+        ref = (lambda array: lambda: array)(written)
     if len(_write_log) > 64:
         for key in [k for k, (_, r) in _write_log.items() if r() is None]:
             del _write_log[key]
-    _write_log[id(t.data)] = (stamp, ref)
+    _write_log[id(written)] = (stamp, ref)
     return stamp
 
 

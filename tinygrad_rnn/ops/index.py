@@ -131,6 +131,8 @@ def setitem(t: Tensor, key, value) -> None:
                                                        (key if isinstance(key, tuple) else (key,)))))
     if isinstance(value, Tensor):
         value = _written_value(t, value)
+    elif t._backend.owns(value) and not isinstance(value, (int, float)):  # an array of t's backend (another's .data)
+        value = _written_value(t, Tensor(value, device=t.device))
     elif isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "item"):
         value = _written_value(t, as_tensor_like(value, t, "setitem"))
     else:
@@ -140,8 +142,15 @@ def setitem(t: Tensor, key, value) -> None:
         raise GraphError(f"setitem: a leaf tensor that requires grad (shape {t.shape}) cannot be written in place "
                          "inside the graph; write it under tr.no_grad() or write into a copy (t.clone())")
     backend = t._backend
-    if backend.is_view(t.data):  # a view's base (another tensor's array) must not change under it
-        t.data = backend.xp.asarray(t.data, copy=True)
+    if backend.is_view(t.data) and recording:
+        # a view (x[i], x.view(...)) shares x's memory: writing it must write x, as in PyTorch, but x's node in the
+        # graph would not learn of the value, so its gradient would be cut without a word
+        raise GraphError(f"setitem: this tensor (shape {t.shape}) is a view into another tensor's memory (made by "
+                         "indexing or reshaping it), and writing a value that needs a gradient through it is not "
+                         "supported; index the tensor itself once (x[i, j] = value rather than x[i][j] = value)"
+                         f"{location()}")
+    # outside the graph a view is written where it looks, so x[i][j] = value changes x (PyTorch's semantics); a
+    # node that saved x's array and runs backward after this write raises (the write log holds the view)
     stamp = engine.note_write(t)
     if not recording:
         backend.index_put(t.data, parts, value.data if isinstance(value, Tensor) else value)
