@@ -113,7 +113,7 @@ def _reachable_after_writes(root_fn) -> list:
     while stack:
         fn = stack.pop()
         nodes.append(fn)
-        fn.parents = tuple(_as_made(parent, fn.seq) for parent in fn.parents)
+        fn.parents = inputs_as_made(fn)
         _check_saved(fn, writes)
         for parent in fn.parents:
             pf = parent._fn
@@ -122,6 +122,14 @@ def _reachable_after_writes(root_fn) -> list:
                 stack.append(pf)
     nodes.sort(key=_by_seq, reverse=True)
     return nodes
+
+
+def inputs_as_made(fn) -> tuple:
+    """``fn``'s inputs as they were when it was made: after an in-place write into one of them, its earlier self
+    (what the op read), which is also what a drawing must connect it to."""
+    if not _t._write_log:
+        return fn.parents
+    return tuple(_as_made(parent, fn.seq) for parent in fn.parents)
 
 
 def _as_made(tensor, seq: int):
