@@ -713,7 +713,7 @@ class Tensor:
     def log_softmax(self, dim, dtype=None): return ops.log_softmax(self, dim, dtype)
 
     def tanh(self):
-        if self._backend.dtype_name(self.data) in _FLOATS:  # on every recurrent step: the op itself, at once
+        if self.requires_grad:  # on every recurrent step: a tensor that requires grad is a float, so the op at once
             return _Tanh.apply(self)
         return ops.tanh(self)
 
@@ -782,7 +782,6 @@ class device(str):
         return int(self.split(":")[1]) if ":" in self else None
 
 
-_FLOATS = _backend.FLOAT_DTYPES
 _devices: dict = {}  # backend name -> its device object
 
 

@@ -32,7 +32,7 @@ def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
 
 def _number_partner(t: Tensor, number):
     """``t``, in the default float dtype when it holds integers and ``number`` is a float (``ints * 0.5``)."""
-    if isinstance(number, float) and t._backend.dtype_name(t.data) not in FLOAT_DTYPES:
+    if isinstance(number, float) and not t.requires_grad and t._backend.dtype_name(t.data) not in FLOAT_DTYPES:
         return t.to(get_default_dtype())
     return t
 
@@ -50,7 +50,7 @@ def _promoted(label: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
 def float_operand(a: Tensor) -> Tensor:
     """``a``, or for an integer or bool tensor ``a`` in the default float dtype: what PyTorch gives ``tanh``,
     ``exp``, ``/`` ... of integers."""
-    if a._backend.dtype_name(a.data) in FLOAT_DTYPES:
+    if a.requires_grad or a._backend.dtype_name(a.data) in FLOAT_DTYPES:  # only floats require grad: no lookup
         return a
     return a.to(get_default_dtype())
 
