@@ -852,16 +852,14 @@ def pass_bounds(out: Tensor, source: Tensor, rows_kept: bool = True) -> Tensor:
 
 
 def constant(value, like: Tensor, label: str = "") -> Tensor:
-    """A Python number as an operand next to ``like``: it stays a weak scalar, so ``x * 2`` keeps ``x``'s dtype.
-    A NumPy scalar counts as the Python number it holds, as in PyTorch."""
+    """A Python number as an operand next to ``like``: it stays a weak scalar, so ``x * 2`` keeps ``x``'s dtype
+    (``ops._common.operands`` has already made an integer ``like`` float where the number is a float). A NumPy
+    scalar counts as the Python number it holds, as in PyTorch."""
     if hasattr(value, "item") and getattr(value, "shape", None) == ():
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgumentTypeError(f"{label or 'operand'}: expected a Tensor or a Python number, got "
                                 f"{type(value).__name__} (next to a tensor of shape {like.shape})")
-    if isinstance(value, float) and like.dtype not in _backend.FLOAT_DTYPES:
-        raise DTypeError(f"a float operand {value!r} with a {like.dtype} tensor would silently upcast; "
-                         "convert the tensor with .to('float32') first")
     return _wrap(value, False, like._backend, None, 0)
 
 

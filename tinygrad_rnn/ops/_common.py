@@ -32,8 +32,10 @@ def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
 
 def _number_partner(t: Tensor, number):
     """``t``, in the default float dtype when it holds integers and ``number`` is a float (``ints * 0.5``)."""
-    if isinstance(number, float) and not t.requires_grad and t._backend.dtype_name(t.data) not in FLOAT_DTYPES:
-        return t.to(get_default_dtype())
+    if t.requires_grad or isinstance(number, int) or t._backend.dtype_name(t.data) in FLOAT_DTYPES:
+        return t  # the common cases, in the order that decides them cheapest
+    if isinstance(number, float) or getattr(number, "shape", None) == () and isinstance(number.item(), float):
+        return t.to(get_default_dtype())  # a float, or a NumPy float scalar
     return t
 
 

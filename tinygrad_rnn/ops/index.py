@@ -12,8 +12,8 @@ import builtins
 
 from .. import engine
 from ..engine import Function, Tensor, _wrap, location
-from ..errors import ArgumentError, DTypeError, GraphError, IndexRangeError, ShapeError
-from ._common import INTEGER_DTYPES, as_tensor_like, normalize_axis, operands
+from ..errors import ArgumentError, DeviceError, DTypeError, GraphError, IndexRangeError, ShapeError
+from ._common import INTEGER_DTYPES, as_tensor_like, normalize_axis
 from .elementwise import where
 
 
@@ -91,18 +91,18 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     from ..checks import size
     from .reduce import ValuesIndices
 
+    if input.ndim == 0:  # one element: as a vector of one, then back
+        normalize_axis(dim, 1, "topk")  # dim 0 or -1, as PyTorch allows
+        values, indices = topk(input.reshape(1), k, 0, largest, sorted)
+        return ValuesIndices(values.reshape(()), indices.reshape(())) if k else ValuesIndices(values, indices)
     axis = normalize_axis(dim, input.ndim, "topk")
-    length = input.shape[axis] if input.ndim else 1
+    length = input.shape[axis]
     k = size(k, "k", "topk", minimum=0)
     if k > length:
         raise ArgumentError(f"topk: k={k} is larger than dim {dim} of shape {input.shape} ({length}){location()}")
     backend = input._backend
-    source = input.data if input.ndim else backend.xp.reshape(input.data, (1,))
-    order = backend.argsort(source, axis, descending=bool(largest))
-    picked = order[(builtins.slice(None),) * axis + (builtins.slice(0, k), ...)]
-    indices = _wrap(picked if input.ndim else backend.xp.reshape(picked, ()), False, backend, None, 0)
-    if input.ndim == 0:
-        return ValuesIndices(input if k else input.reshape(0)[:0], indices)
+    order = backend.argsort(input.data, axis, descending=bool(largest))
+    indices = _wrap(order[(builtins.slice(None),) * axis + (builtins.slice(0, k), ...)], False, backend, None, 0)
     return ValuesIndices(gather(input, axis, indices), indices)
 
 
@@ -129,12 +129,10 @@ def setitem(t: Tensor, key, value) -> None:
 
     parts = _assignment_key(t, tuple(p for p, _, _ in (_index_part(p, t) for p in
                                                        (key if isinstance(key, tuple) else (key,)))))
-    if isinstance(value, Tensor):
-        value = _written_value(t, value)
-    elif isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "item"):
+    if hasattr(value, "item") and getattr(value, "shape", None) == () and not isinstance(value, Tensor):
+        value = value.item()  # a NumPy scalar counts as the number it holds
+    if not isinstance(value, (bool, int, float)):  # a number is written as it is, converted as PyTorch converts it
         value = _written_value(t, as_tensor_like(value, t, "setitem"))
-    else:
-        value = operands("setitem", t, value)[1].data  # a number: refused as a float into an integer tensor
     recording = engine._grad_enabled and (t.requires_grad or isinstance(value, Tensor) and value.requires_grad)
     if recording and t._fn is None and t.requires_grad:
         raise GraphError(f"setitem: a leaf tensor that requires grad (shape {t.shape}) cannot be written in place "
@@ -143,17 +141,15 @@ def setitem(t: Tensor, key, value) -> None:
     if backend.is_view(t.data):  # a view's base (another tensor's array) must not change under it
         t.data = backend.xp.asarray(t.data, copy=True)
     stamp = engine.note_write(t)
-    if not recording:
-        backend.index_put(t.data, parts, value.data if isinstance(value, Tensor) else value)
-        return
-    before = _wrap(t.data, t.requires_grad, backend, t._fn, t._idx, t.name)
-    history = getattr(t, "_history", None)
-    t._history = (history or ()) + ((stamp, before),)
+    # outside the graph the op writes into t itself; inside it, into t's earlier self, whose place t then takes
+    before = _wrap(t.data, t.requires_grad, backend, t._fn, t._idx, t.name) if recording else t
     if isinstance(value, Tensor):
         out = SetItem.apply(before, value, key=parts, backend=backend)
     else:
         out = SetItem.apply(before, key=parts, scalar=value, backend=backend)
-    t._fn, t._idx, t.requires_grad = out._fn, 0, True
+    if recording:
+        t._history = (getattr(t, "_history", None) or ()) + ((stamp, before),)
+        t._fn, t._idx, t.requires_grad = out._fn, 0, True
 
 
 def _assignment_key(t: Tensor, parts: tuple) -> tuple:
@@ -169,7 +165,7 @@ def _assignment_key(t: Tensor, parts: tuple) -> tuple:
 
 def _written_value(t: Tensor, value: Tensor) -> Tensor:
     if value._backend is not t._backend:
-        raise ArgumentError(f"setitem: the value lives on {value.device}, the tensor on {t.device}{location()}")
+        raise DeviceError(f"setitem: the value lives on {value.device}, the tensor on {t.device}{location()}")
     if value.dtype != t.dtype:
         if value.dtype in INTEGER_DTYPES + ("bool",) and t.dtype not in INTEGER_DTYPES + ("bool",):
             return value.to(t.dtype)  # as PyTorch writes an integer tensor into a float one
