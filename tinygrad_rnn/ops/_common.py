@@ -57,10 +57,11 @@ def float_operand(a: Tensor) -> Tensor:
     return a.to(get_default_dtype())
 
 
-def dim_alias(label: str, dim, axis, keepdim, keepdims) -> tuple:
-    """``(dim, keepdim)`` from PyTorch's spellings: ``dim``/``keepdim`` or their NumPy aliases ``axis``/``keepdims``."""
+def dim_alias(label: str, dim, axis, keepdim=False, keepdims=None, default=None):
+    """``(dim, keepdim)`` from PyTorch's spellings: ``dim``/``keepdim`` or their NumPy aliases ``axis``/``keepdims``,
+    which PyTorch takes wherever it takes ``dim`` (``default``: dim's default, which an ``axis`` may replace)."""
     if axis is not None:
-        if dim is not None:
+        if dim is not None and dim is not default:
             raise ArgumentError(f"{label}: give dim or axis, not both (dim={dim!r}, axis={axis!r})")
         dim = axis
     if keepdims is not None:

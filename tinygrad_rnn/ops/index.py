@@ -12,8 +12,8 @@ import builtins
 
 from .. import engine
 from ..engine import Function, Tensor, _wrap, location
-from ..errors import ArgumentError, DeviceError, DTypeError, GraphError, IndexRangeError, ShapeError
-from ._common import INTEGER_DTYPES, as_tensor_like, normalize_axis
+from ..errors import ArgumentError, ArgumentTypeError, DeviceError, DTypeError, GraphError, IndexRangeError, ShapeError
+from ._common import INTEGER_DTYPES, as_tensor_like, dim_alias, normalize_axis
 from .elementwise import where
 
 
@@ -53,7 +53,8 @@ class SetItem(Function):
         return rest, backend.index_take(g, self.key)
 
 
-def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
+def gather(input: Tensor, dim: int | None = None, index=None, *, sparse_grad: bool = False,
+           axis: int | None = None) -> Tensor:
     """``torch.gather``: ``out[i][j] = input[index[i][j]][j]`` for ``dim=0`` (and so on), ``index`` an int64 tensor
     with ``input``'s number of dimensions and no larger size on the other dims.
 
@@ -63,6 +64,11 @@ def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tens
     """
     if sparse_grad:
         raise ArgumentError("gather: sparse_grad=True is not supported (gradients are dense arrays)")
+    from .shape import _required_dim
+
+    dim = _required_dim("gather", input, dim, axis)
+    if index is None:
+        raise ArgumentTypeError(f"gather: index is required (input of shape {input.shape}){location()}")
     index = as_tensor_like(index, input, "gather")
     if index.dtype not in INTEGER_DTYPES:
         raise DTypeError(f"gather: index must hold integers, got {index.dtype} (shape {index.shape}){location()}")
@@ -80,7 +86,8 @@ def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tens
     return Gather.apply(input, index, axis=axis)
 
 
-def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *,  # noqa: A002
+         axis: int | None = None):
     """The ``k`` largest (``largest=False``: smallest) values along ``dim`` and their int64 indices, as
     ``torch.topk``: a named tuple ``(values, indices)``, the values differentiable.
 
@@ -91,6 +98,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     from ..checks import size
     from .reduce import ValuesIndices
 
+    dim = dim_alias("topk", dim, axis, default=-1)[0]
     if input.ndim == 0:  # one element: as a vector of one, then back
         normalize_axis(dim, 1, "topk")  # dim 0 or -1, as PyTorch allows
         values, indices = topk(input.reshape(1), k, 0, largest, sorted)
