@@ -222,6 +222,20 @@ def test_a_write_under_a_saved_value_raises_like_pytorch(case):
             loss.backward()
 
 
+def test_a_write_through_a_view_changes_the_viewed_tensor_outside_the_graph_and_raises_inside_it():
+    for lib in (tr, torch):
+        x = lib.zeros(2, 3)
+        row = x[1]
+        row[2] = 5.0
+        x.reshape(6)[0] = 1.0
+        assert x.tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 5.0]]
+    w = tr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = w * 1.0
+    with pytest.raises(tr.GraphError, match="view"):
+        y[1:][0] = w[0]
+    y[1] = w[0]  # the tensor itself: fine
+
+
 def test_setitem_counts_versions_and_refuses_a_leaf_that_requires_grad():
     t = tr.zeros(2, 3)
     assert t._version == 0 if hasattr(t, "_version") else True

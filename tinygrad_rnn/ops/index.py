@@ -146,8 +146,12 @@ def setitem(t: Tensor, key, value) -> None:
         raise GraphError(f"setitem: a leaf tensor that requires grad (shape {t.shape}) cannot be written in place "
                          "inside the graph; write it under tr.no_grad() or write into a copy (t.clone())")
     backend = t._backend
-    if backend.is_view(t.data):  # a view's base (another tensor's array) must not change under it
-        t.data = backend.xp.asarray(t.data, copy=True)
+    viewed = _viewed_by(t) if recording else None
+    if viewed is not None:
+        raise GraphError(f"setitem: this tensor (shape {t.shape}) is a view of the input of "
+                         f"'{viewed.op_label()}'{engine.where_text(viewed.scope, viewed.step)}; inside the graph a "
+                         "write through a view is not supported (PyTorch would change the viewed tensor too) — index "
+                         "that tensor itself (x[0, 1] = v, not x[0][1] = v) or write into a .clone()")
     stamp = engine.note_write(t)
     # outside the graph the op writes into t itself; inside it, into t's earlier self, whose place t then takes
     before = _wrap(t.data, t.requires_grad, backend, t._fn, t._idx, t.name) if recording else t
@@ -158,6 +162,18 @@ def setitem(t: Tensor, key, value) -> None:
     if recording:
         t._history = (getattr(t, "_history", None) or ()) + ((stamp, before),)
         t._fn, t._idx, t.requires_grad = out._fn, 0, True
+
+
+def _viewed_by(t: Tensor):
+    """The op whose output ``t``'s array is a view of one of its inputs' arrays (reshape, getitem, permute ...), or
+    None; earlier writes into ``t`` are looked through, as they keep its array."""
+    fn, backend = t._fn, t._backend
+    while isinstance(fn, SetItem):
+        fn = fn.parents[0]._fn
+    if fn is not None and builtins.any(backend.owns(p.data) and backend.may_share_memory(t.data, p.data)
+                                       for p in fn.parents):
+        return fn
+    return None
 
 
 def _assignment_key(t: Tensor, parts: tuple) -> tuple:
