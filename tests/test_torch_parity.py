@@ -81,6 +81,24 @@ CASES = {
 }
 
 
+AXIS_CASES = {  # PyTorch takes NumPy's axis= / keepdims= wherever it takes dim= / keepdim=
+    "cat": (lambda lib, x: lib.cat([x, x], axis=1)), "stack": (lambda lib, x: lib.stack([x, x], axis=2)),
+    "unsqueeze": (lambda lib, x: x.unsqueeze(axis=0)), "squeeze": (lambda lib, x: x[:1].squeeze(axis=0)),
+    "chunk": (lambda lib, x: x.chunk(2, axis=2)[1]), "unbind": (lambda lib, x: x.unbind(axis=1)[2]),
+    "softmax": (lambda lib, x: lib.softmax(x, axis=1)), "log_softmax": (lambda lib, x: x.log_softmax(axis=0)),
+    "amax": (lambda lib, x: x.amax(axis=1, keepdims=True)), "max": (lambda lib, x: x.max(axis=2).values),
+    "argmin": (lambda lib, x: x * x.argmin(axis=1, keepdims=True)),  # an int64 tensor meets a float64 one
+    "topk": (lambda lib, x: x.topk(2, axis=1).values),
+    "gather": (lambda lib, x: x.gather(axis=1, index=lib.tensor([[[0, 1, 2, 0]], [[2, 2, 1, 1]]]))),
+}
+
+
+@pytest.mark.parametrize("name", list(AXIS_CASES))
+def test_axis_and_keepdims_aliases_like_pytorch(name):
+    fn = AXIS_CASES[name]
+    both(lambda x: fn(tr, x), lambda x: fn(torch, x))
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_against_pytorch(name):
     ours, theirs = CASES[name]
@@ -204,6 +222,20 @@ def test_a_write_under_a_saved_value_raises_like_pytorch(case):
             loss.backward()
 
 
+def test_a_write_through_a_view_changes_the_viewed_tensor_outside_the_graph_and_raises_inside_it():
+    for lib in (tr, torch):
+        x = lib.zeros(2, 3)
+        row = x[1]
+        row[2] = 5.0
+        x.reshape(6)[0] = 1.0
+        assert x.tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 5.0]]
+    w = tr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = w * 1.0
+    with pytest.raises(tr.GraphError, match="view"):
+        y[1:][0] = w[0]
+    y[1] = w[0]  # the tensor itself: fine
+
+
 def test_setitem_counts_versions_and_refuses_a_leaf_that_requires_grad():
     t = tr.zeros(2, 3)
     assert t._version == 0 if hasattr(t, "_version") else True
@@ -308,10 +340,9 @@ def test_softmax_without_dim_raises():
     for fn in (tr.softmax, tr.log_softmax, tr.nn.functional.softmax, tr.nn.functional.log_softmax):
         with pytest.raises(tr.ArgumentError, match="dim is required"):
             fn(x)
-    with pytest.raises(TypeError):
-        x.softmax()
-    with pytest.raises(tr.ArgumentError, match="dim is required"):
-        tr.nn.Softmax()(x)
+    for call in (x.softmax, x.log_softmax, tr.nn.Softmax(), tr.nn.LogSoftmax()):
+        with pytest.raises(tr.ArgumentError, match="dim is required"):
+            call() if not isinstance(call, tr.nn.Module) else call(x)
 
 
 # -- creation, sizes, conversions, devices ----------------------------------------------------------------------------

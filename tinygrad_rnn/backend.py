@@ -182,10 +182,6 @@ class Backend:
         """``array[key]`` for a key that may mix integer arrays with slices (the standard reads only all-array keys)."""
         return array[key]
 
-    def is_view(self, array) -> bool:
-        """Whether ``array`` looks into another array's memory (a slice, a reshape, a broadcast)."""
-        return getattr(array, "base", None) is not None
-
     def may_share_memory(self, a, b) -> bool:
         return bool(self.xp.may_share_memory(a, b))
 
@@ -293,11 +289,8 @@ class StrictBackend(Backend):
             return array[key]
         return self.xp.asarray(self.to_numpy(array)[self._host_key(key)])
 
-    def is_view(self, array) -> bool:
-        return getattr(array._array, "base", None) is not None  # the NumPy array inside: the standard has no .base
-
     def may_share_memory(self, a, b) -> bool:
-        return bool(np.may_share_memory(a._array, b._array))
+        return bool(np.may_share_memory(a._array, b._array))  # the NumPy arrays inside: the standard cannot ask
 
 
 

@@ -678,8 +678,9 @@ class Tensor:
     def clamp(self, min=None, max=None): return ops.clamp(self, min, max)  # noqa: A002
     clip = clamp
     def masked_fill(self, mask, value): return ops.masked_fill(self, mask, value)
-    def gather(self, dim, index): return ops.gather(self, dim, index)
-    def topk(self, k, dim=-1, largest=True, sorted=True): return ops.topk(self, k, dim, largest, sorted)  # noqa: A002
+    def gather(self, dim=None, index=None, *, axis=None): return ops.gather(self, dim, index, axis=axis)
+    def topk(self, k, dim=-1, largest=True, sorted=True, *, axis=None):  # noqa: A002
+        return ops.topk(self, k, dim, largest, sorted, axis=axis)
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return ops.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -688,8 +689,10 @@ class Tensor:
         return ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
-    def amax(self, dim=None, keepdim=False): return ops.amax(self, dim, keepdim)
-    def amin(self, dim=None, keepdim=False): return ops.amin(self, dim, keepdim)
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return ops.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
     def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -697,8 +700,8 @@ class Tensor:
     def reshape(self, *shape): return ops.reshape(self, *shape)
     def view(self, *shape): return ops.reshape(self, *shape)
     def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
-    def squeeze(self, dim=None): return ops.squeeze(self, dim)
-    def unsqueeze(self, dim): return ops.unsqueeze(self, dim)
+    def squeeze(self, dim=None, *, axis=None): return ops.squeeze(self, dim, axis=axis)
+    def unsqueeze(self, dim=None, *, axis=None): return ops.unsqueeze(self, dim, axis=axis)
     def expand(self, *sizes): return ops.expand(self, *sizes)
     def expand_as(self, other): return ops.expand(self, other.shape)
     def repeat(self, *repeats): return ops.repeat(self, *repeats)
@@ -733,13 +736,13 @@ class Tensor:
     def transpose(self, dim0=-2, dim1=-1): return ops.transpose(self, dim0, dim1)
     def permute(self, *dims): return ops.permute(self, *dims)
     def split(self, split_size, dim=0): return ops.split(self, split_size, dim)
-    def chunk(self, chunks, dim=0): return ops.chunk(self, chunks, dim)
-    def unbind(self, dim=0): return ops.unbind(self, dim)
-    def softmax(self, dim, dtype=None): return ops.softmax(self, dim, dtype)
-    def log_softmax(self, dim, dtype=None): return ops.log_softmax(self, dim, dtype)
+    def chunk(self, chunks, dim=0, *, axis=None): return ops.chunk(self, chunks, dim, axis=axis)
+    def unbind(self, dim=0, *, axis=None): return ops.unbind(self, dim, axis=axis)
+    def softmax(self, dim=None, dtype=None, *, axis=None): return ops.softmax(self, dim, dtype, axis=axis)
+    def log_softmax(self, dim=None, dtype=None, *, axis=None): return ops.log_softmax(self, dim, dtype, axis=axis)
 
     def tanh(self):
-        if self._backend.dtype_name(self.data) in _FLOATS:  # on every recurrent step: the op itself, at once
+        if self.requires_grad:  # on every recurrent step: a tensor that requires grad is a float, so the op at once
             return _Tanh.apply(self)
         return ops.tanh(self)
 
@@ -808,7 +811,6 @@ class device(str):
         return int(self.split(":")[1]) if ":" in self else None
 
 
-_FLOATS = _backend.FLOAT_DTYPES
 _devices: dict = {}  # backend name -> its device object
 
 
@@ -881,16 +883,14 @@ def pass_bounds(out: Tensor, source: Tensor, rows_kept: bool = True) -> Tensor:
 
 
 def constant(value, like: Tensor, label: str = "") -> Tensor:
-    """A Python number as an operand next to ``like``: it stays a weak scalar, so ``x * 2`` keeps ``x``'s dtype.
-    A NumPy scalar counts as the Python number it holds, as in PyTorch."""
+    """A Python number as an operand next to ``like``: it stays a weak scalar, so ``x * 2`` keeps ``x``'s dtype
+    (``ops._common.operands`` has already made an integer ``like`` float where the number is a float). A NumPy
+    scalar counts as the Python number it holds, as in PyTorch."""
     if hasattr(value, "item") and getattr(value, "shape", None) == ():
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgumentTypeError(f"{label or 'operand'}: expected a Tensor or a Python number, got "
                                 f"{type(value).__name__} (next to a tensor of shape {like.shape})")
-    if isinstance(value, float) and like.dtype not in _backend.FLOAT_DTYPES:
-        raise DTypeError(f"a float operand {value!r} with a {like.dtype} tensor would silently upcast; "
-                         "convert the tensor with .to('float32') first")
     return _wrap(value, False, like._backend, None, 0)
 
 

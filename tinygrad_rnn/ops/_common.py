@@ -32,8 +32,10 @@ def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
 
 def _number_partner(t: Tensor, number):
     """``t``, in the default float dtype when it holds integers and ``number`` is a float (``ints * 0.5``)."""
-    if isinstance(number, float) and t._backend.dtype_name(t.data) not in FLOAT_DTYPES:
-        return t.to(get_default_dtype())
+    if t.requires_grad or isinstance(number, int) or t._backend.dtype_name(t.data) in FLOAT_DTYPES:
+        return t  # the common cases, in the order that decides them cheapest
+    if isinstance(number, float) or getattr(number, "shape", None) == () and isinstance(number.item(), float):
+        return t.to(get_default_dtype())  # a float, or a NumPy float scalar
     return t
 
 
@@ -50,15 +52,16 @@ def _promoted(label: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
 def float_operand(a: Tensor) -> Tensor:
     """``a``, or for an integer or bool tensor ``a`` in the default float dtype: what PyTorch gives ``tanh``,
     ``exp``, ``/`` ... of integers."""
-    if a._backend.dtype_name(a.data) in FLOAT_DTYPES:
+    if a.requires_grad or a._backend.dtype_name(a.data) in FLOAT_DTYPES:  # only floats require grad: no lookup
         return a
     return a.to(get_default_dtype())
 
 
-def dim_alias(label: str, dim, axis, keepdim, keepdims) -> tuple:
-    """``(dim, keepdim)`` from PyTorch's spellings: ``dim``/``keepdim`` or their NumPy aliases ``axis``/``keepdims``."""
+def dim_alias(label: str, dim, axis, keepdim=False, keepdims=None, default=None):
+    """``(dim, keepdim)`` from PyTorch's spellings: ``dim``/``keepdim`` or their NumPy aliases ``axis``/``keepdims``,
+    which PyTorch takes wherever it takes ``dim`` (``default``: dim's default, which an ``axis`` may replace)."""
     if axis is not None:
-        if dim is not None:
+        if dim is not None and dim is not default:
             raise ArgumentError(f"{label}: give dim or axis, not both (dim={dim!r}, axis={axis!r})")
         dim = axis
     if keepdims is not None:

@@ -6,7 +6,7 @@ import math
 
 from ..backend import FLOAT_DTYPES
 from ..engine import Function, Tensor, _wrap, location, no_grad
-from ..errors import ArgumentTypeError, DTypeError
+from ..errors import ArgumentError, ArgumentTypeError, DTypeError
 from ._common import float_operand, operands
 
 
@@ -225,7 +225,7 @@ def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
     """``a / b``; integers divide in the default float dtype, as in PyTorch. ``rounding_mode="floor"`` is ``a // b``."""
     if rounding_mode is not None:
         if rounding_mode != "floor":
-            raise ArgumentTypeError(f"div: rounding_mode must be None or 'floor', got {rounding_mode!r}")
+            raise ArgumentError(f"div: rounding_mode must be None or 'floor', got {rounding_mode!r}")
         return floor_divide(a, b)
     a, b = operands("div", a, b)
     return Div.apply(_divided(a), _divided(b))

@@ -12,8 +12,8 @@ import builtins
 
 from .. import engine
 from ..engine import Function, Tensor, _wrap, location
-from ..errors import ArgumentError, DTypeError, GraphError, IndexRangeError, ShapeError
-from ._common import INTEGER_DTYPES, as_tensor_like, normalize_axis, operands
+from ..errors import ArgumentError, ArgumentTypeError, DeviceError, DTypeError, GraphError, IndexRangeError, ShapeError
+from ._common import INTEGER_DTYPES, as_tensor_like, dim_alias, normalize_axis
 from .elementwise import where
 
 
@@ -53,7 +53,8 @@ class SetItem(Function):
         return rest, backend.index_take(g, self.key)
 
 
-def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
+def gather(input: Tensor, dim: int | None = None, index=None, *, sparse_grad: bool = False,
+           axis: int | None = None) -> Tensor:
     """``torch.gather``: ``out[i][j] = input[index[i][j]][j]`` for ``dim=0`` (and so on), ``index`` an int64 tensor
     with ``input``'s number of dimensions and no larger size on the other dims.
 
@@ -63,6 +64,11 @@ def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tens
     """
     if sparse_grad:
         raise ArgumentError("gather: sparse_grad=True is not supported (gradients are dense arrays)")
+    from .shape import _required_dim
+
+    dim = _required_dim("gather", input, dim, axis)
+    if index is None:
+        raise ArgumentTypeError(f"gather: index is required (input of shape {input.shape}){location()}")
     index = as_tensor_like(index, input, "gather")
     if index.dtype not in INTEGER_DTYPES:
         raise DTypeError(f"gather: index must hold integers, got {index.dtype} (shape {index.shape}){location()}")
@@ -80,7 +86,8 @@ def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tens
     return Gather.apply(input, index, axis=axis)
 
 
-def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *,  # noqa: A002
+         axis: int | None = None):
     """The ``k`` largest (``largest=False``: smallest) values along ``dim`` and their int64 indices, as
     ``torch.topk``: a named tuple ``(values, indices)``, the values differentiable.
 
@@ -91,18 +98,19 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     from ..checks import size
     from .reduce import ValuesIndices
 
+    dim = dim_alias("topk", dim, axis, default=-1)[0]
+    if input.ndim == 0:  # one element: as a vector of one, then back
+        normalize_axis(dim, 1, "topk")  # dim 0 or -1, as PyTorch allows
+        values, indices = topk(input.reshape(1), k, 0, largest, sorted)
+        return ValuesIndices(values.reshape(()), indices.reshape(())) if k else ValuesIndices(values, indices)
     axis = normalize_axis(dim, input.ndim, "topk")
-    length = input.shape[axis] if input.ndim else 1
+    length = input.shape[axis]
     k = size(k, "k", "topk", minimum=0)
     if k > length:
         raise ArgumentError(f"topk: k={k} is larger than dim {dim} of shape {input.shape} ({length}){location()}")
     backend = input._backend
-    source = input.data if input.ndim else backend.xp.reshape(input.data, (1,))
-    order = backend.argsort(source, axis, descending=bool(largest))
-    picked = order[(builtins.slice(None),) * axis + (builtins.slice(0, k), ...)]
-    indices = _wrap(picked if input.ndim else backend.xp.reshape(picked, ()), False, backend, None, 0)
-    if input.ndim == 0:
-        return ValuesIndices(input if k else input.reshape(0)[:0], indices)
+    order = backend.argsort(input.data, axis, descending=bool(largest))
+    indices = _wrap(order[(builtins.slice(None),) * axis + (builtins.slice(0, k), ...)], False, backend, None, 0)
     return ValuesIndices(gather(input, axis, indices), indices)
 
 
@@ -129,40 +137,49 @@ def setitem(t: Tensor, key, value) -> None:
 
     parts = _assignment_key(t, tuple(p for p, _, _ in (_index_part(p, t) for p in
                                                        (key if isinstance(key, tuple) else (key,)))))
-    if isinstance(value, Tensor):
-        value = _written_value(t, value)
-    elif t._backend.owns(value) and not isinstance(value, (int, float)):  # an array of t's backend (another's .data)
-        value = _written_value(t, Tensor(value, device=t.device))
-    elif isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "item"):
+    if hasattr(value, "item") and getattr(value, "shape", None) == () and not isinstance(value, Tensor):
+        value = value.item()  # a NumPy scalar counts as the number it holds
+    if not isinstance(value, (bool, int, float)):  # a number is written as it is, converted as PyTorch converts it
         value = _written_value(t, as_tensor_like(value, t, "setitem"))
-    else:
-        value = operands("setitem", t, value)[1].data  # a number: refused as a float into an integer tensor
     recording = engine._grad_enabled and (t.requires_grad or isinstance(value, Tensor) and value.requires_grad)
     if recording and t._fn is None and t.requires_grad:
         raise GraphError(f"setitem: a leaf tensor that requires grad (shape {t.shape}) cannot be written in place "
                          "inside the graph; write it under tr.no_grad() or write into a copy (t.clone())")
     backend = t._backend
-    if backend.is_view(t.data) and recording:
-        # a view (x[i], x.view(...)) shares x's memory: writing it must write x, as in PyTorch, but x's node in the
-        # graph would not learn of the value, so its gradient would be cut without a word
+    viewed = _viewed_by(t) if recording else None
+    if viewed is not None:
+        raise GraphError(f"setitem: this tensor (shape {t.shape}) is a view of the input of "
+                         f"'{viewed.op_label()}'{engine.where_text(viewed.scope, viewed.step)}; inside the graph a "
+                         "write through a view is not supported (PyTorch would change the viewed tensor too) — index "
+                         "that tensor itself (x[0, 1] = v, not x[0][1] = v) or write into a .clone()")
+    elif recording and t._fn is None and backend.is_view(t.data):
+        # a view made outside the graph (buffer[i] of a buffer that needs no gradient): writing it writes the
+        # buffer, whose node would not learn of the value, so its gradient would be cut without a word
         raise GraphError(f"setitem: this tensor (shape {t.shape}) is a view into another tensor's memory (made by "
                          "indexing or reshaping it), and writing a value that needs a gradient through it is not "
-                         "supported; index the tensor itself once (x[i, j] = value rather than x[i][j] = value)"
-                         f"{location()}")
-    # outside the graph a view is written where it looks, so x[i][j] = value changes x (PyTorch's semantics); a
-    # node that saved x's array and runs backward after this write raises (the write log holds the view)
+                         "supported; index that tensor itself (x[0, 1] = v, not x[0][1] = v){location()}")
     stamp = engine.note_write(t)
-    if not recording:
-        backend.index_put(t.data, parts, value.data if isinstance(value, Tensor) else value)
-        return
-    before = _wrap(t.data, t.requires_grad, backend, t._fn, t._idx, t.name)
-    history = getattr(t, "_history", None)
-    t._history = (history or ()) + ((stamp, before),)
+    # outside the graph the op writes into t itself; inside it, into t's earlier self, whose place t then takes
+    before = _wrap(t.data, t.requires_grad, backend, t._fn, t._idx, t.name) if recording else t
     if isinstance(value, Tensor):
         out = SetItem.apply(before, value, key=parts, backend=backend)
     else:
         out = SetItem.apply(before, key=parts, scalar=value, backend=backend)
-    t._fn, t._idx, t.requires_grad = out._fn, 0, True
+    if recording:
+        t._history = (getattr(t, "_history", None) or ()) + ((stamp, before),)
+        t._fn, t._idx, t.requires_grad = out._fn, 0, True
+
+
+def _viewed_by(t: Tensor):
+    """The op whose output ``t``'s array is a view of one of its inputs' arrays (reshape, getitem, permute ...), or
+    None; earlier writes into ``t`` are looked through, as they keep its array."""
+    fn, backend = t._fn, t._backend
+    while isinstance(fn, SetItem):
+        fn = fn.parents[0]._fn
+    if fn is not None and builtins.any(backend.owns(p.data) and backend.may_share_memory(t.data, p.data)
+                                       for p in fn.parents):
+        return fn
+    return None
 
 
 def _assignment_key(t: Tensor, parts: tuple) -> tuple:
@@ -178,7 +195,7 @@ def _assignment_key(t: Tensor, parts: tuple) -> tuple:
 
 def _written_value(t: Tensor, value: Tensor) -> Tensor:
     if value._backend is not t._backend:
-        raise ArgumentError(f"setitem: the value lives on {value.device}, the tensor on {t.device}{location()}")
+        raise DeviceError(f"setitem: the value lives on {value.device}, the tensor on {t.device}{location()}")
     if value.dtype != t.dtype:
         if value.dtype in INTEGER_DTYPES + ("bool",) and t.dtype not in INTEGER_DTYPES + ("bool",):
             return value.to(t.dtype)  # as PyTorch writes an integer tensor into a float one

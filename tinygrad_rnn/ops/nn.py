@@ -114,23 +114,25 @@ class Dropout(Function):
 
 
 # -- the functions users call -----------------------------------------------------------------------------------
-def softmax(input: Tensor, dim: int | None = None, dtype: str | None = None) -> Tensor:
+def softmax(input: Tensor, dim: int | None = None, dtype: str | None = None, *, axis: int | None = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim`` (required: PyTorch's guess without it is deprecated and differs by
     rank); integers give the default float, ``dtype`` converts first."""
-    return Softmax.apply(_softmax_input("softmax", input, dtype), axis=_softmax_axis("softmax", input, dim))
+    return Softmax.apply(_softmax_input("softmax", input, dtype), axis=_softmax_axis("softmax", input, dim, axis))
 
 
-def log_softmax(input: Tensor, dim: int | None = None, dtype: str | None = None) -> Tensor:
+def log_softmax(input: Tensor, dim: int | None = None, dtype: str | None = None, *,
+                axis: int | None = None) -> Tensor:
     """``log(softmax(x))`` along ``dim`` (required), computed stably (shifted by the maximum)."""
     return LogSoftmax.apply(_softmax_input("log_softmax", input, dtype),
-                            axis=_softmax_axis("log_softmax", input, dim))
+                            axis=_softmax_axis("log_softmax", input, dim, axis))
 
 
 def _softmax_input(label: str, a: Tensor, dtype) -> Tensor:
     return _common.float_operand(a) if dtype is None else a.to(dtype)
 
 
-def _softmax_axis(label: str, a: Tensor, dim) -> int:
+def _softmax_axis(label: str, a: Tensor, dim, axis) -> int:
+    dim = _common.dim_alias(label, dim, axis)[0]
     if dim is None:
         raise ArgumentError(f"{label}: dim is required (input of shape {a.shape}); PyTorch's choice without it is "
                             f"deprecated and depends on the rank — write {label}(x, dim=-1) for the last axis"
