@@ -833,10 +833,7 @@ def note_write(t: Tensor) -> int:
         ref = weakref.ref(t.data)
     except TypeError:  # an array type without weak references: kept alive while logged
         ref = (lambda array: lambda: array)(t.data)
-    if len(_write_log) > 64:
-        for key in [k for k, (_, r) in _write_log.items() if r() is None]:
-            del _write_log[key]
-    _write_log[id(t.data)] = (stamp, ref)
+    _write_log[id(t.data)] = (stamp, ref)  # the backward pass drops the arrays that died
     return stamp
 
 
