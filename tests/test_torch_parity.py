@@ -403,3 +403,16 @@ def test_an_unsupported_pytorch_argument_raises_naming_it(call, argument):
     with pytest.raises(TypeError if argument in ("out", "size_average", "reduce") else tr.TinygradRNNError,
                        match=argument):
         call(tr.zeros(2, 3))
+
+
+def test_once_the_written_tensors_are_gone_backward_walks_as_before():
+    from tinygrad_rnn import engine
+
+    buffer = tr.zeros(2)
+    buffer[0] = 1.0
+    key = id(buffer.data)
+    assert key in engine._write_log
+    del buffer
+    w = tr.tensor([1.0], requires_grad=True)
+    (w * 2.0).sum().backward()
+    assert key not in engine._write_log and w.grad.tolist() == [2.0]

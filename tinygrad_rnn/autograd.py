@@ -103,12 +103,20 @@ def _reachable(root_fn) -> list:
     return nodes
 
 
-def _reachable_after_writes(root_fn) -> list:
+def _live_writes() -> list:
+    """``(stamp, array)`` of the written arrays still alive; the others leave the log (a dead array's tensor is gone,
+    and with it every op that could have read it), so once none is left backward walks as if nothing was written."""
+    log = _t._write_log
+    for key in [key for key, (_, ref) in log.items() if ref() is None]:
+        del log[key]
+    return [(stamp, array) for stamp, ref in log.values() if (array := ref()) is not None]
+
+
+def _reachable_after_writes(root_fn, writes: list) -> list:
     """:func:`_reachable` once arrays were written in place: each node's inputs are first routed to the tensors as
     they were when the node was made (a write gives its tensor a new node; ops made before it read the tensor's
     earlier self), and a node that saved an array written after it was made raises, as PyTorch's version counter
     makes it (its backward would compute with the new values)."""
-    writes = [(stamp, array) for stamp, ref in _t._write_log.values() if (array := ref()) is not None]
     seen, stack, nodes = {root_fn}, [root_fn], []
     while stack:
         fn = stack.pop()
@@ -228,7 +236,8 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
     if root_fn is None:
         _accumulate_leaf(root, seed, root._backend.xp)
         return
-    nodes = _reachable_after_writes(root_fn) if _t._write_log else _reachable(root_fn)
+    writes = _live_writes() if _t._write_log else None
+    nodes = _reachable_after_writes(root_fn, writes) if writes else _reachable(root_fn)
     if root_fn.multi_output:
         _deliver(root_fn, root._idx, seed)
     else:

@@ -314,6 +314,16 @@ def _check_finite(label: str, phase: str, arrays, backend, scope_path, step_inde
 
 
 # ---------------------------------------------------------------------------------------------------------------
+def _reduction(name: str):
+    """The method ``x.name(dim, keepdim)`` (``axis``/``keepdims`` too) of the reduction ``tr.name``."""
+    def method(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return getattr(ops, name)(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``tr.{name}(self, dim, keepdim)``, as ``torch.Tensor.{name}``."
+    return method
+
+
 class Tensor:
     """An array with an optional gradient and a link to the op that made it.
 
@@ -681,22 +691,8 @@ class Tensor:
     def gather(self, dim=None, index=None, *, axis=None): return ops.gather(self, dim, index, axis=axis)
     def topk(self, k, dim=-1, largest=True, sorted=True, *, axis=None):  # noqa: A002
         return ops.topk(self, k, dim, largest, sorted, axis=axis)
-    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return ops.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
-    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return ops.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
-    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
-    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
-    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return ops.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
-    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return ops.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
-    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return ops.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
-    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return ops.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    sum, mean, max, min = (_reduction(name) for name in ("sum", "mean", "max", "min"))  # noqa: A003
+    amax, amin, argmax, argmin = (_reduction(name) for name in ("amax", "amin", "argmax", "argmin"))
     def reshape(self, *shape): return ops.reshape(self, *shape)
     def view(self, *shape): return ops.reshape(self, *shape)
     def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
@@ -861,10 +857,7 @@ def note_write(t: Tensor) -> int:
         ref = weakref.ref(written)
     except TypeError:  # an array type without weak references: kept alive while logged
         ref = (lambda array: lambda: array)(written)
-    if len(_write_log) > 64:
-        for key in [k for k, (_, r) in _write_log.items() if r() is None]:
-            del _write_log[key]
-    _write_log[id(written)] = (stamp, ref)
+    _write_log[id(written)] = (stamp, ref)  # the backward pass drops the arrays that died
     return stamp
 
 
