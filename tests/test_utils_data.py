@@ -84,8 +84,18 @@ def test_sequential_and_random_samplers_as_pytorch():
 
 
 def test_a_given_sampler_sets_the_order():
+    torch = pytest.importorskip("torch")
     loader = DataLoader(list("abcdef"), batch_size=2, sampler=[5, 3, 1, 0])
     assert list(loader) == [["f", "d"], ["b", "a"]] and len(loader) == 2
+    batches = [[0, 2], [1]]
+    for kwargs in ({"batch_size": 4}, {"batch_sampler": batches}, {"batch_size": None}):
+        ours, theirs = DataLoader(list(range(3)), **kwargs), torch.utils.data.DataLoader(list(range(3)), **kwargs)
+        assert ours.batch_size == theirs.batch_size and len(ours) == len(theirs)
+        assert [_plain(b) for b in ours] == [_plain(b) for b in theirs]
+
+
+def _plain(batch):
+    return batch.tolist() if hasattr(batch, "tolist") else batch
 
 
 def test_default_collate_as_pytorch():

@@ -212,6 +212,7 @@ class DataLoader:
         if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
             raise ArgumentError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
                                 "sampler, and drop_last")
+        self.batch_size = None if batch_sampler is not None else batch_size  # PyTorch's attribute, as it sets it
         if sampler is None:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         if batch_sampler is None and batch_size is not None:
@@ -220,7 +221,6 @@ class DataLoader:
             raise ArgumentError("DataLoader: batch_size=None option disables auto-batching and is mutually "
                                 "exclusive with drop_last")
         self.dataset, self.sampler, self.batch_sampler, self.generator = dataset, sampler, batch_sampler, generator
-        self.batch_size = None if batch_sampler is None else getattr(batch_sampler, "batch_size", batch_size)
         self.drop_last = drop_last
         self.collate_fn = collate_fn or (default_collate if batch_sampler is not None else _as_is)
 
