@@ -402,7 +402,9 @@ class Tensor:
             return Size(self.data.shape)
         from .ops._common import normalize_axis
 
-        return self.data.shape[normalize_axis(dim, self.ndim, "size")] if self.ndim else 1
+        if not self.ndim:
+            raise IndexRangeError(f"size: dim {dim!r} of a 0-d tensor, which has no dimensions")
+        return self.data.shape[normalize_axis(dim, self.ndim, "size")]
 
     def dim(self) -> int:
         return len(self.data.shape)
