@@ -374,3 +374,14 @@ def test_once_the_written_tensors_are_gone_backward_walks_as_before():
     w = tr.tensor([1.0], requires_grad=True)
     (w * 2.0).sum().backward()
     assert key not in engine._write_log and w.grad.tolist() == [2.0]
+
+
+def test_a_write_under_a_saved_value_through_a_short_lived_view_still_raises():
+    """The log keeps the array a view looks into: the view dies at once, the memory (and what saved it) lives on."""
+    x = tr.tensor([0.5, 1.0, 2.0], requires_grad=True)
+    y = x.tanh()
+    loss = y.sum()
+    with tr.no_grad():
+        y.reshape(3)[0] = 0.0  # the reshaped view is gone after this line
+    with pytest.raises(tr.GraphError, match="in place"):
+        loss.backward()

@@ -185,6 +185,11 @@ class Backend:
     def may_share_memory(self, a, b) -> bool:
         return bool(self.xp.may_share_memory(a, b))
 
+    def memory_owner(self, array):
+        """The array whose memory ``array`` looks into (itself unless it is a view of one of this backend's)."""
+        base = getattr(array, "base", None)
+        return base if self.owns(base) else array
+
     def argsort(self, array, axis: int, descending: bool):
         """Indices (int64) that sort ``array`` along ``axis``, ties in their original order."""
         return self.xp.astype(self.xp.argsort(array, axis=axis, descending=descending, stable=True), self.xp.int64)

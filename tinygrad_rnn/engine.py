@@ -822,16 +822,21 @@ def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="
 
 def note_write(t: Tensor) -> int:
     """Record an in-place write into ``t``'s array about to happen: bump ``t``'s version, forget its host bounds, log
-    the array for the backward pass's check of saved buffers. Returns the write's counter stamp."""
+    the array for the backward pass's check of saved buffers (the array it is a view of, if it is one: that one
+    outlives a temporary view, and PyTorch counts versions per storage too). Returns the write's counter stamp."""
     stamp = next(_counter)
     t._version = getattr(t, "_version", 0) + 1
     if getattr(t, "_bounds", None) is not None:
         del t._bounds
+    written = t._backend.memory_owner(t.data)
     try:
-        ref = weakref.ref(t.data)
+        ref = weakref.ref(written)
     except TypeError:  # an array type without weak references: kept alive while logged
-        ref = (lambda array: lambda: array)(t.data)
-    _write_log[id(t.data)] = (stamp, ref)  # the backward pass drops the arrays that died
+        ref = (lambda array: lambda: array)(written)
+    if len(_write_log) > 64:
+        for key in [k for k, (_, r) in _write_log.items() if r() is None]:
+            del _write_log[key]
+    _write_log[id(written)] = (stamp, ref)
     return stamp
 
 

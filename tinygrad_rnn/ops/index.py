@@ -152,6 +152,12 @@ def setitem(t: Tensor, key, value) -> None:
                          f"'{viewed.op_label()}'{engine.where_text(viewed.scope, viewed.step)}; inside the graph a "
                          "write through a view is not supported (PyTorch would change the viewed tensor too) — index "
                          "that tensor itself (x[0, 1] = v, not x[0][1] = v) or write into a .clone()")
+    elif recording and t._fn is None and backend.memory_owner(t.data) is not t.data:
+        # a view made outside the graph (buffer[i] of a buffer that needs no gradient): writing it writes the
+        # buffer, whose node would not learn of the value, so its gradient would be cut without a word
+        raise GraphError(f"setitem: this tensor (shape {t.shape}) is a view into another tensor's memory (made by "
+                         "indexing or reshaping it), and writing a value that needs a gradient through it is not "
+                         f"supported; index that tensor itself (x[0, 1] = v, not x[0][1] = v){location()}")
     stamp = engine.note_write(t)
     # outside the graph the op writes into t itself; inside it, into t's earlier self, whose place t then takes
     before = _wrap(t.data, t.requires_grad, backend, t._fn, t._idx, t.name) if recording else t
