@@ -360,8 +360,9 @@ def test_size_dim_numel_and_conversions_like_pytorch():
     x, y = tr.zeros(2, 3, 4), torch.zeros(2, 3, 4)
     assert x.size() == y.size() and isinstance(x.size(), tuple) and x.size(-1) == y.size(-1) == 4
     assert x.size().numel() == y.size().numel() == x.numel() == 24 and x.dim() == y.dim() == 3
-    with pytest.raises(tr.IndexRangeError, match="size"):
-        x.size(3)
+    for bad in (lambda: x.size(3), lambda: tr.tensor(1.0).size(0)):
+        with pytest.raises(tr.IndexRangeError, match="size"):
+            bad()
     v = tr.tensor([2.7])
     assert float(v) == pytest.approx(2.7) and int(v) == 2 and [10, 20, 30][tr.tensor(2)] == 30
     with pytest.raises(TypeError):
@@ -416,3 +417,14 @@ def test_once_the_written_tensors_are_gone_backward_walks_as_before():
     w = tr.tensor([1.0], requires_grad=True)
     (w * 2.0).sum().backward()
     assert key not in engine._write_log and w.grad.tolist() == [2.0]
+
+
+def test_a_write_under_a_saved_value_through_a_short_lived_view_still_raises():
+    """The log keeps the array a view looks into: the view dies at once, the memory (and what saved it) lives on."""
+    x = tr.tensor([0.5, 1.0, 2.0], requires_grad=True)
+    y = x.tanh()
+    loss = y.sum()
+    with tr.no_grad():
+        y.reshape(3, 1)[0, 0] = 0.0  # the reshaped view is gone after this line
+    with pytest.raises(tr.GraphError, match="in place"):
+        loss.backward()

@@ -402,7 +402,9 @@ class Tensor:
             return Size(self.data.shape)
         from .ops._common import normalize_axis
 
-        return self.data.shape[normalize_axis(dim, self.ndim, "size")] if self.ndim else 1
+        if not self.ndim:
+            raise IndexRangeError(f"size: dim {dim!r} of a 0-d tensor, which has no dimensions")
+        return self.data.shape[normalize_axis(dim, self.ndim, "size")]
 
     def dim(self) -> int:
         return len(self.data.shape)
@@ -857,7 +859,10 @@ def note_write(t: Tensor) -> int:
         ref = weakref.ref(written)
     except TypeError:  # an array type without weak references: kept alive while logged
         ref = (lambda array: lambda: array)(written)
-    _write_log[id(written)] = (stamp, ref)  # the backward pass drops the arrays that died
+    if len(_write_log) > 64:
+        for key in [k for k, (_, r) in _write_log.items() if r() is None]:
+            del _write_log[key]
+    _write_log[id(written)] = (stamp, ref)
     return stamp
 
 
