@@ -16,6 +16,7 @@ import tinygrad_rnn as tr
 from tinygrad_rnn import decode, nn, optim
 from tinygrad_rnn.data import Vocab, bucket_batches, mask_from_lengths, pad
 from tinygrad_rnn.nn import init
+from tinygrad_rnn.utils.data import DataLoader
 
 
 def x23():
@@ -184,6 +185,11 @@ CASES = [
     ("load_state_dict wrong shape", lambda: nn.Linear(3, 2).load_state_dict(
         {"weight": np.zeros((2, 4)), "bias": np.zeros(2)}), ["load_state_dict", "weight", "(2, 4)"]),
     ("load_state_dict of a list", lambda: nn.Linear(3, 2).load_state_dict([1, 2]), ["load_state_dict", "list"]),
+    ("load_state_dict, every problem at once", lambda: nn.Linear(3, 2).load_state_dict(
+        {"weight": np.zeros((2, 4)), "extra": np.zeros(1)}), ["load_state_dict", "missing keys ['bias']",
+                                                             "unexpected keys ['extra']", "weight: (2, 4)"]),
+    ("DataLoader worker processes", lambda: DataLoader([1, 2], num_workers=2), ["DataLoader", "num_workers=2"]),
+    ("DataLoader unknown keyword", lambda: DataLoader([1, 2], shuffel=True), ["DataLoader", "shuffel"]),
     ("Module.to unknown", lambda: nn.Linear(3, 2).to("tpu"), ["tpu"]),
     ("Seq2Seq zero-length source", lambda: toy_model()(tr.zeros(2, 0, dtype="int64"), [1, 1],
                                                        tr.tensor([[1, 3], [1, 3]])), ["Seq2Seq", "(2, 0)"]),

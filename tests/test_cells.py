@@ -508,8 +508,7 @@ def _check_uniform(values, bound, what):
 def test_lstm_forget_bias_and_default_bounds(forget_bias):
     tr.manual_seed(600)
     H, IN = 32, 8
-    kwargs = {} if forget_bias == 1.0 else {"forget_bias": forget_bias}
-    cell = tr.nn.LSTMCell(IN, H, **kwargs)
+    cell = tr.nn.LSTMCell(IN, H, forget_bias=forget_bias)
     bound = 1 / math.sqrt(H)
     shapes = {n: q.shape for n, q in cell.named_parameters()}
     assert shapes == {"weight_ih": (4 * H, IN), "weight_hh": (4 * H, H), "bias_ih": (4 * H,), "bias_hh": (4 * H,)}
@@ -523,6 +522,20 @@ def test_lstm_forget_bias_and_default_bounds(forget_bias):
     w = cell.weight_hh.numpy()
     _check_uniform(w, bound, "weight_hh")
     assert abs(w.var() - bound ** 2 / 3) < 0.15 * bound ** 2 / 3 and abs(w.mean()) < 0.05 * bound
+
+
+@pytest.mark.parametrize("make", [lambda: tr.nn.LSTMCell(8, 32), lambda: tr.nn.LSTM(8, 32, num_layers=2)])
+def test_lstm_default_init_is_pytorchs_every_bias_uniform(make):
+    """As ``torch.nn.LSTM``: the forget gate's bias starts like the others, U(−1/√H, 1/√H); forget bias 1 is one
+    keyword away (``forget_bias=1.0``)."""
+    tr.manual_seed(601)
+    bound = 1 / math.sqrt(32)
+    for name, q in make().named_parameters():
+        if "bias" in name:
+            _check_uniform(q.numpy(), bound, name)
+            assert np.abs(q.numpy()[32:64]).max() <= bound * (1 + 1e-6), f"{name}: the forget block is not uniform"
+    with pytest.raises(tr.ArgumentError, match="forget_bias"):
+        tr.nn.LSTMCell(3, 4, bias=False, forget_bias=1.0)
 
 
 def test_lstm_peephole_parameters():

@@ -206,3 +206,17 @@ def test_a_step_with_an_offset_keeps_its_own_number_and_places_it_on_the_timelin
     assert g.find(name="h", scope="dec", step=1)[0].step_scope == "dec"
     with pytest.raises(tr.ArgumentTypeError, match="step: offset must be an int, got 1.5"):
         tr.step(0, offset=1.5)
+
+
+def test_a_write_in_place_is_a_setitem_node_and_earlier_ops_keep_their_input():
+    x = tr.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 2.0).named("y")
+    early = (y + 1.0).named("early")  # made before the write: it read y as it was
+    y[0] = 5.0
+    g = tr.graph.trace(early, y)
+    setitem = g.find(label="setitem")[0]
+    add = g.find(label="add")[0]
+    assert {n.label for n in g.ops} == {"mul", "add", "setitem"}
+    (before,) = [a for a, b in g.edges if b == setitem.id]  # y as it was, made by mul
+    assert before in [a for a, b in g.edges if b == add.id]
+    assert [b for a, b in g.edges if a == g.find(label="mul")[0].id] == [before]

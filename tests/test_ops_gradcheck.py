@@ -226,7 +226,8 @@ FLOAT32_OPS = [
     ("tanh", lambda x, w: x.tanh()), ("sigmoid", lambda x, w: x.sigmoid()), ("relu", lambda x, w: x.relu()),
     ("maximum", lambda x, w: tr.maximum(x, w)), ("where", lambda x, w: tr.where(x > 0, x, 0.0)),
     ("matmul", lambda x, w: x @ w.T), ("linear", lambda x, w: tr.linear(x, w, w[:, 0])),
-    ("sum", lambda x, w: x.sum(0)), ("mean", lambda x, w: x.mean()), ("max", lambda x, w: x.max(1)),
+    ("sum", lambda x, w: x.sum(0)), ("mean", lambda x, w: x.mean()), ("max", lambda x, w: x.max(1).values),
+    ("amin", lambda x, w: x.amin(1)),
     ("softmax", lambda x, w: x.softmax(-1)), ("log_softmax", lambda x, w: x.log_softmax(-1)),
     ("cross_entropy", lambda x, w: tr.cross_entropy(x, tr.tensor([0, 2], device=x.device))),
     ("mse_loss", lambda x, w: tr.mse_loss(x, w)), ("dropout", lambda x, w: tr.dropout(x, 0.5)),
@@ -259,7 +260,7 @@ def test_operators_map_to_ops(device):
         (x + y, "add", a + b), (x - y, "sub", a - b), (x * y, "mul", a * b), (x / y, "div", a / b),
         (-x, "neg", -a), (x ** 2, "pow", a ** 2), (x @ w, "matmul", a @ m), (x[1], "getitem", a[1]),
         (x[..., ::2], "getitem", a[..., ::2]), (x[:, [2, 0, 2]], "getitem", a[:, [2, 0, 2]]), (abs(-x), "abs", a),
-        (x.T, "permute", a.T), (x.sum(), "sum", a.sum()), (x.max(0), "max", a.max(0)),
+        (x.T, "permute", a.T), (x.sum(), "sum", a.sum()), (x.amax(0), "max", a.max(0)),
     ]
     for out, label, expected in cases:
         assert out.grad_fn is not None and out.grad_fn.op_label() == label, (label, out.grad_fn)
@@ -304,7 +305,7 @@ def test_matmul(device, kind, m, k, n, batch, seed, which):
 
 
 # -- reductions --------------------------------------------------------------------------------------------------------
-REDUCTIONS = {"sum": (tr.sum, np.sum), "mean": (tr.mean, np.mean), "max": (tr.max, np.max)}
+REDUCTIONS = {"sum": (tr.sum, np.sum), "mean": (tr.mean, np.mean), "amax": (tr.amax, np.max), "amin": (tr.amin, np.min)}
 
 
 @pytest.mark.parametrize("name", list(REDUCTIONS))
@@ -346,7 +347,7 @@ def test_argmax_takes_the_first_of_ties_and_stays_outside_the_graph(device):
 
 def test_max_splits_gradient_between_ties(device):
     x = leaf([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], device)
-    x.max(dim=1).sum().backward()
+    x.amax(dim=1).sum().backward()
     close(grad_of(x), [[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
     y = leaf([[1.0, 3.0], [3.0, 0.0]], device)
     y.max().backward()
@@ -846,3 +847,54 @@ def test_cast_passes_gradient_back_in_the_source_dtype(device):
     (y * y * 3).sum().backward()
     assert x._backend.dtype_name(x.grad) == "float64"
     close(grad_of(x), [6.0, 12.0, 18.0])
+
+
+# -- the names PyTorch code uses: max/min over a dim, topk, gather, masked_fill, clamp, shapes, t[key] = value --------
+PYTORCH_NAMED_OPS = [
+    ("max(dim).values", lambda x: x.max(1).values),
+    ("min(dim, keepdim).values", lambda x: tr.min(x, 0, keepdim=True).values),
+    ("amin over dims", lambda x: x.amin((0, 1))),
+    ("topk", lambda x: x.topk(2, dim=1).values),
+    ("topk smallest", lambda x: tr.topk(x, 1, dim=0, largest=False).values),
+    ("gather", lambda x: tr.gather(x, 1, tr.tensor([[2, 0, 2], [1, 1, 0]], device=x.device))),
+    ("masked_fill", lambda x: x.masked_fill(x > 0.3, -1.5)),
+    ("clamp", lambda x: x.clamp(-0.45, 0.55)),
+    ("clamp min only", lambda x: tr.clamp(x, min=0.05)),
+    ("squeeze / unsqueeze", lambda x: x.unsqueeze(0).unsqueeze(-1).squeeze()),
+    ("bmm", lambda x: tr.bmm(x.unsqueeze(0), x.t().unsqueeze(0))),
+    ("repeat", lambda x: x.repeat(2, 1, 3)),
+    ("expand", lambda x: x[:1].expand(3, -1)),
+    ("flatten", lambda x: x.unsqueeze(1).flatten(1)),
+    ("t", lambda x: x.t() @ x),
+    ("clone", lambda x: x.clone() * x),
+    ("2 ** x", lambda x: 2 ** x),
+    ("nll_loss", lambda x: tr.nll_loss(x.log_softmax(1), tr.tensor([2, 0], device=x.device))),
+    ("cross_entropy weight", lambda x: tr.cross_entropy(x, tr.tensor([2, 1], device=x.device),
+                                                        weight=tr.tensor([0.2, 1.0, 3.0], dtype="float64",
+                                                                         device=x.device))),
+    ("cross_entropy label_smoothing", lambda x: tr.cross_entropy(x, tr.tensor([2, -100], device=x.device),
+                                                                 label_smoothing=0.1, reduction="sum")),
+]
+
+
+@pytest.mark.parametrize("label, fn", PYTORCH_NAMED_OPS, ids=[c[0] for c in PYTORCH_NAMED_OPS])
+def test_pytorch_named_ops_gradcheck(device, label, fn):
+    x = leaf(distinct(np.random.default_rng(3), (2, 3)), device)
+    check(fn, x)
+
+
+def test_setitem_gradcheck(device):
+    """``t[key] = value`` inside the graph: the gradient reaches ``value`` through the written region and ``t``'s
+    earlier self through the rest (a slice, an int row, a mask, integer arrays)."""
+    rng = np.random.default_rng(4)
+    x, w = leaf(rng.standard_normal((3, 4)), device), leaf(rng.standard_normal((4,)), device)
+
+    def written(a, v):
+        y = a * 1.0
+        y[1] = v.tanh()
+        y[:, 2:] = v[:2] * 3.0
+        y[y > 1.5] = 0.25
+        y[tr.tensor([0, 2], device=a.device), tr.tensor([3, 0], device=a.device)] = v[1:3]
+        return y * y
+
+    check(written, x, w)

@@ -33,7 +33,7 @@ class TR:
 
     @staticmethod
     def amax(x, dim=None, keepdim=False):
-        return tr.max(x, dim, keepdim)
+        return tr.amax(x, dim, keepdim)
 
     @staticmethod
     def mean(x, dim=None, keepdim=False):

@@ -13,39 +13,29 @@
 from . import backend, checks, errors
 from .backend import cuda_available, get_default_dtype, manual_seed, set_default_dtype
 from .errors import (AnomalyError, ArgumentError, ArgumentTypeError, DeviceError, DTypeError, GraphError,
-                     IndexRangeError, MissingKeyError, ShapeError, TinygradRNNError)
+                     IndexRangeError, MissingKeyError, ShapeError, StateDictError, TinygradRNNError)
 from .gradcheck import GradcheckError, gradcheck
-from .ops import (abs, add, argmax, cast, cat, chunk, concat, cross_entropy, div, dropout, embedding, exp, linear,
-                  log, log_softmax, matmul, max, maximum, mean, minimum, mse_loss, mul, neg, permute, pow, rand, randn,
-                  relu, reshape, sigmoid, softmax, split, sqrt, stack, sub, sum, tanh, transpose, unbind, where)
-from .engine import (Function, Tensor, current_scope, current_step, detect_anomaly, enable_grad, is_grad_enabled,
-                     no_grad, scope, step, tensor)
+from .ops import (ValuesIndices, abs, add, amax, amin, argmax, argmin, bmm, cast, cat, chunk, clamp, clip, clone,
+                  concat, cross_entropy, div, dropout, embedding, exp, expand, flatten, floor_divide, gather, linear,
+                  log, log_softmax, masked_fill, matmul, max, maximum, mean, min, minimum, mse_loss, mul, neg,
+                  nll_loss, permute, pow, rand, randn, relu, repeat, reshape, sigmoid, softmax, split, sqrt, squeeze,
+                  stack, sub, sum, tanh, topk, transpose, unbind, unsqueeze, where)
+from .engine import (Function, Size, Tensor, current_scope, current_step, detect_anomaly, device, enable_grad,
+                     is_grad_enabled, no_grad, scope, step, tensor)
+from .creation import (FloatTensor, LongTensor, arange, empty, empty_like, from_numpy, full, full_like, ones, ones_like,
+                       zeros, zeros_like)
 
 from . import graph, nn, optim  # noqa: E402  (they build on the engine above)
 from . import analysis, data, decode, metrics, train  # noqa: E402  (and these on nn and optim)
+from . import utils  # noqa: E402
+from .generator import Generator  # noqa: E402
 from .serialization import load, save, save_json  # noqa: E402
-from . import checkpoint  # noqa: E402
+from . import checkpoint, cuda  # noqa: E402
 from .errors import CheckpointError, DataFileError  # noqa: E402
 
+# dtypes are their names; PyTorch's aliases too (tr.long, tr.float), bound last so nothing above reads them
 float16, float32, float64 = "float16", "float32", "float64"
-int32, int64, bool_ = "int32", "int64", "bool"
-
-
-def zeros(*shape, dtype=None, requires_grad: bool = False, device="cpu") -> Tensor:
-    """A tensor of zeros (float32 unless ``dtype`` says)."""
-    return _filled(shape, 0.0, dtype, requires_grad, device)
-
-
-def ones(*shape, dtype=None, requires_grad: bool = False, device="cpu") -> Tensor:
-    return _filled(shape, 1.0, dtype, requires_grad, device)
-
-
-def _filled(shape, value, dtype, requires_grad, device) -> Tensor:
-    import numpy
-
-    shape = checks.sizes(shape, "zeros" if value == 0.0 else "ones")
-    return tensor(numpy.full(shape, value, dtype=dtype or get_default_dtype()), requires_grad=requires_grad,
-                  device=device)
-
+int8, int16, int32, int64, uint8, bool_ = "int8", "int16", "int32", "int64", "uint8", "bool"
+half, float, double, int, long, bool = float16, float32, float64, int32, int64, bool_  # noqa: A001
 
 __version__ = "0.1.0"

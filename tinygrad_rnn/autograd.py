@@ -103,6 +103,65 @@ def _reachable(root_fn) -> list:
     return nodes
 
 
+def _live_writes() -> list:
+    """``(stamp, array)`` of the written arrays still alive; the others leave the log (a dead array's tensor is gone,
+    and with it every op that could have read it), so once none is left backward walks as if nothing was written."""
+    log = _t._write_log
+    for key in [key for key, (_, ref) in log.items() if ref() is None]:
+        del log[key]
+    return [(stamp, array) for stamp, ref in log.values() if (array := ref()) is not None]
+
+
+def _reachable_after_writes(root_fn, writes: list) -> list:
+    """:func:`_reachable` once arrays were written in place: each node's inputs are first routed to the tensors as
+    they were when the node was made (a write gives its tensor a new node; ops made before it read the tensor's
+    earlier self), and a node that saved an array written after it was made raises, as PyTorch's version counter
+    makes it (its backward would compute with the new values)."""
+    seen, stack, nodes = {root_fn}, [root_fn], []
+    while stack:
+        fn = stack.pop()
+        nodes.append(fn)
+        fn.parents = inputs_as_made(fn)
+        _check_saved(fn, writes)
+        for parent in fn.parents:
+            pf = parent._fn
+            if pf is not None and pf not in seen:
+                seen.add(pf)
+                stack.append(pf)
+    nodes.sort(key=_by_seq, reverse=True)
+    return nodes
+
+
+def inputs_as_made(fn) -> tuple:
+    """``fn``'s inputs as they were when it was made: after an in-place write into one of them, its earlier self
+    (what the op read), which is also what a drawing must connect it to."""
+    if not _t._write_log:
+        return fn.parents
+    return tuple(_as_made(parent, fn.seq) for parent in fn.parents)
+
+
+def _as_made(tensor, seq: int):
+    """``tensor`` as it was when the node stamped ``seq`` took it as an input: its self before the first in-place
+    write that came later, or itself."""
+    for stamp, before in getattr(tensor, "_history", None) or ():
+        if stamp > seq:
+            return before
+    return tensor
+
+
+def _check_saved(fn, writes) -> None:
+    if fn.xp is None:  # released: the walk raises its own error when it gets there
+        return
+    backend = fn.parents[0]._backend
+    saved = [v for value in fn.__dict__.values() for v in (value if isinstance(value, (tuple, list)) else (value,))
+             if backend.owns(v)]
+    for stamp, array in writes:
+        if stamp > fn.seq and any(backend.may_share_memory(v, array) for v in saved):
+            raise GraphError(f"backward: an array that '{fn.op_label()}'{_t.where_text(fn.scope, fn.step)} saved "
+                             f"for its gradient (shape {tuple(array.shape)}) was written in place after the op ran "
+                             "(t[...] = value); write into a copy (t.clone()) or before the op uses it")
+
+
 def _released_error(fn) -> GraphError:
     return GraphError(f"backward: the graph through '{fn.op_label()}'{_t.where_text(fn.scope, fn.step)} was "
                       "released by an earlier backward(); call the first backward with retain_graph=True "
@@ -177,7 +236,8 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
     if root_fn is None:
         _accumulate_leaf(root, seed, root._backend.xp)
         return
-    nodes = _reachable(root_fn)
+    writes = _live_writes() if _t._write_log else None
+    nodes = _reachable_after_writes(root_fn, writes) if writes else _reachable(root_fn)
     if root_fn.multi_output:
         _deliver(root_fn, root._idx, seed)
     else:

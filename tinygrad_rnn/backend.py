@@ -174,6 +174,26 @@ class Backend:
         """A zero array of ``shape`` with ``values`` added at ``key``; repeated indices accumulate."""
         raise NotImplementedError
 
+    def index_put(self, array, key, values) -> None:
+        """``array[key] = values`` in place (``key`` may hold integer arrays, which the standard cannot assign)."""
+        array[key] = values
+
+    def index_take(self, array, key):
+        """``array[key]`` for a key that may mix integer arrays with slices (the standard reads only all-array keys)."""
+        return array[key]
+
+    def may_share_memory(self, a, b) -> bool:
+        return bool(self.xp.may_share_memory(a, b))
+
+    def memory_owner(self, array):
+        """The array whose memory ``array`` looks into (itself unless it is a view of one of this backend's)."""
+        base = getattr(array, "base", None)
+        return base if self.owns(base) else array
+
+    def argsort(self, array, axis: int, descending: bool):
+        """Indices (int64) that sort ``array`` along ``axis``, ties in their original order."""
+        return self.xp.astype(self.xp.argsort(array, axis=axis, descending=descending, stable=True), self.xp.int64)
+
     def _rng(self):
         if self._seeded_generation != _seed_generation:
             self._reseed(_manual_seed)
@@ -217,6 +237,9 @@ class NumpyBackend(Backend):
         np.add.at(out, key, values)
         return out
 
+    def argsort(self, array, axis, descending):
+        return _argsort_negated(np, array, axis, descending)
+
 
 
 class StrictBackend(Backend):
@@ -242,10 +265,32 @@ class StrictBackend(Backend):
     def index_add(self, shape, dtype, key, values):
         # The standard has no scatter-add: round-trip through the host. Test backend only, so speed is moot.
         out = np.zeros(shape, dtype=self.dtype_name(values))
-        host_key = tuple(self.to_numpy(k) if self.is_array(k) else k for k in key) if isinstance(key, tuple) else (
-            self.to_numpy(key) if self.is_array(key) else key)
-        np.add.at(out, host_key, self.to_numpy(values))
+        np.add.at(out, self._host_key(key), self.to_numpy(values))
         return self.xp.asarray(out)
+
+    def _host_key(self, key):
+        return tuple(self.to_numpy(k) if self.is_array(k) else k for k in key) if isinstance(key, tuple) else (
+            self.to_numpy(key) if self.is_array(key) else key)
+
+    def _integer_arrays(self, key) -> bool:
+        parts = key if isinstance(key, tuple) else (key,)
+        return any(self.is_array(p) and self.dtype_name(p) != "bool" for p in parts)
+
+    def index_put(self, array, key, values):
+        if not self._integer_arrays(key):
+            array[key] = values
+            return
+        host = self.to_numpy(array)  # the standard assigns no integer arrays: through the host (test backend only)
+        host[self._host_key(key)] = self.to_numpy(values) if self.is_array(values) else values
+        array[...] = self.xp.asarray(host)
+
+    def index_take(self, array, key):
+        if not self._integer_arrays(key):
+            return array[key]
+        return self.xp.asarray(self.to_numpy(array)[self._host_key(key)])
+
+    def may_share_memory(self, a, b) -> bool:
+        return bool(np.may_share_memory(a._array, b._array))  # the NumPy arrays inside: the standard cannot ask
 
 
 
@@ -277,6 +322,9 @@ class CupyBackend(Backend):
         cupyx.scatter_add(out, key, values)
         return out
 
+    def argsort(self, array, axis, descending):
+        return _argsort_negated(self.xp, array, axis, descending)
+
     def _reseed(self, seed):
         self._generator = self.xp.random.RandomState(seed)
 
@@ -297,6 +345,15 @@ class CupyBackend(Backend):
     def set_rng_state(self, state) -> None:
         if state is not None:
             raise ArgumentError("set_rng_state: CuPy's generator state cannot be restored")
+
+
+def _argsort_negated(xp, array, axis: int, descending: bool):
+    """NumPy's and CuPy's argsort have no ``descending``: sort the negated values (stably, so ties keep their order),
+    in a signed dtype so that unsigned and bool values negate."""
+    if descending:
+        array = -(array if array.dtype.kind in "fi" else array.astype(xp.int64))
+    stable = {"kind": "stable"} if xp is np else {}  # CuPy's sort is stable and takes no kind
+    return xp.argsort(array, axis=axis, **stable).astype(xp.int64)
 
 
 def _kinds(data) -> str:
@@ -332,6 +389,15 @@ def manual_seed(seed: int) -> None:
     global _manual_seed, _seed_generation
     _manual_seed = int(seed)
     _seed_generation += 1
+
+
+def draw_seed() -> int:
+    """A seed drawn from the global host stream (seeded by :func:`manual_seed`), for a generator given none.
+
+    >>> manual_seed(3); a = draw_seed(); manual_seed(3); a == draw_seed()
+    True
+    """
+    return int(get_backend("cpu")._rng().integers(0, 2**63 - 1))
 
 
 def canonical_device(device) -> str:

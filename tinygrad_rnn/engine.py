@@ -33,6 +33,9 @@ _step = None
 _anomaly = False
 _time_axis = None  # the axis of every step, for ops a recurrent layer applies to all steps at once (time_axis)
 _counter = itertools.count()
+# Arrays written in place (``t[key] = value``): id -> (counter stamp of the last write, weak reference). Empty until
+# the first write, so a backward pass checks the saved buffers and routes around writes only once writes happened.
+_write_log: dict = {}
 
 
 class no_grad:
@@ -349,6 +352,16 @@ def _check_finite(label: str, phase: str, arrays, backend, scope_path, step_inde
 
 
 # ---------------------------------------------------------------------------------------------------------------
+def _reduction(name: str):
+    """The method ``x.name(dim, keepdim)`` (``axis``/``keepdims`` too) of the reduction ``tr.name``."""
+    def method(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return getattr(ops, name)(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``tr.{name}(self, dim, keepdim)``, as ``torch.Tensor.{name}``."
+    return method
+
+
 class Tensor:
     """An array with an optional gradient and a link to the op that made it.
 
@@ -364,8 +377,10 @@ class Tensor:
 
     # _bounds (unset unless known): the host Bounds of an integer tensor on a device whose reads cost a sync
     # _grad_shares (unset unless marked by Graph.retain_grads): step -> ‖that step's share of a leaf's gradient‖
+    # _version and _history (unset until a write): the number of in-place writes, and for each write its counter
+    # stamp and the tensor as it was before (what ops made earlier still lead to)
     __slots__ = ("data", "grad", "requires_grad", "_fn", "_idx", "name", "_backend", "_hooks", "_retains_grad",
-                 "_detached_from", "_bounds", "_grad_shares", "__weakref__")
+                 "_detached_from", "_bounds", "_grad_shares", "_version", "_history", "__weakref__")
     __array_priority__ = 1000  # so that ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype: str | None = None, device="cpu",
@@ -397,8 +412,12 @@ class Tensor:
         return self._backend.dtype_name(self.data)
 
     @property
-    def device(self) -> str:
-        return self._backend.name
+    def device(self) -> "device":
+        name = self._backend.name
+        found = _devices.get(name)
+        if found is None:
+            found = _devices[name] = device(name)
+        return found
 
     @property
     def is_leaf(self) -> bool:
@@ -417,7 +436,17 @@ class Tensor:
         return self._fn.step if self._fn is not None else None
 
     def size(self, dim: int | None = None):
-        return self.shape if dim is None else self.shape[dim]
+        """The shape as a :class:`Size` (a tuple), or the length of ``dim``, as ``torch.Tensor.size``."""
+        if dim is None:
+            return Size(self.data.shape)
+        from .ops._common import normalize_axis
+
+        if not self.ndim:
+            raise IndexRangeError(f"size: dim {dim!r} of a 0-d tensor, which has no dimensions")
+        return self.data.shape[normalize_axis(dim, self.ndim, "size")]
+
+    def dim(self) -> int:
+        return len(self.data.shape)
 
     def numel(self) -> int:
         n = 1
@@ -443,6 +472,30 @@ class Tensor:
 
     def __hash__(self) -> int:
         return id(self)
+
+    def __float__(self) -> float:
+        return float(self._one("float"))
+
+    def __int__(self) -> int:
+        return int(self._one("int"))
+
+    def __index__(self) -> int:
+        if self.dtype not in ("int8", "int16", "int32", "int64", "uint8", "bool"):
+            raise ArgumentTypeError(f"only integer tensors of a single element can be used as an index, this one is "
+                                    f"{self.dtype} (shape {self.shape})")
+        return int(self._one("index"))
+
+    def _one(self, what: str):
+        if self.numel() != 1:
+            raise ArgumentError(f"{what}(): tensor of shape {self.shape} has {self.numel()} elements, not one")
+        return self._backend.item(self.data)
+
+    __array_ufunc__ = None  # NumPy defers to Tensor's operators (array * t) instead of converting t
+
+    def __array__(self, dtype=None, copy=None):
+        """The data on the host, so ``np.asarray(t)`` and matplotlib take a tensor (outside the graph)."""
+        host = self._backend.to_numpy(self.data)
+        return host if dtype is None else host.astype(dtype)
 
     # -- host access and copies -----------------------------------------------------------------------------------
     def numpy(self):
@@ -524,6 +577,18 @@ class Tensor:
     def double(self) -> "Tensor":
         return self.to("float64")
 
+    def long(self) -> "Tensor":
+        return self.to("int64")
+
+    def int(self) -> "Tensor":
+        return self.to("int32")
+
+    def bool(self) -> "Tensor":
+        return self.to("bool")
+
+    def type(self, dtype: str) -> "Tensor":
+        return self.to(dtype)
+
     def cpu(self) -> "Tensor":
         return self.to("cpu")
 
@@ -601,6 +666,15 @@ class Tensor:
     def __rtruediv__(self, other):
         return ops.div(other, self)
 
+    def __floordiv__(self, other):
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return ops.floor_divide(other, self)
+
+    def __rpow__(self, base):
+        return ops.pow(base, self)
+
     def __neg__(self):
         return ops.neg(self)
 
@@ -618,6 +692,9 @@ class Tensor:
 
     def __getitem__(self, key):
         return ops.getitem(self, key)
+
+    def __setitem__(self, key, value):
+        ops.setitem(self, key, value)
 
     def __eq__(self, other):  # elementwise, as in PyTorch: tokens != pad is a mask
         return ops.compare(self, other, "equal")
@@ -641,28 +718,76 @@ class Tensor:
     def exp(self): return ops.exp(self)
     def log(self): return ops.log(self)
     def sqrt(self): return ops.sqrt(self)
-    def tanh(self): return _Tanh.apply(self)
     def sigmoid(self): return ops.sigmoid(self)
     def relu(self): return ops.relu(self)
     def abs(self): return ops.abs(self)
     def pow(self, exponent): return ops.pow(self, exponent)
     def matmul(self, other): return ops.matmul(self, other)
+    def bmm(self, mat2): return ops.bmm(self, mat2)
     def maximum(self, other): return ops.maximum(self, other)
     def minimum(self, other): return ops.minimum(self, other)
-    def sum(self, dim=None, keepdim=False): return ops.sum(self, dim, keepdim)
-    def mean(self, dim=None, keepdim=False): return ops.mean(self, dim, keepdim)
-    def max(self, dim=None, keepdim=False): return ops.max(self, dim, keepdim)
-    def argmax(self, dim=None, keepdim=False): return ops.argmax(self, dim, keepdim)
+    def clamp(self, min=None, max=None): return ops.clamp(self, min, max)  # noqa: A002
+    clip = clamp
+    def masked_fill(self, mask, value): return ops.masked_fill(self, mask, value)
+    def gather(self, dim=None, index=None, *, axis=None): return ops.gather(self, dim, index, axis=axis)
+    def topk(self, k, dim=-1, largest=True, sorted=True, *, axis=None):  # noqa: A002
+        return ops.topk(self, k, dim, largest, sorted, axis=axis)
+    sum, mean, max, min = (_reduction(name) for name in ("sum", "mean", "max", "min"))  # noqa: A003
+    amax, amin, argmax, argmin = (_reduction(name) for name in ("amax", "amin", "argmax", "argmin"))
     def reshape(self, *shape): return ops.reshape(self, *shape)
     def view(self, *shape): return ops.reshape(self, *shape)
-    def flatten(self): return ops.reshape(self, -1)
+    def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
+    def squeeze(self, dim=None, *, axis=None): return ops.squeeze(self, dim, axis=axis)
+    def unsqueeze(self, dim=None, *, axis=None): return ops.unsqueeze(self, dim, axis=axis)
+    def expand(self, *sizes): return ops.expand(self, *sizes)
+    def expand_as(self, other): return ops.expand(self, other.shape)
+    def repeat(self, *repeats): return ops.repeat(self, *repeats)
+    def clone(self): return ops.clone(self)
+    def contiguous(self): return self  # every array here is laid out for its op already
+
+    def fill_(self, value) -> "Tensor":
+        """Write ``value`` into every element, in place (``t[...] = value``: versioned, and in the graph)."""
+        self[...] = value
+        return self
+
+    def zero_(self) -> "Tensor":
+        return self.fill_(0)
+
+    def unsqueeze_(self, dim: int) -> "Tensor":
+        """``unsqueeze`` in place, for a tensor outside the graph (a new shape, the same memory)."""
+        return self._reshaped_in_place(ops.unsqueeze(self, dim), "unsqueeze_")
+
+    def squeeze_(self, dim=None) -> "Tensor":
+        return self._reshaped_in_place(ops.squeeze(self, dim), "squeeze_")
+
+    def _reshaped_in_place(self, out: "Tensor", who: str) -> "Tensor":
+        if self._fn is not None or self.requires_grad:
+            raise GraphError(f"{who}: a tensor in the graph (shape {self.shape}) cannot change its shape in place; "
+                             f"write x = x.{who[:-1]}(...) instead{location()}")
+        self.data = out.data
+        if getattr(self, "_bounds", None) is not None:  # the new shape's: unsqueeze(-1) makes rows of one
+            del self._bounds
+        if bounds_of(out) is not None:
+            self._bounds = bounds_of(out)
+        return self
     def transpose(self, dim0=-2, dim1=-1): return ops.transpose(self, dim0, dim1)
     def permute(self, *dims): return ops.permute(self, *dims)
     def split(self, split_size, dim=0): return ops.split(self, split_size, dim)
-    def chunk(self, chunks, dim=0): return ops.chunk(self, chunks, dim)
-    def unbind(self, dim=0): return ops.unbind(self, dim)
-    def softmax(self, dim=-1): return ops.softmax(self, dim)
-    def log_softmax(self, dim=-1): return ops.log_softmax(self, dim)
+    def chunk(self, chunks, dim=0, *, axis=None): return ops.chunk(self, chunks, dim, axis=axis)
+    def unbind(self, dim=0, *, axis=None): return ops.unbind(self, dim, axis=axis)
+    def softmax(self, dim=None, dtype=None, *, axis=None): return ops.softmax(self, dim, dtype, axis=axis)
+    def log_softmax(self, dim=None, dtype=None, *, axis=None): return ops.log_softmax(self, dim, dtype, axis=axis)
+
+    def tanh(self):
+        if self.requires_grad:  # on every recurrent step: a tensor that requires grad is a float, so the op at once
+            return _Tanh.apply(self)
+        return ops.tanh(self)
+
+    def t(self) -> "Tensor":
+        """The transpose of a matrix (a vector or scalar as it is), as ``torch.Tensor.t``."""
+        if self.ndim > 2:
+            raise ShapeError(f"t: expects a tensor with at most 2 dims, got shape {self.shape}; use transpose(d0, d1)")
+        return ops.transpose(self, 0, 1) if self.ndim == 2 else self
 
     @property
     def T(self):
@@ -680,6 +805,50 @@ class HookHandle:
     def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+class Size(tuple):
+    """A shape, as ``torch.Size``: a tuple of ints with ``numel()``.
+
+    >>> import tinygrad_rnn as tr
+    >>> tr.zeros(2, 3).size(), tr.zeros(2, 3).size(-1)
+    (tr.Size([2, 3]), 3)
+    """
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __repr__(self) -> str:
+        return f"tr.Size({list(self)})"
+
+
+class device(str):
+    """A device name that also answers ``.type`` and ``.index``, as ``torch.device``: ``tr.device("cuda")``,
+    ``x.device.type``. It is the string itself, so ``x.device == "cpu"`` holds.
+
+    >>> import tinygrad_rnn as tr
+    >>> tr.device("cuda:0").type, tr.tensor([1.0]).device == "cpu"
+    ('cuda', True)
+    """
+
+    def __new__(cls, type: str, index: int | None = None):  # noqa: A002  (PyTorch's name)
+        name = str(type) if index is None else f"{type}:{index}"
+        _backend.canonical_device(name)
+        return super().__new__(cls, name)
+
+    @property
+    def type(self) -> str:
+        return self.split(":")[0]
+
+    @property
+    def index(self):
+        return int(self.split(":")[1]) if ":" in self else None
+
+
+_devices: dict = {}  # backend name -> its device object
 
 
 def _wrap(data, requires_grad: bool, backend, fn, idx: int, name=None) -> Tensor:
@@ -716,6 +885,26 @@ def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
 
 
+def note_write(t: Tensor) -> int:
+    """Record an in-place write into ``t``'s array about to happen: bump ``t``'s version, forget its host bounds, log
+    the array for the backward pass's check of saved buffers (the array it is a view of, if it is one: that one
+    outlives a temporary view, and PyTorch counts versions per storage too). Returns the write's counter stamp."""
+    stamp = next(_counter)
+    t._version = getattr(t, "_version", 0) + 1
+    if getattr(t, "_bounds", None) is not None:
+        del t._bounds
+    written = t._backend.memory_owner(t.data)
+    try:
+        ref = weakref.ref(written)
+    except TypeError:  # an array type without weak references: kept alive while logged
+        ref = (lambda array: lambda: array)(written)
+    if len(_write_log) > 64:
+        for key in [k for k, (_, r) in _write_log.items() if r() is None]:
+            del _write_log[key]
+    _write_log[id(written)] = (stamp, ref)
+    return stamp
+
+
 def bounds_of(t: Tensor):
     """The host :class:`~tinygrad_rnn.backend.Bounds` ``t`` carries, or None (unknown, or reads are free)."""
     return getattr(t, "_bounds", None) if t._fn is None else None  # integer tensors never enter the graph
@@ -731,16 +920,14 @@ def pass_bounds(out: Tensor, source: Tensor, rows_kept: bool = True) -> Tensor:
 
 
 def constant(value, like: Tensor, label: str = "") -> Tensor:
-    """A Python number as an operand next to ``like``: it stays a weak scalar, so ``x * 2`` keeps ``x``'s dtype.
-    A NumPy scalar counts as the Python number it holds, as in PyTorch."""
+    """A Python number as an operand next to ``like``: it stays a weak scalar, so ``x * 2`` keeps ``x``'s dtype
+    (``ops._common.operands`` has already made an integer ``like`` float where the number is a float). A NumPy
+    scalar counts as the Python number it holds, as in PyTorch."""
     if hasattr(value, "item") and getattr(value, "shape", None) == ():
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgumentTypeError(f"{label or 'operand'}: expected a Tensor or a Python number, got "
                                 f"{type(value).__name__} (next to a tensor of shape {like.shape})")
-    if isinstance(value, float) and like.dtype not in _backend.FLOAT_DTYPES:
-        raise DTypeError(f"a float operand {value!r} with a {like.dtype} tensor would silently upcast; "
-                         "convert the tensor with .to('float32') first")
     return _wrap(value, False, like._backend, None, 0)
 
 

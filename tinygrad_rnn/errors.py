@@ -47,6 +47,11 @@ class MissingKeyError(TinygradRNNError, KeyError):
         return str(self.args[0]) if len(self.args) == 1 else super().__str__()
 
 
+class StateDictError(MissingKeyError, ShapeError):
+    """A state dict that does not fit a module: every missing key, unexpected key and shape mismatch in one message
+    (caught by ``except KeyError`` and ``except ValueError`` alike); nothing was loaded."""
+
+
 class DataFileError(TinygradRNNError, ValueError):
     """A file this library wrote and reads back (a checkpoint, a metrics log) that is truncated, corrupted, of
     another kind or missing a part; the message names the file and what is wrong with it."""

@@ -28,6 +28,7 @@ import heapq
 import weakref
 from collections import deque
 
+from .autograd import inputs_as_made
 from .engine import Tensor
 from .errors import ArgumentError, ArgumentTypeError, GraphError, MissingKeyError
 from .nn.module import Parameter
@@ -689,7 +690,7 @@ def trace(*roots: Tensor) -> Graph:
         return tensor_ids[key]
 
     for fn in sorted(functions.values(), key=lambda f: f.seq):
-        inputs = [add_tensor(p) for p in fn.parents]
+        inputs = [add_tensor(p) for p in inputs_as_made(fn)]
         op_id = f"n{len(nodes)}"
         first = produced.get((id(fn), 0))  # an op node shows the shape and dtype of its (first) output
         shape, dtype = (first.shape, first.dtype) if first is not None else ((), None)
@@ -721,7 +722,7 @@ def _walk(stack: list, functions: dict, produced: dict, known: dict | None = Non
         if id(fn) in functions or id(fn) in known:
             continue
         functions[id(fn)] = fn
-        stack.extend(fn.parents)
+        stack.extend(inputs_as_made(fn))
     return origins
 
 

@@ -1,4 +1,4 @@
-"""Saving and loading state dicts as ``.npz`` — written atomically, read without pickle.
+"""Saving and loading state dicts as ``.npz`` or ``.safetensors`` — written atomically, read without pickle.
 
 >>> import os, tempfile, tinygrad_rnn as tr
 >>> layer = tr.nn.Linear(2, 3)
@@ -14,12 +14,14 @@ import gc
 import json
 import os
 import tempfile
+import zipfile
 from contextlib import contextmanager
 
 import numpy as np
 
 from . import backend as _backend
 from .engine import Tensor
+from .errors import DataFileError
 
 
 @contextmanager
@@ -75,15 +77,22 @@ def atomic_path(path: str, prefix: str = ".tmp-", before_rename=None):
 
 
 def save(state: dict, path: str) -> None:
-    """Write a mapping of names to tensors or arrays to ``path`` (.npz). A temporary file in the same folder is
-    renamed over ``path`` only once it is complete, so an interrupted save never leaves a broken file."""
+    """Write a mapping of names to tensors or arrays to ``path``: safetensors where ``path`` ends in
+    ``.safetensors`` (what PyTorch's ``safetensors.torch.load_file`` reads), ``.npz`` otherwise. A temporary file in
+    the same folder is renamed over ``path`` only once it is complete, so an interrupted save never leaves a broken
+    file. Dtypes are kept as they are (float32 stays float32, float64 float64)."""
     # a device array (a parameter's .data on CuPy) comes through its backend: CuPy refuses np.asarray
     arrays = {name: (value.numpy() if isinstance(value, Tensor) else _backend.to_host(value))
               for name, value in state.items()}
     for name, array in arrays.items():
         if array.dtype.hasobject:  # np.savez would pickle it, and load() refuses pickles
             raise TypeError(f"save: {name!r} is not an array of numbers (got {type(state[name]).__name__}); "
-                            "only tensors and numeric arrays go into .npz")
+                            "only tensors and numeric arrays go into .npz or .safetensors")
+    if os.fspath(path).endswith(".safetensors"):
+        safetensors = _safetensors()
+        with atomic_path(path) as tmp:
+            safetensors.numpy.save_file({name: np.ascontiguousarray(a) for name, a in arrays.items()}, tmp)
+        return
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
 
@@ -95,6 +104,65 @@ def save_json(payload, path: str) -> None:
 
 
 def load(path: str) -> dict:
-    """Read a file written by :func:`save` into a dict of NumPy arrays (pickled objects are refused)."""
-    with np.load(path, allow_pickle=False) as data:
-        return {name: data[name] for name in data.files}
+    """Read a file written by :func:`save` (``.npz`` or ``.safetensors``, told apart by their contents) into a dict
+    of NumPy arrays. Nothing is unpickled: a PyTorch ``.pt`` file (a pickle) is refused with how to export it.
+
+    float16, float32 and float64 come back as saved; bfloat16 (which NumPy lacks) comes back as float32, exactly:
+    a bfloat16 is the upper half of a float32.
+    """
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(b"PK"):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        if any(name.endswith(".pkl") for name in names):
+            raise _pytorch_pickle(path)
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    if head[:1] == b"\x80":  # a pickle's protocol byte: PyTorch's format before 1.6
+        raise _pytorch_pickle(path)
+    if len(head) >= 9 and head[8:9] == b"{":  # safetensors: an 8-byte header length, then the JSON header
+        return _load_safetensors(path)
+    raise DataFileError(f"load: {path} is neither .npz nor .safetensors (it starts with {head[:8]!r})")
+
+
+def _safetensors():
+    """The safetensors package, with its NumPy API loaded."""
+    try:
+        import safetensors.numpy
+    except ImportError:
+        raise ImportError("reading or writing .safetensors needs the safetensors package: pip install safetensors "
+                          "(or save to .npz instead)") from None
+    return safetensors
+
+
+def _pytorch_pickle(path: str) -> DataFileError:
+    return DataFileError(
+        f"load: {path} is a PyTorch pickle (what torch.save writes); tinygrad_rnn never unpickles, since a pickle "
+        "can run code as it is read. Export the weights to safetensors in PyTorch:\n"
+        "    from safetensors.torch import save_file\n"
+        "    save_file(model.state_dict(), \"m.safetensors\")\n"
+        "then model.load_state_dict(tr.load(\"m.safetensors\")) here.")
+
+
+def _load_safetensors(path: str) -> dict:
+    safetensors = _safetensors()
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size))
+        with safetensors.safe_open(path, framework="numpy") as f:
+            return {name: _bfloat16(path, 8 + size, header[name]) if header[name]["dtype"] == "BF16"
+                    else f.get_tensor(name) for name in f.keys()}
+    except (ValueError, safetensors.SafetensorError) as exc:  # ValueError: broken JSON in the header
+        raise DataFileError(f"load: cannot read {path}: truncated, corrupted or not a .safetensors file "
+                            f"({type(exc).__name__}: {exc})") from None
+
+
+def _bfloat16(path: str, start: int, entry: dict) -> np.ndarray:
+    """A BF16 entry as float32: its 16 bits are the upper half of the float32 of the same value."""
+    begin, stop = entry["data_offsets"]
+    with open(path, "rb") as f:
+        f.seek(start + begin)
+        raw = np.frombuffer(f.read(stop - begin), dtype="<u2")
+    return (raw.astype(np.uint32) << 16).view(np.float32).reshape(entry["shape"])

@@ -143,23 +143,26 @@ class LSTMCell(_Cell):
     i = σ(W_i·[x, h] + b_i (+ w_ci⊙c)), f = σ(W_f·[x, h] + b_f (+ w_cf⊙c)), g = tanh(W_g·[x, h] + b_g),
     c' = f⊙c + i⊙g, o = σ(W_o·[x, h] + b_o (+ w_co⊙c')), h' = o⊙tanh(c').
 
-    ``forget_bias`` (default 1.0) is the initial total bias of the forget gate (in ``bias_ih``; the f block of
-    ``bias_hh`` starts at 0). ``peephole`` adds the diagonal peepholes ``weight_ci``, ``weight_cf`` (only with a
-    forget gate of its own) and ``weight_co``; ``coupled`` sets f = 1 − i; ``forget_gate=False`` is the 1997
-    cell, c' = c + i⊙g, whose state only accumulates. Without a forget gate of its own the f rows of the
-    weights are unused (zero gradient), so the parameter shapes stay PyTorch's.
+    Every bias starts U(−1/√H, 1/√H), as PyTorch's; ``forget_bias=1.0`` (or any value) makes the forget gate's
+    initial total bias that value instead (in ``bias_ih``; the f block of ``bias_hh`` starts at 0). ``peephole``
+    adds the diagonal peepholes ``weight_ci``, ``weight_cf`` (only with a forget gate of its own) and
+    ``weight_co``; ``coupled`` sets f = 1 − i; ``forget_gate=False`` is the 1997 cell, c' = c + i⊙g, whose state
+    only accumulates. Without a forget gate of its own the f rows of the weights are unused (zero gradient), so
+    the parameter shapes stay PyTorch's.
     """
 
     gates = 4
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float = 1.0,
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float | None = None,
                  peephole: bool = False, coupled: bool = False, forget_gate: bool = True, fused: bool = True,
                  dtype=None, device="cpu"):
         super().__init__(input_size, hidden_size, bias, fused, dtype, device)
         if coupled and not forget_gate:
             raise ArgumentError("LSTMCell: coupled=True (f = 1 − i) needs forget_gate=True")
         self.peephole, self.coupled, self.forget_gate = peephole, coupled, forget_gate
-        if bias:
+        if forget_bias is not None:
+            if not bias:
+                raise ArgumentError(f"LSTMCell: forget_bias={forget_bias!r} needs bias=True")
             init.set_forget_bias_(self, forget_bias)
         if peephole:  # w_cf only where f is a gate of its own
             self.weight_ci = self._uniform((hidden_size,), dtype, device)

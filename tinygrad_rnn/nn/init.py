@@ -95,7 +95,7 @@ def set_forget_bias_(cell, value: float = 1.0):
     forget bias keeps the cell state, and the gradient through it, alive early in training (Gers et al., 2000).
 
     >>> import tinygrad_rnn as tr
-    >>> cell = tr.nn.LSTMCell(2, 3, forget_bias=0.0); _ = set_forget_bias_(cell, 2.0)
+    >>> cell = tr.nn.LSTMCell(2, 3); _ = set_forget_bias_(cell, 2.0)
     >>> (cell.bias_ih + cell.bias_hh).numpy()[3:6].tolist()
     [2.0, 2.0, 2.0]
     """

@@ -107,3 +107,28 @@ class Sigmoid(_Activation):
 
 class ReLU(_Activation):
     function = staticmethod(ops.relu)
+
+
+class Softmax(Module):
+    """``softmax`` along ``dim`` as a module (``dim`` is required, as in :func:`tinygrad_rnn.softmax`).
+
+    >>> import tinygrad_rnn as tr
+    >>> tr.nn.Softmax(dim=1)(tr.zeros(1, 2)).tolist()
+    [[0.5, 0.5]]
+    """
+
+    function = staticmethod(ops.softmax)
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self).function(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    function = staticmethod(ops.log_softmax)

@@ -16,10 +16,11 @@ node its forward makes is stamped ``encoder/lstm/...`` and can be found again in
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import NamedTuple
 
 from .. import backend as _backend
 from ..engine import Tensor, no_grad, scope
-from ..errors import ArgumentTypeError, DTypeError, MissingKeyError, ShapeError
+from ..errors import ArgumentTypeError, DTypeError, StateDictError
 
 
 class Parameter(Tensor):
@@ -211,32 +212,42 @@ class Module:
         state.update((n, b.detach()) for n, b in self.named_buffers(remove_duplicate=False))
         return state
 
-    def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy values (tensors, NumPy arrays, or PyTorch tensors) into the parameters and buffers by name.
+    def load_state_dict(self, state_dict, strict: bool = True) -> "IncompatibleKeys":
+        """Copy values (tensors, NumPy or CuPy arrays, PyTorch tensors, or what :func:`tinygrad_rnn.load` read from
+        a ``.npz`` or ``.safetensors``) into the parameters and buffers by name, cast to each one's dtype.
 
-        Returns ``(missing_keys, unexpected_keys)``; with ``strict`` either being non-empty is an error, and a
-        shape mismatch always is.
+        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)`` as PyTorch does. Everything is checked before
+        anything is copied: with ``strict`` a missing or unexpected key, and always a shape mismatch, raise one
+        :class:`~tinygrad_rnn.errors.StateDictError` listing them all, and the module is left as it was.
+
+        >>> import tinygrad_rnn as tr
+        >>> tr.nn.Linear(2, 3).load_state_dict({"weight": tr.zeros(3, 2)}, strict=False)
+        IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])
         """
-        if not hasattr(state_dict, "keys"):
+        if isinstance(state_dict, str) or not hasattr(state_dict, "keys"):
+            hint = " (a path: load the file first, model.load_state_dict(tr.load(path)))" \
+                if isinstance(state_dict, str) else ""
             raise ArgumentTypeError(f"load_state_dict for {type(self).__name__}: state_dict must be a mapping of "
-                                    f"names to arrays (what state_dict() returns), got {type(state_dict).__name__}")
+                                    f"names to arrays (what state_dict() returns), got "
+                                    f"{type(state_dict).__name__}{hint}")
         own = OrderedDict(self.named_parameters(remove_duplicate=False))
         own.update(self.named_buffers(remove_duplicate=False))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        if strict and (missing or unexpected):
-            raise MissingKeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, unexpected keys "
-                                  f"{unexpected}")
-        for name, target in own.items():
-            if name not in state_dict:
-                continue
-            value = state_dict[name]
-            host = value.numpy() if isinstance(value, Tensor) else _to_host(value)
-            if tuple(host.shape) != target.shape:
-                raise ShapeError(f"load_state_dict: {name} has shape {tuple(host.shape)} in the state dict but "
-                                 f"{target.shape} in the model")
-            target.data = target._backend.asarray(host, target.dtype)
-        return missing, unexpected
+        values = {name: _to_host(state_dict[name]) for name in own if name in state_dict}
+        wrong = [f"{name}: {tuple(value.shape)} in the state dict, {own[name].shape} in the model"
+                 for name, value in values.items() if tuple(value.shape) != own[name].shape]
+        problems = [f"{what} {keys}" for what, keys in (("missing keys", missing), ("unexpected keys", unexpected))
+                    if strict and keys]
+        if wrong:
+            problems.append("shape mismatch for " + "; ".join(wrong))
+        if problems:
+            raise StateDictError(f"load_state_dict for {type(self).__name__}: {', '.join(problems)} (nothing was "
+                                 "loaded)")
+        for name, value in values.items():
+            target = own[name]
+            target.data = target._backend.asarray(value, target.dtype)
+        return IncompatibleKeys(missing, unexpected)
 
     # -- printing ---------------------------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -250,10 +261,20 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
 
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` found missing in, and left unused from, the state dict (PyTorch's named tuple)."""
+
+    missing_keys: list
+    unexpected_keys: list
+
+
 def _to_host(value):
-    """NumPy view of an array-like from anywhere (NumPy, CuPy, PyTorch, lists)."""
-    if hasattr(value, "detach"):  # a PyTorch tensor
-        value = value.detach().cpu().numpy()
+    """NumPy view of an array-like from anywhere (our tensors, NumPy, CuPy, PyTorch, lists)."""
+    if isinstance(value, Tensor):
+        return value.numpy()
+    if hasattr(value, "detach"):  # a PyTorch tensor; NumPy has no bfloat16, whose every value is a float32
+        value = value.detach().cpu()
+        value = (value.float() if str(value.dtype) == "torch.bfloat16" else value).numpy()
     if hasattr(value, "get") and not hasattr(value, "keys"):  # a CuPy array
         value = value.get()
     return _backend.get_backend("cpu").to_numpy(value)

@@ -42,6 +42,9 @@ from .module import Module, ModuleList
 from .recurrent import GRU, LSTM, RNN, check_lengths
 
 CELLS = {"lstm": (LSTM, LSTMCell), "gru": (GRU, GRUCell), "rnn": (RNN, RNNCell)}
+# the encoder's and decoder's LSTMs start with the forget gate open (bias 1, Gers et al. 2000), as the lectures'
+# models do; nn.LSTM on its own starts like PyTorch's
+CELL_OPTIONS = {"lstm": {"forget_bias": 1.0}}
 CONTEXTS = ("init", "input")
 
 
@@ -138,7 +141,7 @@ class Encoder(Module):
         self.embedding = Embedding(vocab_size, embed_size, padding_idx=padding_idx)
         self.dropout = Dropout(dropout)
         self.rnn = layer_type(embed_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
-                              bidirectional=bidirectional)
+                              bidirectional=bidirectional, **CELL_OPTIONS.get(cell, {}))
         if bidirectional:
             self.bridge_h = Linear(2 * hidden_size, hidden_size)
             if cell == "lstm":
@@ -222,8 +225,8 @@ class Decoder(Module):
         else:
             self.attention = None
             extra = hidden_size if context == "input" else 0
-        self.layers = ModuleList([cell_type(embed_size + extra if layer == 0 else hidden_size, hidden_size)
-                                  for layer in range(num_layers)])
+        self.layers = ModuleList([cell_type(embed_size + extra if layer == 0 else hidden_size, hidden_size,
+                                            **CELL_OPTIONS.get(cell, {})) for layer in range(num_layers)])
         self.out = Linear(hidden_size + (self.memory_size if attention is not None else 0), vocab_size)
 
     def prepare(self, encoded: Encoded) -> Encoded:

@@ -3,25 +3,72 @@ from __future__ import annotations
 
 import numbers
 
-from ..errors import ArgumentTypeError, DeviceError, DTypeError, IndexRangeError
+import numpy as _np  # dtype names only (result_type of two integer dtypes): no array passes through it
+
+from ..backend import FLOAT_DTYPES, get_default_dtype
+from ..errors import ArgumentError, ArgumentTypeError, DeviceError, DTypeError, IndexRangeError
 from ..engine import Tensor, bounds_of, constant, location
 
 
 def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
-    """Both operands as tensors: a Python number becomes a weak scalar; two tensors must share a dtype."""
+    """Both operands as tensors of one dtype: a Python number becomes a weak scalar (a float one makes an integer
+    tensor the default float), an integer or bool tensor meets a float tensor in the float's dtype and another
+    integer tensor in the wider integer dtype, as in PyTorch; two float dtypes raise."""
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise ArgumentTypeError(f"{label}: at least one operand must be a Tensor")
+        b = _number_partner(b, a)
         return constant(a, b, label), b
     if not isinstance(b, Tensor):
+        a = _number_partner(a, b)
         return a, constant(b, a, label)
     if a._backend is not b._backend:  # before the dtypes: two libraries' dtypes never compare equal
         raise DeviceError(f"{label}: inputs live on different devices ({a.device} with shape {a.shape}, {b.device} "
                           f"with shape {b.shape}){location()}; move one with .to(device)")
     if a.data.dtype != b.data.dtype:
-        raise DTypeError(f"{label}: dtypes differ ({a.dtype} with shape {a.shape}, {b.dtype} with shape {b.shape})"
-                         f"{location()}; tinygrad_rnn never upcasts silently — convert one with .to(dtype)")
+        return _promoted(label, a, b)
     return a, b
+
+
+def _number_partner(t: Tensor, number):
+    """``t``, in the default float dtype when it holds integers and ``number`` is a float (``ints * 0.5``)."""
+    if t.requires_grad or isinstance(number, int) or t._backend.dtype_name(t.data) in FLOAT_DTYPES:
+        return t  # the common cases, in the order that decides them cheapest
+    if isinstance(number, float) or getattr(number, "shape", None) == () and isinstance(number.item(), float):
+        return t.to(get_default_dtype())  # a float, or a NumPy float scalar
+    return t
+
+
+def _promoted(label: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    floats = [t.dtype for t in (a, b) if t.dtype in FLOAT_DTYPES]
+    if len(floats) == 2:
+        raise DTypeError(f"{label}: dtypes differ ({a.dtype} with shape {a.shape}, {b.dtype} with shape {b.shape})"
+                         f"{location()}; tinygrad_rnn never converts between float dtypes silently — convert one "
+                         "with .to(dtype)")
+    target = floats[0] if floats else _np.result_type(a.dtype, b.dtype).name
+    return a.to(target), b.to(target)
+
+
+def float_operand(a: Tensor) -> Tensor:
+    """``a``, or for an integer or bool tensor ``a`` in the default float dtype: what PyTorch gives ``tanh``,
+    ``exp``, ``/`` ... of integers."""
+    if a.requires_grad or a._backend.dtype_name(a.data) in FLOAT_DTYPES:  # only floats require grad: no lookup
+        return a
+    return a.to(get_default_dtype())
+
+
+def dim_alias(label: str, dim, axis, keepdim=False, keepdims=None, default=None):
+    """``(dim, keepdim)`` from PyTorch's spellings: ``dim``/``keepdim`` or their NumPy aliases ``axis``/``keepdims``,
+    which PyTorch takes wherever it takes ``dim`` (``default``: dim's default, which an ``axis`` may replace)."""
+    if axis is not None:
+        if dim is not None and dim is not default:
+            raise ArgumentError(f"{label}: give dim or axis, not both (dim={dim!r}, axis={axis!r})")
+        dim = axis
+    if keepdims is not None:
+        if keepdim is not False:
+            raise ArgumentError(f"{label}: give keepdim or keepdims, not both")
+        keepdim = keepdims
+    return dim, keepdim
 
 
 def normalize_axis(axis: int, ndim: int, label: str) -> int:

@@ -2,10 +2,12 @@
 input's shape in one place (``autograd.unbroadcast``), so none of these reduce anything themselves."""
 from __future__ import annotations
 
+import math
+
 from ..backend import FLOAT_DTYPES
 from ..engine import Function, Tensor, _wrap, location, no_grad
-from ..errors import ArgumentTypeError, DTypeError
-from ._common import operands
+from ..errors import ArgumentError, ArgumentTypeError, DTypeError
+from ._common import float_operand, operands
 
 
 class Add(Function):
@@ -64,6 +66,18 @@ class Pow(Function):
         if self.exponent == 0:  # d(a**0)/da = 0 everywhere, also at a = 0 where a**-1 is inf
             return self.xp.zeros_like(g)
         return g * self.exponent * self.a ** (self.exponent - 1)
+
+
+class RPow(Function):
+    """``base ** a`` for a Python number ``base``."""
+
+    def forward(self, a, base):
+        self.log_base = math.log(base) if base > 0 else math.nan
+        self.out = base ** a
+        return self.out
+
+    def backward(self, g):
+        return g * self.out * self.log_base
 
 
 class Exp(Function):
@@ -169,6 +183,21 @@ class Where(Function):
         return None, xp.where(c, g, 0), xp.where(c, 0, g)
 
 
+class Clamp(Function):
+    """``a`` limited to [low, high]; the gradient passes where ``low <= a <= high`` (ends included, as PyTorch)."""
+
+    def forward(self, a, low, high):
+        self.a, self.low, self.high = a, low, high
+        return self.xp.clip(a, low, high)
+
+    def backward(self, g):
+        xp, a = self.xp, self.a
+        inside = xp.ones(a.shape, dtype=xp.bool) if self.low is None else a >= self.low
+        if self.high is not None:
+            inside = xp.logical_and(inside, a <= self.high)
+        return xp.where(inside, g, 0)
+
+
 class Cast(Function):
     def forward(self, a, dtype):
         self.source = a.dtype
@@ -192,39 +221,69 @@ def mul(a, b) -> Tensor:
     return Mul.apply(*operands("mul", a, b))
 
 
-def div(a, b) -> Tensor:
-    return Div.apply(*operands("div", a, b))
+def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
+    """``a / b``; integers divide in the default float dtype, as in PyTorch. ``rounding_mode="floor"`` is ``a // b``."""
+    if rounding_mode is not None:
+        if rounding_mode != "floor":
+            raise ArgumentError(f"div: rounding_mode must be None or 'floor', got {rounding_mode!r}")
+        return floor_divide(a, b)
+    a, b = operands("div", a, b)
+    return Div.apply(_divided(a), _divided(b))
+
+
+def _divided(t: Tensor) -> Tensor:
+    return t if isinstance(t.data, (int, float)) else float_operand(t)  # a weak scalar stays one
+
+
+def floor_divide(a, b) -> Tensor:
+    """``a // b`` (rounded towards -inf, as ``torch.floor_divide`` and ``//``); outside the graph, as its gradient is
+    zero wherever it exists."""
+    a, b = operands("floor_divide", a, b)
+    return _wrap(a._backend.xp.floor_divide(a.data, b.data), False, a._backend, None, 0)
 
 
 def neg(a: Tensor) -> Tensor:
     return Neg.apply(a)
 
 
-def pow(a: Tensor, exponent: float) -> Tensor:
-    """``a ** exponent`` for a Python number ``exponent``."""
+def pow(a, exponent) -> Tensor:
+    """``a ** exponent`` for a Python number ``exponent`` (an integer tensor to a float power gives the default
+    float), or ``base ** a`` for a Python number ``base`` (``2 ** x``)."""
+    if not isinstance(a, Tensor) and isinstance(exponent, Tensor):
+        return _rpow(a, exponent)
     if isinstance(exponent, Tensor) or isinstance(exponent, bool) or not isinstance(exponent, (int, float)):
         raise ArgumentTypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}")
+    if isinstance(exponent, float):
+        a = float_operand(a)
     return Pow.apply(a, exponent=exponent)
 
 
+def _rpow(base, a: Tensor) -> Tensor:
+    if isinstance(base, bool) or not isinstance(base, (int, float)):
+        raise ArgumentTypeError(f"pow: the base must be a Python number or a Tensor, got {type(base).__name__}")
+    if isinstance(base, float) or a.requires_grad:
+        a = float_operand(a)
+    return RPow.apply(a, base=base)
+
+
 def exp(a: Tensor) -> Tensor:
-    return Exp.apply(a)
+    return Exp.apply(float_operand(a))
 
 
 def log(a: Tensor) -> Tensor:
-    return Log.apply(a)
+    return Log.apply(float_operand(a))
 
 
 def sqrt(a: Tensor) -> Tensor:
-    return Sqrt.apply(a)
+    return Sqrt.apply(float_operand(a))
 
 
 def tanh(a: Tensor) -> Tensor:
-    return Tanh.apply(a)
+    return Tanh.apply(float_operand(a))
 
 
 def sigmoid(a: Tensor) -> Tensor:
-    return Sigmoid.apply(a)
+    return Sigmoid.apply(float_operand(a))
 
 
 def relu(a: Tensor) -> Tensor:
@@ -253,6 +312,27 @@ def where(condition, a, b) -> Tensor:
         raise DTypeError(f"where: the condition must be a bool tensor, got {condition.dtype} (shape "
                          f"{condition.shape}){location()}")
     return Where.apply(condition, a, b)
+
+
+def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """``input`` limited to [min, max] (either may be None), as ``torch.clamp`` (also ``tr.clip``).
+
+    >>> import tinygrad_rnn as tr
+    >>> tr.clamp(tr.tensor([-2.0, 0.5, 3.0]), -1.0, 1.0).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))):
+            raise ArgumentTypeError(f"clamp: {name} must be a Python number or None, got {type(bound).__name__} "
+                                    f"(for tensor bounds use tr.maximum / tr.minimum){location()}")
+    if min is None and max is None:
+        raise ArgumentTypeError("clamp: at least one of min and max must be given")
+    if isinstance(min, float) or isinstance(max, float):
+        input = float_operand(input)
+    return Clamp.apply(input, low=min, high=max)
+
+
+clip = clamp
 
 
 def cast(a: Tensor, dtype: str) -> Tensor:

@@ -67,6 +67,15 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return Matmul.apply(a, b)
 
 
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched matrix product of (B, n, m) and (B, m, p), as ``torch.bmm`` (both must be 3-D; :func:`matmul`
+    broadcasts)."""
+    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
+        raise ShapeError(f"bmm: needs two 3-D tensors with one batch size, got shapes {input.shape} and {mat2.shape}"
+                         f"{location()}")
+    return matmul(input, mat2)
+
+
 def _mismatch(a: Tensor, b: Tensor) -> ShapeError:
     if a.ndim == 0 or b.ndim == 0:
         return ShapeError(f"matmul: operands must have at least one dimension, got shapes {a.shape} and {b.shape}"

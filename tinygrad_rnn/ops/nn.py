@@ -1,14 +1,15 @@
-"""Ops for networks: softmax, log_softmax, fused cross-entropy, embedding lookup, dropout, mse."""
+"""Ops for networks: softmax, log_softmax, fused cross-entropy, nll_loss, embedding lookup, dropout, mse."""
 from __future__ import annotations
 
 from ..backend import kernels_for
+from ..checks import number
 from ..errors import ArgumentError, DTypeError, IndexRangeError, ShapeError
 from ..engine import Function, Tensor, location
 from . import _common
-from .elementwise import mul, sub
+from .elementwise import div, mul, neg, sub, where
 from .reduce import mean
 from .reduce import sum as reduce_sum
-from .shape import permute, reshape
+from .shape import getitem, permute, reshape
 
 
 class Softmax(Function):
@@ -113,56 +114,135 @@ class Dropout(Function):
 
 
 # -- the functions users call -----------------------------------------------------------------------------------
-def softmax(a: Tensor, dim: int = -1) -> Tensor:
-    return Softmax.apply(a, axis=_common.normalize_axis(dim, a.ndim, "softmax"))
+def softmax(input: Tensor, dim: int | None = None, dtype: str | None = None, *, axis: int | None = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim`` (required: PyTorch's guess without it is deprecated and differs by
+    rank); integers give the default float, ``dtype`` converts first."""
+    return Softmax.apply(_softmax_input("softmax", input, dtype), axis=_softmax_axis("softmax", input, dim, axis))
 
 
-def log_softmax(a: Tensor, dim: int = -1) -> Tensor:
-    """``log(softmax(a))`` computed stably (shifted by the maximum)."""
-    return LogSoftmax.apply(a, axis=_common.normalize_axis(dim, a.ndim, "log_softmax"))
+def log_softmax(input: Tensor, dim: int | None = None, dtype: str | None = None, *,
+                axis: int | None = None) -> Tensor:
+    """``log(softmax(x))`` along ``dim`` (required), computed stably (shifted by the maximum)."""
+    return LogSoftmax.apply(_softmax_input("log_softmax", input, dtype),
+                            axis=_softmax_axis("log_softmax", input, dim, axis))
 
 
-def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy with PyTorch's shapes: ``input`` (N, C) or (C,) or (N, C, d1, ...), ``target`` the
-    class indices (N,) / () / (N, d1, ...). Targets equal to ``ignore_index`` (padding) add no loss and no
-    gradient; ``mean`` divides by the number of the others.
+def _softmax_input(label: str, a: Tensor, dtype) -> Tensor:
+    return _common.float_operand(a) if dtype is None else a.to(dtype)
+
+
+def _softmax_axis(label: str, a: Tensor, dim, axis) -> int:
+    dim = _common.dim_alias(label, dim, axis)[0]
+    if dim is None:
+        raise ArgumentError(f"{label}: dim is required (input of shape {a.shape}); PyTorch's choice without it is "
+                            f"deprecated and depends on the rank — write {label}(x, dim=-1) for the last axis"
+                            f"{location()}")
+    return _common.normalize_axis(dim, a.ndim, label)
+
+
+def cross_entropy(input: Tensor, target, weight: Tensor | None = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy with PyTorch's shapes and arguments: ``input`` (N, C) or (C,) or (N, C, d1, ...),
+    ``target`` the class indices (N,) / () / (N, d1, ...). Targets equal to ``ignore_index`` (padding) add no loss
+    and no gradient; ``mean`` divides by the number (with ``weight``, the summed weights) of the others.
+    ``weight`` (C,) scales each class; ``label_smoothing`` ε mixes the target with the uniform distribution.
 
     >>> import tinygrad_rnn as tr
     >>> round(cross_entropy(tr.tensor([[0.0, 0.0]]), tr.tensor([1])).item(), 4)
     0.6931
     """
+    rows, flat, classes = _class_rows("cross_entropy", input, target, ignore_index, reduction)
+    label_smoothing = number(label_smoothing, "label_smoothing", "cross_entropy", 0.0, 1.0)
+    if weight is None and label_smoothing == 0.0:  # one fused node (one kernel on CuPy)
+        losses = CrossEntropy.apply(rows, flat, ignore_index=ignore_index, reduction=reduction)
+    else:
+        losses = _smoothed_nll(log_softmax(rows, 1), flat, _class_weight(weight, rows, classes, "cross_entropy"),
+                               ignore_index, reduction, label_smoothing)
+    return reshape(losses, *_target_shape(input)) if reduction == "none" else losses
+
+
+def nll_loss(input: Tensor, target, weight: Tensor | None = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood of log-probabilities ``input`` (what ``log_softmax`` gives), as
+    ``torch.nn.functional.nll_loss``: the shapes, ``weight``, ``ignore_index`` and ``reduction`` of
+    :func:`cross_entropy`, of which it is the second half.
+
+    >>> import tinygrad_rnn as tr
+    >>> nll_loss(tr.tensor([[-0.5, -2.0]]), tr.tensor([1])).item()
+    2.0
+    """
+    rows, flat, classes = _class_rows("nll_loss", input, target, ignore_index, reduction)
+    losses = _smoothed_nll(rows, flat, _class_weight(weight, rows, classes, "nll_loss"), ignore_index, reduction, 0.0)
+    return reshape(losses, *_target_shape(input)) if reduction == "none" else losses
+
+
+def _target_shape(input: Tensor) -> tuple:
+    return input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
+
+
+def _class_rows(label: str, input: Tensor, target, ignore_index: int, reduction: str) -> tuple:
+    """``input`` as rows (N', C), ``target`` as (N',) and C, after the checks both losses share."""
     if reduction not in ("mean", "sum", "none"):
-        raise ArgumentError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    target = _common.as_tensor_like(target, input, "cross_entropy")
+        raise ArgumentError(f"{label}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    target = _common.as_tensor_like(target, input, label)
     if target.dtype not in _common.INTEGER_DTYPES:
-        raise DTypeError(f"cross_entropy: target must hold integer class indices, got {target.dtype} (shape "
+        raise DTypeError(f"{label}: target must hold integer class indices, got {target.dtype} (shape "
                          f"{target.shape}){location()}")
     if input.ndim == 0:
-        raise ShapeError(f"cross_entropy: input must have a class dimension, got a 0-d tensor{location()}")
-    expected = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
+        raise ShapeError(f"{label}: input must have a class dimension, got a 0-d tensor{location()}")
+    expected = _target_shape(input)
     if target.shape != expected:
-        raise ShapeError(f"cross_entropy: input of shape {input.shape} needs a target of shape {expected}, got "
+        raise ShapeError(f"{label}: input of shape {input.shape} needs a target of shape {expected}, got "
                          f"{target.shape}{location()}")
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
     if classes == 0:
-        raise ShapeError(f"cross_entropy: input of shape {input.shape} has no classes (its class dimension is 0)"
+        raise ShapeError(f"{label}: input of shape {input.shape} has no classes (its class dimension is 0)"
                          f"{location()}")
-    _check_targets(target, classes, ignore_index)
+    _check_targets(label, target, classes, ignore_index)
     rows = input
     if input.ndim == 1:
         rows = reshape(input, 1, classes)
     elif input.ndim > 2:  # PyTorch puts the class axis second; move it last and flatten the rest
         rows = reshape(permute(input, 0, *range(2, input.ndim), 1), -1, classes)
-    losses = CrossEntropy.apply(rows, reshape(target, -1), ignore_index=ignore_index, reduction=reduction)
+    return rows, reshape(target, -1), classes
+
+
+def _class_weight(weight, rows: Tensor, classes: int, label: str):
+    if weight is None:
+        return None
+    weight = _common.as_tensor_like(weight, rows, label)
+    if weight.shape != (classes,):
+        raise ShapeError(f"{label}: weight must have shape ({classes},), one per class, got {weight.shape}"
+                         f"{location()}")
+    return weight
+
+
+def _smoothed_nll(logp: Tensor, target: Tensor, weight, ignore_index: int, reduction: str, smoothing: float):
+    """Rows of log-probabilities against targets, in array code: each row's loss is w[y]·(−log p_y) mixed with
+    ε·Σ_c w_c·(−log p_c)/C, ignored rows 0; ``mean`` divides by Σ w[y] over the rows not ignored, as PyTorch."""
+    from .index import gather
+    from .shape import squeeze, unsqueeze
+
+    valid = target != ignore_index
+    safe = where(valid, target, 0)
+    kept = valid.to(logp.dtype)
+    row_weight = kept if weight is None else mul(getitem(weight, safe), kept)
+    losses = mul(neg(squeeze(gather(logp, 1, unsqueeze(safe, 1)), 1)), row_weight)
+    if smoothing:
+        spread = logp if weight is None else mul(logp, weight)
+        uniform = mul(reduce_sum(spread, 1), kept)
+        losses = sub(mul(losses, 1.0 - smoothing), mul(uniform, smoothing / logp.shape[1]))
     if reduction == "none":
-        return reshape(losses, *target.shape)
-    return losses
+        return losses
+    if reduction == "sum":
+        return reduce_sum(losses)
+    return div(reduce_sum(losses), reduce_sum(row_weight))
 
 
-def _check_targets(target: Tensor, classes: int, ignore_index: int) -> None:
+def _check_targets(label: str, target: Tensor, classes: int, ignore_index: int) -> None:
     if _common.any_outside(target, 0, classes, allowed=ignore_index):
         bad = _common.outside_values(target, 0, classes, ignore_index)
-        raise IndexRangeError(f"cross_entropy: target values must lie in [0, {classes}) or equal "
+        raise IndexRangeError(f"{label}: target values must lie in [0, {classes}) or equal "
                               f"ignore_index={ignore_index}, got {bad} (target shape {target.shape}){location()}")
 
 

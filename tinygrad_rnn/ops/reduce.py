@@ -1,12 +1,15 @@
-"""Reductions over axes: sum, mean, max. Backward spreads the gradient back over the reduced axes. ``argmax`` reduces
-too, to indices, and has no gradient."""
+"""Reductions over axes: sum, mean, amax/amin, and max/min, which over one dim return ``(values, indices)`` as in
+PyTorch. Backward spreads the gradient back over the reduced axes. ``argmax``/``argmin`` reduce to indices and have no
+gradient."""
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from ..backend import Bounds
 from ..engine import Function, Tensor, no_grad
 from ..errors import ArgumentError, ArgumentTypeError
-from ._common import normalize_axes, normalize_axis
-from .elementwise import maximum
+from ._common import dim_alias, float_operand, normalize_axes, normalize_axis
+from .elementwise import maximum, minimum
 
 
 def _keepdims_shape(shape: tuple, axes) -> tuple:
@@ -40,13 +43,15 @@ class Mean(Sum):
         return super().backward(g / self.count)
 
 
-class Max(Function):
-    """The largest value over the axes; the gradient is shared evenly among tied maxima."""
+class Amax(Function):
+    """The largest (``Amin``: smallest) value over the axes; the gradient is shared evenly among tied winners."""
+
+    label = reduce = "max"  # drawn as "max": what torch.max(x) and x.max() make
 
     def forward(self, a, axes, keepdims):
         xp = self.xp
         self.shape, self.axes, self.keepdims = a.shape, axes, keepdims
-        kept = xp.max(a, axis=axes, keepdims=True)
+        kept = getattr(xp, self.reduce)(a, axis=axes, keepdims=True)
         self.a, self.kept = a, kept  # the tie shares are backward's work: a forward without backward never needs them
         return kept if keepdims else xp.reshape(kept, _reduced_shape(a.shape, axes))
 
@@ -58,12 +63,31 @@ class Max(Function):
         return g * (winners / xp.sum(winners, axis=self.axes, keepdims=True))
 
 
+class Amin(Amax):
+    label = reduce = "min"
+
+
 class ArgMax(Function):
-    """Where the largest value lies along one axis (or in the flattened array): int64 indices, outside the graph."""
+    """Where the largest (``ArgMin``: smallest) value lies along one axis (or in the flattened array): int64 indices,
+    outside the graph."""
+
+    reduce = "argmax"
 
     def forward(self, a, axis, keepdims):
         xp = self.xp
-        return xp.astype(xp.argmax(a, axis=axis, keepdims=keepdims), xp.int64)
+        return xp.astype(getattr(xp, self.reduce)(a, axis=axis, keepdims=keepdims), xp.int64)
+
+
+class ArgMin(ArgMax):
+    reduce = "argmin"
+
+
+class ValuesIndices(NamedTuple):
+    """What ``max``/``min`` over a dim and ``topk`` return, as PyTorch's ``torch.return_types``: a tuple
+    ``(values, indices)`` whose parts are also named."""
+
+    values: Tensor
+    indices: Tensor
 
 
 def _reduce(cls, label: str, a: Tensor, dim, keepdim: bool) -> Tensor:
@@ -77,29 +101,87 @@ def _check_keepdim(keepdim, label: str) -> None:
         raise ArgumentTypeError(f"{label}: keepdim must be a bool, got {type(keepdim).__name__}")
 
 
-def sum(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001  (PyTorch's name)
-    """Sum over ``dim`` (an int, a tuple, or None for all)."""
+def sum(a: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
+    """Sum over ``dim`` (an int, a tuple, or None for all; ``axis``/``keepdims`` are accepted as in PyTorch)."""
+    dim, keepdim = dim_alias("sum", dim, axis, keepdim, keepdims)
     return _reduce(Sum, "sum", a, dim, keepdim)
 
 
-def mean(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return _reduce(Mean, "mean", a, dim, keepdim)
+def mean(a: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """The mean over ``dim``; an integer tensor's mean is in the default float dtype."""
+    dim, keepdim = dim_alias("mean", dim, axis, keepdim, keepdims)
+    return _reduce(Mean, "mean", float_operand(a), dim, keepdim)
 
 
-def max(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    """The maximum over ``dim`` (values only; the gradient splits evenly between ties, like ``torch.amax``), or,
-    as ``torch.max(a, b)``, the elementwise maximum of ``a`` and the tensor ``b`` given as ``dim``."""
+def amax(a: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """The largest value over ``dim`` (an int, a tuple, or None for all); the gradient splits evenly between ties.
+
+    >>> import tinygrad_rnn as tr
+    >>> tr.amax(tr.tensor([[1.0, 5.0], [7.0, 0.0]]), dim=1).tolist()
+    [5.0, 7.0]
+    """
+    return _extremum_values(Amax, "amax", a, dim, keepdim, axis, keepdims)
+
+
+def amin(a: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """The smallest value over ``dim``, as :func:`amax`."""
+    return _extremum_values(Amin, "amin", a, dim, keepdim, axis, keepdims)
+
+
+def _extremum_values(cls, label: str, a: Tensor, dim, keepdim, axis, keepdims) -> Tensor:
+    dim, keepdim = dim_alias(label, dim, axis, keepdim, keepdims)
+    if a.numel() == 0:
+        raise ArgumentError(f"{label}: cannot reduce an empty tensor of shape {a.shape}")
+    return _reduce(cls, label, a, dim, keepdim)
+
+
+def max(a: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):  # noqa: A001
+    """As ``torch.max``: without ``dim`` the largest value (a tensor; the gradient splits between ties); over one
+    ``dim`` the pair ``(values, indices)`` (a named tuple, the gradient going to the picked index); with a tensor
+    as the second argument, the elementwise maximum ``torch.max(a, b)``.
+
+    >>> import tinygrad_rnn as tr
+    >>> values, indices = tr.max(tr.tensor([[1.0, 5.0], [7.0, 0.0]]), 1)
+    >>> values.tolist(), indices.tolist()
+    ([5.0, 7.0], [1, 0])
+    """
+    return _extremum("max", Amax, ArgMax, maximum, a, dim, keepdim, axis, keepdims)
+
+
+def min(a: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):  # noqa: A001
+    """As ``torch.min``: the smallest value, ``(values, indices)`` over one ``dim``, or ``torch.min(a, b)``."""
+    return _extremum("min", Amin, ArgMin, minimum, a, dim, keepdim, axis, keepdims)
+
+
+def _extremum(label: str, values_cls, index_cls, elementwise, a: Tensor, dim, keepdim, axis, keepdims):
     if isinstance(dim, Tensor):
         if keepdim is not False:
-            raise ArgumentTypeError(f"max: with a tensor as the second argument (the elementwise maximum of shapes "
-                                    f"{a.shape} and {dim.shape}) there is no keepdim, got {keepdim!r}")
-        return maximum(a, dim)
+            raise ArgumentTypeError(f"{label}: with a tensor as the second argument (the elementwise {label}imum of "
+                                    f"shapes {a.shape} and {dim.shape}) there is no keepdim, got {keepdim!r}")
+        return elementwise(a, dim)
+    dim, keepdim = dim_alias(label, dim, axis, keepdim, keepdims)
     if a.numel() == 0:
-        raise ArgumentError(f"max: cannot reduce an empty tensor of shape {a.shape}")
-    return _reduce(Max, "max", a, dim, keepdim)
+        raise ArgumentError(f"{label}: cannot reduce an empty tensor of shape {a.shape}")
+    if dim is None:
+        return _reduce(values_cls, label, a, None, False)
+    if isinstance(dim, (tuple, list)):
+        raise ArgumentTypeError(f"{label}: dim must be one int, got {dim!r}; for the {label}imum over several dims "
+                                f"use tr.a{label}(x, dim={tuple(dim)!r}) (values only), as in PyTorch")
+    if keepdim is not False and keepdim is not True:
+        _check_keepdim(keepdim, label)
+    from .index import gather
+
+    axis = normalize_axis(dim, a.ndim, label)
+    indices = _arg(index_cls, label, a, axis, True)
+    if a.ndim == 0:  # one element, its own maximum at index 0, as in PyTorch
+        return ValuesIndices(a, indices)
+    values = gather(a, axis, indices)
+    if not keepdim:
+        values, indices = values.squeeze(axis), indices.squeeze(axis)
+    return ValuesIndices(values, indices)
 
 
-def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """The int64 index of the largest value along ``dim`` (None: in the flattened tensor), the first among ties, as
     ``torch.argmax``. Indices carry no gradient: the result is never part of the graph.
 
@@ -107,11 +189,22 @@ def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     >>> tr.argmax(tr.tensor([[1.0, 5.0, 5.0], [7.0, 0.0, 2.0]]), dim=-1).tolist()
     [1, 0]
     """
+    dim, keepdim = dim_alias("argmax", dim, axis, keepdim, keepdims)
+    return _arg(ArgMax, "argmax", a, dim, keepdim)
+
+
+def argmin(a: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """The int64 index of the smallest value along ``dim``, as :func:`argmax`."""
+    dim, keepdim = dim_alias("argmin", dim, axis, keepdim, keepdims)
+    return _arg(ArgMin, "argmin", a, dim, keepdim)
+
+
+def _arg(cls, label: str, a: Tensor, dim, keepdim) -> Tensor:
     if a.numel() == 0:
-        raise ArgumentError(f"argmax: cannot reduce an empty tensor of shape {a.shape}")
-    axis = None if dim is None or a.ndim == 0 else normalize_axis(dim, a.ndim, "argmax")
+        raise ArgumentError(f"{label}: cannot reduce an empty tensor of shape {a.shape}")
+    axis = None if dim is None or a.ndim == 0 else normalize_axis(dim, a.ndim, label)
     with no_grad():
-        out = ArgMax.apply(a, axis=axis, keepdims=bool(keepdim))
+        out = cls.apply(a, axis=axis, keepdims=bool(keepdim))
     if not a._backend.reads_are_free:  # an index into the reduced axis: known to lie in [0, n) without a read
         n = a.numel() if axis is None else a.shape[axis]
         out._bounds = Bounds(0, n - 1, 0, n - 1)

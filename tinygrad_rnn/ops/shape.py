@@ -8,7 +8,7 @@ import numbers
 from ..checks import integers, size
 from ..engine import Function, Tensor, bounds_of, location, pass_bounds
 from ..errors import ArgumentError, ArgumentTypeError, DTypeError, IndexRangeError, ShapeError
-from ._common import INTEGER_DTYPES, normalize_axis
+from ._common import INTEGER_DTYPES, dim_alias, normalize_axis
 
 
 class Reshape(Function):
@@ -243,8 +243,10 @@ def _check_index_range(a: Tensor, indices, bounds, first_axis: int) -> None:
                                   f"{a.shape}{location()}")
 
 
-def concat(tensors, dim: int = 0) -> Tensor:
+def concat(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
     """Join tensors along an existing axis (``torch.cat``)."""
+    if axis is not None:
+        dim = dim_alias("concat", dim, axis, default=0)[0]
     tensors = _same_dtype(tensors, "concat")
     axis = normalize_axis(dim, tensors[0].ndim, "concat")
     return _joined(Concat.apply(*tensors, axis=axis), tensors, rows_kept=axis != tensors[0].ndim - 1)
@@ -253,8 +255,10 @@ def concat(tensors, dim: int = 0) -> Tensor:
 cat = concat
 
 
-def stack(tensors, dim: int = 0) -> Tensor:
+def stack(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
     """Join tensors of one shape along a new axis."""
+    if axis is not None:
+        dim = dim_alias("stack", dim, axis, default=0)[0]
     tensors = _same_dtype(tensors, "stack")
     axis = normalize_axis(dim, tensors[0].ndim + 1, "stack")
     return _joined(Stack.apply(*tensors, axis=axis), tensors, rows_kept=axis != tensors[0].ndim)
@@ -323,22 +327,126 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
                  for piece in Split.apply(a, sizes=tuple(sizes), axis=axis))
 
 
-def unbind(a: Tensor, dim: int = 0) -> tuple:
+def unbind(a: Tensor, dim: int = 0, *, axis: int | None = None) -> tuple:
     """The slices of ``a`` along ``dim``, that axis removed, as ``torch.unbind`` — from one graph node.
 
     >>> import tinygrad_rnn as tr
     >>> [t.shape for t in tr.unbind(tr.zeros(3, 2), 0)]
     [(2,), (2,), (2,)]
     """
-    axis = normalize_axis(dim, a.ndim, "unbind")
+    axis = normalize_axis(dim if axis is None else dim_alias("unbind", dim, axis, default=0)[0], a.ndim, "unbind")
     pieces = Unbind.apply(a, axis=axis)
     if bounds_of(a) is None:  # the common case (a sequence of floats in time) returns at once
         return pieces
     return tuple(pass_bounds(piece, a, rows_kept=axis != a.ndim - 1) for piece in pieces)
 
 
-def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
+def chunk(a: Tensor, chunks: int, dim: int = 0, *, axis: int | None = None) -> tuple:
     """``chunks`` pieces of (nearly) equal size along ``dim``, as ``torch.chunk``."""
+    dim = dim_alias("chunk", dim, axis, default=0)[0]
     chunks = size(chunks, "chunks", "chunk")
     length = a.shape[normalize_axis(dim, a.ndim, "chunk")]
     return split(a, builtins.max(-(-length // chunks), 1), dim)
+
+
+class Expand(Function):
+    def forward(self, a, shape):
+        return self.xp.broadcast_to(a, shape)
+
+    def backward(self, g):
+        return g  # the backward pass sums it back over the stretched axes (autograd.unbroadcast)
+
+
+class Repeat(Function):
+    """``torch.repeat`` (NumPy's ``tile``): backward folds each repeated axis into (copies, size), sums copies."""
+
+    def forward(self, a, repeats):
+        self.shape, self.repeats = a.shape, repeats
+        return self.xp.tile(a, repeats)
+
+    def backward(self, g):
+        xp = self.xp
+        folded = xp.reshape(g, builtins.sum(((r, n) for r, n in zip(self.repeats, self.shape)), ()))
+        return xp.sum(folded, axis=tuple(range(0, 2 * len(self.shape), 2)))
+
+
+class Clone(Function):
+    def forward(self, a):
+        return self.xp.asarray(a, copy=True)
+
+    def backward(self, g):
+        return g
+
+
+def squeeze(a: Tensor, dim=None, *, axis=None) -> Tensor:
+    """``a`` without its size-1 dims (or only ``dim``, an int or a tuple, where it has size 1), as ``torch.squeeze``."""
+    dim = dim_alias("squeeze", dim, axis)[0]
+    if dim is None:
+        axes = [d for d, n in enumerate(a.shape) if n == 1]
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        axes = [normalize_axis(d, a.ndim, "squeeze") for d in dims] if a.ndim else []
+    return reshape(a, *(n for d, n in enumerate(a.shape) if not (d in axes and n == 1)))
+
+
+def unsqueeze(a: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """``a`` with a new size-1 dim at ``dim`` (``-1``: last), as ``torch.unsqueeze``."""
+    dim = _required_dim("unsqueeze", a, dim, axis)
+    axis = normalize_axis(dim, a.ndim + 1, "unsqueeze")
+    return reshape(a, *a.shape[:axis], 1, *a.shape[axis:])
+
+
+def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Dims ``start_dim`` to ``end_dim`` merged into one, as ``torch.flatten``."""
+    if a.ndim == 0:
+        return reshape(a, 1)
+    start, end = normalize_axis(start_dim, a.ndim, "flatten"), normalize_axis(end_dim, a.ndim, "flatten")
+    if start > end:
+        raise ArgumentError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
+    return reshape(a, *a.shape[:start], math.prod(a.shape[start:end + 1]), *a.shape[end + 1:])
+
+
+def expand(a: Tensor, *sizes) -> Tensor:
+    """``a`` broadcast to ``sizes`` (-1 keeps a dim) without copying, as ``torch.Tensor.expand``."""
+    sizes = _sizes_arg(sizes, "expand")
+    lead = len(sizes) - a.ndim
+    if lead < 0:
+        raise ShapeError(f"expand: {len(sizes)} sizes {sizes} for a tensor of shape {a.shape}, which has {a.ndim} dims"
+                         f"{location()}")
+    shape = tuple(a.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+    if builtins.any(n < 0 for n in shape) or builtins.any(
+            m != 1 and m != n for m, n in zip(a.shape, shape[lead:])):
+        raise ShapeError(f"expand: cannot expand shape {a.shape} to {sizes} (only size-1 dims stretch){location()}")
+    return a if shape == a.shape else Expand.apply(a, shape=shape)
+
+
+def repeat(a: Tensor, *repeats) -> Tensor:
+    """``a`` tiled ``repeats[d]`` times along each dim (leading new dims where ``repeats`` is longer), as
+    ``torch.Tensor.repeat``."""
+    repeats = _sizes_arg(repeats, "repeat")
+    if len(repeats) < a.ndim:
+        raise ShapeError(f"repeat: {len(repeats)} repeats {repeats} for a tensor of shape {a.shape}; give at least "
+                         f"one per dim{location()}")
+    if builtins.any(r < 0 for r in repeats):
+        raise ArgumentError(f"repeat: repeats must be >= 0, got {repeats}")
+    a = reshape(a, *((1,) * (len(repeats) - a.ndim) + a.shape))
+    return Repeat.apply(a, repeats=repeats)
+
+
+def _required_dim(label: str, a: Tensor, dim, axis) -> int:
+    """``dim`` (or its alias ``axis``) of a function that needs one."""
+    dim = dim_alias(label, dim, axis)[0]
+    if dim is None:
+        raise ArgumentTypeError(f"{label}: dim is required (tensor of shape {a.shape}){location()}")
+    return dim
+
+
+def _sizes_arg(sizes: tuple, label: str) -> tuple:
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    return tuple(integers(sizes, "sizes", label))
+
+
+def clone(a: Tensor) -> Tensor:
+    """A copy of ``a`` in the graph (the gradient passes through), as ``torch.clone``."""
+    return Clone.apply(a)

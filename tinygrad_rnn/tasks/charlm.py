@@ -123,7 +123,8 @@ class CharLM(nn.Module):
             raise ValueError(f"CharLM: cell must be one of {sorted(CELLS)}, got {cell!r}")
         self.vocab_size, self.cell = vocab_size, cell
         self.embed = nn.Embedding(vocab_size, embed_size)
-        self.rnn = CELLS[cell](embed_size, hidden_size)
+        # the lectures' LSTM starts with its forget gate open (bias 1, Gers et al. 2000)
+        self.rnn = CELLS[cell](embed_size, hidden_size, **({"forget_bias": 1.0} if cell == "lstm" else {}))
         self.head = nn.Linear(hidden_size, vocab_size)
 
     def forward(self, tokens: tr.Tensor, state=None):

@@ -97,7 +97,8 @@ class EmbeddingClassifier(nn.Module):
         if cell not in ("lstm", "gru"):
             raise ValueError(f"EmbeddingClassifier: cell must be 'lstm' or 'gru', got {cell!r}")
         self.embed = nn.Embedding(vocab_size, embed_size)
-        self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(embed_size, hidden_size, batch_first=True)
+        self.rnn = (nn.LSTM(embed_size, hidden_size, batch_first=True, forget_bias=1.0) if cell == "lstm"
+                    else nn.GRU(embed_size, hidden_size, batch_first=True))
         self.out = nn.Linear(hidden_size, classes)
 
     def forward(self, ids: tr.Tensor, lengths: list[int]) -> tr.Tensor:

@@ -118,7 +118,7 @@ class CharTagger(nn.Module):
                  classes: int = len(CLASSES)):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_size)
-        self.lstm = nn.LSTM(embed_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+        self.lstm = nn.LSTM(embed_size, hidden_size, batch_first=True, bidirectional=bidirectional, forget_bias=1.0)
         self.out = nn.Linear(hidden_size * (2 if bidirectional else 1), classes)
 
     def forward(self, tokens) -> tr.Tensor:
