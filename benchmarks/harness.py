@@ -202,9 +202,11 @@ def markdown_table(header: list, rows: list) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
-def pair_table(runs: list, versions: list, comparisons: list) -> str:
-    """One row per round: each version's ms per call and each ratio of that round; then median and spread."""
-    header = ["round"] + [f"{v} ms" for v in versions] + [label(*c) for c in comparisons]
+def pair_table(runs: list, versions: list, comparisons: list, short=lambda name: name) -> str:
+    """One row per round: each version's ms per call and each ratio of that round; then median and spread.
+    ``short`` names a version in the header."""
+    header = ["round"] + [f"{short(v)} ms" for v in versions]
+    header += [f"{short(ours)} ÷ {short(theirs)} ({sense})" for ours, theirs, sense in comparisons]
     rows = []
     for i, round_ in enumerate(runs):
         seconds = seconds_of(round_)

@@ -35,7 +35,6 @@ harness.block_others()  # a worker loads its own library only
 import argparse
 import gc
 import importlib.util
-import time
 
 import numpy as np
 
@@ -44,7 +43,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB_ROOT = os.path.abspath(harness.option_from_argv("--tinygrad") or REPO)
 sys.path.insert(0, LIB_ROOT)
 import tinygrad_rnn as tr
-from environment import measure, publish
+from environment import inner_for, measure, publish
 
 try:
     import torch
@@ -79,16 +78,6 @@ RNN_OURS = "tinygrad_rnn loop"
 RNN_COMPARISONS = [(RNN_OURS, "PyTorch loop", "time"), (RNN_OURS, "PyTorch nn.RNN", "time"),
                    ("HIPS autograd loop", "PyTorch loop", "time"), ("mygrad loop", "PyTorch loop", "time"),
                    ("NumPy hand BPTT", "PyTorch loop", "time")]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# timing
-def inner_for(body, target_s: float) -> int:
-    """How many calls make one repeat last about ``target_s``."""
-    start = time.perf_counter()
-    body()
-    one = max(time.perf_counter() - start, 1e-7)
-    return max(1, int(target_s / one))
 
 
 # ---------------------------------------------------------------------------------------------------------------
