@@ -406,13 +406,14 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="a few seconds: 50 RNN steps, few repeats (smoke test)")
     parser.add_argument("--out", help="also write the report (Markdown) to this file, e.g. benchmarks/RESULTS.md")
     parser.add_argument("--steps", type=int, default=None, help="RNN length (default 1000, --quick 50)")
-    parser.add_argument("--repeats", type=int, default=None, help="repeats per measurement (default 15, --quick 3)")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats per measurement "
+                        "(default 9, RNN 15; --quick 3)")
     parser.add_argument("--tinygrad", metavar="DIR", help="import tinygrad_rnn from DIR (a directory holding the "
                         "tinygrad_rnn package, e.g. a prototype copy) instead of this checkout")
     args = parser.parse_args(argv)
     steps = args.steps or (50 if args.quick else 1000)
-    args.rnn_repeats = args.repeats or (3 if args.quick else 21)
-    args.repeats = args.repeats or (3 if args.quick else 15)
+    args.rnn_repeats = args.repeats or (3 if args.quick else 15)
+    args.repeats = args.repeats or (3 if args.quick else 9)
     args.target = 0.002 if args.quick else 0.05  # seconds per repeat of a small op
     args.warmup = 2 if args.quick else 5
     if args.check:
