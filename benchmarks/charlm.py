@@ -18,7 +18,7 @@ by name) and checks loss and gradients against PyTorch ``nn.LSTM``'s, in a proce
     .venv/bin/python benchmarks/charlm.py --out benchmarks/RESULTS_charlm.md
     .venv/bin/python benchmarks/charlm.py --quick                           # tiny sizes, one round (smoke test)
     .venv/bin/python benchmarks/charlm.py --check                           # correctness only
-    .venv/bin/python benchmarks/charlm.py --only tinygrad --profile         # one worker, + cProfile of the step
+    .venv/bin/python benchmarks/charlm.py --profile --rounds 1              # + cProfile of tinygrad_rnn's step
 
 PyTorch is needed for the comparison and the check.
 """
@@ -29,22 +29,16 @@ import sys
 
 import harness  # benchmarks/ is on sys.path when a script in it runs
 
-harness.block_others()  # a worker loads its own library only
+harness.start()  # a worker loads its own library only; this checkout first on sys.path
 
-import argparse
 import gc
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 import tinygrad_rnn as tr
-from environment import measure, publish
+from environment import measure
 
-try:
-    import torch
-except ImportError:  # blocked in tinygrad_rnn's worker, or not installed
-    torch = None
+torch = harness.import_torch()  # None in the other workers
 
 # the project's throughput aims, recorded in the report as met / not met
 AIM_VS_CELL_LOOP = 2.0
@@ -193,7 +187,8 @@ def profile_step(step, rounds: int = 3, top: int = 14) -> list[str]:
     rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
     lines = ["| function | calls / step | own ms / step | share |", "|---|---:|---:|---:|"]
     for (filename, line, name), (_, calls, tottime, _, _) in rows:
-        where = os.path.relpath(filename, REPO) if filename.startswith(REPO) else os.path.basename(filename)
+        repo = harness.REPO
+        where = os.path.relpath(filename, repo) if filename.startswith(repo) else os.path.basename(filename)
         label = f"`{name}` ({where}:{line})" if line else f"`{name}`"
         lines.append(f"| {label} | {calls / rounds:.0f} | {tottime / rounds * 1e3:.1f} | {tottime / total:.0%} |")
     return lines
@@ -293,18 +288,12 @@ def report(session: dict, args, sizes: dict) -> list[str]:
     if profile:
         lines += ["### Profile of tinygrad_rnn's fused step (cProfile, own time per step; cProfile adds overhead)",
                   "", *profile, ""]
-    problems = harness.errors(runs)
-    if problems:
-        lines += ["### Errors", "", *(f"- {p}" for p in problems), ""]
     return lines
 
 
 # ---------------------------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    harness.add_arguments(parser, LIBS, rounds=5)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and few steps (smoke test, seconds)")
-    parser.add_argument("--out", help="also write the report (Markdown) to this file: benchmarks/RESULTS_charlm.md")
+    parser = harness.parser(__doc__, LIBS, rounds=5, out="benchmarks/RESULTS_charlm.md")
     parser.add_argument("--repeats", type=int, default=None, help="timed steps per version and worker (default 10, "
                         "--quick 2)")
     parser.add_argument("--warmup", type=int, default=None, help="warm-up steps per version (default 2, --quick 1)")
@@ -316,14 +305,8 @@ def main(argv=None) -> int:
     sizes = {key: getattr(args, key) or (QUICK if args.quick else FULL)[key] for key in FULL}
     args.repeats = args.repeats or (2 if args.quick else 10)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
-    if args.check:
-        return check(sizes)
-    if args.only:
-        return worker(args, sizes)
-    session = harness.run_parent(__file__, args, LIBS, default_rounds=5, argv=argv)
-    lines = report(session, args, sizes)
-    publish(lines, args.out, "charlm.py")
-    return 1 if harness.errors(session["runs"]) else 0
+    return harness.dispatch(args, __file__, LIBS, lambda: check(sizes), lambda: worker(args, sizes),
+                            lambda session: report(session, args, sizes), argv)
 
 
 if __name__ == "__main__":

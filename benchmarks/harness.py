@@ -13,7 +13,7 @@ the same way — ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THR
 and ``torch.set_num_threads(N)`` in PyTorch's. Nothing else about the thread pools is touched: one library per
 process means no pool waits on another's.
 
-Imports nothing heavy: a worker blocks the libraries it must not load (:func:`block_others`) before importing any.
+Imports nothing heavy: a worker blocks the libraries it must not load (:func:`start`) before importing any.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_PREFIX = "RESULT "
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # the modules each worker may load; a worker blocks the others' so that one library's pools stay out of its process
@@ -35,8 +36,12 @@ BLOCKABLE = ("torch", "autograd", "mygrad")
 
 # ---------------------------------------------------------------------------------------------------------------
 # the flags every benchmark takes
-def add_arguments(parser: argparse.ArgumentParser, libs: tuple, rounds: int) -> None:
-    """``--only``, ``--check``, ``--rounds``, ``--threads``, ``--worker-timeout`` on ``parser``."""
+def parser(doc: str, libs: tuple, rounds: int, out: str) -> argparse.ArgumentParser:
+    """A benchmark's argument parser with the flags every one takes: ``--only``, ``--check``, ``--rounds``,
+    ``--threads``, ``--worker-timeout``, ``--quick`` and ``--out`` (``out``: its results file)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats, one round (smoke test)")
+    parser.add_argument("--out", help=f"also write the report (Markdown) to this file, e.g. {out}")
     parser.add_argument("--only", choices=libs, help="worker mode: time this library alone, print one RESULT line")
     parser.add_argument("--check", action="store_true", help="only the correctness checks (both libraries, one "
                         "process, no timing)")
@@ -45,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser, libs: tuple, rounds: int) -> 
     parser.add_argument("--threads", type=int, default=None, help="one thread count for every library, set the "
                         "same way for each (default: each library's own default)")
     parser.add_argument("--worker-timeout", type=float, default=600.0, help="seconds per worker process")
+    return parser
 
 
 def option_from_argv(name: str, argv: list | None = None) -> str | None:
@@ -58,15 +64,26 @@ def option_from_argv(name: str, argv: list | None = None) -> str | None:
     return None
 
 
-def block_others(argv: list | None = None) -> str | None:
-    """In a worker (``--only LIB``), make the other libraries unimportable (their ``import`` raises ImportError, so
-    a script's optional-import fallbacks take over); returns LIB, or None outside a worker."""
+def start(argv: list | None = None) -> str | None:
+    """What a benchmark does before any other import: in a worker (``--only LIB``), make the other libraries
+    unimportable (their ``import`` raises ImportError, so :func:`import_torch` gives None); put this checkout first
+    on ``sys.path``. Returns LIB, or None outside a worker."""
     only = option_from_argv("--only", argv)
     if only is not None:
         for module in BLOCKABLE:
             if module not in LIBRARY_MODULES.get(only, ()):
                 sys.modules[module] = None
+    sys.path.insert(0, REPO)
     return only
+
+
+def import_torch():
+    """PyTorch, or None where it is blocked (another library's worker) or not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -288,6 +305,23 @@ def run_parent(script: str, args, libs: tuple, default_rounds: int, argv: list |
     runs = alternate(commands, rounds, args.worker_timeout, worker_env(args.threads), log)
     return {"runs": runs, "rounds": rounds, "load": (before, load_average()),
             "elapsed": time.perf_counter() - started, "threads": args.threads}
+
+
+def dispatch(args, script: str, libs: tuple, check, worker, report, argv: list | None = None) -> int:
+    """A benchmark's main after parsing: ``check()`` with ``--check``, ``worker()`` with ``--only``, else the parent
+    (:func:`run_parent`, five rounds by default) and its report, ``report(session)``'s lines, published to
+    ``args.out``; the exit status (1 if a worker failed)."""
+    from environment import publish
+
+    if args.check:
+        return check()
+    if args.only:
+        return worker()
+    session = run_parent(script, args, libs, default_rounds=5, argv=argv)
+    problems = errors(session["runs"])
+    lines = report(session) + (["### Errors", "", *(f"- {p}" for p in problems), ""] if problems else [])
+    publish(lines, args.out, os.path.basename(script))
+    return 1 if problems else 0
 
 
 def apply_threads(torch, threads: int | None) -> None:

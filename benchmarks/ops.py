@@ -30,25 +30,20 @@ import sys
 
 import harness  # benchmarks/ is on sys.path when a script in it runs
 
-harness.block_others()  # a worker loads its own library only
+harness.start()  # a worker loads its own library only; this checkout first on sys.path
 
-import argparse
 import gc
 import importlib.util
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # --tinygrad DIR benchmarks another copy of the library (a prototype, another checkout) against the same baselines.
-LIB_ROOT = os.path.abspath(harness.option_from_argv("--tinygrad") or REPO)
+LIB_ROOT = os.path.abspath(harness.option_from_argv("--tinygrad") or harness.REPO)
 sys.path.insert(0, LIB_ROOT)
 import tinygrad_rnn as tr
-from environment import inner_for, measure, publish
+from environment import inner_for, measure
 
-try:
-    import torch
-except ImportError:  # blocked in the other workers, or not installed
-    torch = None
+torch = harness.import_torch()  # None in the other workers
 try:
     import autograd
     import autograd.numpy as anp
@@ -393,18 +388,12 @@ def report(session: dict, args, steps: int) -> list[str]:
                "sequence. Per round: ms per run; ratios are time ÷ time in the same round (lower is better for the "
                "first). Gradients are checked against hand-written NumPy BPTT by `--check`."), "",
               harness.pair_table(runs, versions, comparisons), "", "### Aims", "", *aims(summary, steps), ""]
-    problems = harness.errors(runs)
-    if problems:
-        lines += ["### Errors", "", *(f"- {p}" for p in problems), ""]
     return lines
 
 
 # ---------------------------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    harness.add_arguments(parser, tuple(WORKERS), rounds=5)
-    parser.add_argument("--quick", action="store_true", help="a few seconds: 50 RNN steps, few repeats (smoke test)")
-    parser.add_argument("--out", help="also write the report (Markdown) to this file, e.g. benchmarks/RESULTS.md")
+    parser = harness.parser(__doc__, tuple(WORKERS), rounds=5, out="benchmarks/RESULTS.md")
     parser.add_argument("--steps", type=int, default=None, help="RNN length (default 1000, --quick 50)")
     parser.add_argument("--repeats", type=int, default=None, help="repeats per measurement "
                         "(default 9, RNN 15; --quick 3)")
@@ -416,13 +405,8 @@ def main(argv=None) -> int:
     args.repeats = args.repeats or (3 if args.quick else 9)
     args.target = 0.002 if args.quick else 0.05  # seconds per repeat of a small op
     args.warmup = 2 if args.quick else 5
-    if args.check:
-        return check(steps)
-    if args.only:
-        return worker(args, steps)
-    session = harness.run_parent(__file__, args, available_workers(), default_rounds=5, argv=argv)
-    publish(report(session, args, steps), args.out, "ops.py")
-    return 1 if harness.errors(session["runs"]) else 0
+    return harness.dispatch(args, __file__, available_workers(), lambda: check(steps), lambda: worker(args, steps),
+                            lambda session: report(session, args, steps), argv)
 
 
 if __name__ == "__main__":

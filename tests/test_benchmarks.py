@@ -86,7 +86,7 @@ def test_passthrough_keeps_what_workers_take_and_drops_the_parents_options():
 
 
 def test_a_worker_cannot_load_the_other_library():
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import harness; harness.block_others(); import torch")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import harness; harness.start(); import torch")
     done = subprocess.run([sys.executable, "-c", code, BENCH, "--only", "tinygrad"], capture_output=True, text=True)
     assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr and "torch" in done.stderr
     done = subprocess.run([sys.executable, "-c", code.replace("import torch", "print('free')"), BENCH],
