@@ -11,7 +11,7 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(REPO, "benchmarks")
-sys.path.insert(0, BENCH)
+sys.path.append(BENCH)  # last: benchmarks/viz.py must not shadow the viz package
 import harness  # noqa: E402
 
 # seconds a fake worker reports per call, by library and by how many times that library has run before
