@@ -62,6 +62,7 @@ FULL = dict(embed=64, hidden=256, batch=64, warmup=3, updates=30, dev_words=1000
             repeats=3)
 QUICK = dict(embed=8, hidden=16, batch=16, warmup=1, updates=3, dev_words=40, decode_batch=256, beam=3, repeats=1)
 LR, CLIP = 2e-3, 5.0
+AIM_TRAINING = 1.2  # the project's aim: tinygrad_rnn's training words/s at least this × PyTorch's
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -450,6 +451,15 @@ COMPARISONS = [("tinygrad_rnn training", "PyTorch training", "speed"),
                ("tinygrad_rnn greedy", "PyTorch greedy", "speed")]
 
 
+def aim_line(summary: dict) -> str:
+    stats = summary["ratios"].get(harness.label(*COMPARISONS[0]))
+    if stats is None:
+        return f"- training at ≥ {AIM_TRAINING}× PyTorch's words/s: n/a"
+    verdict = "met" if stats["median"] >= AIM_TRAINING else "NOT met"
+    return (f"- training at ≥ {AIM_TRAINING}× PyTorch's words/s: **{verdict}** (median {stats['median']:.2f}× over "
+            f"{stats['n']} pairs, {stats['min']:.2f}–{stats['max']:.2f}×)")
+
+
 def report(session: dict, sizes: dict) -> list[str]:
     runs = session["runs"]
     beam = sizes["beam"]
@@ -487,7 +497,8 @@ def report(session: dict, sizes: dict) -> list[str]:
         "words/s ÷ PyTorch's in the same round (higher is better for tinygrad_rnn).", "",
         harness.pair_table(runs, list(summary["seconds"]), comparisons), "",
         "Median rates, and the decoders' error rates against all dev references (first round):", "",
-        harness.markdown_table(["version", "median rate", "dev PER", "dev WER", "mean phonemes"], rows), ""]
+        harness.markdown_table(["version", "median rate", "dev PER", "dev WER", "mean phonemes"], rows), "",
+        "### Aims", "", aim_line(summary), ""]
     return lines
 
 
