@@ -86,9 +86,26 @@ demo: setup
 test: setup torch nvrtc model-explorer cxx chromium
 	$(PY) -m pytest -q
 
+# The benchmarks against PyTorch, each library in its own process, alternated (benchmarks/harness.py): first every
+# correctness check, then the timed runs into benchmarks/RESULTS*.md. Only a quiet machine gives figures worth
+# keeping: each report records the load average before and after and says so when it was not. Threads: one for the
+# tiny-array benchmarks, two for the char-LM and the GRU/LSTM step (set the same way for both libraries).
+# BENCH_ARGS passes flags to every timed run (e.g. --rounds 9); G2P_CHECKPOINT decodes with trained weights.
+BENCH_ARGS ?=
+G2P_CHECKPOINT ?=
 bench: setup torch
 	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) -e '.[bench]'
-	$(PY) benchmarks/ops.py --out benchmarks/RESULTS.md
+	$(PY) benchmarks/ops.py --check
+	$(PY) benchmarks/charlm.py --check
+	$(PY) benchmarks/g2p.py --check $(if $(G2P_CHECKPOINT),--checkpoint $(G2P_CHECKPOINT),)
+	$(PY) benchmarks/gru_lstm.py --check
+	@uptime
+	$(PY) benchmarks/ops.py --threads 1 $(BENCH_ARGS) --out benchmarks/RESULTS.md
+	$(PY) benchmarks/charlm.py --threads 2 --no-explicit $(BENCH_ARGS) --out benchmarks/RESULTS_charlm.md
+	$(PY) benchmarks/g2p.py --threads 1 $(if $(G2P_CHECKPOINT),--checkpoint $(G2P_CHECKPOINT),) $(BENCH_ARGS) \
+	  --out benchmarks/RESULTS_g2p.md
+	$(PY) benchmarks/gru_lstm.py --threads 2 $(BENCH_ARGS) --out benchmarks/RESULTS_gru_lstm.md
+	@uptime
 
 # The prepared device check for a lent GPU machine (README, "Checking a GPU"). make gpu-wheels, here with network,
 # puts the pure-Python wheels that machine lacks into .whl/ (git-ignored: carry it); make gpu-check, there, installs

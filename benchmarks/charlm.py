@@ -1,65 +1,48 @@
 #!/usr/bin/env python
-"""Training throughput of a character-level LSTM language model: tinygrad_rnn against PyTorch, in one run.
+"""Training throughput of a character-level LSTM language model: tinygrad_rnn against PyTorch, each in its own
+process (the method of ``benchmarks/harness.py``).
 
 One training step is what a char-LM spends its time on: Embedding (V = 100, E = 64) → LSTM (H = 256) → Linear
 (H → V) over a batch of B = 32 chunks of T = 100 characters, cross-entropy over all T·B positions, backward, one
-Adam step. Throughput = T·B / (seconds per step), in characters ("tokens") per second. Versions, all float32 with the
-same initial weights (PyTorch's, loaded into tinygrad_rnn by name):
+Adam step. Throughput = T·B / (seconds per step), in characters ("tokens") per second. Versions, all float32:
 
 - tinygrad_rnn, ``nn.LSTM`` with the fused cell (one node per step — the default);
 - tinygrad_rnn, ``nn.LSTM(fused=False)`` (every gate its own node: the granularity for pictures, for reference);
 - PyTorch ``nn.LSTM`` (one call over the whole sequence; its CPU kernel loops in C++);
 - PyTorch, a Python loop over ``nn.LSTMCell`` (the same unrolled loop tinygrad_rnn runs).
 
-Before timing, the first step's loss and gradients of every version are checked against PyTorch ``nn.LSTM``'s.
+``--check`` runs one forward+backward of every version from the same weights (PyTorch's, loaded into tinygrad_rnn
+by name) and checks loss and gradients against PyTorch ``nn.LSTM``'s, in a process of its own.
 
-Threads: two for everyone, set before NumPy and PyTorch load (an explicit environment setting wins): PyTorch gets
-``torch.set_num_threads(2)``; NumPy's BLAS (OpenBLAS) gets ``OPENBLAS_NUM_THREADS=2`` (and OMP/MKL likewise). That is
-as fair as it gets and not perfectly symmetric: NumPy runs its elementwise ufuncs on one thread whatever the setting,
-while PyTorch also spreads large elementwise kernels over its threads; the matmuls — most of the work here — use
-two threads on both sides. Idle threads of both pools sleep rather than spin (``OMP_WAIT_POLICY=PASSIVE``,
-``OPENBLAS_THREAD_TIMEOUT=4``), because the versions alternate step by step on the same cores.
-
-    .venv/bin/python benchmarks/charlm.py                                   # full sizes, prints the table
+    .venv/bin/python benchmarks/charlm.py                                   # full sizes, 5 rounds, prints the tables
     .venv/bin/python benchmarks/charlm.py --out benchmarks/RESULTS_charlm.md
-    .venv/bin/python benchmarks/charlm.py --quick                           # tiny sizes, a few seconds (smoke test)
-    .venv/bin/python benchmarks/charlm.py --profile                         # + cProfile of tinygrad_rnn's step
+    .venv/bin/python benchmarks/charlm.py --quick                           # tiny sizes, one round (smoke test)
+    .venv/bin/python benchmarks/charlm.py --check                           # correctness only
+    .venv/bin/python benchmarks/charlm.py --profile --rounds 1              # + cProfile of tinygrad_rnn's step
 
-PyTorch is optional: without it only tinygrad_rnn is timed and the ratios show as "n/a".
+PyTorch is needed for the comparison and the check.
 """
 from __future__ import annotations
 
 import os
-
-import threads as thread_pools  # benchmarks/ is on sys.path when a script in it runs
-
-# Two threads for every BLAS / OpenMP pool, idle workers asleep, set before NumPy or PyTorch load them.
-THREADS = 2
-thread_pools.pin(THREADS)
-
-import argparse
-import gc
-import platform
 import sys
-import time
+
+import harness  # benchmarks/ is on sys.path when a script in it runs
+
+harness.start()  # a worker loads its own library only; this checkout first on sys.path
+
+import gc
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 import tinygrad_rnn as tr
-from environment import command_line, cpu_line, library_origin, measure, numpy_blas, publish, utc_date
+from environment import measure
 
-try:
-    import torch
-
-    TORCH_THREADS_AT_IMPORT = torch.get_num_threads()
-except ImportError:  # pragma: no cover - optional
-    torch = None
+torch = harness.import_torch()  # None in the other workers
 
 # the project's throughput aims, recorded in the report as met / not met
-AIM_VS_CELL_LOOP = 1.1
-AIM_VS_NN_LSTM = 0.7
+AIM_VS_CELL_LOOP = 2.0
+AIM_VS_NN_LSTM = 1.0
 
 FULL = dict(vocab=100, embed=64, hidden=256, batch=32, steps=100)
 QUICK = dict(vocab=20, embed=8, hidden=16, batch=4, steps=10)
@@ -204,142 +187,126 @@ def profile_step(step, rounds: int = 3, top: int = 14) -> list[str]:
     rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
     lines = ["| function | calls / step | own ms / step | share |", "|---|---:|---:|---:|"]
     for (filename, line, name), (_, calls, tottime, _, _) in rows:
-        where = os.path.relpath(filename, REPO) if filename.startswith(REPO) else os.path.basename(filename)
+        repo = harness.REPO
+        where = os.path.relpath(filename, repo) if filename.startswith(repo) else os.path.basename(filename)
         label = f"`{name}` ({where}:{line})" if line else f"`{name}`"
         lines.append(f"| {label} | {calls / rounds:.0f} | {tottime / rounds * 1e3:.1f} | {tottime / total:.0%} |")
     return lines
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# the report
-def machine_info() -> list[str]:
-    versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}",
-                f"tinygrad_rnn {getattr(tr, '__version__', '?')}",
-                f"torch {torch.__version__}" if torch else "torch n/a"]
-    env_text = thread_pools.environment_line()
-    threads = (f"torch.set_num_threads({THREADS}) (torch.get_num_threads() was {TORCH_THREADS_AT_IMPORT} at "
-               f"import, now {torch.get_num_threads()})") if torch else "torch n/a"
-    return [f"- tinygrad_rnn: {library_origin(tr)}",
-            cpu_line(),
-            f"- versions: {', '.join(versions)}",
-            f"- threads: {THREADS} for both libraries; {threads}; env: {env_text or 'none set'}; NumPy's "
-            "elementwise ufuncs are single-threaded whatever the setting",
-            f"- BLAS under NumPy: {numpy_blas()}"]
+# the workers and the check
+LIBS = ("tinygrad", "torch")
+OURS, NN_LSTM, CELL_LOOP = "tinygrad_rnn fused LSTM", "PyTorch nn.LSTM", "PyTorch LSTMCell loop"
+EXPLICIT = "tinygrad_rnn explicit LSTM (fused=False)"
+COMPARISONS = [(OURS, NN_LSTM, "speed"), (OURS, CELL_LOOP, "speed")]
 
 
+def problem(sizes: dict):
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, sizes["vocab"], size=(sizes["steps"], sizes["batch"])).astype(np.int64)
+    return tokens, np.roll(tokens, -1, axis=0)  # next-character targets (random data: only speed counts)
 
 
+def worker(args, sizes: dict) -> int:
+    """Time this process's library (``args.only``) and print its RESULT line."""
+    vocab, embed, hidden = sizes["vocab"], sizes["embed"], sizes["hidden"]
+    tokens_np, targets_np = problem(sizes)
+    extra = {}
+    if args.only == "tinygrad":
+        tr.manual_seed(0)
+        models = {OURS: TinyCharLM(vocab, embed, hidden, fused=True)}
+        if not args.no_explicit:
+            models[EXPLICIT] = TinyCharLM(vocab, embed, hidden, fused=False)
+        tokens, targets = tr.tensor(tokens_np), tr.tensor(targets_np)
+        bodies = {name: tinygrad_step(model, tokens, targets, vocab) for name, model in models.items()}
+    else:
+        harness.apply_threads(torch, args.threads)
+        torch.manual_seed(0)
+        layer, loop = torch_models(vocab, embed, hidden)
+        tokens, targets = torch.from_numpy(tokens_np), torch.from_numpy(targets_np)
+        bodies = {NN_LSTM: torch_step(layer, tokens, targets, vocab), CELL_LOOP: torch_step(loop, tokens, targets,
+                                                                                              vocab)}
+    gc.collect()
+    timings = measure(bodies, args.repeats, args.warmup)
+    if args.profile and args.only == "tinygrad":
+        extra["profile"] = profile_step(bodies[OURS], rounds=1 if args.quick else 3)
+    tokens_per_step = sizes["batch"] * sizes["steps"]
+    results = {name: harness.result(t.samples, tokens_per_step, "tokens") for name, t in timings.items()}
+    return harness.emit(args.only, results, threads=harness.threads_note(torch), versions=harness.versions(torch),
+                        **extra)
 
 
+def check(sizes: dict) -> int:
+    """The first step's loss and gradients of every version against PyTorch ``nn.LSTM``'s, from the same weights."""
+    if torch is None:
+        raise SystemExit("charlm.py --check needs PyTorch (the reference)")
+    tokens_np, _ = problem(sizes)
+    torch.manual_seed(0)
+    layer, loop = torch_models(sizes["vocab"], sizes["embed"], sizes["hidden"])
+    tiny = {OURS: TinyCharLM(sizes["vocab"], sizes["embed"], sizes["hidden"], fused=True),
+            EXPLICIT: TinyCharLM(sizes["vocab"], sizes["embed"], sizes["hidden"], fused=False)}
+    for model in tiny.values():
+        model.load_state_dict(layer.state_dict())
+    errors = check_first_step(tiny, layer, loop, tokens_np, sizes["vocab"])
+    print("check passed: loss (rtol 1e-5) and every gradient against PyTorch nn.LSTM; largest gradient error "
+          "relative to the gradient's max: " + ", ".join(f"{name} {err:.1e}" for name, err in errors.items()))
+    return 0
 
 
-
-
-def results_table(timings: dict, tokens: int) -> str:
-    """Markdown: ms per step, tokens/s, and ratios of tokens/s to the two PyTorch versions (higher is better)."""
-    loop = timings.get("PyTorch LSTMCell loop")
-    layer = timings.get("PyTorch nn.LSTM")
-    rows = [("version", "ms / step, best (median)", "tokens / s (best)", "× LSTMCell loop", "× nn.LSTM")]
-    for name, timing in timings.items():
-        rate = tokens / timing.best
-        rows.append((name, f"{timing.best * 1e3:.1f} ({timing.median * 1e3:.1f})", f"{rate:,.0f}",
-                     f"{loop.best / timing.best:.2f}×" if loop else "n/a",
-                     f"{layer.best / timing.best:.2f}×" if layer else "n/a"))
-    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
-    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
-
-
-def aims(timings: dict) -> tuple[list[str], dict]:
-    ours = timings["tinygrad_rnn fused LSTM"].best
-    lines, ratios = [], {}
-    for label, key, aim in (("LSTMCell loop's", "PyTorch LSTMCell loop", AIM_VS_CELL_LOOP),
-                            ("nn.LSTM's", "PyTorch nn.LSTM", AIM_VS_NN_LSTM)):
-        if key not in timings:
-            lines.append(f"- ≥ {aim}× PyTorch {label} tokens/s: n/a (PyTorch is not installed)")
+def aims(summary: dict) -> list[str]:
+    lines = []
+    for theirs, aim in ((CELL_LOOP, AIM_VS_CELL_LOOP), (NN_LSTM, AIM_VS_NN_LSTM)):
+        stats = summary["ratios"].get(harness.label(OURS, theirs, "speed"))
+        if stats is None:
+            lines.append(f"- ≥ {aim}× {theirs}'s tokens/s: n/a")
             continue
-        ratio = timings[key].best / ours
-        ratios[key] = ratio
-        verdict = "met" if ratio >= aim else "NOT met"
-        lines.append(f"- tinygrad_rnn (fused) at ≥ {aim}× PyTorch {label} tokens/s: **{verdict}** ({ratio:.2f}×)")
-    return lines, ratios
+        verdict = "met" if stats["median"] >= aim else "NOT met"
+        lines.append(f"- tinygrad_rnn (fused) at ≥ {aim}× {theirs}'s tokens/s: **{verdict}** (median "
+                     f"{stats['median']:.2f}× over {stats['n']} pairs, {stats['min']:.2f}–{stats['max']:.2f}×)")
+    return lines
+
+
+def report(session: dict, args, sizes: dict) -> list[str]:
+    runs = session["runs"]
+    summary = harness.summarise(runs, COMPARISONS)
+    tokens = sizes["batch"] * sizes["steps"]
+    versions = list(summary["seconds"])
+    rates = [f"{name} {tokens / stats['median']:,.0f}" for name, stats in summary["seconds"].items()]
+    lines = harness.report_head("tinygrad_rnn benchmark: char-LM training throughput against PyTorch", session,
+                                f"runs {args.warmup} warm-up steps of each of its versions, then {args.repeats} "
+                                "timed steps (the versions taking turns), and reports the median step")
+    lines += [
+        (f"- sizes: vocabulary V = {sizes['vocab']}, embedding E = {sizes['embed']}, LSTM H = {sizes['hidden']}, "
+         f"batch B = {sizes['batch']}, chunk T = {sizes['steps']} ({tokens} tokens per step), float32, one layer; "
+         "one training step = zero_grad, forward, cross-entropy over all T·B positions, backward, Adam step"),
+        "", "Per round: ms per step of each version; ratios are tokens/s of tinygrad_rnn's fused LSTM ÷ the other's "
+        "(higher is better for tinygrad_rnn).", "",
+        harness.pair_table(runs, versions, COMPARISONS), "",
+        f"Median tokens/s: {', '.join(rates)}.", "", "### Aims", "", *aims(summary), ""]
+    profile = next((run["profile"] for round_ in runs for run in round_.values() if "profile" in run), None)
+    if profile:
+        lines += ["### Profile of tinygrad_rnn's fused step (cProfile, own time per step; cProfile adds overhead)",
+                  "", *profile, ""]
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats (smoke test, seconds)")
-    parser.add_argument("--out", help="also write the report (Markdown) to this file: benchmarks/RESULTS_charlm.md")
-    parser.add_argument("--repeats", type=int, default=None, help="timed steps per version (default 20, --quick 2)")
+    parser = harness.parser(__doc__, LIBS, rounds=5, out="benchmarks/RESULTS_charlm.md")
+    parser.add_argument("--repeats", type=int, default=None, help="timed steps per version and worker (default 10, "
+                        "--quick 2)")
+    parser.add_argument("--warmup", type=int, default=None, help="warm-up steps per version (default 2, --quick 1)")
     parser.add_argument("--profile", action="store_true", help="add a cProfile of tinygrad_rnn's fused step")
     parser.add_argument("--no-explicit", action="store_true", help="skip the fused=False version (it is slow)")
     for key, value in FULL.items():
         parser.add_argument(f"--{key}", type=int, default=None, help=f"default {value} (--quick {QUICK[key]})")
     args = parser.parse_args(argv)
     sizes = {key: getattr(args, key) or (QUICK if args.quick else FULL)[key] for key in FULL}
-    repeats = args.repeats or (2 if args.quick else 20)
-    warmup = 1 if args.quick else 2
-    started = time.perf_counter()
-
-    vocab, embed, hidden, batch, steps = (sizes[k] for k in ("vocab", "embed", "hidden", "batch", "steps"))
-    rng = np.random.default_rng(0)
-    tokens_np = rng.integers(0, vocab, size=(steps, batch)).astype(np.int64)
-    targets_np = np.roll(tokens_np, -1, axis=0)  # next-character targets (the data is random: only speed counts)
-
-    tr.manual_seed(0)
-    tiny = {"tinygrad_rnn fused LSTM": TinyCharLM(vocab, embed, hidden, fused=True)}
-    if not args.no_explicit:
-        tiny["tinygrad_rnn explicit LSTM (fused=False)"] = TinyCharLM(vocab, embed, hidden, fused=False)
-    bodies, errors = {}, {}
-    if torch is not None:
-        torch.set_num_threads(THREADS)
-        torch.manual_seed(0)
-        layer, loop = torch_models(vocab, embed, hidden)
-        for model in tiny.values():
-            model.load_state_dict(layer.state_dict())
-        errors = check_first_step(tiny, layer, loop, tokens_np, vocab)
-    tokens, targets = tr.tensor(tokens_np), tr.tensor(targets_np)
-    for name, model in tiny.items():
-        bodies[name] = tinygrad_step(model, tokens, targets, vocab)
-    if torch is not None:
-        t_tokens, t_targets = torch.from_numpy(tokens_np), torch.from_numpy(targets_np)
-        bodies["PyTorch nn.LSTM"] = torch_step(layer, t_tokens, t_targets, vocab)
-        bodies["PyTorch LSTMCell loop"] = torch_step(loop, t_tokens, t_targets, vocab)
-    gc.collect()
-    gc.freeze()  # the objects made so far (two frameworks' modules) would otherwise inflate every full collection
-    timings = measure(bodies, repeats, warmup)
-    profile = profile_step(bodies["tinygrad_rnn fused LSTM"], rounds=1 if args.quick else 3) if args.profile else []
-    elapsed = time.perf_counter() - started
-
-    aim_lines, ratios = aims(timings)
-    check = ", ".join(f"{name} {err:.1e}" for name, err in errors.items()) or "skipped (no PyTorch)"
-    report = [
-        "# tinygrad_rnn benchmark: char-LM training throughput against PyTorch",
-        "",
-        f"- date: {utc_date()}",
-        *machine_info(),
-        f"- command: `{command_line()}` (whole run {elapsed:.1f} s)",
-        (f"- sizes: vocabulary V = {vocab}, embedding E = {embed}, LSTM H = {hidden}, batch B = {batch}, chunk "
-         f"T = {steps} ({batch * steps} tokens per step), float32, one layer"),
-        (f"- method: one training step = zero_grad, forward, cross-entropy over all T·B positions, backward, Adam "
-         f"step; `time.perf_counter`, {warmup} warm-up steps each, then best of {repeats} steps with the versions "
-         "taking turns; median in parentheses; tokens/s from the best; garbage collector on, with the objects that "
-         "exist before timing frozen (`gc.freeze()`)."),
-        (f"- check: first step's loss (rtol 1e-5) and every parameter's gradient against PyTorch nn.LSTM with the same "
-         f"weights; largest gradient error relative to the gradient's max: {check}"),
-        "",
-        results_table(timings, batch * steps),
-        "",
-        "### Aims",
-        "",
-        *aim_lines,
-        "",
-    ]
-    if profile:
-        report += ["### Profile of tinygrad_rnn's fused step (cProfile, own time per step; cProfile adds overhead)",
-                   "", *profile, ""]
-    return publish(report, args.out, "charlm.py")
+    args.repeats = args.repeats or (2 if args.quick else 10)
+    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
+    return harness.dispatch(args, __file__, LIBS, lambda: check(sizes), lambda: worker(args, sizes),
+                            lambda session: report(session, args, sizes), argv)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,14 @@ def measure(bodies: dict, repeats: int, warmup: int, inner: dict | None = None, 
     return {name: Timing(wall[name], cpu_samples[name] if cpu else None) for name in names}
 
 
+def inner_for(body, target_s: float) -> int:
+    """How many calls make one repeat last about ``target_s``."""
+    start = time.perf_counter()
+    body()
+    one = max(time.perf_counter() - start, 1e-7)
+    return max(1, int(target_s / one))
+
+
 def library_origin(module) -> str:
     """Where ``module`` (tinygrad_rnn) was imported from, and the git state of that checkout."""
     where = os.path.dirname(os.path.abspath(module.__file__))

