@@ -19,6 +19,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -156,6 +157,31 @@ def train(out_dir: str = "out/g2p", minutes: float | None = 60.0, epochs: int = 
     clock or ``updates`` end the run mid-epoch dev is scored once more, and ``best`` is updated if that is better,
     but the schedules never see it, so a resumed run goes on exactly as if it had not been stopped.
     """
+    last = _check_train_options(out_dir, minutes, updates, epochs, batch_size, lr, clip, teacher_forcing, resume,
+                                overwrite)
+    # read and verified before any work: a broken pair is refused at once, naming its file
+    resumed = tr.checkpoint.load_training(last, model="Seq2Seq") if resume else None
+    tr.manual_seed(seed)
+    run = _setup(out_dir, epochs, batch_size, lr, clip, teacher_forcing, patience, seed, quick, device, progress, log,
+                 model_options)
+    past = _resume(run, resumed, last, log) if resumed is not None else ([], 0.0, math.inf)
+    check = _DevCheck(run, out_dir, minutes, updates, device, log, *past)
+    if check.spent >= check.budget:
+        log(f"the time budget of {minutes:g} min is spent ({check.spent / 60:.1f} min trained); give more --minutes "
+            f"to continue")
+    elif updates is not None and run.trainer.step >= updates:
+        log(f"the {updates:,} updates are done; give more --updates to continue")
+    elif run.trainer.step < check.total and not run.stopper.should_stop:
+        # a clock or early stopping usually ends the run long before its epochs: then the bar shows the updates and
+        # their rate, not a total; a given number of updates is the total
+        run.trainer.fit(_batches(run, batch_size, seed, device), run.loss, steps=check.total, after_update=check,
+                        show_total=updates is not None and minutes is None)
+    return _result(run, check, out_dir, log)
+
+
+def _check_train_options(out_dir, minutes, updates, epochs, batch_size, lr, clip, teacher_forcing, resume,
+                         overwrite) -> str:
+    """Refuse what :func:`train` cannot run, before any work; returns the path of the run's ``last`` checkpoint."""
     if batch_size < 1 or epochs < 1 or not 0.0 <= teacher_forcing <= 1.0:
         raise ValueError(f"g2p train: batch_size and epochs must be at least 1 and teacher_forcing in [0, 1], got "
                          f"{batch_size}, {epochs} and {teacher_forcing}")
@@ -171,9 +197,31 @@ def train(out_dir: str = "out/g2p", minutes: float | None = 60.0, epochs: int = 
     if resume and not tr.checkpoint.exists(last):
         raise FileNotFoundError(f"g2p train --resume: {out_dir} holds no checkpoint to resume ({last}.json is "
                                 f"missing); leave out --resume to start a new run there")
-    # read and verified before any work: a broken pair is refused at once, naming its file
-    resumed = tr.checkpoint.load_training(last, model="Seq2Seq") if resume else None
-    tr.manual_seed(seed)
+    return last
+
+
+@dataclass
+class _Run:
+    """What a training run is made of, before its first update."""
+    data: object
+    pairs: list
+    dev_limit: int | None  # dev words scored (quick runs score a few), None: all
+    epochs: int
+    per_epoch: int
+    model: Seq2Seq
+    optimizer: object
+    trainer: Trainer
+    plateau: ReduceLROnPlateau
+    stopper: EarlyStopping
+    teacher_forcing: float
+
+    def loss(self, model: Seq2Seq, b: dict):
+        return model.loss(b["src"], b["src_lengths"], b["tgt_in"], b["tgt_out"], teacher_forcing=self.teacher_forcing)
+
+
+def _setup(out_dir, epochs, batch_size, lr, clip, teacher_forcing, patience, seed, quick, device, progress, log,
+           model_options) -> _Run:
+    """The data (cut down when ``quick``), the model, its optimiser, schedules and trainer."""
     data = load_g2p(seed=0)
     pairs = data.pairs("train")
     dev_limit = None
@@ -195,76 +243,89 @@ def train(out_dir: str = "out/g2p", minutes: float | None = 60.0, epochs: int = 
               "batch_size": batch_size, "teacher_forcing": teacher_forcing, "quick": quick, "seed": seed}
     trainer = Trainer(model, optimizer, clip_norm=clip, log_path=os.path.join(out_dir, "metrics.jsonl"),
                       config=config, progress=progress, log_every=10)
-    plateau, stopper = ReduceLROnPlateau(optimizer, factor=0.5, patience=1), EarlyStopping(patience=patience)
-    per_epoch = _per_epoch(pairs, batch_size)
-    history: list = []  # one entry per end-of-epoch check
-    spent, best_per = 0.0, math.inf  # training seconds before a resume; the best dev PER saved as best
-    if resumed is not None:
-        trainer.resume(resumed)
-        plateau.load_state_dict(trainer.extra["plateau"])
-        stopper.load_state_dict(trainer.extra["stopper"])
-        history, spent, best_per = trainer.extra["history"], trainer.extra["seconds"], trainer.extra["best_per"]
-        log(f"resumed {last} at update {trainer.step} (epoch {trainer.step / per_epoch:.2f}, {spent / 60:.1f} min)")
+    return _Run(data, pairs, dev_limit, epochs, _per_epoch(pairs, batch_size), model, optimizer, trainer,
+                ReduceLROnPlateau(optimizer, factor=0.5, patience=1), EarlyStopping(patience=patience),
+                teacher_forcing)
+
+
+def _resume(run: _Run, resumed, last: str, log) -> tuple:
+    """Load a run's ``last`` checkpoint into it; returns its end-of-epoch checks, training seconds and best dev PER."""
+    run.trainer.resume(resumed)
+    extra = run.trainer.extra
+    run.plateau.load_state_dict(extra["plateau"])
+    run.stopper.load_state_dict(extra["stopper"])
+    log(f"resumed {last} at update {run.trainer.step} (epoch {run.trainer.step / run.per_epoch:.2f}, "
+        f"{extra['seconds'] / 60:.1f} min)")
+    return extra["history"], extra["seconds"], extra["best_per"]
+
+
+def _batches(run: _Run, batch_size: int, seed: int, device: str):
+    """The batch of each update; an epoch's order depends on (seed, epoch) only, so resumes see the same."""
     epoch_batches: dict = {}
 
     def batches(step: int):
-        epoch = step // per_epoch
-        if epoch not in epoch_batches:  # the epoch's order depends on (seed, epoch) only: resumes see the same
+        epoch = step // run.per_epoch
+        if epoch not in epoch_batches:
             epoch_batches.clear()
-            epoch_batches[epoch] = list(bucket_batches(pairs, batch_size, src_vocab=data.src_vocab,
-                                                       tgt_vocab=data.tgt_vocab, seed=seed, epoch=epoch))
-        return epoch_batches[epoch][step % per_epoch].tensors(device)
+            epoch_batches[epoch] = list(bucket_batches(run.pairs, batch_size, src_vocab=run.data.src_vocab,
+                                                       tgt_vocab=run.data.tgt_vocab, seed=seed, epoch=epoch))
+        return epoch_batches[epoch][step % run.per_epoch].tensors(device)
+    return batches
 
-    def loss_fn(model: Seq2Seq, b: dict):
-        return model.loss(b["src"], b["src_lengths"], b["tgt_in"], b["tgt_out"], teacher_forcing=teacher_forcing)
 
-    start = time.perf_counter()
-    budget = math.inf if minutes is None else minutes * 60.0
-    total = min(epochs * per_epoch, updates or math.inf)  # the updates this run may do, in all
-    final: list = []  # the extra dev check made when the clock or the update count ends the run mid-epoch
+class _DevCheck:
+    """Called after every update: at the end of an epoch, or when the clock or the update count ends the run, it
+    scores dev, logs it, feeds the end-of-epoch scores to the schedules, saves ``last`` (and ``best`` when better)
+    and says whether to stop."""
 
-    def after_update(trainer: Trainer) -> bool:
-        nonlocal best_per
-        elapsed = spent + time.perf_counter() - start
-        end_of_epoch, out_of_time = trainer.step % per_epoch == 0, elapsed >= budget
-        out_of_work = trainer.step >= total
-        if not (end_of_epoch or out_of_time or out_of_work):
+    def __init__(self, run: _Run, out_dir: str, minutes, updates, device: str, log, history: list, spent: float,
+                 best_per: float):
+        self.run, self.out_dir, self.device, self.log = run, out_dir, device, log
+        self.history = history  # one entry per end-of-epoch check
+        self.final: list = []  # the extra check made when the clock or the update count ends the run mid-epoch
+        self.spent, self.best_per = spent, best_per  # training seconds before a resume; the best dev PER saved
+        self.budget = math.inf if minutes is None else minutes * 60.0
+        self.total = min(run.epochs * run.per_epoch, updates or math.inf)  # the updates this run may do, in all
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return self.spent + time.perf_counter() - self.start
+
+    def __call__(self, trainer: Trainer) -> bool:
+        run, elapsed = self.run, self.elapsed()
+        end_of_epoch, out_of_time = trainer.step % run.per_epoch == 0, elapsed >= self.budget
+        if not (end_of_epoch or out_of_time or trainer.step >= self.total):
             return False
-        dev = score(model, data, "dev", limit=dev_limit, device=device)
-        check = {"update": trainer.step, "epoch": round(trainer.step / per_epoch, 3), "seconds": round(elapsed, 1),
-                 "dev_per": dev["per"], "dev_wer": dev["wer"], "lr": optimizer.param_groups[0]["lr"]}
-        log(f"epoch {check['epoch']:6.2f}  {elapsed / 60:5.1f} min  dev PER {dev['per']:.2%}  WER {dev['wer']:.2%}  "
-            f"lr {check['lr']:.2g}" + ("" if end_of_epoch else "  (time is up)" if out_of_time else "  (last update)"))
+        dev = score(run.model, run.data, "dev", limit=run.dev_limit, device=self.device)
+        check = {"update": trainer.step, "epoch": round(trainer.step / run.per_epoch, 3), "seconds": round(elapsed, 1),
+                 "dev_per": dev["per"], "dev_wer": dev["wer"], "lr": run.optimizer.param_groups[0]["lr"]}
+        self.log(f"epoch {check['epoch']:6.2f}  {elapsed / 60:5.1f} min  dev PER {dev['per']:.2%}  WER "
+                 f"{dev['wer']:.2%}  lr {check['lr']:.2g}"
+                 + ("" if end_of_epoch else "  (time is up)" if out_of_time else "  (last update)"))
         if end_of_epoch:
-            history.append(check)
-            stopper.step(dev["per"])
-            plateau.step(dev["per"])
+            self.history.append(check)
+            run.stopper.step(dev["per"])
+            run.plateau.step(dev["per"])
         else:
-            final.append(check)
-        extra = {"plateau": plateau.state_dict(), "stopper": stopper.state_dict(), "history": history,
-                 "seconds": elapsed, "dev": dev, "best_per": min(best_per, dev["per"])}
-        if dev["per"] < best_per:
-            best_per = dev["per"]
-            trainer.save_checkpoint(os.path.join(out_dir, "best"), extra=extra)
-        trainer.save_checkpoint(last, extra=extra)
-        return stopper.should_stop or out_of_time
+            self.final.append(check)
+        extra = {"plateau": run.plateau.state_dict(), "stopper": run.stopper.state_dict(), "history": self.history,
+                 "seconds": elapsed, "dev": dev, "best_per": min(self.best_per, dev["per"])}
+        if dev["per"] < self.best_per:
+            self.best_per = dev["per"]
+            trainer.save_checkpoint(os.path.join(self.out_dir, "best"), extra=extra)
+        trainer.save_checkpoint(os.path.join(self.out_dir, "last"), extra=extra)
+        return run.stopper.should_stop or out_of_time
 
-    if spent >= budget:
-        log(f"the time budget of {minutes:g} min is spent ({spent / 60:.1f} min trained); give more --minutes to "
-            f"continue")
-    elif updates is not None and trainer.step >= updates:
-        log(f"the {updates:,} updates are done; give more --updates to continue")
-    elif trainer.step < total and not stopper.should_stop:
-        # a clock or early stopping usually ends the run long before its epochs: then the bar shows the updates and
-        # their rate, not a total; a given number of updates is the total
-        trainer.fit(batches, loss_fn, steps=total, after_update=after_update,
-                    show_total=updates is not None and minutes is None)
-    checks = history + final
+
+def _result(run: _Run, check: _DevCheck, out_dir: str, log) -> dict:
+    """The run's numbers, written to ``out_dir/train.json``, with the best check and a warning when far from
+    converged."""
+    checks = check.history + check.final
     best = min(checks, key=lambda h: h["dev_per"]) if checks else None
-    warning = best and convergence_warning(best["dev_per"], best["dev_wer"], trainer.step)
-    result = {"train_pairs": len(pairs), "updates": trainer.step, "history": history, "final": final[0] if final
-              else None, "best": best, "seconds": round(spent + time.perf_counter() - start, 1),
-              "config": config["model"], "warning": warning or None}
+    warning = best and convergence_warning(best["dev_per"], best["dev_wer"], run.trainer.step)
+    result = {"train_pairs": len(run.pairs), "updates": run.trainer.step, "history": check.history,
+              "final": check.final[0] if check.final else None, "best": best, "seconds": round(check.elapsed(), 1),
+              "config": run.model.config(), "warning": warning or None}
     tr.save_json(result, os.path.join(out_dir, "train.json"))
     if best:
         log(f"best dev PER {best['dev_per']:.2%}, WER {best['dev_wer']:.2%} at update {best['update']:,} "
@@ -272,7 +333,6 @@ def train(out_dir: str = "out/g2p", minutes: float | None = 60.0, epochs: int = 
     if warning:
         log(warning)
     return result
-
 
 def _per_epoch(pairs: list, batch_size: int) -> int:
     return math.ceil(len(pairs) / batch_size)
