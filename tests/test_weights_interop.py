@@ -9,8 +9,6 @@ import pytest
 import tinygrad_rnn as tr
 from tinygrad_rnn import nn
 
-pytest.importorskip("safetensors")
-
 RNG = np.random.default_rng(0)
 TOL = dict(rtol=1e-5, atol=2e-6)  # float32 through two libraries' matmuls: the same numbers up to summation order
 
