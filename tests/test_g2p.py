@@ -66,6 +66,7 @@ def test_a_run_stopped_mid_epoch_resumes_exactly(trained, tmp_path, monkeypatch,
     assert [h["dev_per"] for h in cut["history"]] == [result["history"][0]["dev_per"]]
     again = g2p.train(out_dir=str(tmp_path), quick=True, epochs=2, resume=True, progress=False, log=quiet, **limits)
     assert again["updates"] == cut["updates"]  # the budget is spent: nothing more is trained
+    assert again["best"] == cut["best"]  # the check that ended the cut run is still the best, if it was
     done = g2p.train(out_dir=str(tmp_path), quick=True, epochs=2, minutes=60, resume=True, progress=False, log=quiet)
     assert done["updates"] == result["updates"]
     assert [h["dev_per"] for h in done["history"]] == [h["dev_per"] for h in result["history"]]

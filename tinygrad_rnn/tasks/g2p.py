@@ -164,7 +164,7 @@ def train(out_dir: str = "out/g2p", minutes: float | None = 60.0, epochs: int = 
     tr.manual_seed(seed)
     run = _setup(out_dir, epochs, batch_size, lr, clip, teacher_forcing, patience, seed, quick, device, progress, log,
                  model_options)
-    past = _resume(run, resumed, last, log) if resumed is not None else ([], 0.0, math.inf)
+    past = _resume(run, resumed, last, log) if resumed is not None else ([], 0.0, math.inf, None)
     check = _DevCheck(run, out_dir, minutes, updates, device, log, *past)
     if check.spent >= check.budget:
         log(f"the time budget of {minutes:g} min is spent ({check.spent / 60:.1f} min trained); give more --minutes "
@@ -249,14 +249,17 @@ def _setup(out_dir, epochs, batch_size, lr, clip, teacher_forcing, patience, see
 
 
 def _resume(run: _Run, resumed, last: str, log) -> tuple:
-    """Load a run's ``last`` checkpoint into it; returns its end-of-epoch checks, training seconds and best dev PER."""
+    """Load a run's ``last`` checkpoint into it; returns its end-of-epoch checks, training seconds, best dev PER and
+    the check of that best."""
     run.trainer.resume(resumed)
     extra = run.trainer.extra
     run.plateau.load_state_dict(extra["plateau"])
     run.stopper.load_state_dict(extra["stopper"])
     log(f"resumed {last} at update {run.trainer.step} (epoch {run.trainer.step / run.per_epoch:.2f}, "
         f"{extra['seconds'] / 60:.1f} min)")
-    return extra["history"], extra["seconds"], extra["best_per"]
+    # a checkpoint written before the best check was kept: the best end-of-epoch check stands in for it
+    best = extra.get("best") or min(extra["history"], key=lambda h: h["dev_per"], default=None)
+    return extra["history"], extra["seconds"], extra["best_per"], best
 
 
 def _batches(run: _Run, batch_size: int, seed: int, device: str):
@@ -279,11 +282,14 @@ class _DevCheck:
     and says whether to stop."""
 
     def __init__(self, run: _Run, out_dir: str, minutes, updates, device: str, log, history: list, spent: float,
-                 best_per: float):
+                 best_per: float, best: dict | None):
         self.run, self.out_dir, self.device, self.log = run, out_dir, device, log
         self.history = history  # one entry per end-of-epoch check
         self.final: list = []  # the extra check made when the clock or the update count ends the run mid-epoch
         self.spent, self.best_per = spent, best_per  # training seconds before a resume; the best dev PER saved
+        # the check of the model saved as best, across resumes: the check that ended an earlier run mid-epoch is in
+        # no history, and may be it
+        self.best = best
         self.budget = math.inf if minutes is None else minutes * 60.0
         self.total = min(run.epochs * run.per_epoch, updates or math.inf)  # the updates this run may do, in all
         self.start = time.perf_counter()
@@ -308,10 +314,11 @@ class _DevCheck:
             run.plateau.step(dev["per"])
         else:
             self.final.append(check)
-        extra = {"plateau": run.plateau.state_dict(), "stopper": run.stopper.state_dict(), "history": self.history,
-                 "seconds": elapsed, "dev": dev, "best_per": min(self.best_per, dev["per"])}
         if dev["per"] < self.best_per:
-            self.best_per = dev["per"]
+            self.best_per, self.best = dev["per"], check
+        extra = {"plateau": run.plateau.state_dict(), "stopper": run.stopper.state_dict(), "history": self.history,
+                 "seconds": elapsed, "dev": dev, "best_per": self.best_per, "best": self.best}
+        if self.best is check:
             trainer.save_checkpoint(os.path.join(self.out_dir, "best"), extra=extra)
         trainer.save_checkpoint(os.path.join(self.out_dir, "last"), extra=extra)
         return run.stopper.should_stop or out_of_time
@@ -320,8 +327,7 @@ class _DevCheck:
 def _result(run: _Run, check: _DevCheck, out_dir: str, log) -> dict:
     """The run's numbers, written to ``out_dir/train.json``, with the best check and a warning when far from
     converged."""
-    checks = check.history + check.final
-    best = min(checks, key=lambda h: h["dev_per"]) if checks else None
+    best = check.best
     warning = best and convergence_warning(best["dev_per"], best["dev_wer"], run.trainer.step)
     result = {"train_pairs": len(run.pairs), "updates": run.trainer.step, "history": check.history,
               "final": check.final[0] if check.final else None, "best": best, "seconds": round(check.elapsed(), 1),
