@@ -104,12 +104,9 @@ def _reachable(root_fn) -> list:
 
 
 def _live_writes() -> list:
-    """``(stamp, array)`` of the written arrays still alive; the others leave the log (a dead array's tensor is gone,
-    and with it every op that could have read it), so once none is left backward walks as if nothing was written."""
-    log = _t._write_log
-    for key in [key for key, (_, ref) in log.items() if ref() is None]:
-        del log[key]
-    return [(stamp, array) for stamp, ref in log.values() if (array := ref()) is not None]
+    """``(stamp, array)`` of the written arrays still alive (the dead ones leave the log first)."""
+    _t.prune_write_log()
+    return [(stamp, ref()) for stamp, ref in _t._write_log.values()]
 
 
 def _reachable_after_writes(root_fn, writes: list) -> list:

@@ -899,10 +899,16 @@ def note_write(t: Tensor) -> int:
     except TypeError:  # an array type without weak references: kept alive while logged
         ref = (lambda array: lambda: array)(written)
     if len(_write_log) > 64:
-        for key in [k for k, (_, r) in _write_log.items() if r() is None]:
-            del _write_log[key]
+        prune_write_log()
     _write_log[id(written)] = (stamp, ref)
     return stamp
+
+
+def prune_write_log() -> None:
+    """Drop the logged arrays that are gone (a dead array's tensor is gone, and with it every op that could have
+    read it), so the log stays small and, once none is left, backward walks as if nothing was written."""
+    for key in [key for key, (_, ref) in _write_log.items() if ref() is None]:
+        del _write_log[key]
 
 
 def bounds_of(t: Tensor):
