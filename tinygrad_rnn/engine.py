@@ -480,7 +480,7 @@ class Tensor:
         return int(self._one("int"))
 
     def __index__(self) -> int:
-        if self.dtype not in ("int8", "int16", "int32", "int64", "uint8", "bool"):
+        if self.dtype in _backend.FLOAT_DTYPES:  # every other dtype holds integers (bool too, as in PyTorch)
             raise ArgumentTypeError(f"only integer tensors of a single element can be used as an index, this one is "
                                     f"{self.dtype} (shape {self.shape})")
         return int(self._one("index"))
