@@ -765,11 +765,13 @@ class Tensor:
             raise GraphError(f"{who}: a tensor in the graph (shape {self.shape}) cannot change its shape in place; "
                              f"write x = x.{who[:-1]}(...) instead{location()}")
         self.data = out.data
-        if getattr(self, "_bounds", None) is not None:  # the new shape's: unsqueeze(-1) makes rows of one
+        bounds = bounds_of(out)  # the new shape's: unsqueeze(-1) makes rows of one
+        if bounds is not None:
+            self._bounds = bounds
+        elif getattr(self, "_bounds", None) is not None:
             del self._bounds
-        if bounds_of(out) is not None:
-            self._bounds = bounds_of(out)
         return self
+
     def transpose(self, dim0=-2, dim1=-1): return ops.transpose(self, dim0, dim1)
     def permute(self, *dims): return ops.permute(self, *dims)
     def split(self, split_size, dim=0): return ops.split(self, split_size, dim)
