@@ -16,6 +16,7 @@ so no op reduces its own gradients back to its inputs' shapes.
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 import weakref
 
@@ -449,10 +450,7 @@ class Tensor:
         return len(self.data.shape)
 
     def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.data.shape)
 
     def __len__(self) -> int:
         if not self.shape:
@@ -818,10 +816,7 @@ class Size(tuple):
     """
 
     def numel(self) -> int:
-        n = 1
-        for d in self:
-            n *= d
-        return n
+        return math.prod(self)
 
     def __repr__(self) -> str:
         return f"tr.Size({list(self)})"
