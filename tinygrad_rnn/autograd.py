@@ -91,7 +91,9 @@ def _reachable(root_fn, writes=None) -> list:
     Once arrays were written in place (``writes``: see :func:`_live_writes`), each node's inputs are first routed
     to the tensors as they were when the node was made (a write gives its tensor a new node; ops made before it read
     the tensor's earlier self), and a node that saved an array written after it was made raises, as PyTorch's
-    version counter makes it (its backward would compute with the new values)."""
+    version counter makes it (its backward would compute with the new values). A node made after the newest write
+    read nothing that was written since, so it skips both: a buffer written once before training costs nothing."""
+    newest = max(stamp for stamp, _ in writes) if writes else -1
     seen = {root_fn}  # nodes hash by identity
     stack = [root_fn]
     nodes = []
@@ -99,7 +101,7 @@ def _reachable(root_fn, writes=None) -> list:
     while stack:
         fn = stack.pop()
         nodes.append(fn)
-        if writes:
+        if fn.seq < newest:
             fn.parents = inputs_as_made(fn)
             _check_saved(fn, writes)
         for parent in fn.parents:
