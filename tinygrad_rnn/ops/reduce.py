@@ -161,6 +161,9 @@ def _extremum(label: str, values_cls, index_cls, elementwise, a: Tensor, dim, ke
         return elementwise(a, dim)
     dim, keepdim = dim_alias(label, dim, axis, keepdim, keepdims)
     if dim is None:
+        if keepdim is not False:  # PyTorch refuses it too: the one value over everything has no kept dims
+            raise ArgumentTypeError(f"{label}: keepdim={keepdim!r} needs a dim (tensor of shape {a.shape}); for "
+                                    f"all dims kept use tr.a{label}(x, dim=tuple(range(x.ndim)), keepdim=True)")
         return _extremum_values(values_cls, label, a, None, False, None, None)
     if isinstance(dim, (tuple, list)):
         raise ArgumentTypeError(f"{label}: dim must be one int, got {dim!r}; for the {label}imum over several dims "
