@@ -67,6 +67,8 @@ CASES = [
     ("max over a bad dim", lambda: x23().max(dim=-3), ["max", "dim -3"]),
     ("max of an empty tensor", lambda: tr.zeros(0).max(), ["max", "empty", "(0,)"]),
     ("argmax of an empty tensor", lambda: tr.zeros(0).argmax(), ["argmax", "empty"]),
+    ("min over a dim of an empty tensor", lambda: tr.zeros(0, 2).min(0), ["min", "empty", "(0, 2)"]),
+    ("max with keepdim but no dim", lambda: tr.zeros(2, 3).max(keepdim=True), ["max", "keepdim", "(2, 3)"]),
     ("softmax over a bad dim", lambda: tr.softmax(x23(), dim=5), ["softmax", "dim 5"]),
     ("reshape to a wrong size", lambda: x23().reshape(4, 2), ["reshape", "(2, 3)", "(4, 2)"]),
     ("reshape with a string", lambda: x23().reshape("6"), ["reshape"]),

@@ -419,6 +419,21 @@ def test_once_the_written_tensors_are_gone_backward_walks_as_before():
     assert key not in engine._write_log and w.grad.tolist() == [2.0]
 
 
+def test_ops_made_after_every_write_are_walked_as_if_nothing_was_written():
+    """A buffer written once and kept alive must not put every later backward on the rerouting walk."""
+    buffer = tr.zeros(2)
+    buffer[0] = 1.0
+    w = tr.tensor([1.0, 2.0], requires_grad=True)
+    y = (w * buffer).sum()
+    parents = y._fn.parents
+    y.backward()
+    assert y._fn.parents is parents and w.grad.tolist() == [1.0, 0.0]
+    z = w * 3.0
+    buffer[1] = 5.0  # a write after z's op: the walk still checks and reroutes the nodes made before it
+    (z * buffer).sum().backward()
+    assert w.grad.tolist() == [4.0, 15.0]
+
+
 def test_a_write_under_a_saved_value_through_a_short_lived_view_still_raises():
     """The log keeps the array a view looks into: the view dies at once, the memory (and what saved it) lives on."""
     x = tr.tensor([0.5, 1.0, 2.0], requires_grad=True)

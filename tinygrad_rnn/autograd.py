@@ -85,8 +85,15 @@ def _seed_gradient(root: "_t.Tensor", grad):
     return grad
 
 
-def _reachable(root_fn) -> list:
-    """Every node the root depends on through tensors that require grad, newest first."""
+def _reachable(root_fn, writes=None) -> list:
+    """Every node the root depends on through tensors that require grad, newest first.
+
+    Once arrays were written in place (``writes``: see :func:`_live_writes`), each node's inputs are first routed
+    to the tensors as they were when the node was made (a write gives its tensor a new node; ops made before it read
+    the tensor's earlier self), and a node that saved an array written after it was made raises, as PyTorch's
+    version counter makes it (its backward would compute with the new values). A node made after the newest write
+    read nothing that was written since, so it skips both: a buffer written once before training costs nothing."""
+    newest = max(stamp for stamp, _ in writes) if writes else -1
     seen = {root_fn}  # nodes hash by identity
     stack = [root_fn]
     nodes = []
@@ -94,6 +101,9 @@ def _reachable(root_fn) -> list:
     while stack:
         fn = stack.pop()
         nodes.append(fn)
+        if fn.seq < newest:
+            fn.parents = inputs_as_made(fn)
+            _check_saved(fn, writes)
         for parent in fn.parents:
             pf = parent._fn
             if pf is not None and pf not in seen:
@@ -104,32 +114,9 @@ def _reachable(root_fn) -> list:
 
 
 def _live_writes() -> list:
-    """``(stamp, array)`` of the written arrays still alive; the others leave the log (a dead array's tensor is gone,
-    and with it every op that could have read it), so once none is left backward walks as if nothing was written."""
-    log = _t._write_log
-    for key in [key for key, (_, ref) in log.items() if ref() is None]:
-        del log[key]
-    return [(stamp, array) for stamp, ref in log.values() if (array := ref()) is not None]
-
-
-def _reachable_after_writes(root_fn, writes: list) -> list:
-    """:func:`_reachable` once arrays were written in place: each node's inputs are first routed to the tensors as
-    they were when the node was made (a write gives its tensor a new node; ops made before it read the tensor's
-    earlier self), and a node that saved an array written after it was made raises, as PyTorch's version counter
-    makes it (its backward would compute with the new values)."""
-    seen, stack, nodes = {root_fn}, [root_fn], []
-    while stack:
-        fn = stack.pop()
-        nodes.append(fn)
-        fn.parents = inputs_as_made(fn)
-        _check_saved(fn, writes)
-        for parent in fn.parents:
-            pf = parent._fn
-            if pf is not None and pf not in seen:
-                seen.add(pf)
-                stack.append(pf)
-    nodes.sort(key=_by_seq, reverse=True)
-    return nodes
+    """``(stamp, array)`` of the written arrays still alive (the dead ones leave the log first)."""
+    _t.prune_write_log()
+    return [(stamp, ref()) for stamp, ref in _t._write_log.values()]
 
 
 def inputs_as_made(fn) -> tuple:
@@ -236,8 +223,7 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
     if root_fn is None:
         _accumulate_leaf(root, seed, root._backend.xp)
         return
-    writes = _live_writes() if _t._write_log else None
-    nodes = _reachable_after_writes(root_fn, writes) if writes else _reachable(root_fn)
+    nodes = _reachable(root_fn, _live_writes() if _t._write_log else None)
     if root_fn.multi_output:
         _deliver(root_fn, root._idx, seed)
     else:

@@ -16,6 +16,7 @@ so no op reduces its own gradients back to its inputs' shapes.
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 import weakref
 
@@ -449,10 +450,7 @@ class Tensor:
         return len(self.data.shape)
 
     def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.data.shape)
 
     def __len__(self) -> int:
         if not self.shape:
@@ -480,7 +478,7 @@ class Tensor:
         return int(self._one("int"))
 
     def __index__(self) -> int:
-        if self.dtype not in ("int8", "int16", "int32", "int64", "uint8", "bool"):
+        if self.dtype in _backend.FLOAT_DTYPES:  # every other dtype holds integers (bool too, as in PyTorch)
             raise ArgumentTypeError(f"only integer tensors of a single element can be used as an index, this one is "
                                     f"{self.dtype} (shape {self.shape})")
         return int(self._one("index"))
@@ -765,11 +763,13 @@ class Tensor:
             raise GraphError(f"{who}: a tensor in the graph (shape {self.shape}) cannot change its shape in place; "
                              f"write x = x.{who[:-1]}(...) instead{location()}")
         self.data = out.data
-        if getattr(self, "_bounds", None) is not None:  # the new shape's: unsqueeze(-1) makes rows of one
+        bounds = bounds_of(out)  # the new shape's: unsqueeze(-1) makes rows of one
+        if bounds is not None:
+            self._bounds = bounds
+        elif getattr(self, "_bounds", None) is not None:
             del self._bounds
-        if bounds_of(out) is not None:
-            self._bounds = bounds_of(out)
         return self
+
     def transpose(self, dim0=-2, dim1=-1): return ops.transpose(self, dim0, dim1)
     def permute(self, *dims): return ops.permute(self, *dims)
     def split(self, split_size, dim=0): return ops.split(self, split_size, dim)
@@ -816,10 +816,7 @@ class Size(tuple):
     """
 
     def numel(self) -> int:
-        n = 1
-        for d in self:
-            n *= d
-        return n
+        return math.prod(self)
 
     def __repr__(self) -> str:
         return f"tr.Size({list(self)})"
@@ -899,10 +896,16 @@ def note_write(t: Tensor) -> int:
     except TypeError:  # an array type without weak references: kept alive while logged
         ref = (lambda array: lambda: array)(written)
     if len(_write_log) > 64:
-        for key in [k for k, (_, r) in _write_log.items() if r() is None]:
-            del _write_log[key]
+        prune_write_log()
     _write_log[id(written)] = (stamp, ref)
     return stamp
+
+
+def prune_write_log() -> None:
+    """Drop the logged arrays that are gone (a dead array's tensor is gone, and with it every op that could have
+    read it), so the log stays small and, once none is left, backward walks as if nothing was written."""
+    for key in [key for key, (_, ref) in _write_log.items() if ref() is None]:
+        del _write_log[key]
 
 
 def bounds_of(t: Tensor):

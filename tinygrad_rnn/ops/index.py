@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 
 from .. import engine
+from ..backend import FLOAT_DTYPES
 from ..engine import Function, Tensor, _wrap, location
 from ..errors import ArgumentError, ArgumentTypeError, DeviceError, DTypeError, GraphError, IndexRangeError, ShapeError
 from ._common import INTEGER_DTYPES, as_tensor_like, dim_alias, normalize_axis
@@ -197,7 +198,7 @@ def _written_value(t: Tensor, value: Tensor) -> Tensor:
     if value._backend is not t._backend:
         raise DeviceError(f"setitem: the value lives on {value.device}, the tensor on {t.device}{location()}")
     if value.dtype != t.dtype:
-        if value.dtype in INTEGER_DTYPES + ("bool",) and t.dtype not in INTEGER_DTYPES + ("bool",):
+        if value.dtype not in FLOAT_DTYPES and t.dtype in FLOAT_DTYPES:
             return value.to(t.dtype)  # as PyTorch writes an integer tensor into a float one
         raise DTypeError(f"setitem: writing a {value.dtype} value (shape {value.shape}) into a {t.dtype} tensor "
                          f"(shape {t.shape}) would convert it silently; convert it with .to({t.dtype!r}){location()}")

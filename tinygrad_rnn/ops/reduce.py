@@ -160,10 +160,11 @@ def _extremum(label: str, values_cls, index_cls, elementwise, a: Tensor, dim, ke
                                     f"shapes {a.shape} and {dim.shape}) there is no keepdim, got {keepdim!r}")
         return elementwise(a, dim)
     dim, keepdim = dim_alias(label, dim, axis, keepdim, keepdims)
-    if a.numel() == 0:
-        raise ArgumentError(f"{label}: cannot reduce an empty tensor of shape {a.shape}")
     if dim is None:
-        return _reduce(values_cls, label, a, None, False)
+        if keepdim is not False:  # PyTorch refuses it too: the one value over everything has no kept dims
+            raise ArgumentTypeError(f"{label}: keepdim={keepdim!r} needs a dim (tensor of shape {a.shape}); for "
+                                    f"all dims kept use tr.a{label}(x, dim=tuple(range(x.ndim)), keepdim=True)")
+        return _extremum_values(values_cls, label, a, None, False, None, None)
     if isinstance(dim, (tuple, list)):
         raise ArgumentTypeError(f"{label}: dim must be one int, got {dim!r}; for the {label}imum over several dims "
                                 f"use tr.a{label}(x, dim={tuple(dim)!r}) (values only), as in PyTorch")
@@ -172,7 +173,7 @@ def _extremum(label: str, values_cls, index_cls, elementwise, a: Tensor, dim, ke
     from .index import gather
 
     axis = normalize_axis(dim, a.ndim, label)
-    indices = _arg(index_cls, label, a, axis, True)
+    indices = _arg(index_cls, label, a, axis, True)  # raises for an empty tensor
     if a.ndim == 0:  # one element, its own maximum at index 0, as in PyTorch
         return ValuesIndices(a, indices)
     values = gather(a, axis, indices)
