@@ -10,9 +10,11 @@ import pytest
 pytest.importorskip("playwright", reason="pip install playwright (the dev extra) to drive Chromium through the "
                                          "explorer")
 
+import tinygrad_rnn as tr  # noqa: E402
 import viz  # noqa: E402
 from tests.helpers import Watched, launch_chromium  # noqa: E402
 from tinygrad_rnn.tasks.graph import build  # noqa: E402
+from viz import colours  # noqa: E402
 
 STEPS = 7
 
@@ -178,6 +180,21 @@ def test_the_gradient_overlay_toggles(opened, traced):
     page.uncheck("#overlay")
     page.wait_for_function(f"Number(document.body.dataset.renders) > {before}")
     assert fill_of(page, weight) == "#d5e8d4" != with_overlay  # the parameter's own colour, not its ‖grad‖'s
+    assert fill_of(page, weight) == colours.STYLE["param"]["fillcolor"]  # the static drawings' colours
+    assert outline_of(page, weight) == colours.STYLE["param"]["color"]
+
+
+def test_a_node_without_gradient_has_the_static_drawings_no_gradient_fill(browser, tmp_path):
+    x = tr.tensor([1.0, 2.0], requires_grad=True, name="x")
+    y = (x * x).tanh().named("y")  # no backward: no node has a gradient
+    graph = tr.graph.trace(y)
+    watched = Watched(browser)
+    page = watched.open(viz.explore(graph).save(str(tmp_path / "none.html")))
+    key = f"N{index_of(graph, graph.find(name='y')[0])}"
+    assert fill_of(page, key) == colours.NO_GRADIENT
+    assert f'fillcolor="{colours.NO_GRADIENT}"' in viz.to_dot(graph, grads=True)
+    assert watched.console == []
+    watched.page.close()
 
 
 def test_the_time_window_moves_and_a_fold_opens(opened, traced):

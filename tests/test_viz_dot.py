@@ -11,7 +11,7 @@ import viz
 from tinygrad_rnn.errors import GraphError
 from tinygrad_rnn.graph import Graph, Node
 from tinygrad_rnn.tasks import graph as graph_task
-from viz import dot
+from viz import colours, dot
 
 needs_dot = pytest.mark.skipif(not dot.dot_available(), reason="Graphviz's dot is not installed")
 HIGHWAY = ("add", "mul", "lstm_cell")
@@ -84,12 +84,12 @@ def test_highway_is_exactly_the_cell_states_and_is_drawn_at_op_and_cell_level():
     assert {n.label for n in highway if n.kind == "op"} == {"add", "mul"}
     assert len([n for n in highway if n.kind == "op"]) == 2 * 5  # f⊙c and the sum, at each of 5 later steps
     op_source = dot.to_dot(g, highlight=highway)
-    bold = [line for line in op_source.splitlines() if "->" in line and dot._HIGHLIGHT in line]
+    bold = [line for line in op_source.splitlines() if "->" in line and colours.HIGHLIGHT in line]
     assert len(bold) == len(g.path_edges(cs[0], cs[-1], through=lambda n: n in highway))
     cells = g.collapse("cell")
     cell_source = dot.to_dot(cells, highlight=highway)
     assert all(f'{c.id} [label="c' in cell_source for c in cs)
-    assert all(dot._HIGHLIGHT in line for line in cell_source.splitlines() if any(line.strip().startswith(
+    assert all(colours.HIGHLIGHT in line for line in cell_source.splitlines() if any(line.strip().startswith(
         f"{c.id} [") for c in cs))
 
 
@@ -412,7 +412,7 @@ def test_highlighted_path_is_drawn_in_bold_colour():
                            or n.label in ("add", "mul"))
     assert [n.step for n in highway if n.name == "c"] == [0, 1, 2, 3]  # the cell-state highway c0 → c3
     source = viz.to_dot(g, highlight=highway)
-    bold = [line for line in source.splitlines() if dot._HIGHLIGHT in line]
+    bold = [line for line in source.splitlines() if colours.HIGHLIGHT in line]
     assert len([line for line in bold if "->" in line]) == len(g.path_edges(g.node_of(cs[0]), g.node_of(cs[3]),
                                                                           through=lambda n: n in highway))
     assert any(g.node_of(cs[2]).id + " [" in line for line in bold)
@@ -428,7 +428,7 @@ def test_the_graph_command_writes_the_files_and_prints_them(tmp_path, capsys):
     expected = ["graph_lstm_op.dot"] + (["graph_lstm_op.svg", "graph_lstm_op.png"] if dot.dot_available() else [])
     assert [line.rsplit("/", 1)[1] for line in printed if line] == expected
     assert all((tmp_path / name).stat().st_size > 0 for name in expected)
-    assert dot._HIGHLIGHT in (tmp_path / "graph_lstm_op.dot").read_text()
+    assert colours.HIGHLIGHT in (tmp_path / "graph_lstm_op.dot").read_text()
     files = graph_task.run("gru", 3, "cell", bidirectional=True, out_dir=str(tmp_path), formats=(),
                            log=lambda _: None)
     assert "GRU l0_reverse · t=2" in open(files[0]).read()
@@ -461,11 +461,11 @@ def test_a_shared_weight_inside_step_t_shows_step_ts_share_of_its_gradient_not_t
     shares, W_node = g.grad_shares(g.node_of(W)), g.node_of(W)
     source = viz.to_dot(g, grads=True)
     scale = dot._GradientScale(g, dot._Plan(g, timed=True))
-    colours = {t: _table_colour(source, f"W_hh · step {t}'s share of ‖grad‖ {shares[t]:.3g}") for t in range(4)}
-    assert colours[0] == dot._NO_GRADIENT  # h_0 = 0, so step 0 gives W_hh nothing: grey, not the total's red
+    fills = {t: _table_colour(source, f"W_hh · step {t}'s share of ‖grad‖ {shares[t]:.3g}") for t in range(4)}
+    assert fills[0] == colours.NO_GRADIENT  # h_0 = 0, so step 0 gives W_hh nothing: grey, not the total's red
     for t in (1, 2, 3):
-        assert colours[t] == dot._ramp(scale.position(W_node.id, t))
-    assert len(set(colours.values())) == 4
+        assert fills[t] == colours.ramp(scale.position(W_node.id, t))
+    assert len(set(fills.values())) == 4
     assert f"step 2's share of ‖grad‖ {shares[2]:.3g} (all steps' {W_node.grad_norm:.3g})" in source
     assert "a shared parameter inside step t: step t's share of its gradient" in source
 
@@ -477,7 +477,7 @@ def test_without_kept_shares_a_shared_weights_copies_show_no_colour_and_the_lege
     loss.backward()  # not marked: W.grad is there, its per-step shares are not
     source = viz.to_dot(g, grads=True)
     tables = [line for line in source.splitlines() if "params_" in line and "label=<" in line]
-    assert len(tables) == 3 and all(f'BGCOLOR="{dot._NO_GRADIENT}"' in line for line in tables)
+    assert len(tables) == 3 and all(f'BGCOLOR="{colours.NO_GRADIENT}"' in line for line in tables)
     assert "their per-step shares were not kept" in source
 
 
@@ -490,9 +490,9 @@ def test_category_is_the_outline_and_the_gradient_the_fill_with_a_legend_of_what
     plain, overlay = viz.to_dot(g), viz.to_dot(g, grads=True)
     line = {n.kind: next(s for s in overlay.splitlines() if s.strip().startswith(f"{n.id} [")) for n in g.nodes}
     assert 'shape="box"' in line["param"] and 'style="filled,bold"' in line["param"]
-    assert f'color="{dot._STYLE["param"]["color"]}"' in line["param"]
-    assert 'shape="ellipse"' in line["op"] and f'color="{dot._STYLE["op"]["color"]}"' in line["op"]
-    assert f'fillcolor="{dot._STYLE["param"]["fillcolor"]}"' not in line["param"]  # the fill is the gradient's
+    assert f'color="{colours.STYLE["param"]["color"]}"' in line["param"]
+    assert 'shape="ellipse"' in line["op"] and f'color="{colours.STYLE["op"]["color"]}"' in line["op"]
+    assert f'fillcolor="{colours.STYLE["param"]["fillcolor"]}"' not in line["param"]  # the fill is the gradient's
     for source in (plain, overlay):
         assert "parameter (bold box)" in source and "operation (ellipse)" in source
         assert "input (rounded box)" not in source and "the operations of a cell" not in source  # none drawn

@@ -31,21 +31,12 @@ from tinygrad_rnn.errors import GraphError
 from tinygrad_rnn.graph import LEVELS, Graph, Node
 from tinygrad_rnn.serialization import atomic_path
 
+from .colours import HIGHLIGHT, NO_GRADIENT, STYLE, darker, ramp
+
 # dot lays out ~3,000 drawn nodes of an unrolled LSTM in 1-3 s, 5,000 in ~10 s, 7,000 in ~40 s (its layout is
 # superlinear; benchmarks/viz.py measures it): beyond this a graph is drawn collapsed, not handed to dot to choke on
 MAX_NODES = 3000
 
-# A node's category is its shape and outline colour; its fill is the category's pale colour, or, in a drawing of
-# gradients, its ‖grad‖ (or _NO_GRADIENT): category and gradient never share a channel.
-_STYLE = {
-    "op": dict(shape="ellipse", style="filled", fillcolor="#fff2cc", color="#b58900"),
-    "group": dict(shape="box", style="filled,rounded,bold", fillcolor="#fff2cc", color="#b58900", margin="0.12,0.06"),
-    "param": dict(shape="box", style="filled,bold", fillcolor="#d5e8d4", color="#2e7d32"),
-    "input": dict(shape="box", style="filled,rounded", fillcolor="#dae8fc", color="#1f5fa8"),
-    "const": dict(shape="plaintext", fontcolor="#555555"),
-    "tensor": dict(shape="box", style="filled,rounded", fillcolor="#ffffff", color="#555555"),
-}
-_NO_GRADIENT = "#e6e6e6"  # the fill of a node without a gradient (none kept, none flows, or zero) in a gradient drawing
 _OUTLINE_WIDTH = "2"  # a gradient drawing's category outlines, thick enough to read beside a strong fill
 _FUSED = ("rnn_cell", "lstm_cell", "gru_cell")  # the labels of the fused cell steps: one node for all the gates
 _ANONYMOUS = dict(fontsize="8", height="0.2", margin="0.04,0.02", color="#999999", fontcolor="#555555")
@@ -55,7 +46,6 @@ _STUB = dict(shape="box", style="dotted,rounded", color="#888888", fontcolor="#5
 _PALETTE = ("#c7e9c0", "#dadaeb", "#fdd0a2", "#c6dbef", "#fcc5c0", "#d9f0d3", "#e5d8bd", "#ccebc5", "#fde0ef",
             "#d0d1e6")
 _LEAVES = ("param", "input", "const")
-_HIGHLIGHT = "#c2185b"
 _CUT = "#d62728"
 _BACKWARD = "#b0b0b0"
 
@@ -92,24 +82,6 @@ def _steps_text(steps) -> str:
         else:
             runs.append([s, s])
     return ", ".join(f"{a}–{b}" if b > a else f"{a}" for a, b in runs)
-
-
-# -- gradient colours ---------------------------------------------------------------------------------------------
-# blue (small) → pale yellow → red (large): the colours of ‖grad‖ on a log scale
-_RAMP = ((0x2c, 0x7b, 0xb6), (0xff, 0xff, 0xbf), (0xd7, 0x19, 0x1c))
-
-
-def _ramp(u: float) -> str:
-    u = min(max(u, 0.0), 1.0) * (len(_RAMP) - 1)
-    k = min(int(u), len(_RAMP) - 2)
-    a, b, frac = _RAMP[k], _RAMP[k + 1], u - k
-    return "#" + "".join(f"{round(x + (y - x) * frac):02x}" for x, y in zip(a, b))
-
-
-def _darker(colour: str, by: float = 0.3) -> str:
-    """``colour`` mixed with dark grey: the pale middle of the scale must still show as a thin line."""
-    rgb = [int(colour[k:k + 2], 16) for k in (1, 3, 5)]
-    return "#" + "".join(f"{round(c + (0x40 - c) * by):02x}" for c in rgb)
 
 
 class _GradientScale:
@@ -161,14 +133,14 @@ class _GradientScale:
                 '</TR>']
         if self.norms or self.shares:
             for u in (1.0, 0.75, 0.5, 0.25, 0.0):
-                rows.append(_swatch(_ramp(u), f"{10 ** (self.low + u * (self.high - self.low)):.2g}"))
-        rows.append(_swatch(_NO_GRADIENT, "no gradient (none kept, or zero)"))
+                rows.append(_swatch(ramp(u), f"{10 ** (self.low + u * (self.high - self.low)):.2g}"))
+        rows.append(_swatch(NO_GRADIENT, "no gradient (none kept, or zero)"))
         if self.shares:
             rows.append(_swatch("#ffffff", "a shared parameter inside step t: step t's share of its gradient "
-                                "(its tooltip gives all steps' too)", _STYLE["param"]["color"]))
+                                "(its tooltip gives all steps' too)", STYLE["param"]["color"]))
         if self.unshared:
-            rows.append(_swatch(_NO_GRADIENT, "shared parameters inside the steps: their per-step shares were not "
-                                "kept (graph.retain_grads() before backward keeps them)", _STYLE["param"]["color"]))
+            rows.append(_swatch(NO_GRADIENT, "shared parameters inside the steps: their per-step shares were not "
+                                "kept (graph.retain_grads() before backward keeps them)", STYLE["param"]["color"]))
         return rows
 
 
@@ -393,14 +365,14 @@ class _Look:
         rows = []
         for param_id in self.plan.bundles[drawn]:
             node = self.graph[param_id]
-            colour = self.shared.get(param_id, _STYLE["param"]["fillcolor"])
+            colour = self.shared.get(param_id, STYLE["param"]["fillcolor"])
             where = self.where(param_id, drawn) if self.scale is not None else None
             if self.scale is not None:
-                colour = _ramp(where) if where is not None else _NO_GRADIENT
+                colour = ramp(where) if where is not None else NO_GRADIENT
             text = html.escape(f"{node.name}{' (shared)' if param_id in self.shared else ''} {_shape(node)}")
             if where is not None and (where < 0.15 or where > 0.85):
                 text = f'<FONT COLOR="#ffffff">{text}</FONT>'
-            border = _HIGHLIGHT if param_id in self.highlighted else _STYLE["param"]["color"]
+            border = HIGHLIGHT if param_id in self.highlighted else STYLE["param"]["color"]
             rows.append(f'<TR><TD BGCOLOR="{colour}" COLOR="{border}" BORDER="1">{text}</TD></TR>')
         table = f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="1" CELLPADDING="2">{"".join(rows)}</TABLE>'
         style = ', style="invis"' if drawn in self.hidden else ""
@@ -415,7 +387,7 @@ class _Look:
         return ", ".join(labels) if 0 < len(labels) <= 3 else f"{len(ops)} ops"
 
     def node(self, node: Node, drawn_id: str, stand_in: bool) -> dict:
-        style = dict(_STYLE[node.kind] if not stand_in or node.kind in _LEAVES else _STUB)
+        style = dict(STYLE[node.kind] if not stand_in or node.kind in _LEAVES else _STUB)
         if node.kind == "tensor" and not node.name:
             style.update(_ANONYMOUS)
         if stand_in:
@@ -425,13 +397,13 @@ class _Look:
                 style["fillcolor"] = self.shared[node.id]
         elif "fillcolor" in style:  # the category stays in shape and outline; the fill is the gradient's
             where = self.where(node.id, drawn_id)
-            style["fillcolor"] = _ramp(where) if where is not None else _NO_GRADIENT
+            style["fillcolor"] = ramp(where) if where is not None else NO_GRADIENT
             if where is not None and (where < 0.15 or where > 0.85):  # dark ends of the scale: light text
                 style["fontcolor"] = "#ffffff"
             if node.kind != "tensor":
                 style["penwidth"] = _OUTLINE_WIDTH
         if node.id in self.highlighted:
-            style.update(color=_HIGHLIGHT, penwidth="3")
+            style.update(color=HIGHLIGHT, penwidth="3")
         style["tooltip"] = _tooltip(node, self.scale) + self.share_text(node.id, drawn_id)
         if drawn_id in self.hidden:
             style["style"] = "invis"
@@ -443,9 +415,9 @@ class _Look:
         where = (self.where(a, drawn[0]) if graph[a].kind not in ("op", "group") else self.scale.position(b)) \
             if self.scale else None
         if a in self.highlighted and b in self.highlighted:
-            attrs.append(f'penwidth="3.5", color="{_HIGHLIGHT}"')
+            attrs.append(f'penwidth="3.5", color="{HIGHLIGHT}"')
         elif where is not None:
-            attrs.append(f'penwidth="{0.5 + 3.5 * where:.2f}", color="{_darker(_ramp(where))}"')
+            attrs.append(f'penwidth="{0.5 + 3.5 * where:.2f}", color="{darker(ramp(where))}"')
         if drawn[0] in self.hidden or drawn[1] in self.hidden:
             attrs.append("style=invis")
         return attrs
@@ -601,26 +573,26 @@ class _Writer:
         rows = ['<TR><TD COLSPAN="2" ALIGN="LEFT"><B>outline: what a node is</B></TD></TR>'] if grads else []
         for kind in ("param", "input", "tensor", "op", "group"):
             if kind in kinds:
-                fill = "#ffffff" if grads else _STYLE[kind]["fillcolor"]
-                rows.append(_swatch(fill, what[kind], _STYLE[kind]["color"]))
+                fill = "#ffffff" if grads else STYLE[kind]["fillcolor"]
+                rows.append(_swatch(fill, what[kind], STYLE[kind]["color"]))
         for label in fused:
-            rows.append(_swatch("#ffffff" if grads else _STYLE["op"]["fillcolor"],
+            rows.append(_swatch("#ffffff" if grads else STYLE["op"]["fillcolor"],
                                 f"{label}: a fused cell step, all its gates in one node (fused=False draws them)",
-                                _STYLE["op"]["color"]))
+                                STYLE["op"]["color"]))
         if self.plan.stubbed:
             rows.append('<TR><TD BORDER="1" STYLE="dotted" WIDTH="14" HEIGHT="10"></TD><TD ALIGN="LEFT">'
                         'stand-in for an op of all steps, drawn once outside the steps</TD></TR>')
         for node_id, colour in self.look.shared.items():
             node = self.graph[node_id]
             rows.append(_swatch("#ffffff" if grads else colour, f"{node.name} {_shape(node)}: shared, used at steps "
-                                f"{_steps_text(self.plan.steps_of(node_id))}", _STYLE["param"]["color"]))
+                                f"{_steps_text(self.plan.steps_of(node_id))}", STYLE["param"]["color"]))
         if self.graph.cut_edges:
             rows.append(f'<TR><TD><FONT COLOR="{_CUT}">- - ✂</FONT></TD><TD ALIGN="LEFT">detached: truncated BPTT, '
                         'no gradient crosses</TD></TR>')
         if grads:
             rows.extend(self.look.scale.legend_rows())
         if self.look.highlighted:
-            rows.append(f'<TR><TD><FONT COLOR="{_HIGHLIGHT}"><B>━━</B></FONT></TD><TD ALIGN="LEFT">highlighted path'
+            rows.append(f'<TR><TD><FONT COLOR="{HIGHLIGHT}"><B>━━</B></FONT></TD><TD ALIGN="LEFT">highlighted path'
                         '</TD></TR>')
         table = "".join(rows)
         return [f'  key [shape=plaintext, fontsize=9, label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2">'

@@ -37,7 +37,7 @@ from tinygrad_rnn import ArgumentTypeError, Tensor
 from tinygrad_rnn.graph import Graph, Node, trace
 from tinygrad_rnn.serialization import atomic_path, without_gc
 
-from .dot import _ramp
+from .colours import ramp
 
 # Model Explorer splits a group of more than its threshold of children (1,000 by default) into artificial groups
 # named like this inside it; a layer's regex must match those too, or a long layer's sections would stack up
@@ -127,7 +127,7 @@ def _node_data(norms: dict, title: str) -> dict | None:
     results = {i: {"value": math.log10(v)} for i, v in norms.items() if v is not None and v > 0}
     if not results:
         return None
-    gradient = [{"stop": s, "bgColor": _ramp(s)} for s in _GRADIENT_STOPS]
+    gradient = [{"stop": s, "bgColor": ramp(s)} for s in _GRADIENT_STOPS]
     return {title: {"results": results, "gradient": gradient}}
 
 

@@ -20,9 +20,6 @@ from tinygrad_rnn.tasks.options import names, nonnegative_int, Parser, positive_
 
 LAYERS = {"rnn": tr.nn.RNN, "lstm": tr.nn.LSTM, "gru": tr.nn.GRU}
 INPUT_SIZE, BATCH = 3, 2
-# what may lie between two cell states on the highway: the c tensors, the products and sums that carry them,
-# the anonymous tensors between those, and a fused step (its c is one of its outputs)
-_HIGHWAY_OPS = ("add", "mul", "lstm_cell")
 
 
 def build(cell: str = "lstm", steps: int = 6, layers: int = 1, hidden: int = 8, bidirectional: bool = False,
@@ -56,9 +53,8 @@ def highlighted(graph, which: str) -> list:
                     and not graph.successors(n))
         return graph.path_nodes(first, loss)
     name = "c" if which == "highway" else "h"
-    if which == "highway":
-        def through(n):
-            return n.name == "c" or (n.kind == "tensor" and not n.name) or n.label in _HIGHWAY_OPS
+    if which == "highway":  # every named tensor on the way is a c: the gates and h lie off the highway
+        through = "c"
     else:  # h_{t-1} → the gates' pre-activation → o → o ⊙ tanh(c_t) = h_t, without the cell state's own path
         def through(n):
             return n.name not in ("c", "i", "f", "g")

@@ -13,16 +13,15 @@ const [T0, T1] = M.steps;
 const BEFORE = -1, AFTER = -2;
 const MAX_WINDOW = 40, CHUNK = 8;
 const LEAVES = new Set(["param", "input", "const"]);
-const HIGHLIGHT = "#c2185b", NO_GRAD = "#eeeeee";
-const RAMP = [[0x2c, 0x7b, 0xb6], [0xff, 0xff, 0xbf], [0xd7, 0x19, 0x1c]];
-// category is the outline; the fill is category colour, or ‖grad‖ with the overlay on
+// the colours of every picture of a graph (viz.colours, carried by the model): category is the outline; the fill
+// is the category's colour, or ‖grad‖ with the overlay on
+const {highlight: HIGHLIGHT, noGradient: NO_GRAD, styles: STYLES} = M.look;
+const RAMP = M.look.ramp.map(hex => [1, 3, 5].map(k => parseInt(hex.slice(k, k + 2), 16)));
 const LOOK = {
-  op: {shape: "ellipse", style: "filled", fillcolor: "#fff2cc", color: "#b58900"},
-  tensor: {shape: "box", style: "filled,rounded", fillcolor: "#ffffff", color: "#555555"},
-  param: {shape: "box", style: "filled,bold", fillcolor: "#d5e8d4", color: "#2e7d32"},
-  input: {shape: "box", style: "filled,rounded", fillcolor: "#dae8fc", color: "#1f5fa8"},
-  const: {shape: "plaintext", style: "filled", fillcolor: "#ffffff", color: "#ffffff", fontcolor: "#555555"},
-  group: {shape: "box", style: "filled,rounded,bold", fillcolor: "#fff2cc", color: "#b58900"},
+  ...STYLES,
+  // filled, so that a click anywhere on a constant hits it
+  const: {...STYLES.const, style: "filled", fillcolor: "#ffffff", color: "#ffffff"},
+  // the page's own: the folded steps, a collapsed lane, the strip's text
   fold: {shape: "box", style: "filled,dashed,rounded", fillcolor: "#f5f5f5", color: "#888888"},
   scope: {shape: "box", style: "filled,bold", fillcolor: "#fde0ef", color: "#8e24aa"},
   strip: {shape: "plaintext", style: "filled", fillcolor: "#ffffff", color: "#ffffff", fontsize: "9",

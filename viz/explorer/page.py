@@ -25,6 +25,8 @@ from tinygrad_rnn.errors import ArgumentError, GraphError
 from tinygrad_rnn.graph import Graph, Node
 from tinygrad_rnn.serialization import atomic_path
 
+from ..colours import page_look
+
 
 _LEAVES = ("param", "input", "const")
 BEFORE, AFTER = -1, -2  # the slot of a node outside time: before the first step, after (behind) a step
@@ -171,7 +173,8 @@ def model(graph: Graph, title: str | None = None, grads: bool = True, window=Non
     return {"title": title or "", "strings": strings.items, **columns, "group": member,
             "edges": [index[x] for edge in graph.edges for x in edge], "groups": groups,
             "steps": [steps[0], steps[-1]] if steps else [0, 0], "window": list(window) if window else None,
-            "strip": _strip(graph) if grads else [], "paths": _paths(graph), "shares": _shares(graph) if grads else {}}
+            "strip": _strip(graph) if grads else [], "paths": _paths(graph), "shares": _shares(graph) if grads else {},
+            "look": page_look()}
 
 
 def _part(name: str) -> str:
