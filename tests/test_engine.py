@@ -446,3 +446,24 @@ def test_detect_anomaly_names_the_step_and_row_inside_a_recurrent_layer(layer, b
     unbatched[9, 0] = np.nan
     with tr.detect_anomaly(), pytest.raises(tr.AnomalyError, match="at step 9 "):
         getattr(tr.nn, layer)(3, 4)(tr.tensor(unbatched))
+
+
+def test_engine_imports_nothing_above_itself_and_the_methods_are_the_ops():
+    """The engine defines the tensor and the tape; the ops package installs the operator and method table, so
+    engine.py imports no op module anywhere (only the backend, the errors and its own backward walk), and a method
+    is its op, not a shortcut past it."""
+    import ast
+    import pathlib
+
+    import tinygrad_rnn.engine as engine_module
+    from tinygrad_rnn import ops
+
+    tree = ast.parse(pathlib.Path(engine_module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.module
+                 for alias in node.names}
+    assert imported <= {"__future__", "backend", "errors", "autograd"}, imported  # autograd: the tape's walk
+    assert tr.Tensor.tanh is ops.tanh and tr.Tensor.__add__ is ops.add and tr.Tensor.__matmul__ is ops.matmul
+    assert tr.Tensor.sum is ops.sum and tr.Tensor.view is ops.reshape
+    x = tr.tensor([1, 2])  # an integer tensor: the method promotes as the op does
+    assert x.tanh().dtype == "float32" and (2 - x).tolist() == [1, 0] and (x == 1).tolist() == [True, False]

@@ -353,21 +353,13 @@ def _check_finite(label: str, phase: str, arrays, backend, scope_path, step_inde
 
 
 # ---------------------------------------------------------------------------------------------------------------
-def _reduction(name: str):
-    """The method ``x.name(dim, keepdim)`` (``axis``/``keepdims`` too) of the reduction ``tr.name``."""
-    def method(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return getattr(ops, name)(self, dim, keepdim, axis=axis, keepdims=keepdims)
-
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"``tr.{name}(self, dim, keepdim)``, as ``torch.Tensor.{name}``."
-    return method
-
-
 class Tensor:
     """An array with an optional gradient and a link to the op that made it.
 
     Use ``tr.tensor(...)`` to make one. ``data`` and ``grad`` are arrays of the tensor's backend
-    (NumPy, CuPy or array_api_strict). Scope, step and op are read from the node that made it.
+    (NumPy, CuPy or array_api_strict). Scope, step and op are read from the node that made it. Its operators and
+    PyTorch-named methods (``+``, ``@``, ``.tanh()``, ``.sum()``, ``.to()`` ...) are the ops', installed by
+    ``tinygrad_rnn.ops.tensor_methods``.
 
     >>> import tinygrad_rnn as tr
     >>> w = tr.tensor([[1.0, 2.0]], requires_grad=True)
@@ -435,16 +427,6 @@ class Tensor:
     @property
     def step(self):
         return self._fn.step if self._fn is not None else None
-
-    def size(self, dim: int | None = None):
-        """The shape as a :class:`Size` (a tuple), or the length of ``dim``, as ``torch.Tensor.size``."""
-        if dim is None:
-            return Size(self.data.shape)
-        from .ops._common import normalize_axis
-
-        if not self.ndim:
-            raise IndexRangeError(f"size: dim {dim!r} of a 0-d tensor, which has no dimensions")
-        return self.data.shape[normalize_axis(dim, self.ndim, "size")]
 
     def dim(self) -> int:
         return len(self.data.shape)
@@ -518,20 +500,6 @@ class Tensor:
             t._detached_from = (weakref.ref(self),) + tuple(weakref.ref(p) for p in self._fn.parents)
         return t
 
-    def unbind_detached(self) -> list:
-        """This detached tensor's slices along axis 0, each linked back to where its own part was cut: when it was
-        detached from a stack (a layer's final states, one per layer), slice k to the stack's input k, so a drawing
-        shows every layer's cut even after the stack is gone."""
-        from .ops import unbind
-
-        parts = list(unbind(self, 0))
-        links = getattr(self, "_detached_from", None)
-        if links is not None:
-            per_part = links[1:] if len(links) == 1 + len(parts) else None
-            for k, part in enumerate(parts):
-                part._detached_from = (per_part[k],) if per_part else links
-        return parts
-
     def detached_origin(self) -> "Tensor | None":
         """The tensor this one was ``detach()``-ed from, or, when that is gone, the first still alive of those it
         was made from; None for a tensor that was never detached or whose origins are all gone."""
@@ -549,49 +517,6 @@ class Tensor:
             raise GraphError("requires_grad_(False) on a non-leaf tensor: use .detach() instead")
         self.requires_grad = bool(requires_grad)
         return self
-
-    def to(self, target) -> "Tensor":
-        """A copy on another device (``"cpu"``, ``"cuda"``, ``"array_api_strict"``) or, differentiably, in
-        another dtype (``"float64"``). Returns ``self`` when nothing changes, as PyTorch does."""
-        if target in _backend.DTYPES:
-            return self if target == self.dtype else ops.cast(self, target)
-        backend = _backend.get_backend(target)
-        if backend is self._backend:
-            return self
-        if self._fn is not None and self.requires_grad:
-            raise GraphError(f"to({target!r}): this tensor (shape {self.shape}) was made by '{self._fn.op_label()}'"
-                             f"{where_text(self._fn.scope, self._fn.step)}; a device copy would cut the graph here — "
-                             "move the parameters and inputs instead (module.to(device), tr.tensor(..., device=))")
-        data, bounds = backend.asarray_known(self._backend.to_numpy(self.data))  # the host copy gives the bounds
-        moved = _wrap(data, False, backend, None, 0, self.name)
-        if bounds is not None:
-            moved._bounds = bounds
-        moved.requires_grad = self.requires_grad and self.is_leaf
-        return moved
-
-    def float(self) -> "Tensor":
-        return self.to("float32")
-
-    def double(self) -> "Tensor":
-        return self.to("float64")
-
-    def long(self) -> "Tensor":
-        return self.to("int64")
-
-    def int(self) -> "Tensor":
-        return self.to("int32")
-
-    def bool(self) -> "Tensor":
-        return self.to("bool")
-
-    def type(self, dtype: str) -> "Tensor":
-        return self.to(dtype)
-
-    def cpu(self) -> "Tensor":
-        return self.to("cpu")
-
-    def cuda(self) -> "Tensor":
-        return self.to("cuda")
 
     # -- autodiff --------------------------------------------------------------------------------------------------
     def backward(self, grad=None, retain_graph: bool = False) -> None:
@@ -638,161 +563,6 @@ class Tensor:
         """Set ``name`` (shown in graphs, found by ``Graph.find``) and return ``self``."""
         self.name = name
         return self
-
-    # -- operators map to ops ------------------------------------------------------------------------------------
-    def __add__(self, other):
-        return ops.add(self, other)
-
-    def __radd__(self, other):
-        return ops.add(other, self)
-
-    def __sub__(self, other):
-        return ops.sub(self, other)
-
-    def __rsub__(self, other):
-        return ops.sub(other, self)
-
-    def __mul__(self, other):
-        return ops.mul(self, other)
-
-    def __rmul__(self, other):
-        return ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return ops.div(self, other)
-
-    def __rtruediv__(self, other):
-        return ops.div(other, self)
-
-    def __floordiv__(self, other):
-        return ops.floor_divide(self, other)
-
-    def __rfloordiv__(self, other):
-        return ops.floor_divide(other, self)
-
-    def __rpow__(self, base):
-        return ops.pow(base, self)
-
-    def __neg__(self):
-        return ops.neg(self)
-
-    def __pow__(self, exponent):
-        return ops.pow(self, exponent)
-
-    def __matmul__(self, other):
-        return _matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return ops.matmul(other, self)
-
-    def __abs__(self):
-        return ops.abs(self)
-
-    def __getitem__(self, key):
-        return ops.getitem(self, key)
-
-    def __setitem__(self, key, value):
-        ops.setitem(self, key, value)
-
-    def __eq__(self, other):  # elementwise, as in PyTorch: tokens != pad is a mask
-        return ops.compare(self, other, "equal")
-
-    def __ne__(self, other):
-        return ops.compare(self, other, "not_equal")
-
-    def __lt__(self, other):
-        return ops.compare(self, other, "less")
-
-    def __le__(self, other):
-        return ops.compare(self, other, "less_equal")
-
-    def __gt__(self, other):
-        return ops.compare(self, other, "greater")
-
-    def __ge__(self, other):
-        return ops.compare(self, other, "greater_equal")
-
-    # methods in PyTorch's names
-    def exp(self): return ops.exp(self)
-    def log(self): return ops.log(self)
-    def sqrt(self): return ops.sqrt(self)
-    def sigmoid(self): return ops.sigmoid(self)
-    def relu(self): return ops.relu(self)
-    def abs(self): return ops.abs(self)
-    def pow(self, exponent): return ops.pow(self, exponent)
-    def matmul(self, other): return ops.matmul(self, other)
-    def bmm(self, mat2): return ops.bmm(self, mat2)
-    def maximum(self, other): return ops.maximum(self, other)
-    def minimum(self, other): return ops.minimum(self, other)
-    def clamp(self, min=None, max=None): return ops.clamp(self, min, max)  # noqa: A002
-    clip = clamp
-    def masked_fill(self, mask, value): return ops.masked_fill(self, mask, value)
-    def gather(self, dim=None, index=None, *, axis=None): return ops.gather(self, dim, index, axis=axis)
-    def topk(self, k, dim=-1, largest=True, sorted=True, *, axis=None):  # noqa: A002
-        return ops.topk(self, k, dim, largest, sorted, axis=axis)
-    sum, mean, max, min = (_reduction(name) for name in ("sum", "mean", "max", "min"))  # noqa: A003
-    amax, amin, argmax, argmin = (_reduction(name) for name in ("amax", "amin", "argmax", "argmin"))
-    def reshape(self, *shape): return ops.reshape(self, *shape)
-    def view(self, *shape): return ops.reshape(self, *shape)
-    def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
-    def squeeze(self, dim=None, *, axis=None): return ops.squeeze(self, dim, axis=axis)
-    def unsqueeze(self, dim=None, *, axis=None): return ops.unsqueeze(self, dim, axis=axis)
-    def expand(self, *sizes): return ops.expand(self, *sizes)
-    def expand_as(self, other): return ops.expand(self, other.shape)
-    def repeat(self, *repeats): return ops.repeat(self, *repeats)
-    def clone(self): return ops.clone(self)
-    def contiguous(self): return self  # every array here is laid out for its op already
-
-    def fill_(self, value) -> "Tensor":
-        """Write ``value`` into every element, in place (``t[...] = value``: versioned, and in the graph)."""
-        self[...] = value
-        return self
-
-    def zero_(self) -> "Tensor":
-        return self.fill_(0)
-
-    def unsqueeze_(self, dim: int) -> "Tensor":
-        """``unsqueeze`` in place, for a tensor outside the graph (a new shape, the same memory)."""
-        return self._reshaped_in_place(ops.unsqueeze(self, dim), "unsqueeze_")
-
-    def squeeze_(self, dim=None) -> "Tensor":
-        return self._reshaped_in_place(ops.squeeze(self, dim), "squeeze_")
-
-    def _reshaped_in_place(self, out: "Tensor", who: str) -> "Tensor":
-        if self._fn is not None or self.requires_grad:
-            raise GraphError(f"{who}: a tensor in the graph (shape {self.shape}) cannot change its shape in place; "
-                             f"write x = x.{who[:-1]}(...) instead{location()}")
-        self.data = out.data
-        bounds = bounds_of(out)  # the new shape's: unsqueeze(-1) makes rows of one
-        if bounds is not None:
-            self._bounds = bounds
-        elif getattr(self, "_bounds", None) is not None:
-            del self._bounds
-        return self
-
-    def transpose(self, dim0=-2, dim1=-1): return ops.transpose(self, dim0, dim1)
-    def permute(self, *dims): return ops.permute(self, *dims)
-    def split(self, split_size, dim=0): return ops.split(self, split_size, dim)
-    def chunk(self, chunks, dim=0, *, axis=None): return ops.chunk(self, chunks, dim, axis=axis)
-    def unbind(self, dim=0, *, axis=None): return ops.unbind(self, dim, axis=axis)
-    def softmax(self, dim=None, dtype=None, *, axis=None): return ops.softmax(self, dim, dtype, axis=axis)
-    def log_softmax(self, dim=None, dtype=None, *, axis=None): return ops.log_softmax(self, dim, dtype, axis=axis)
-
-    def tanh(self):
-        if self.requires_grad:  # on every recurrent step: a tensor that requires grad is a float, so the op at once
-            return _Tanh.apply(self)
-        return ops.tanh(self)
-
-    def t(self) -> "Tensor":
-        """The transpose of a matrix (a vector or scalar as it is), as ``torch.Tensor.t``."""
-        if self.ndim > 2:
-            raise ShapeError(f"t: expects a tensor with at most 2 dims, got shape {self.shape}; use transpose(d0, d1)")
-        return ops.transpose(self, 0, 1) if self.ndim == 2 else self
-
-    @property
-    def T(self):
-        return ops.permute(self, *reversed(range(self.ndim)))
-
 
 class HookHandle:
     """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
@@ -934,6 +704,20 @@ def constant(value, like: Tensor, label: str = "") -> Tensor:
     return _wrap(value, False, like._backend, None, 0)
 
 
-from . import ops  # noqa: E402  (ops builds on Function and Tensor defined above)
-from .ops.elementwise import Tanh as _Tanh  # noqa: E402  (operators on every recurrent step)
-from .ops.matmul import matmul as _matmul  # noqa: E402
+
+def device_copy(t: Tensor, target) -> Tensor:
+    """``t`` copied onto the device ``target`` (``"cpu"``, ``"cuda"``, ``"array_api_strict"``), outside the graph;
+    ``t`` itself when it lives there already (``Tensor.to``'s device half)."""
+    backend = _backend.get_backend(target)
+    if backend is t._backend:
+        return t
+    if t._fn is not None and t.requires_grad:
+        raise GraphError(f"to({target!r}): this tensor (shape {t.shape}) was made by '{t._fn.op_label()}'"
+                         f"{where_text(t._fn.scope, t._fn.step)}; a device copy would cut the graph here — "
+                         "move the parameters and inputs instead (module.to(device), tr.tensor(..., device=))")
+    data, bounds = backend.asarray_known(t._backend.to_numpy(t.data))  # the host copy gives the bounds
+    moved = _wrap(data, False, backend, None, 0, t.name)
+    if bounds is not None:
+        moved._bounds = bounds
+    moved.requires_grad = t.requires_grad and t.is_leaf
+    return moved

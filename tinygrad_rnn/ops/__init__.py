@@ -15,3 +15,6 @@ __all__ = ["ValuesIndices", "abs", "add", "amax", "amin", "argmax", "argmin", "b
            "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "neg", "nll_loss", "permute", "pow", "rand",
            "randn", "relu", "repeat", "reshape", "setitem", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack",
            "sub", "sum", "tanh", "topk", "transpose", "unbind", "unsqueeze", "where"]
+from .tensor_methods import install_tensor_methods
+
+install_tensor_methods()
