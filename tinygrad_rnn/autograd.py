@@ -228,57 +228,71 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
         _deliver(root_fn, root._idx, seed)
     else:
         root_fn.pending = seed
-    anomaly = _t._anomaly
-    # leaf -> [sum of its array contributions, its DeferredProducts, (step, contribution) pairs if marked]
-    leaf_gradients = {}
     try:
-        for fn in nodes:
-            pending = fn.pending
-            if pending is None:
-                continue
-            fn.pending = None
-            xp = fn.xp
-            if xp is None:  # released; leaves receive nothing before the walk ends, so raising changes no .grad
-                raise _released_error(fn)
-            if fn.hooked:
-                pending = _hooked_gradients(fn, pending)
-            grads = fn.backward(pending)
-            if type(grads) is not tuple:
-                grads = (grads,)
-            if anomaly:
-                _t._check_finite(fn.op_label(), "backward", grads, fn.parents[0]._backend, fn.scope, fn.step)
-            for parent, g in zip(fn.parents, grads):
-                if g is None or not parent.requires_grad:
-                    continue
-                pf = parent._fn
-                if pf is None:
-                    entry = leaf_gradients.get(parent)
-                    if entry is None:
-                        entry = leaf_gradients[parent] = [None, [], _share_list(parent)]
-                    if type(g) is DeferredProduct:
-                        entry[1].append(g)
-                    else:
-                        if g.shape != parent.data.shape:
-                            g = unbroadcast(g, parent.data.shape, xp)
-                        entry[0] = g if entry[0] is None else entry[0] + g
-                    if entry[2] is not None:  # all that a leaf nobody marked pays per contribution: this check
-                        entry[2].append((fn.step, g))
-                    continue
-                if g.shape != parent.data.shape:
-                    g = unbroadcast(g, parent.data.shape, xp)
-                if pf.multi_output:
-                    _deliver(pf, parent._idx, g)
-                else:
-                    held = pf.pending
-                    pf.pending = g if held is None else held + g
-            if not retain_graph:
-                fn.release()
+        leaf_gradients = _walk(nodes, retain_graph, _t._anomaly)
     except BaseException:
         for fn in nodes:  # a failed pass (a released graph, a raising hook) must leave nothing half-delivered
             if fn.pending is not None:
                 fn.pending = None
         raise
-    # every leaf gets its total once, so its hooks see one gradient per backward, as in PyTorch
+    _finish_leaves(leaf_gradients, _t._anomaly)
+
+
+def _walk(nodes: list, retain_graph: bool, anomaly: bool) -> dict:
+    """Run every node's backward, newest first, handing each input its gradient: a non-leaf's is added to what its
+    node holds, a leaf's is gathered (returned: leaf -> [sum of its array contributions, its DeferredProducts,
+    (step, contribution) pairs if marked]) for :func:`_finish_leaves`. This loop runs once per op of the graph,
+    so it is spelled out for speed: locals for what every node reads, the release inlined."""
+    leaf_gradients = {}
+    deferred = DeferredProduct
+    for fn in nodes:
+        pending = fn.pending
+        if pending is None:
+            continue
+        fn.pending = None
+        xp = fn.xp
+        if xp is None:  # released; leaves receive nothing before the walk ends, so raising changes no .grad
+            raise _released_error(fn)
+        if fn.hooked:
+            pending = _hooked_gradients(fn, pending)
+        grads = fn.backward(pending)
+        if type(grads) is not tuple:
+            grads = (grads,)
+        if anomaly:
+            _t._check_finite(fn.op_label(), "backward", grads, fn.parents[0]._backend, fn.scope, fn.step)
+        for parent, g in zip(fn.parents, grads):
+            if g is None or not parent.requires_grad:
+                continue
+            pf = parent._fn
+            if pf is None:
+                entry = leaf_gradients.get(parent)
+                if entry is None:
+                    entry = leaf_gradients[parent] = [None, [], _share_list(parent)]
+                if type(g) is deferred:
+                    entry[1].append(g)
+                else:
+                    if g.shape != parent.data.shape:
+                        g = unbroadcast(g, parent.data.shape, xp)
+                    entry[0] = g if entry[0] is None else entry[0] + g
+                if entry[2] is not None:  # all that a leaf nobody marked pays per contribution: this check
+                    entry[2].append((fn.step, g))
+                continue
+            if g.shape != parent.data.shape:
+                g = unbroadcast(g, parent.data.shape, xp)
+            if pf.multi_output:
+                _deliver(pf, parent._idx, g)
+            else:
+                held = pf.pending
+                pf.pending = g if held is None else held + g
+        if not retain_graph:  # Function.release, inlined
+            fn.__dict__.clear()
+            fn.xp = None
+    return leaf_gradients
+
+
+def _finish_leaves(leaf_gradients: dict, anomaly: bool) -> None:
+    """Give every leaf its total once, so its hooks see one gradient per backward, as in PyTorch: the deferred
+    weight gradients of all steps become one matmul over the concatenated pairs."""
     for leaf, (total, products, shares) in leaf_gradients.items():
         xp = leaf._backend.xp
         if shares is not None:

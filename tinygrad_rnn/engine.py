@@ -274,22 +274,24 @@ class Function:
     @classmethod
     def apply(cls, *inputs: "Tensor", **params):
         fn = _new_function(cls)
-        backend = inputs[0]._backend
-        requires_grad = False
-        for t in inputs:
-            if t._backend is not backend:
-                raise DeviceError(f"{cls.op_label()}: inputs live on different devices ({backend.name} and "
-                                  f"{t._backend.name}){where_text(_scope, _step)}; move one with .to(device)")
-            if t.requires_grad:
-                requires_grad = _grad_enabled
+        first = inputs[0]
+        backend = first._backend
         fn.xp = backend.xp
-        try:  # the common calls spelled out: a list comprehension and **{} cost time on every op (Python 3.11)
-            if params or len(inputs) > 2:
-                out = fn.forward(*[t.data for t in inputs], **params)
-            elif len(inputs) == 2:
-                out = fn.forward(inputs[0].data, inputs[1].data)
+        try:  # the common calls spelled out: a loop, a list comprehension and **{} cost time on every op
+            if len(inputs) == 2 and not params:
+                second = inputs[1]
+                if second._backend is not backend:
+                    raise _device_error(cls, inputs)
+                requires_grad = (first.requires_grad or second.requires_grad) and _grad_enabled
+                out = fn.forward(first.data, second.data)
+            elif len(inputs) == 1 and not params:
+                requires_grad = first.requires_grad and _grad_enabled
+                out = fn.forward(first.data)
             else:
-                out = fn.forward(inputs[0].data)
+                if any(t._backend is not backend for t in inputs):
+                    raise _device_error(cls, inputs)
+                requires_grad = _grad_enabled and any(t.requires_grad for t in inputs)
+                out = fn.forward(*[t.data for t in inputs], **params)
         except TinygradRNNError:
             raise
         except Exception as exc:
@@ -322,6 +324,12 @@ class Function:
 
 
 _new_function = object.__new__
+
+
+def _device_error(cls, inputs) -> DeviceError:
+    names = " and ".join(dict.fromkeys(t._backend.name for t in inputs))
+    return DeviceError(f"{cls.op_label()}: inputs live on different devices ({names}){where_text(_scope, _step)}; "
+                       "move one with .to(device)")
 
 
 def op_error(label: str, inputs, params, exc: Exception) -> TinygradRNNError:
@@ -450,8 +458,9 @@ class Tensor:
             raise ArgumentError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.item())
 
-    def __hash__(self) -> int:
-        return id(self)
+    # by identity, in C: == is elementwise (installed with the ops), and every leaf's gradient is gathered in a dict
+    # keyed by its tensor, where a Python __hash__ cost a call per weight per step
+    __hash__ = object.__hash__
 
     def __float__(self) -> float:
         return float(self._one("float"))

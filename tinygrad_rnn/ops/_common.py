@@ -25,7 +25,8 @@ def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
     if a._backend is not b._backend:  # before the dtypes: two libraries' dtypes never compare equal
         raise DeviceError(f"{label}: inputs live on different devices ({a.device} with shape {a.shape}, {b.device} "
                           f"with shape {b.shape}){location()}; move one with .to(device)")
-    if a.data.dtype != b.data.dtype:
+    dtype = a.data.dtype
+    if dtype is not b.data.dtype and dtype != b.data.dtype:  # NumPy's dtypes are singletons: `is` decides it cheapest
         return _promoted(label, a, b)
     return a, b
 
