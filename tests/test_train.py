@@ -1,5 +1,6 @@
 """The training loop: TBPTT windows, clipping and logging, schedules, checkpoints and exact resume."""
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -318,3 +319,29 @@ def test_an_all_padding_batch_gives_zero_gradients_a_warning_and_no_nan_in_the_l
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["loss"] is None for r in records] == [False, True, False, True]
     assert records[1]["no_targets"] and records[1]["grad_norm"] == 0.0
+
+
+def test_the_no_target_warning_points_at_the_caller_of_fit():
+    model = tr.nn.Linear(3, 4)
+    trainer = Trainer(model, tr.optim.SGD(model.parameters(), lr=0.1), progress=False)
+    x = tr.tensor(np.ones((2, 3), "float32"))
+    with pytest.warns(RuntimeWarning, match="no target to score") as caught:
+        trainer.fit(lambda step: tr.tensor([-100, -100]), lambda m, t: tr.cross_entropy(m(x), t), steps=1)
+    assert caught[0].filename == __file__
+
+
+def test_no_progress_bar_needs_no_tqdm(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # any ``import tqdm`` now raises ImportError
+    x, y = _sequence(10)
+    model, trainer = _fresh()
+    assert len(trainer.fit(lambda step: None, lambda m, b: _loss(_run(m, x, None)[0], y), steps=2)) == 2
+    model, trainer = _fresh()
+    assert len(trainer.fit_tbptt(_run, x, y, _loss, k1=5, k2=5)) == 2
+
+
+def test_the_progress_bar_counts_the_updates(capsys):
+    x, y = _sequence(10)
+    model, trainer = _fresh()
+    trainer.progress = True
+    trainer.fit_tbptt(_run, x, y, _loss, k1=5, k2=5, epochs=2)
+    assert "TBPTT(k1=5, k2=5)" in capsys.readouterr().err

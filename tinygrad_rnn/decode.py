@@ -321,6 +321,21 @@ class _Final:
     node: int | None
 
 
+@dataclass(frozen=True)
+class _BeamSettings:
+    """What every row's search shares: the beam width, the n-best size, the length penalty, ``<eos>`` and
+    ``max_len``."""
+
+    width: int
+    nbest: int
+    alpha: float
+    eos: int
+    max_len: int
+
+    def normalised(self, score: float, length: int) -> float:
+        return score / float(length) ** self.alpha if self.alpha else score
+
+
 def _ranked(cum: np.ndarray, logp: np.ndarray, need: int) -> np.ndarray:
     """Flat indices of the ``need`` best expansions (more where tied at the boundary), best first.
 
@@ -336,6 +351,187 @@ def _ranked(cum: np.ndarray, logp: np.ndarray, need: int) -> np.ndarray:
         index = np.arange(flat.size)
     index = index[np.isfinite(flat[index])]
     return index[np.lexsort((index, -logp.ravel()[index], -flat[index]))]
+
+
+class _BeamRow:
+    """The search of one source row: its n-best finished hypotheses so far and, for the row whose tree is recorded,
+    the tree's nodes of its live hypotheses (in running order)."""
+
+    def __init__(self, settings: _BeamSettings, tree: BeamTree | None, sos: int):
+        self.settings, self.tree = settings, tree
+        self.finals: list[_Final] = []
+        self.nodes = [tree._add(0, sos, 0.0, None, "root")] if tree is not None else []
+
+    def expand(self, t: int, cum: np.ndarray, logp: np.ndarray, start: int) -> list[int]:
+        """Step ``t`` of this row: ``cum`` (K, V) the summed log-probabilities of every expansion of its K live
+        hypotheses, which sit at running positions ``start`` to ``start + K``; ``logp`` the step's own. Finishes
+        what ends in ``<eos>`` within the top ``width`` and returns the flat indices (k * V + token) of the
+        expansions that stay in the beam, best first: ``width`` of them while that many exist, none once the row
+        has stopped."""
+        settings, vocab = self.settings, cum.shape[1]
+        ids = self._record(t, cum) if self.tree is not None else None
+        live: list[int] = []
+        for rank, flat in enumerate(_ranked(cum, logp, 2 * settings.width)):
+            if len(live) == settings.width:
+                break
+            if int(flat) % vocab != settings.eos:
+                live.append(int(flat))
+            elif rank < settings.width:
+                self.finish(t, int(flat), cum, start, ids)
+        if t == settings.max_len:  # out of time: the live hypotheses finish as they are
+            for flat in live:
+                self.finish(t, flat, cum, start, ids)
+            return []
+        if ids is not None:
+            for flat in live:
+                self.tree.nodes[ids[flat]].status = "kept"
+            self.nodes = [ids[flat] for flat in live]
+        if not live or self._settled(float(cum.ravel()[live].max()), t):
+            return []
+        return live
+
+    def finish(self, t: int, flat: int, cum: np.ndarray, start: int, ids: dict[int, int] | None) -> None:
+        """Move the expansion ``flat`` of step ``t`` to the finished hypotheses, which stay the ``nbest`` best
+        (stable: earlier finds win ties)."""
+        k, token = divmod(flat, cum.shape[1])
+        node = ids[flat] if ids is not None else None
+        if node is not None:
+            self.tree.nodes[node].status = "finished"
+        score = float(cum[k, token])
+        self.finals.append(_Final(self.settings.normalised(score, t), score, t, start + k, token, node))
+        self.finals.sort(key=lambda f: -f.normalised)
+        del self.finals[self.settings.nbest:]
+
+    def _settled(self, best_live: float, t: int) -> bool:
+        """Whether nothing still live could enter the n-best list: log-probabilities are <= 0, so a live score can
+        only fall, and the best normalised score it can reach is at the most favourable length still possible."""
+        settings = self.settings
+        if len(self.finals) < settings.nbest:
+            return False
+        bound = max(settings.normalised(best_live, t + 1), settings.normalised(best_live, settings.max_len))
+        return self.finals[settings.nbest - 1].normalised >= bound
+
+    def _record(self, t: int, cum: np.ndarray) -> dict[int, int]:
+        """Every possible expansion of step ``t`` as a tree node, "pruned" until chosen; their ids by flat index."""
+        vocab, ids = cum.shape[1], {}
+        for k in range(cum.shape[0]):
+            for v in np.flatnonzero(np.isfinite(cum[k])):
+                ids[k * vocab + int(v)] = self.tree._add(t, int(v), float(cum[k, v]), self.nodes[k], "pruned")
+        return ids
+
+    def mark_best(self) -> None:
+        """The recorded tree's ``best``: the path of the best hypothesis, root first."""
+        if self.finals:
+            node = self.finals[0].node
+            while node is not None:
+                self.tree.best.append(node)
+                node = self.tree.nodes[node].parent
+            self.tree.best.reverse()
+
+
+class _BackPointers:
+    """Per step t >= 1, indexed by running position after step t: the parent's running position after step t - 1
+    and the token; the attention weights of step t, indexed by the parent's position (None without weights)."""
+
+    def __init__(self):
+        self.parents: list[np.ndarray | None] = [None]
+        self.tokens: list[np.ndarray | None] = [None]
+        self.weights: list[np.ndarray | None] = [None]
+
+    def add(self, weights: np.ndarray | None, parents: list[int], tokens: list[int]) -> None:
+        self.weights.append(weights)
+        self.parents.append(np.asarray(parents, dtype=np.int64))
+        self.tokens.append(np.asarray(tokens, dtype=np.int64))
+
+    def path(self, final: _Final) -> tuple[list[int], list[np.ndarray] | None]:
+        """Tokens and attention rows of a finished hypothesis, followed back to <sos>."""
+        seq = [final.token]
+        attention = [] if self.weights[final.step] is not None else None
+        position, step = final.parent, final.step
+        while True:
+            if attention is not None:
+                attention.append(self.weights[step][position])
+            step -= 1
+            if step == 0:
+                break
+            seq.append(int(self.tokens[step][position]))
+            position = int(self.parents[step][position])
+        return seq[::-1], (attention[::-1] if attention is not None else None)
+
+
+def _check_beam(src: Tensor, beam_width, nbest, length_penalty, record_tree: bool, tree_row: int) -> float:
+    """The length penalty as a float, after checking the arguments only beam search has."""
+    for name, value in (("beam_width", beam_width), ("nbest", nbest)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ArgumentError(f"beam_search: {name} must be an int >= 1, got {value!r}")
+    if nbest > beam_width:
+        raise ArgumentError(f"beam_search: nbest = {nbest} is larger than beam_width = {beam_width}; a beam cannot "
+                            "return more hypotheses than it keeps")
+    if record_tree and not 0 <= tree_row < src.shape[0]:
+        raise ArgumentError(f"beam_search: tree_row = {tree_row} is outside the batch of {src.shape[0]} rows")
+    return number(length_penalty, "length_penalty", "beam_search")
+
+
+def _search(model, src: Tensor, src_lengths, rows: list[_BeamRow], max_len: int) -> _BackPointers:
+    """Run every row's search, batched: one decode_step per time step for every live hypothesis of every running
+    row. Running rows are kept in order, each owning a contiguous span of running positions; a row that stops
+    leaves the batch."""
+    back = _BackPointers()
+    with no_grad(), _evaluating(model):
+        encoded = model.encode(src, src_lengths)
+        state = model.initial_state(encoded)
+        spans = [(b, b + 1) for b in range(len(rows))]  # the first step starts from one <sos> per row
+        scores = np.zeros(len(rows), dtype=np.float64)
+        last = np.full(len(rows), model.sos_index, dtype=np.int64)
+        for t in range(1, max_len + 1):
+            logp, state, attention = _step(model, last, state, encoded, src.device)
+            parents, tokens, new_scores, new_rows, new_spans = [], [], [], [], []
+            for row, (start, stop) in zip(rows, spans):
+                cum = scores[start:stop, None] + logp[start:stop]
+                live = row.expand(t, cum, logp[start:stop], start)
+                if not live:
+                    continue
+                begin = len(parents)
+                for flat in live:
+                    k, token = divmod(flat, logp.shape[1])
+                    parents.append(start + k)
+                    tokens.append(token)
+                new_scores.extend(cum.ravel()[live].tolist())
+                new_rows.append(row)
+                new_spans.append((begin, len(parents)))
+            back.add(attention, parents, tokens)
+            if not new_rows:
+                break
+            if not _identity(parents, len(last)):
+                state, encoded = model.select(state, encoded, parents)
+            rows, spans = new_rows, new_spans
+            scores = np.asarray(new_scores, dtype=np.float64)
+            last = back.tokens[-1]
+    return back
+
+
+def _beam_result(rows: list[_BeamRow], back: _BackPointers, lengths: np.ndarray, eos: int,
+                 tree: BeamTree | None) -> BeamResult:
+    """Each row's n-best list followed back to <sos>, and the fields of its best hypothesis."""
+    result = BeamResult([], [], [], [], [[] for _ in rows], tree)
+    for b, row in enumerate(rows):
+        best_weights, ended = None, False
+        for rank, final in enumerate(row.finals):
+            seq, attention = back.path(final)
+            ended_here = seq[-1] == eos
+            if ended_here:
+                seq = seq[:-1]
+            result.hypotheses[b].append(Hypothesis(seq, final.score, final.normalised))
+            if rank == 0:
+                ended = ended_here
+                if attention is not None:
+                    best_weights = np.stack([w[:lengths[b]] for w in attention])
+        best = result.hypotheses[b][0] if result.hypotheses[b] else Hypothesis([], float("-inf"), float("-inf"))
+        result.tokens.append(best.tokens)
+        result.scores.append(best.score)
+        result.weights.append(best_weights)
+        result.finished.append(ended)
+    return result
 
 
 def beam_search(model, src: Tensor, src_lengths=None, beam_width: int = 5, max_len: int = 50,
@@ -374,144 +570,11 @@ def beam_search(model, src: Tensor, src_lengths=None, beam_width: int = 5, max_l
     [([3], -1.022), ([2], -1.386)]
     """
     lengths = _check_source("beam_search", src, src_lengths, max_len)
-    for name, value in (("beam_width", beam_width), ("nbest", nbest)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ArgumentError(f"beam_search: {name} must be an int >= 1, got {value!r}")
-    if nbest > beam_width:
-        raise ArgumentError(f"beam_search: nbest = {nbest} is larger than beam_width = {beam_width}; a beam cannot "
-                            "return more hypotheses than it keeps")
-    batch = src.shape[0]
-    if record_tree and not 0 <= tree_row < batch:
-        raise ArgumentError(f"beam_search: tree_row = {tree_row} is outside the batch of {batch} rows")
-    alpha = number(length_penalty, "length_penalty", "beam_search")
-    eos, width = model.eos_index, int(beam_width)
-    tree = BeamTree(tree_row, width, alpha, eos) if record_tree else None
-
-    def normalised(score, length):
-        return score / float(length) ** alpha if alpha else score
-
-    # Back-pointers per step t ≥ 1, indexed by running position after step t: the parent's running position after
-    # step t - 1 and the token; the attention weights of step t are indexed by the parent's position.
-    parents: list[np.ndarray | None] = [None]
-    tokens_at: list[np.ndarray | None] = [None]
-    weights_at: list[np.ndarray | None] = [None]
-    finals: list[list[_Final]] = [[] for _ in range(batch)]
-    with no_grad(), _evaluating(model):
-        encoded = model.encode(src, src_lengths)
-        state = model.initial_state(encoded)
-        rows = list(range(batch))  # running rows in order; each owns a contiguous run of positions
-        spans = [(b, b + 1) for b in range(batch)]
-        scores = np.zeros(batch, dtype=np.float64)
-        last = np.full(batch, model.sos_index, dtype=np.int64)
-        nodes = [tree._add(0, model.sos_index, 0.0, None, "root")] if tree is not None else []
-        for t in range(1, max_len + 1):
-            logp, state, attention = _step(model, last, state, encoded, src.device)
-            weights_at.append(attention)
-            vocab = logp.shape[1]
-            new_parents, new_tokens, new_scores, new_rows, new_spans, new_nodes = [], [], [], [], [], []
-            for b, (start, stop) in zip(rows, spans):
-                cum = scores[start:stop, None] + logp[start:stop]
-                order = _ranked(cum, logp[start:stop], 2 * width)
-                record = tree is not None and b == tree_row
-                if record:
-                    ids = {}
-                    for k in range(stop - start):  # every possible expansion, pruned until chosen below
-                        for v in np.flatnonzero(np.isfinite(cum[k])):
-                            ids[k * vocab + int(v)] = tree._add(t, int(v), float(cum[k, v]), nodes[k], "pruned")
-                live: list[int] = []
-                for rank, flat in enumerate(order):
-                    if len(live) == width:
-                        break
-                    k, v = divmod(int(flat), vocab)
-                    if v == eos:
-                        if rank < width:
-                            node = ids[int(flat)] if record else None
-                            if record:
-                                tree.nodes[node].status = "finished"
-                            total = float(cum[k, v])
-                            finals[b].append(_Final(normalised(total, t), total, t, start + k, v, node))
-                        continue
-                    live.append(int(flat))
-                finals[b].sort(key=lambda f: -f.normalised)  # stable: earlier finds win ties
-                del finals[b][nbest:]
-                live_scores = np.array([cum.flat[f] for f in live], dtype=np.float64)
-                if t == max_len:
-                    for f in live:
-                        k, v = divmod(f, vocab)
-                        node = ids[f] if record else None
-                        if record:
-                            tree.nodes[node].status = "finished"
-                        finals[b].append(_Final(normalised(float(cum[k, v]), t), float(cum[k, v]), t, start + k, v,
-                                                node))
-                    finals[b].sort(key=lambda f: -f.normalised)
-                    del finals[b][nbest:]
-                    continue
-                if record:
-                    for f in live:
-                        tree.nodes[ids[f]].status = "kept"
-                    new_nodes = [ids[f] for f in live]
-                if not live:
-                    continue
-                if len(finals[b]) >= nbest:
-                    reach = live_scores.max()  # the best live score; the best length depends on the penalty's sign
-                    bound = max(normalised(reach, t + 1), normalised(reach, max_len))
-                    if finals[b][nbest - 1].normalised >= bound:
-                        continue
-                begin = len(new_parents)
-                for f in live:
-                    k, v = divmod(f, vocab)
-                    new_parents.append(start + k)
-                    new_tokens.append(v)
-                new_scores.extend(live_scores.tolist())
-                new_rows.append(b)
-                new_spans.append((begin, len(new_parents)))
-            parents.append(np.asarray(new_parents, dtype=np.int64))
-            tokens_at.append(np.asarray(new_tokens, dtype=np.int64))
-            if not new_rows:
-                break
-            if not _identity(new_parents, len(last)):
-                state, encoded = model.select(state, encoded, new_parents)
-            rows, spans, nodes = new_rows, new_spans, new_nodes
-            scores = np.asarray(new_scores, dtype=np.float64)
-            last = tokens_at[-1]
-
-    def path(final: _Final) -> tuple[list[int], list[np.ndarray] | None]:
-        """Tokens and attention rows of a finished hypothesis, followed back to <sos>."""
-        seq = [final.token]
-        attention = [] if weights_at[final.step] is not None else None
-        position, step = final.parent, final.step
-        while True:
-            if attention is not None:
-                attention.append(weights_at[step][position])
-            step -= 1
-            if step == 0:
-                break
-            seq.append(int(tokens_at[step][position]))
-            position = int(parents[step][position])
-        return seq[::-1], (attention[::-1] if attention is not None else None)
-
-    result = BeamResult([], [], [], [], [[] for _ in range(batch)], tree)
-    for b in range(batch):
-        best_weights, ended = None, False
-        for rank, final in enumerate(finals[b]):
-            seq, attention = path(final)
-            ended_here = seq[-1] == eos
-            if ended_here:
-                seq = seq[:-1]
-            result.hypotheses[b].append(Hypothesis(seq, final.score, final.normalised))
-            if rank == 0:
-                ended = ended_here
-                if attention is not None:
-                    best_weights = np.stack([w[:lengths[b]] for w in attention])
-        best = result.hypotheses[b][0] if result.hypotheses[b] else Hypothesis([], float("-inf"), float("-inf"))
-        result.tokens.append(best.tokens)
-        result.scores.append(best.score)
-        result.weights.append(best_weights)
-        result.finished.append(ended)
-    if tree is not None and finals[tree_row]:
-        node = finals[tree_row][0].node
-        while node is not None:
-            tree.best.append(node)
-            node = tree.nodes[node].parent
-        tree.best.reverse()
-    return result
+    alpha = _check_beam(src, beam_width, nbest, length_penalty, record_tree, tree_row)
+    settings = _BeamSettings(int(beam_width), nbest, alpha, model.eos_index, max_len)
+    tree = BeamTree(tree_row, settings.width, alpha, settings.eos) if record_tree else None
+    rows = [_BeamRow(settings, tree if b == tree_row else None, model.sos_index) for b in range(src.shape[0])]
+    back = _search(model, src, src_lengths, rows, max_len)
+    if tree is not None:
+        rows[tree_row].mark_best()
+    return _beam_result(rows, back, lengths, settings.eos, tree)

@@ -247,7 +247,7 @@ def _losses(records: list) -> list[float]:
         warnings.warn(f"Trainer: {empty} of {len(losses)} updates had no target to score (every target "
                       "ignored: an all-padding batch); their mean loss is NaN (0/0, logged as null) and their "
                       "gradients zero",
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=4)  # the caller of fit or fit_tbptt (through _loop)
     return losses
 
 
@@ -320,18 +320,39 @@ class Trainer:
             self.save_checkpoint(os.path.join(self.checkpoint_dir, "last"))
         return record["loss"], record["grad_norm"]
 
-    def _loop(self, total: int | None, description: str):
-        from tqdm import tqdm
-
+    def _loop(self, steps: int, description: str, loss_of_update: Callable[[], Tensor],
+              stop: Callable[[Trainer], bool] | None = None, show_total: bool = True) -> list[float]:
+        """The scaffolding ``fit`` and ``fit_tbptt`` share: open the log and the progress bar, run updates until
+        ``steps`` are done (counting those before a resume) or ``stop(trainer)`` says so, close both, and return
+        the new losses. ``loss_of_update()`` makes the loss of the next update, in train mode."""
         log = None
         if self.log_path:
             os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
             self._keep_log_until(self.step)
             log = open(self.log_path, "a", encoding="utf-8")
-        bar = tqdm(total=total, initial=self.step, desc=description, unit="update", leave=False,
-                   mininterval=0.5, disable=not self.progress)
+        bar = self._progress_bar(steps if show_total else None, description)
         self._shown = -math.inf  # when the bar last showed a read loss: it asks at most once per mininterval
-        return log, bar
+        records = []
+        try:
+            while self.step < steps:
+                self.model.train()
+                records.append(self._record(self.update(loss_of_update()), log, bar))
+                if stop is not None and stop(self):
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+            if log is not None:
+                log.close()
+        return _losses(records)
+
+    def _progress_bar(self, total: int | None, description: str):
+        """A tqdm bar, or None with ``progress=False``: tqdm is imported only for a bar that is shown."""
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=total, initial=self.step, desc=description, unit="update", leave=False, mininterval=0.5)
 
     def _keep_log_until(self, step: int) -> None:
         """Drop the log's records after ``step``: a fresh run starts an empty log, and a resumed one does not repeat
@@ -352,19 +373,8 @@ class Trainer:
         True training stops there. ``show_total=False`` keeps the progress bar to the count and the rate, for a
         run that a clock or early stopping will end long before ``steps``.
         """
-        log, bar = self._loop(steps if show_total else None, "training")
-        records = []
-        try:
-            while self.step < steps:
-                self.model.train()
-                records.append(self._record(self.update(loss_fn(self.model, batches(self.step))), log, bar))
-                if after_update is not None and after_update(self):
-                    break
-        finally:
-            bar.close()
-            if log is not None:
-                log.close()
-        return _losses(records)
+        return self._loop(steps, "training", lambda: loss_fn(self.model, batches(self.step)), after_update,
+                          show_total)
 
     def fit_tbptt(self, run: Callable, inputs, targets, loss_fn: Callable, k1: int, k2: int,
                   epochs: int = 1) -> list[float]:
@@ -375,35 +385,28 @@ class Trainer:
         starts as None at each epoch. With k1 = k2 = len(inputs) it is full BPTT.
         """
         windows = tbptt_windows(len(inputs), k1, k2)
-        total = epochs * len(windows)
-        log, bar = self._loop(total, f"TBPTT(k1={k1}, k2={k2})")
-        records = []
-        try:
-            while self.step < total:
-                self.model.train()
-                index = self.step % len(windows)
-                start, split, end = windows[index]
-                new = end - (windows[index - 1][2] if index else 0)  # steps this update adds
-                state = self.carry if index else None
-                # the next window starts at ``split``: carry the state there, with its graph cut. When
-                # split == start (early windows with k2 > k1) that is this window's own starting state.
-                outputs, next_carry = [], _detach(state)
-                if split > start:
-                    out, state = run(self.model, inputs[start:split], state)
-                    outputs.append(out)
-                    next_carry = _detach(state)  # the cut: the next window's backward stops here
-                if end > split:
-                    out, state = run(self.model, inputs[split:end], state)
-                    outputs.append(out)
-                scored = ops.concat(outputs, dim=0) if len(outputs) > 1 else outputs[0]
-                loss = loss_fn(scored[end - start - new:], targets[end - new:end])
-                self.carry = next_carry
-                records.append(self._record(self.update(loss), log, bar))
-        finally:
-            bar.close()
-            if log is not None:
-                log.close()
-        return _losses(records)
+
+        def window_loss() -> Tensor:
+            index = self.step % len(windows)
+            start, split, end = windows[index]
+            new = end - (windows[index - 1][2] if index else 0)  # steps this update adds
+            state = self.carry if index else None
+            # the next window starts at ``split``: carry the state there, with its graph cut. When
+            # split == start (early windows with k2 > k1) that is this window's own starting state.
+            outputs, next_carry = [], _detach(state)
+            if split > start:
+                out, state = run(self.model, inputs[start:split], state)
+                outputs.append(out)
+                next_carry = _detach(state)  # the cut: the next window's backward stops here
+            if end > split:
+                out, state = run(self.model, inputs[split:end], state)
+                outputs.append(out)
+            scored = ops.concat(outputs, dim=0) if len(outputs) > 1 else outputs[0]
+            loss = loss_fn(scored[end - start - new:], targets[end - new:end])
+            self.carry = next_carry
+            return loss
+
+        return self._loop(epochs * len(windows), f"TBPTT(k1={k1}, k2={k2})", window_loss)
 
     # -- checkpoints ---------------------------------------------------------------------------------------------------
     def save_checkpoint(self, path: str, extra: dict | None = None) -> None:
