@@ -84,6 +84,27 @@ def test_gate_activations_are_in_the_unit_interval(quick):
     assert len(numbers["marks"]) == 2
 
 
+def test_memory_capacity_is_at_most_the_reservoir_size_and_peaks_below_the_claimed_radii(quick):
+    numbers = quick[1]["memory_capacity"]
+    assert {run["spectral_radius"] for run in numbers["runs"]} == set(studies.SPECTRAL_RADII)
+    for run in numbers["runs"]:
+        assert all(0.0 <= mc <= 1.0 for mc in run["per_delay"]) and len(run["per_delay"]) == 2 * run["size"]
+        assert run["capacity"] <= run["size"] + run["noise_floor"]
+    # a nearly linear reservoir (small input) at r = 0.9 remembers; at r = 3 its own chaos has washed the input out
+    by = {(run["size"], run["input_scaling"], run["spectral_radius"]): run["capacity"] for run in numbers["runs"]}
+    for size in numbers["sizes"]:
+        assert by[size, 0.01, 0.9] > 0.5 * size > 10 * by[size, 0.01, 3.0]
+
+
+@pytest.mark.parametrize("radius", [0.5, 0.9])
+def test_memory_capacity_of_one_linear_unit_is_the_closed_form(radius):
+    # x_t = r·x_{t−1} + s·u_t with i.i.d. u: corr²(x_t, u_{t−k}) = r^2k (1 − r²), and the sum over k ≥ 1 is r²
+    result = studies.memory_capacity(1, radius, input_scaling=1e-4, max_delay=6, train=8000, test=20_000)
+    expected = [radius ** (2 * k) * (1 - radius ** 2) for k in range(1, 7)]
+    np.testing.assert_allclose(result["per_delay"], expected, atol=0.015)
+    assert result["capacity"] == pytest.approx(sum(expected), abs=0.03)
+
+
 def test_command_line_runs_one_study_and_rejects_unknown_names(tmp_path, capsys):
     assert cli.main(["studies", "--quick", "--out", str(tmp_path), "--only", "linear_forgetting"]) == 0
     printed = capsys.readouterr().out

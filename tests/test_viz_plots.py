@@ -60,6 +60,9 @@ def test_study_plots_write_pictures(tmp_path):
                                 str(tmp_path / "gates.png"), marks=[2, 7]),
         plots.plot_attention(np.full((2, 3), 1 / 3), ["hello", "world", "."], ["bonjour", "monde"],
                              str(tmp_path / "attention.png")),
+        plots.plot_memory_capacity({"input scaling 0.1": {"n = 10": [(0.5, 0.4), (0.9, 0.6), (3.0, 0.0)]},
+                                    "input scaling 1": {"n = 10": [(0.5, 0.2), (0.9, 0.3), (3.0, 0.1)]}},
+                                   str(tmp_path / "memory.png"), claimed=(1.2, 3.0)),
     ]
     assert all(_is_png(path) for path in pictures)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.rsplit("/", 1)[-1] for p in pictures)

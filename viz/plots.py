@@ -181,6 +181,43 @@ def plot_clipping(losses: dict, grad_norms: dict, threshold: float, path: str, c
     return _save(fig, path)
 
 
+def plot_memory_capacity(panels: dict, path: str, claimed: tuple | None = None, title: str = "") -> str:
+    """Memory capacity per unit against the spectral radius: ``panels`` maps a panel title to its lines (label →
+    (radius, MC / n) pairs), on shared axes; ``claimed`` (low, high) shades a range of radii with the line MC = n,
+    what a claim "that range remembers about n steps" would put there.
+
+    >>> import os, tempfile
+    >>> lines = {"n = 10": [(0.5, 0.4), (0.9, 0.6)]}
+    >>> os.path.exists(plot_memory_capacity({"a": lines}, os.path.join(tempfile.mkdtemp(), "m.png"), (1.2, 3)))
+    True
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), sharey=True, squeeze=False)
+    for ax, (name, lines) in zip(axes[0], panels.items()):
+        if claimed:
+            ax.axvspan(*claimed, color="tab:orange", alpha=0.12)
+            ax.plot(claimed, (1.0, 1.0), color="tab:orange", linewidth=2.5, label=f"claimed: r in [{claimed[0]:g}, "
+                    f"{claimed[1]:g}] remembers n steps")
+        for label, points in lines.items():
+            radii, fractions = zip(*points)
+            ax.plot(radii, fractions, "o-", label=label, linewidth=1.5, markersize=4)
+        ax.axhline(1.0, color="grey", linestyle=":", linewidth=1)  # MC ≤ n: the bound for a linear reservoir
+        ax.set_xscale("log")
+        ax.set_xticks(sorted({r for points in lines.values() for r, _ in points}), minor=False)
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_locator(plt.NullLocator())
+        ax.set_xlabel("spectral radius r")
+        ax.set_title(name, fontsize=10)
+        ax.grid(True, alpha=0.3)
+    axes[0, 0].set_ylabel("memory capacity / n")
+    axes[0, 0].set_ylim(0.0, 1.1)
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def plot_gate_heatmap(gates: dict, path: str, title: str = "Gate activations over time", marks=None,
                       mark_label: str = "marked steps") -> str:
     """One panel per gate (name → a (T, H) array of activations in [0, 1]), units as rows and time steps as

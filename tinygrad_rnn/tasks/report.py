@@ -238,6 +238,9 @@ def studies_section(out_dir: str, report, quick: bool, log=print) -> None:
         "linear_forgetting": "A linear RNN forgets (or explodes) exponentially: ‖h_t‖ measured against |λ₁|^t.",
         "clipping": "Training with and without gradient clipping: the norm before clipping, and the loss.",
         "gates": "Gate activations of an LSTM trained on the adding problem, step by step.",
+        "memory_capacity": "Echo-state networks: how many past inputs a ridge readout recalls (memory capacity, per "
+                           "unit) against the reservoir's spectral radius, beside the lectures' claim that r = 1.2 "
+                           "to 3 remembers about n steps.",
     }
     results = studies.run(out_dir, quick=quick, log=lambda *_: None)
     for name, numbers in results.items():

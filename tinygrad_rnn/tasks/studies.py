@@ -16,6 +16,9 @@ draws them as ``study_<name>.png``:
   clipping the global gradient norm at C; the norms before clipping, and after it (≤ C).
 - ``gates``: the input, forget and output gate activations of an LSTM trained on the adding problem, read from
   the traced graph of its unfused cells (nodes named ``i``, ``f``, ``o`` at every step) along one sequence.
+- ``memory_capacity``: an echo-state network's memory capacity (Jaeger, 2002) — how many past inputs a ridge
+  readout of its reservoir recalls, Σ_k corr²(y_k, u_{t−k}) — against the spectral radius, for a few reservoir
+  sizes n and input scalings: the lectures' "r = 1.2 to 3 remembers about n steps", measured.
 
 Leaky units: the library's α is the fraction *written* per step (h' = (1 − α)⊙h + α⊙h̃); the lectures' α is the
 fraction *kept*, here 1 − α. The lectures' α = 1 is therefore the library's α → 0 (a tiny α stands in for it:
@@ -41,12 +44,14 @@ from tinygrad_rnn.tasks.long_range import ADDING_BASELINE, AddingModel, adding_p
 from tinygrad_rnn.train import Trainer
 from tinygrad_rnn.tasks.options import nonnegative_int, Parser
 
-STUDIES = ("inits", "road_to_gating", "linear_forgetting", "clipping", "gates")
+STUDIES = ("inits", "road_to_gating", "linear_forgetting", "clipping", "gates", "memory_capacity")
 CELL_TITLES = {"rnn": "tanh RNN", "lstm": "LSTM (forget bias 1)", "gru": "GRU"}
 INIT_CASES = (("gaussian", 0.5), ("gaussian", 1.0), ("orthogonal", 1.0), ("identity", 1.0))
 FORGET_BIASES = (0.0, 1.0, 3.0)
 EIGENVALUES = (0.9, 1.0, 1.1)
 GATES = ("i", "f", "o")
+SPECTRAL_RADII = (0.5, 0.9, 1.2, 2.0, 3.0)
+INPUT_SCALINGS = (0.01, 0.1, 1.0)
 
 
 def _silent(*_) -> None:
@@ -359,6 +364,77 @@ def _summary_gates(numbers: dict) -> str:
             f"{numbers['storing_unit_forget_gate']:.2f} on average")
 
 
+# -- f. echo-state memory capacity ----------------------------------------------------------------------------------
+def memory_capacity(size: int, spectral_radius: float, input_scaling: float = 0.1, max_delay: int | None = None,
+                    train: int = 2000, test: int = 1000, seed: int = 0, ridge: float = 1e-10) -> dict:
+    """Jaeger's (2002) short-term memory capacity of an echo-state network with ``size`` tanh units: driven by
+    i.i.d. U(−1, 1) inputs u_t, one ridge readout per delay k = 1 … ``max_delay`` (default 2·size) is fitted on
+    ``train`` steps to recall u_{t−k}, and scored on the next ``test`` steps by the squared correlation
+    MC_k = corr²(y_k, u_{t−k}); the capacity is Σ_k MC_k. For a linear reservoir it is at most ``size`` (the
+    readouts are projections of an n-dimensional state onto uncorrelated targets); pure noise scores about
+    max_delay / test.
+
+    >>> result = memory_capacity(1, 0.9, input_scaling=1e-3, max_delay=40)
+    >>> round(result["capacity"], 1)  # one linear unit x_t = r·x_{t−1} + s·u_t: Σ_k r^2k (1 − r²) = r²
+    0.8
+    """
+    max_delay = max_delay or 2 * size
+    washout = max(100, max_delay)  # the readout's first targets u_{t−k} need k earlier inputs
+    inputs = np.random.default_rng([seed, size]).uniform(-1.0, 1.0, washout + train + test)
+    delayed = np.zeros((inputs.size, 1, max_delay))
+    for k in range(1, max_delay + 1):
+        delayed[k:, 0, k - 1] = inputs[:-k]
+    esn = tr.nn.EchoStateNetwork(1, size, max_delay, spectral_radius=spectral_radius, input_scaling=input_scaling,
+                                 ridge=ridge, washout=washout, seed=seed, dtype="float64")
+    drive = tr.tensor(inputs[:, None, None], dtype="float64")
+    fitted = washout + train
+    esn.fit(drive[:fitted], tr.tensor(delayed[:fitted], dtype="float64"))
+    with tr.no_grad():
+        recalled = esn(drive).numpy()[fitted:, 0]
+    targets = delayed[fitted:, 0]
+    per_delay = [float(np.corrcoef(recalled[:, k], targets[:, k])[0, 1] ** 2) for k in range(max_delay)]
+    return {"size": size, "spectral_radius": spectral_radius, "input_scaling": input_scaling,
+            "per_delay": per_delay, "capacity": float(sum(per_delay)), "noise_floor": max_delay / test}
+
+
+def memory_capacity_study(quick: bool = False, seed: int = 0, log=print) -> dict:
+    """``memory_capacity`` for every reservoir size, input scaling and spectral radius of ``SPECTRAL_RADII``."""
+    sizes, test = ((10, 20), 1000) if quick else ((25, 50, 100, 200), 2000)
+    runs = []
+    for scaling in INPUT_SCALINGS:
+        for size in sizes:
+            row = [memory_capacity(size, r, scaling, test=test, seed=seed) for r in SPECTRAL_RADII]
+            runs.extend(row)
+            log(f"  input scaling {scaling:<4g} n = {size:3d}: MC " + ", ".join(
+                f"{run['capacity']:.1f} (r = {run['spectral_radius']:g})" for run in row))
+    best = max(runs, key=lambda run: run["capacity"] / run["size"])
+    claimed = [run for run in runs if 1.2 <= run["spectral_radius"] <= 3.0]
+    return {"sizes": list(sizes), "spectral_radii": list(SPECTRAL_RADII), "input_scalings": list(INPUT_SCALINGS),
+            "test": test, "runs": runs, "best": {k: best[k] for k in ("size", "spectral_radius", "input_scaling",
+                                                                       "capacity")},
+            "largest_fraction_in_claimed_range": max(run["capacity"] / run["size"] for run in claimed)}
+
+
+def _draw_memory_capacity(numbers: dict, path: str) -> str:
+    from viz import plots
+
+    panels = {f"input scaling {scaling:g}": {f"n = {size}": [(run["spectral_radius"], run["capacity"] / size)
+                                                           for run in numbers["runs"] if run["size"] == size
+                                                           and run["input_scaling"] == scaling]
+                                             for size in numbers["sizes"]}
+              for scaling in numbers["input_scalings"]}
+    return plots.plot_memory_capacity(panels, path, claimed=(1.2, 3.0),
+                                      title="Echo-state network: memory capacity Σ_k corr²(y_k, u_{t−k}) per unit "
+                                            f"(ridge readouts, {numbers['test']} test steps)")
+
+
+def _summary_memory_capacity(numbers: dict) -> str:
+    best = numbers["best"]
+    return (f"largest MC {best['capacity']:.1f} of n = {best['size']} at r = {best['spectral_radius']:g} (input "
+            f"scaling {best['input_scaling']:g}); for r in [1.2, 3] at most "
+            f"{numbers['largest_fraction_in_claimed_range']:.2f}·n")
+
+
 # -- running them ---------------------------------------------------------------------------------------------------
 _REGISTRY = {
     "inits": (inits, _draw_inits, _summary_inits),
@@ -366,6 +442,7 @@ _REGISTRY = {
     "linear_forgetting": (linear_forgetting, _draw_linear_forgetting, _summary_linear_forgetting),
     "clipping": (clipping, _draw_clipping, _summary_clipping),
     "gates": (gates, _draw_gates, _summary_gates),
+    "memory_capacity": (memory_capacity_study, _draw_memory_capacity, _summary_memory_capacity),
 }
 
 
