@@ -7,8 +7,8 @@ itself is the method, so an operator costs no frame beyond the op's own.
 
 >>> import tinygrad_rnn as tr
 >>> x = tr.tensor([[1.0, -2.0]])
->>> (x * 2 + 1).abs().sum().item()
-4.0
+>>> (x * 2 + 1).abs().sum().item()  # |3| + |-3|
+6.0
 """
 from __future__ import annotations
 
