@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: demo test setup dot chromium torch nvrtc model-explorer cxx bench lint clean gpu-wheels gpu-check
+.PHONY: demo test notebooks setup dot chromium torch nvrtc model-explorer cxx bench lint clean gpu-wheels gpu-check
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
@@ -21,7 +21,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	  fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) --upgrade pip
-	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) -e '.[dev]'
+	$(PIP) install -q --disable-pip-version-check $(FIND_LINKS) -e '.[dev,notebooks]'
 	touch $@
 
 setup: $(VENV)/.installed dot
@@ -134,6 +134,16 @@ gpu-check:
 	  || $(PYTHON) -c 'import glob, sys, zipfile; [zipfile.ZipFile(w).extractall(sys.argv[1]) for w in \
 	  glob.glob("$(GPU_WHEELS)/*.whl")]' $(GPU_SITE)
 	PYTHONPATH=$(GPU_SITE):$(CURDIR) $(PYTHON) benchmarks/gpu_check.py --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
+
+# The lecture notebooks, executed (full size) into out/notebooks/ as .ipynb with outputs and as HTML, to open
+# without a Jupyter server. PYTHONPATH makes the kernels import this checkout.
+notebooks: setup
+	mkdir -p out/notebooks
+	for nb in notebooks/*.ipynb; do \
+	  PYTHONPATH=$(CURDIR) $(PY) -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=600 \
+	    --output-dir out/notebooks $$nb && \
+	  $(PY) -m jupyter nbconvert --to html --output-dir out/notebooks out/notebooks/$$(basename $$nb) || exit 1; \
+	done
 
 lint: setup
 	$(PY) -m ruff check tinygrad_rnn viz tests benchmarks examples

@@ -1,0 +1,33 @@
+"""The lecture notebooks: stored without outputs, and each runs top to bottom in QUICK mode showing pictures."""
+import glob
+import os
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="pip install -e '.[notebooks]'")
+nbclient = pytest.importorskip("nbclient", reason="pip install -e '.[notebooks]'")
+pytest.importorskip("ipykernel", reason="pip install -e '.[notebooks]'")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
+PICTURES = ("image/png", "image/svg+xml")
+
+
+def test_there_are_five_notebooks_stored_without_outputs():
+    assert len(NOTEBOOKS) == 5
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        assert all(cell.outputs == [] and cell.execution_count is None for cell in code), path
+        assert code[0].source.splitlines()[-1].startswith("QUICK = "), path  # the parameter, visible at the top
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_a_notebook_runs_quick_and_shows_pictures(path, monkeypatch):
+    monkeypatch.setenv("TINYGRAD_RNN_QUICK", "1")  # the kernel inherits it; the parameter cell reads it
+    notebook = nbformat.read(path, as_version=4)
+    # run from the repository root, so the kernel imports this checkout's packages
+    nbclient.NotebookClient(notebook, timeout=120, resources={"metadata": {"path": ROOT}}).execute()
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    assert any(kind in output.get("data", {}) for output in outputs for kind in PICTURES), "no picture shown"
