@@ -72,3 +72,14 @@ def test_plot_attention_checks_the_tokens_against_the_weights(tmp_path):
     with pytest.raises(ValueError, match="2 target × 3 source"):
         viz.plots.plot_attention(np.ones((3, 2)), ["a", "b", "c"], ["x", "y"], str(tmp_path / "a.png"))
     assert not list(tmp_path.iterdir())
+
+
+def test_inline_shows_a_figure_as_png_and_closes_it(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    picture = viz.plots.inline(fig)
+    assert picture._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")
+    assert not plt.fignum_exists(fig.number)
+    assert _is_png(picture.save(str(tmp_path / "fig.png")))

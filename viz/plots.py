@@ -37,6 +37,42 @@ def _save(fig, path: str) -> str:
     return path
 
 
+class Picture:
+    """A finished figure as PNG bytes that shows itself inline in Jupyter, as :class:`viz.Drawing` does for graphs."""
+
+    def __init__(self, png: bytes):
+        self.png = png
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def save(self, path: str) -> str:
+        """Write the PNG to ``path`` atomically; returns ``path``."""
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            f.write(self.png)
+        return path
+
+
+def inline(fig, dpi: int = 100) -> Picture:
+    """A matplotlib figure drawn in a notebook, as a :class:`Picture` to show inline (matplotlib runs headless
+    here, so ``plt.show()`` shows nothing); the figure is closed.
+
+    >>> plt = _pyplot()
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([0, 1], [1, 0])
+    >>> inline(fig)._repr_png_()[:4]
+    b'\\x89PNG'
+    """
+    import io
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        _pyplot().close(fig)
+    return Picture(buffer.getvalue())
+
+
 def _lag_axes(ax, curves: dict, diagnose: bool = True, ylabel: str | None = None, legend: bool = True,
               xlabel: str = "lag δ (steps back from the loss at the last step)") -> None:
     """Draw ``curves`` (label → ``LagCurve``) on ``ax`` on a log scale, each labelled with its diagnosis."""
