@@ -299,10 +299,9 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=None, help="warm-up steps per version (default 2, --quick 1)")
     parser.add_argument("--profile", action="store_true", help="add a cProfile of tinygrad_rnn's fused step")
     parser.add_argument("--no-explicit", action="store_true", help="skip the fused=False version (it is slow)")
-    for key, value in FULL.items():
-        parser.add_argument(f"--{key}", type=int, default=None, help=f"default {value} (--quick {QUICK[key]})")
+    harness.size_options(parser, FULL, QUICK)
     args = parser.parse_args(argv)
-    sizes = {key: getattr(args, key) or (QUICK if args.quick else FULL)[key] for key in FULL}
+    sizes = harness.sizes(args, FULL, QUICK)
     args.repeats = args.repeats or (2 if args.quick else 10)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
     return harness.dispatch(args, __file__, LIBS, lambda: check(sizes), lambda: worker(args, sizes),

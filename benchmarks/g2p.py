@@ -532,11 +532,9 @@ def main(argv=None) -> int:
     parser = harness.parser(__doc__, LIBS, rounds=5, out="benchmarks/RESULTS_g2p.md")
     parser.add_argument("--checkpoint", help="decode with the weights of this G2P checkpoint (written by "
                         "`tinygrad-rnn g2p train`, without .npz/.json) instead of the initial weights")
-    for key, value in FULL.items():
-        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=int, default=None,
-                            help=f"default {value} (--quick {QUICK[key]})")
+    harness.size_options(parser, FULL, QUICK)
     args = parser.parse_args(argv)
-    sizes = {key: getattr(args, key) or (QUICK if args.quick else FULL)[key] for key in FULL}
+    sizes = harness.sizes(args, FULL, QUICK)
     return harness.dispatch(args, __file__, LIBS, lambda: check(sizes, args.checkpoint), lambda: worker(args, sizes),
                             lambda session: report(session, sizes), argv)
 

@@ -53,6 +53,19 @@ def parser(doc: str, libs: tuple, rounds: int, out: str) -> argparse.ArgumentPar
     return parser
 
 
+def size_options(parser: argparse.ArgumentParser, full: dict, quick: dict) -> None:
+    """One integer option per size (``--decode-batch`` for ``decode_batch``), unset by default: :func:`sizes` fills
+    it in from ``full`` or, with ``--quick``, from ``quick``."""
+    for key, value in full.items():
+        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=int, default=None,
+                            help=f"default {value} (--quick {quick[key]})")
+
+
+def sizes(args, full: dict, quick: dict) -> dict:
+    """The sizes of :func:`size_options`: those given on the command line, the others the defaults of the mode."""
+    return {key: getattr(args, key) or (quick if args.quick else full)[key] for key in full}
+
+
 def option_from_argv(name: str, argv: list | None = None) -> str | None:
     """The value of ``name`` in ``argv`` (``--only torch`` or ``--only=torch``), read before argparse runs."""
     argv = sys.argv[1:] if argv is None else argv
