@@ -255,16 +255,9 @@ def check(sizes: dict) -> int:
 
 
 def aims(summary: dict) -> list[str]:
-    lines = []
-    for theirs, aim in ((CELL_LOOP, AIM_VS_CELL_LOOP), (NN_LSTM, AIM_VS_NN_LSTM)):
-        stats = summary["ratios"].get(harness.label(OURS, theirs, "speed"))
-        if stats is None:
-            lines.append(f"- ≥ {aim}× {theirs}'s tokens/s: n/a")
-            continue
-        verdict = "met" if stats["median"] >= aim else "NOT met"
-        lines.append(f"- tinygrad_rnn (fused) at ≥ {aim}× {theirs}'s tokens/s: **{verdict}** (median "
-                     f"{stats['median']:.2f}× over {stats['n']} pairs, {stats['min']:.2f}–{stats['max']:.2f}×)")
-    return lines
+    return [harness.aim_line(f"tinygrad_rnn (fused) at ≥ {aim}× {theirs}'s tokens/s",
+                             summary["ratios"].get(harness.label(OURS, theirs, "speed")), lambda r, aim=aim: r >= aim)
+            for theirs, aim in ((CELL_LOOP, AIM_VS_CELL_LOOP), (NN_LSTM, AIM_VS_NN_LSTM))]
 
 
 def report(session: dict, args, sizes: dict) -> list[str]:

@@ -478,12 +478,8 @@ COMPARISONS = [("tinygrad_rnn training", "PyTorch training", "speed"),
 
 
 def aim_line(summary: dict) -> str:
-    stats = summary["ratios"].get(harness.label(*COMPARISONS[0]))
-    if stats is None:
-        return f"- training at ≥ {AIM_TRAINING}× PyTorch's words/s: n/a"
-    verdict = "met" if stats["median"] >= AIM_TRAINING else "NOT met"
-    return (f"- training at ≥ {AIM_TRAINING}× PyTorch's words/s: **{verdict}** (median {stats['median']:.2f}× over "
-            f"{stats['n']} pairs, {stats['min']:.2f}–{stats['max']:.2f}×)")
+    return harness.aim_line(f"training at ≥ {AIM_TRAINING}× PyTorch's words/s",
+                            summary["ratios"].get(harness.label(*COMPARISONS[0])), lambda r: r >= AIM_TRAINING)
 
 
 def report(session: dict, sizes: dict) -> list[str]:

@@ -208,6 +208,16 @@ def label(ours: str, theirs: str, sense: str) -> str:
     return f"{ours} ÷ {theirs} ({'time' if sense == 'time' else 'speed'})"
 
 
+def aim_line(text: str, stats: dict | None, met, per: str = "") -> str:
+    """A report's line on one aim: ``- text: **met**`` (or ``**NOT met**``, as ``met(median)`` says) with the median
+    ratio ``per`` what (e.g. " the time") and its spread over the pairs; n/a where the pair has no ratio."""
+    if stats is None:
+        return f"- {text}: n/a"
+    verdict = "met" if met(stats["median"]) else "NOT met"
+    return (f"- {text}: **{verdict}** (median {stats['median']:.2f}×{per} over {stats['n']} pairs, "
+            f"{stats['min']:.2f}–{stats['max']:.2f}×)")
+
+
 def errors(runs: list) -> list:
     return [f"round {i + 1}, {lib}: {run['error']}" for i, round_ in enumerate(runs) for lib, run in round_.items()
             if "error" in run]

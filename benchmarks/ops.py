@@ -365,12 +365,7 @@ def aims(summary: dict, steps: int) -> list[str]:
                                f"at most {AIM_VS_LOOP}× PyTorch's primitive loop"),
                               ("PyTorch nn.RNN", lambda r: r < 1.0, "below nn.RNN")):
         stats = summary["ratios"].get(harness.label(RNN_OURS, theirs, "time"))
-        if stats is None:
-            lines.append(f"- tinygrad_rnn loop {text}: n/a")
-            continue
-        verdict = "met" if met(stats["median"]) else "NOT met"
-        lines.append(f"- tinygrad_rnn loop {text}: **{verdict}** (median {stats['median']:.2f}× the time over "
-                     f"{stats['n']} pairs, {stats['min']:.2f}–{stats['max']:.2f}×)")
+        lines.append(harness.aim_line(f"tinygrad_rnn loop {text}", stats, met, " the time"))
     ours, floor = summary["seconds"].get(RNN_OURS), summary["seconds"].get("NumPy hand BPTT")
     if ours and floor:
         lines.append(f"- floor, hand-written NumPy BPTT: {floor['median'] / steps * 1e6:.1f} µs/step (median); "
