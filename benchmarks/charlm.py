@@ -255,16 +255,9 @@ def check(sizes: dict) -> int:
 
 
 def aims(summary: dict) -> list[str]:
-    lines = []
-    for theirs, aim in ((CELL_LOOP, AIM_VS_CELL_LOOP), (NN_LSTM, AIM_VS_NN_LSTM)):
-        stats = summary["ratios"].get(harness.label(OURS, theirs, "speed"))
-        if stats is None:
-            lines.append(f"- ≥ {aim}× {theirs}'s tokens/s: n/a")
-            continue
-        verdict = "met" if stats["median"] >= aim else "NOT met"
-        lines.append(f"- tinygrad_rnn (fused) at ≥ {aim}× {theirs}'s tokens/s: **{verdict}** (median "
-                     f"{stats['median']:.2f}× over {stats['n']} pairs, {stats['min']:.2f}–{stats['max']:.2f}×)")
-    return lines
+    return [harness.aim_line(f"tinygrad_rnn (fused) at ≥ {aim}× {theirs}'s tokens/s",
+                             summary["ratios"].get(harness.label(OURS, theirs, "speed")), lambda r, aim=aim: r >= aim)
+            for theirs, aim in ((CELL_LOOP, AIM_VS_CELL_LOOP), (NN_LSTM, AIM_VS_NN_LSTM))]
 
 
 def report(session: dict, args, sizes: dict) -> list[str]:
@@ -299,10 +292,9 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=None, help="warm-up steps per version (default 2, --quick 1)")
     parser.add_argument("--profile", action="store_true", help="add a cProfile of tinygrad_rnn's fused step")
     parser.add_argument("--no-explicit", action="store_true", help="skip the fused=False version (it is slow)")
-    for key, value in FULL.items():
-        parser.add_argument(f"--{key}", type=int, default=None, help=f"default {value} (--quick {QUICK[key]})")
+    harness.size_options(parser, FULL, QUICK)
     args = parser.parse_args(argv)
-    sizes = {key: getattr(args, key) or (QUICK if args.quick else FULL)[key] for key in FULL}
+    sizes = harness.sizes(args, FULL, QUICK)
     args.repeats = args.repeats or (2 if args.quick else 10)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
     return harness.dispatch(args, __file__, LIBS, lambda: check(sizes), lambda: worker(args, sizes),

@@ -67,10 +67,18 @@ AIM_TRAINING = 1.2  # the project's aim: tinygrad_rnn's training words/s at leas
 
 # ---------------------------------------------------------------------------------------------------------------
 # the PyTorch model: tinygrad_rnn's Seq2Seq (bidirectional LSTM encoder, additive attention), attribute for attribute
+MASK_FILL = -1e9  # what tinygrad_rnn's attention puts at padded positions in float32
+
+
 def torch_seq2seq(src_vocab: int, tgt_vocab: int, embed: int, hidden: int, dropout: float, pad_index: int = 0):
-    nn, F = torch.nn, torch.nn.functional
-    memory_size = 2 * hidden
-    mask_fill = -1e9  # what tinygrad_rnn's attention puts at padded positions in float32
+    """The PyTorch Seq2Seq, its parts made in tinygrad_rnn's order (the same draws from torch's generator)."""
+    encoder = _torch_encoder(src_vocab, embed, hidden, dropout, pad_index)
+    decoder = _torch_decoder(tgt_vocab, embed, hidden, dropout, pad_index)
+    return _torch_model(encoder, decoder)
+
+
+def _torch_attention(hidden: int, memory_size: int):
+    nn = torch.nn
 
     class AdditiveAttention(nn.Module):
         def __init__(self):
@@ -81,8 +89,14 @@ def torch_seq2seq(src_vocab: int, tgt_vocab: int, embed: int, hidden: int, dropo
 
         def forward(self, query, memory, keys, mask):
             scores = self.energy_layer(torch.tanh(keys + self.query_layer(query).unsqueeze(1))).squeeze(2)
-            weights = torch.softmax(scores.masked_fill(~mask, mask_fill), dim=-1)
+            weights = torch.softmax(scores.masked_fill(~mask, MASK_FILL), dim=-1)
             return torch.bmm(weights.unsqueeze(1), memory).squeeze(1), weights
+
+    return AdditiveAttention()
+
+
+def _torch_encoder(src_vocab: int, embed: int, hidden: int, dropout: float, pad_index: int):
+    nn = torch.nn
 
     class Encoder(nn.Module):
         def __init__(self):
@@ -102,12 +116,19 @@ def torch_seq2seq(src_vocab: int, tgt_vocab: int, embed: int, hidden: int, dropo
             c0 = torch.tanh(self.bridge_c(torch.cat([c[0], c[1]], dim=1)))
             return memory, h0, c0
 
+    return Encoder()
+
+
+def _torch_decoder(tgt_vocab: int, embed: int, hidden: int, dropout: float, pad_index: int):
+    nn = torch.nn
+    memory_size = 2 * hidden
+
     class Decoder(nn.Module):
         def __init__(self):
             super().__init__()
             self.embedding = nn.Embedding(tgt_vocab, embed, padding_idx=pad_index)
             self.dropout = nn.Dropout(dropout)
-            self.attention = AdditiveAttention()
+            self.attention = _torch_attention(hidden, memory_size)
             self.layers = nn.ModuleList([nn.LSTMCell(embed + memory_size, hidden)])
             self.out = nn.Linear(hidden + memory_size, tgt_vocab)
 
@@ -117,11 +138,15 @@ def torch_seq2seq(src_vocab: int, tgt_vocab: int, embed: int, hidden: int, dropo
             h, c = self.layers[0](x, (h, c))
             return self.out(torch.cat([h, context], dim=1)), h, c, weights
 
-    class Seq2Seq(nn.Module):
+    return Decoder()
+
+
+def _torch_model(encoder, decoder):
+    class Seq2Seq(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoder = Encoder()
-            self.decoder = Decoder()
+            self.encoder = encoder
+            self.decoder = decoder
 
         def encode(self, src, lengths):
             """(memory, mask, projected keys, h, c) with the batch on axis 0."""
@@ -137,7 +162,8 @@ def torch_seq2seq(src_vocab: int, tgt_vocab: int, embed: int, hidden: int, dropo
                 out, h, c, _ = self.decoder(tokens, h, c, memory, keys, mask)
                 logits.append(out)
             logits = torch.stack(logits, dim=1)
-            return F.cross_entropy(logits.reshape(-1, logits.shape[2]), tgt_out.reshape(-1), ignore_index=-100)
+            return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[2]), tgt_out.reshape(-1),
+                                                     ignore_index=-100)
 
     return Seq2Seq()
 
@@ -452,12 +478,8 @@ COMPARISONS = [("tinygrad_rnn training", "PyTorch training", "speed"),
 
 
 def aim_line(summary: dict) -> str:
-    stats = summary["ratios"].get(harness.label(*COMPARISONS[0]))
-    if stats is None:
-        return f"- training at ≥ {AIM_TRAINING}× PyTorch's words/s: n/a"
-    verdict = "met" if stats["median"] >= AIM_TRAINING else "NOT met"
-    return (f"- training at ≥ {AIM_TRAINING}× PyTorch's words/s: **{verdict}** (median {stats['median']:.2f}× over "
-            f"{stats['n']} pairs, {stats['min']:.2f}–{stats['max']:.2f}×)")
+    return harness.aim_line(f"training at ≥ {AIM_TRAINING}× PyTorch's words/s",
+                            summary["ratios"].get(harness.label(*COMPARISONS[0])), lambda r: r >= AIM_TRAINING)
 
 
 def report(session: dict, sizes: dict) -> list[str]:
@@ -506,11 +528,9 @@ def main(argv=None) -> int:
     parser = harness.parser(__doc__, LIBS, rounds=5, out="benchmarks/RESULTS_g2p.md")
     parser.add_argument("--checkpoint", help="decode with the weights of this G2P checkpoint (written by "
                         "`tinygrad-rnn g2p train`, without .npz/.json) instead of the initial weights")
-    for key, value in FULL.items():
-        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=int, default=None,
-                            help=f"default {value} (--quick {QUICK[key]})")
+    harness.size_options(parser, FULL, QUICK)
     args = parser.parse_args(argv)
-    sizes = {key: getattr(args, key) or (QUICK if args.quick else FULL)[key] for key in FULL}
+    sizes = harness.sizes(args, FULL, QUICK)
     return harness.dispatch(args, __file__, LIBS, lambda: check(sizes, args.checkpoint), lambda: worker(args, sizes),
                             lambda session: report(session, sizes), argv)
 

@@ -206,80 +206,87 @@ def worker_tinygrad(device: str, cases: list, mode: str, plan: dict) -> dict:
 def worker_torch(device: str, cases: list, mode: str, plan: dict) -> dict:
     import torch
 
-    from charlm import torch_models
-
     dev = torch.device(device)
     sync = synchronizer("PyTorch", device)
-    torch.manual_seed(0)
-    out: dict = {}
+    torch.manual_seed(0)  # once: the cases draw their initial weights from it in turn
+    return _run_cases({}, cases, mode, lambda sizes: _torch_charlm(dev, sync, plan, sizes),
+                      lambda: _torch_tiny(dev, sync, plan, mode), lambda: _torch_g2p(dev, sync, plan, mode))
 
-    def charlm(sizes):
-        v, e, h, b, t = (sizes[k] for k in ("vocab", "embed", "hidden", "batch", "steps"))
-        rng = np.random.default_rng(0)
-        tokens_np = rng.integers(0, v, size=(t, b)).astype(np.int64)
-        tokens = torch.from_numpy(tokens_np).to(dev)
-        targets = torch.from_numpy(np.roll(tokens_np, -1, axis=0).reshape(-1)).to(dev)
-        layer, loop = torch_models(v, e, h)
-        results = {}
-        for name, model in (("PyTorch nn.LSTM (cuDNN)" if device == "cuda" else "PyTorch nn.LSTM", layer),
-                            ("PyTorch LSTMCell loop", loop)):
-            model.to(dev)
-            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-            def step(model=model, optimizer=optimizer):
-                optimizer.zero_grad()
-                loss = torch.nn.functional.cross_entropy(model(tokens).reshape(-1, v), targets)
-                loss.backward()
-                optimizer.step()
+def _torch_charlm(dev, sync, plan: dict, sizes: dict) -> dict:
+    import torch
 
-            results[name] = _result(time_rounds(step, sync, **plan["charlm"]), t * b, "tokens")
-        return results
+    from charlm import torch_models
 
-    def tiny():
-        xs, w_xh, w_hh, bias, h0 = problem = _tiny_problem(**TINY_SIZES[mode])
-        loop = _tiny_loop(lambda a, grad=False: torch.tensor(a, requires_grad=grad, device=dev), *problem)
-        rnn = torch.nn.RNN(xs.shape[2], xs.shape[2], nonlinearity="tanh").to(dev)
-        seq, h0_3d = torch.tensor(xs, device=dev), torch.tensor(h0[None], device=dev)
+    v, e, h, b, t = (sizes[k] for k in ("vocab", "embed", "hidden", "batch", "steps"))
+    rng = np.random.default_rng(0)
+    tokens_np = rng.integers(0, v, size=(t, b)).astype(np.int64)
+    tokens = torch.from_numpy(tokens_np).to(dev)
+    targets = torch.from_numpy(np.roll(tokens_np, -1, axis=0).reshape(-1)).to(dev)
+    layer, loop = torch_models(v, e, h)
+    results = {}
+    for name, model in (("PyTorch nn.LSTM (cuDNN)" if dev.type == "cuda" else "PyTorch nn.LSTM", layer),
+                        ("PyTorch LSTMCell loop", loop)):
+        model.to(dev)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-        def layer():
-            rnn.zero_grad(set_to_none=True)
-            _, h_n = rnn(seq, h0_3d)
-            h_n.sum().backward()
-
-        return {"PyTorch loop": _result(time_rounds(loop, sync, **plan["tiny"]), 1, "iterations"),
-                "PyTorch nn.RNN": _result(time_rounds(layer, sync, **plan["tiny"]), 1, "iterations")}
-
-    def g2p():
-        import g2p as g2p_bench  # benchmarks/g2p.py: the PyTorch twin of the model
-
-        from tinygrad_rnn.tasks import g2p as task
-
-        sizes = G2P_SIZES[mode]
-        warmup, inner, repeats = plan["g2p"]["warmup"], plan["g2p"]["inner"], plan["g2p"]["repeats"]
-        data, batches = _g2p_batches(sizes["batch"], warmup + inner * repeats)
-        ours = _g2p_model(data, sizes)
-        theirs = g2p_bench.torch_seq2seq(len(data.src_vocab), len(data.tgt_vocab), sizes["embed"], sizes["hidden"],
-                                         task.MODEL["dropout"], pad_index=data.tgt_vocab.pad_index)
-        g2p_bench.copy_weights(ours, theirs)
-        theirs.to(dev)
-        optimizer = torch.optim.Adam(theirs.parameters(), lr=LR)
-        # the lengths stay on the host: pack_padded_sequence wants them there
-        tensors = [{k: (v if k == "src_lengths" else v.to(dev)) for k, v in g2p_bench.torch_batch(b).items()}
-                   for b in batches]
-        order = iter(range(len(tensors)))
-
-        def update():
-            b = tensors[next(order)]
+        def step(model=model, optimizer=optimizer):
             optimizer.zero_grad()
-            loss = theirs.loss(b["src"], b["src_lengths"], b["tgt_in"], b["tgt_out"])
+            loss = torch.nn.functional.cross_entropy(model(tokens).reshape(-1, v), targets)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(theirs.parameters(), CLIP)
             optimizer.step()
 
-        words = _words_per_update(batches, warmup)
-        return {"PyTorch eager": _result(time_rounds(update, sync, **plan["g2p"]), words, "words")}
+        results[name] = _result(time_rounds(step, sync, **plan["charlm"]), t * b, "tokens")
+    return results
 
-    return _run_cases(out, cases, mode, charlm, tiny, g2p)
+
+def _torch_tiny(dev, sync, plan: dict, mode: str) -> dict:
+    import torch
+
+    xs, w_xh, w_hh, bias, h0 = problem = _tiny_problem(**TINY_SIZES[mode])
+    loop = _tiny_loop(lambda a, grad=False: torch.tensor(a, requires_grad=grad, device=dev), *problem)
+    rnn = torch.nn.RNN(xs.shape[2], xs.shape[2], nonlinearity="tanh").to(dev)
+    seq, h0_3d = torch.tensor(xs, device=dev), torch.tensor(h0[None], device=dev)
+
+    def layer():
+        rnn.zero_grad(set_to_none=True)
+        _, h_n = rnn(seq, h0_3d)
+        h_n.sum().backward()
+
+    return {"PyTorch loop": _result(time_rounds(loop, sync, **plan["tiny"]), 1, "iterations"),
+            "PyTorch nn.RNN": _result(time_rounds(layer, sync, **plan["tiny"]), 1, "iterations")}
+
+
+def _torch_g2p(dev, sync, plan: dict, mode: str) -> dict:
+    import g2p as g2p_bench  # benchmarks/g2p.py: the PyTorch twin of the model
+    import torch
+
+    from tinygrad_rnn.tasks import g2p as task
+
+    sizes = G2P_SIZES[mode]
+    warmup, inner, repeats = plan["g2p"]["warmup"], plan["g2p"]["inner"], plan["g2p"]["repeats"]
+    data, batches = _g2p_batches(sizes["batch"], warmup + inner * repeats)
+    ours = _g2p_model(data, sizes)
+    theirs = g2p_bench.torch_seq2seq(len(data.src_vocab), len(data.tgt_vocab), sizes["embed"], sizes["hidden"],
+                                     task.MODEL["dropout"], pad_index=data.tgt_vocab.pad_index)
+    g2p_bench.copy_weights(ours, theirs)
+    theirs.to(dev)
+    optimizer = torch.optim.Adam(theirs.parameters(), lr=LR)
+    # the lengths stay on the host: pack_padded_sequence wants them there
+    tensors = [{k: (v if k == "src_lengths" else v.to(dev)) for k, v in g2p_bench.torch_batch(b).items()}
+               for b in batches]
+    order = iter(range(len(tensors)))
+
+    def update():
+        b = tensors[next(order)]
+        optimizer.zero_grad()
+        loss = theirs.loss(b["src"], b["src_lengths"], b["tgt_in"], b["tgt_out"])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(theirs.parameters(), CLIP)
+        optimizer.step()
+
+    words = _words_per_update(batches, warmup)
+    return {"PyTorch eager": _result(time_rounds(update, sync, **plan["g2p"]), words, "words")}
 
 
 def _run_cases(out: dict, cases: list, mode: str, charlm, tiny, g2p) -> dict:

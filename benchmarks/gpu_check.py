@@ -857,82 +857,105 @@ def _git() -> str:
 
 
 def summary_markdown(s: dict) -> str:
+    """The run's summary in Markdown: the head, then one section per stage that has something to show."""
+    st = s["stages"]
+    lines = _md_head(s)
+    lines += _md_tests(st.get("tests", {}))
+    lines += _md_agreement(st.get("agreement", {}))
+    lines += _md_dtype(st.get("dtype", {}))
+    lines += _md_syncs(st.get("syncs", {}))
+    lines += _md_bench(st.get("bench", {}))
+    return "\n".join(lines)
+
+
+def _md_head(s: dict) -> list[str]:
     info, st = s["info"], s["stages"]
     gpu = info.get("gpu", "no GPU: a dry run on the CPU" if s["dry_run"] else "?")
-    lines = [f"## GPU check ({s['date']})", "",
-             f"- GPU: {gpu}" + (f", {info.get('memory_gib')} GiB, compute capability "
-                                f"{info.get('compute_capability')}" if "gpu" in info else ""),
-             "- versions: " + ", ".join(f"{k} {v}" for k, v in info.items()
-                                        if k not in ("gpu", "memory_gib", "compute_capability")),
-             f"- tinygrad_rnn: git {s['git']}; command `{s['command']}`; {s['elapsed_s']:.0f} s in all",
-             "- stages: " + ", ".join(f"{n} {r.get('status')} ({r.get('elapsed_s', 0):.0f} s)" for n, r in st.items()),
-             ""]
-    t = st.get("tests", {})
-    if "tests" in t:
-        lines += [f"**Test suite on the device** (`pytest -k cuda`): {t['passed']} passed, {t['failures']} failed, "
-                  f"{t['errors']} errors, {t['skipped']} skipped of {t['tests']} ({t['time']:.0f} s)", ""]
-        lines += [f"- FAILED {f}" for f in t.get("failed_tests", [])[:20]]
-        lines += [""] if t.get("failed_tests") else []
-    a = st.get("agreement", {})
-    if "rows" in a:
-        lines += [f"**CPU vs {a['device']}** (same weights and batch; error = max |device − cpu| / max |cpu| over "
-                  "the loss and every parameter gradient, or the parameters after the steps; tolerance float64 "
-                  "1e-10, float32 1e-5)", "", "| case | float64 | float32 |", "|---|---:|---:|"]
-        by_case: dict = {}
-        for row in a["rows"]:
-            by_case.setdefault(row["case"], {})[row["dtype"]] = row
-        for case, rows in by_case.items():
-            cells = []
-            for dtype in ("float64", "float32"):
-                row = rows.get(dtype, {})
-                if "error" in row:
-                    cells.append(f"**{row['error'].split(':')[0]}** at {row.get('where')}")
-                elif row:
-                    cells.append(f"{row['max_error']:.1e}" + ("" if row["pass"] else " **FAIL**"))
-                else:
-                    cells.append("—")
-            lines.append(f"| {case} | {cells[0]} | {cells[1]} |")
-        lines.append("")
-    d = st.get("dtype", {})
-    if "models" in d:
-        lines += ["**float32 through a training step**: " + "; ".join(
-            f"{m['model']}: " + ("yes" if m["pass"] else "NO (" + (m.get("error") or ", ".join(m["offenders"][:5]))
-                                 + ")") for m in d["models"]), ""]
-    y = st.get("syncs", {})
-    if "models" in y:
-        lines += [f"**Device→host reads per training step** (forward + `Trainer.update`, on {y['device']}; aim 0):", ""]
-        for m in y["models"]:
-            failed = f"; stopped by {m['error']} at `{m['where']}` in the {m['failed_in']}" if "error" in m else ""
-            locs = "; ".join(f"{x['count']}× {x['what']} at `{x['where']}`" for x in m["locations"][:8])
-            nosync = m.get("allow_synchronize_false")
-            extra = "" if nosync is None else ("; under `allow_synchronize(False)`: "
-                                               + (f"synchronized at `{nosync['where']}`" if nosync["synchronized"]
-                                                  else "no sync detected"))
-            phases = ", ".join(f"{n} in the {p}" for p, n in m["by_phase"].items())
-            lines.append(f"- {m['model']}: **{m['reads']}** ({phases})" + (f": {locs}" if locs else "") + extra
-                         + failed)
-        if y.get("note"):
-            lines.append(f"- note: {y['note']}")
-        lines.append("")
-    elif y.get("status") == "skipped":
-        lines += [f"**Device→host reads**: skipped ({y.get('reason')})", ""]
-    b = st.get("bench", {})
-    if "table" in b:
-        lines += [f"**Throughput** (`benchmarks/gpu.py`, {b['pairs']} pairs of processes; ratio = tinygrad_rnn's "
-                  "rate / the other's, pair by pair, median [min – max])", "",
-                  "| case | version | rate | tinygrad_rnn / this |", "|---|---|---:|---:|"]
-        for case, entry in b["table"].items():
-            for name, rate in entry["rates"].items():
-                ratio = next((r for key, r in entry["ratios"].items() if key.endswith(" / " + name)), None)
-                text = "—" if ratio is None else f"{ratio['median']:.2f}× [{ratio['min']:.2f} – {ratio['max']:.2f}]"
-                lines.append(f"| {case} | {name} | {rate:,.0f} {entry['unit']}/s | {text} |")
-        lines += ["", "Aims: " + "; ".join(
-            f"{x['case']} ≥ {x['aim']}× {x['versus']}: " + ("n/a" if x["ratio"] is None else
-                                                          f"{'met' if x['met'] else 'NOT met'} ({x['ratio']:.2f}×)")
-            for x in b["aims"])]
-        lines += [f"- bench error: {e[:300]}" for e in b.get("errors", [])]
-        lines.append("")
-    return "\n".join(lines)
+    return [f"## GPU check ({s['date']})", "",
+            f"- GPU: {gpu}" + (f", {info.get('memory_gib')} GiB, compute capability "
+                               f"{info.get('compute_capability')}" if "gpu" in info else ""),
+            "- versions: " + ", ".join(f"{k} {v}" for k, v in info.items()
+                                       if k not in ("gpu", "memory_gib", "compute_capability")),
+            f"- tinygrad_rnn: git {s['git']}; command `{s['command']}`; {s['elapsed_s']:.0f} s in all",
+            "- stages: " + ", ".join(f"{n} {r.get('status')} ({r.get('elapsed_s', 0):.0f} s)" for n, r in st.items()),
+            ""]
+
+
+def _md_tests(t: dict) -> list[str]:
+    if "tests" not in t:
+        return []
+    lines = [f"**Test suite on the device** (`pytest -k cuda`): {t['passed']} passed, {t['failures']} failed, "
+             f"{t['errors']} errors, {t['skipped']} skipped of {t['tests']} ({t['time']:.0f} s)", ""]
+    lines += [f"- FAILED {f}" for f in t.get("failed_tests", [])[:20]]
+    return lines + ([""] if t.get("failed_tests") else [])
+
+
+def _md_agreement(a: dict) -> list[str]:
+    if "rows" not in a:
+        return []
+    lines = [f"**CPU vs {a['device']}** (same weights and batch; error = max |device − cpu| / max |cpu| over "
+             "the loss and every parameter gradient, or the parameters after the steps; tolerance float64 "
+             "1e-10, float32 1e-5)", "", "| case | float64 | float32 |", "|---|---:|---:|"]
+    by_case: dict = {}
+    for row in a["rows"]:
+        by_case.setdefault(row["case"], {})[row["dtype"]] = row
+    for case, rows in by_case.items():
+        cells = [_md_agreement_cell(rows.get(dtype, {})) for dtype in ("float64", "float32")]
+        lines.append(f"| {case} | {cells[0]} | {cells[1]} |")
+    return lines + [""]
+
+
+def _md_agreement_cell(row: dict) -> str:
+    if "error" in row:
+        return f"**{row['error'].split(':')[0]}** at {row.get('where')}"
+    if row:
+        return f"{row['max_error']:.1e}" + ("" if row["pass"] else " **FAIL**")
+    return "—"
+
+
+def _md_dtype(d: dict) -> list[str]:
+    if "models" not in d:
+        return []
+    return ["**float32 through a training step**: " + "; ".join(
+        f"{m['model']}: " + ("yes" if m["pass"] else "NO (" + (m.get("error") or ", ".join(m["offenders"][:5]))
+                             + ")") for m in d["models"]), ""]
+
+
+def _md_syncs(y: dict) -> list[str]:
+    if "models" not in y:
+        return [f"**Device→host reads**: skipped ({y.get('reason')})", ""] if y.get("status") == "skipped" else []
+    lines = [f"**Device→host reads per training step** (forward + `Trainer.update`, on {y['device']}; aim 0):", ""]
+    for m in y["models"]:
+        failed = f"; stopped by {m['error']} at `{m['where']}` in the {m['failed_in']}" if "error" in m else ""
+        locs = "; ".join(f"{x['count']}× {x['what']} at `{x['where']}`" for x in m["locations"][:8])
+        nosync = m.get("allow_synchronize_false")
+        extra = "" if nosync is None else ("; under `allow_synchronize(False)`: "
+                                           + (f"synchronized at `{nosync['where']}`" if nosync["synchronized"]
+                                              else "no sync detected"))
+        phases = ", ".join(f"{n} in the {p}" for p, n in m["by_phase"].items())
+        lines.append(f"- {m['model']}: **{m['reads']}** ({phases})" + (f": {locs}" if locs else "") + extra + failed)
+    if y.get("note"):
+        lines.append(f"- note: {y['note']}")
+    return lines + [""]
+
+
+def _md_bench(b: dict) -> list[str]:
+    if "table" not in b:
+        return []
+    lines = [f"**Throughput** (`benchmarks/gpu.py`, {b['pairs']} pairs of processes; ratio = tinygrad_rnn's "
+             "rate / the other's, pair by pair, median [min – max])", "",
+             "| case | version | rate | tinygrad_rnn / this |", "|---|---|---:|---:|"]
+    for case, entry in b["table"].items():
+        for name, rate in entry["rates"].items():
+            ratio = next((r for key, r in entry["ratios"].items() if key.endswith(" / " + name)), None)
+            text = "—" if ratio is None else f"{ratio['median']:.2f}× [{ratio['min']:.2f} – {ratio['max']:.2f}]"
+            lines.append(f"| {case} | {name} | {rate:,.0f} {entry['unit']}/s | {text} |")
+    lines += ["", "Aims: " + "; ".join(
+        f"{x['case']} ≥ {x['aim']}× {x['versus']}: " + ("n/a" if x["ratio"] is None else
+                                                      f"{'met' if x['met'] else 'NOT met'} ({x['ratio']:.2f}×)")
+        for x in b["aims"])]
+    lines += [f"- bench error: {e[:300]}" for e in b.get("errors", [])]
+    return lines + [""]
 
 
 def main(argv=None) -> int:

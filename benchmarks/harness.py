@@ -53,6 +53,19 @@ def parser(doc: str, libs: tuple, rounds: int, out: str) -> argparse.ArgumentPar
     return parser
 
 
+def size_options(parser: argparse.ArgumentParser, full: dict, quick: dict) -> None:
+    """One integer option per size (``--decode-batch`` for ``decode_batch``), unset by default: :func:`sizes` fills
+    it in from ``full`` or, with ``--quick``, from ``quick``."""
+    for key, value in full.items():
+        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=int, default=None,
+                            help=f"default {value} (--quick {quick[key]})")
+
+
+def sizes(args, full: dict, quick: dict) -> dict:
+    """The sizes of :func:`size_options`: those given on the command line, the others the defaults of the mode."""
+    return {key: getattr(args, key) or (quick if args.quick else full)[key] for key in full}
+
+
 def option_from_argv(name: str, argv: list | None = None) -> str | None:
     """The value of ``name`` in ``argv`` (``--only torch`` or ``--only=torch``), read before argparse runs."""
     argv = sys.argv[1:] if argv is None else argv
@@ -193,6 +206,16 @@ def summarise(runs: list, comparisons: list) -> dict:
 
 def label(ours: str, theirs: str, sense: str) -> str:
     return f"{ours} ÷ {theirs} ({'time' if sense == 'time' else 'speed'})"
+
+
+def aim_line(text: str, stats: dict | None, met, per: str = "") -> str:
+    """A report's line on one aim: ``- text: **met**`` (or ``**NOT met**``, as ``met(median)`` says) with the median
+    ratio ``per`` what (e.g. " the time") and its spread over the pairs; n/a where the pair has no ratio."""
+    if stats is None:
+        return f"- {text}: n/a"
+    verdict = "met" if met(stats["median"]) else "NOT met"
+    return (f"- {text}: **{verdict}** (median {stats['median']:.2f}×{per} over {stats['n']} pairs, "
+            f"{stats['min']:.2f}–{stats['max']:.2f}×)")
 
 
 def errors(runs: list) -> list:

@@ -167,81 +167,94 @@ def numpy_bptt(xs, w_xh, w_hh, b, h0):
     return loss, (g_xh, g_hh, g_b)
 
 
+def _primitive_loop(problem, tensor, parameter, host) -> tuple:
+    """The same loop of primitive ops for any library whose tensors spell @, + and .tanh() alike: its body and its
+    gradients function."""
+    xs, w_xh, w_hh, b, h0 = problem
+    txs = [tensor(x) for x in xs]
+    params = tuple(parameter(a) for a in (w_xh, w_hh, b))
+    h0_ = tensor(h0)
+
+    def body():
+        for p in params:
+            p.grad = None
+        h = h0_
+        w_xh_, w_hh_, b_ = params
+        for x in txs:
+            h = (x @ w_xh_ + h @ w_hh_ + b_).tanh()
+        h.sum().backward()
+
+    return body, lambda: (body(), tuple(host(p.grad) for p in params))[1]
+
+
+def _torch_nn_rnn(problem) -> tuple:
+    """PyTorch's nn.RNN holding the same weights, one call over the sequence: its body and its gradients function."""
+    xs, w_xh, w_hh, b, h0 = problem
+    rnn = torch.nn.RNN(xs.shape[2], w_hh.shape[0], nonlinearity="tanh")
+    with torch.no_grad():  # the same numbers: nn.RNN computes x W_ih^T + b_ih + h W_hh^T + b_hh
+        rnn.weight_ih_l0.copy_(torch.tensor(w_xh.T))
+        rnn.weight_hh_l0.copy_(torch.tensor(w_hh.T))
+        rnn.bias_ih_l0.copy_(torch.tensor(b))
+        rnn.bias_hh_l0.zero_()
+    seq = torch.tensor(xs)  # (T, batch, input)
+    ph0_3d = torch.tensor(h0[None])
+
+    def body():
+        rnn.zero_grad(set_to_none=True)
+        _, h_n = rnn(seq, ph0_3d)
+        h_n.sum().backward()
+
+    return body, lambda: (body(), (rnn.weight_ih_l0.grad.numpy().T, rnn.weight_hh_l0.grad.numpy().T,
+                                   rnn.bias_ih_l0.grad.numpy()))[1]
+
+
+def _autograd_loop(problem) -> tuple:
+    """HIPS autograd's grad of the loop (tracing included in every call): its body, which is its gradients
+    function."""
+    xs, w_xh, w_hh, b, h0 = problem
+
+    def loss(w_xh_, w_hh_, b_):
+        h = h0
+        for x in xs:
+            h = anp.tanh(anp.matmul(x, w_xh_) + anp.matmul(h, w_hh_) + b_)
+        return anp.sum(h)
+
+    gradients = agrad(loss, argnum=(0, 1, 2))
+    body = lambda: gradients(w_xh, w_hh, b)
+    return body, body
+
+
+def _mygrad_loop(problem) -> tuple:
+    """mygrad's loop of primitive ops: its body and its gradients function."""
+    xs, w_xh, w_hh, b, h0 = problem
+    mxs = [mg.tensor(x, constant=True) for x in xs]
+    mw_xh, mw_hh, mb = (mg.tensor(a) for a in (w_xh, w_hh, b))
+    mh0 = mg.tensor(h0, constant=True)
+
+    def body():
+        h = mh0
+        for x in mxs:
+            h = mg.tanh(mg.matmul(x, mw_xh) + mg.matmul(h, mw_hh) + mb)
+        mg.sum(h).backward()
+
+    return body, lambda: (body(), (mw_xh.grad, mw_hh.grad, mb.grad))[1]
+
+
 def rnn_bodies(xs, w_xh, w_hh, b, h0) -> tuple[dict, dict]:
     """Forward+backward closures of the RNN per version, and a function per version returning its gradients."""
-    bodies, grads = {}, {}
-
-    def primitive_loop(tensor, parameter, host):
-        """The same loop of primitive ops for any library whose tensors spell @, + and .tanh() alike."""
-        txs = [tensor(x) for x in xs]
-        params = tuple(parameter(a) for a in (w_xh, w_hh, b))
-        h0_ = tensor(h0)
-
-        def body():
-            for p in params:
-                p.grad = None
-            h = h0_
-            w_xh_, w_hh_, b_ = params
-            for x in txs:
-                h = (x @ w_xh_ + h @ w_hh_ + b_).tanh()
-            h.sum().backward()
-
-        return body, lambda: (body(), tuple(host(p.grad) for p in params))[1]
-
-    bodies["tinygrad_rnn loop"], grads["tinygrad_rnn loop"] = primitive_loop(
-        tr.tensor, lambda a: tr.tensor(a, requires_grad=True), lambda g: g)
-
+    problem = xs, w_xh, w_hh, b, h0
+    versions = {"tinygrad_rnn loop": _primitive_loop(problem, tr.tensor, lambda a: tr.tensor(a, requires_grad=True),
+                                                     lambda g: g)}
     if torch is not None:
-        bodies["PyTorch loop"], grads["PyTorch loop"] = primitive_loop(
-            torch.tensor, lambda a: torch.tensor(a, requires_grad=True), lambda g: g.numpy())
-
-        hidden = w_hh.shape[0]
-        rnn = torch.nn.RNN(xs.shape[2], hidden, nonlinearity="tanh")
-        with torch.no_grad():  # the same numbers: nn.RNN computes x W_ih^T + b_ih + h W_hh^T + b_hh
-            rnn.weight_ih_l0.copy_(torch.tensor(w_xh.T))
-            rnn.weight_hh_l0.copy_(torch.tensor(w_hh.T))
-            rnn.bias_ih_l0.copy_(torch.tensor(b))
-            rnn.bias_hh_l0.zero_()
-        seq = torch.tensor(xs)  # (T, batch, input)
-        ph0_3d = torch.tensor(h0[None])
-
-        def nn_body():
-            rnn.zero_grad(set_to_none=True)
-            _, h_n = rnn(seq, ph0_3d)
-            h_n.sum().backward()
-
-        bodies["PyTorch nn.RNN"] = nn_body
-        grads["PyTorch nn.RNN"] = lambda: (nn_body(), (rnn.weight_ih_l0.grad.numpy().T, rnn.weight_hh_l0.grad.numpy().T,
-                                                        rnn.bias_ih_l0.grad.numpy()))[1]
-
+        versions["PyTorch loop"] = _primitive_loop(problem, torch.tensor,
+                                                   lambda a: torch.tensor(a, requires_grad=True), lambda g: g.numpy())
+        versions["PyTorch nn.RNN"] = _torch_nn_rnn(problem)
     if autograd is not None:
-        def a_loss(w_xh_, w_hh_, b_):
-            h = h0
-            for x in xs:
-                h = anp.tanh(anp.matmul(x, w_xh_) + anp.matmul(h, w_hh_) + b_)
-            return anp.sum(h)
-
-        a_grad = agrad(a_loss, argnum=(0, 1, 2))
-        bodies["HIPS autograd loop"] = lambda: a_grad(w_xh, w_hh, b)
-        grads["HIPS autograd loop"] = bodies["HIPS autograd loop"]
-
+        versions["HIPS autograd loop"] = _autograd_loop(problem)
     if mg is not None:
-        mxs = [mg.tensor(x, constant=True) for x in xs]
-        mw_xh, mw_hh, mb = (mg.tensor(a) for a in (w_xh, w_hh, b))
-        mh0 = mg.tensor(h0, constant=True)
-
-        def mg_body():
-            h = mh0
-            for x in mxs:
-                h = mg.tanh(mg.matmul(x, mw_xh) + mg.matmul(h, mw_hh) + mb)
-            mg.sum(h).backward()
-
-        bodies["mygrad loop"] = mg_body
-        grads["mygrad loop"] = lambda: (mg_body(), (mw_xh.grad, mw_hh.grad, mb.grad))[1]
-
-    bodies["NumPy hand BPTT"] = lambda: numpy_bptt(xs, w_xh, w_hh, b, h0)
-    grads["NumPy hand BPTT"] = lambda: numpy_bptt(xs, w_xh, w_hh, b, h0)[1]
-    return bodies, grads
+        versions["mygrad loop"] = _mygrad_loop(problem)
+    versions["NumPy hand BPTT"] = (lambda: numpy_bptt(*problem), lambda: numpy_bptt(*problem)[1])
+    return {name: body for name, (body, _) in versions.items()}, {name: g for name, (_, g) in versions.items()}
 
 
 def check_rnn_gradients(grads: dict, reference) -> dict:
@@ -352,12 +365,7 @@ def aims(summary: dict, steps: int) -> list[str]:
                                f"at most {AIM_VS_LOOP}× PyTorch's primitive loop"),
                               ("PyTorch nn.RNN", lambda r: r < 1.0, "below nn.RNN")):
         stats = summary["ratios"].get(harness.label(RNN_OURS, theirs, "time"))
-        if stats is None:
-            lines.append(f"- tinygrad_rnn loop {text}: n/a")
-            continue
-        verdict = "met" if met(stats["median"]) else "NOT met"
-        lines.append(f"- tinygrad_rnn loop {text}: **{verdict}** (median {stats['median']:.2f}× the time over "
-                     f"{stats['n']} pairs, {stats['min']:.2f}–{stats['max']:.2f}×)")
+        lines.append(harness.aim_line(f"tinygrad_rnn loop {text}", stats, met, " the time"))
     ours, floor = summary["seconds"].get(RNN_OURS), summary["seconds"].get("NumPy hand BPTT")
     if ours and floor:
         lines.append(f"- floor, hand-written NumPy BPTT: {floor['median'] / steps * 1e6:.1f} µs/step (median); "

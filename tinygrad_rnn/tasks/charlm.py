@@ -199,32 +199,23 @@ PROMPT = "import os\n\n\ndef "
 SAMPLINGS = ((0.7, 10), (1.0, None), (0.0, None))  # (temperature, top_k): cautious, the model's own, greedy
 
 
-def run(quick: bool = False, seed: int = 0, cell: str = "lstm", hidden_size: int | None = None,
-        embed_size: int | None = None, batch: int | None = None, chunk: int | None = None,
-        steps: int | None = None, lr: float | None = None, train_chars: int | None = None,
-        held_out_chars: int | None = None, prompt: str = PROMPT, out_dir: str | None = None,
-        progress: bool = False, log=print) -> dict:
-    """Train the char-LM and report; returns the printed numbers: ``bpc`` (held-out bits per character),
-    ``unigram_bpc``, ``uniform_bpc``, ``train_bpc`` (last updates), ``updates``, ``train_seconds``, ``samples``
-    (label → text) and the sizes."""
+def _sizes(quick: bool, **overrides) -> dict:
+    """The quick or full sizes with the given ones (those not None) in their place."""
     sizes = dict(QUICK if quick else FULL)
-    for key, value in (("hidden", hidden_size), ("embed", embed_size), ("batch", batch), ("chunk", chunk),
-                       ("steps", steps), ("lr", lr), ("train_chars", train_chars),
-                       ("held_out_chars", held_out_chars)):
-        if value is not None:
-            sizes[key] = value
-    steps, chunk, batch = sizes["steps"], sizes["chunk"], sizes["batch"]
-    # enough training text for every update to see new characters, where the library has it
-    corpus = load_corpus(max(sizes["train_chars"], steps * chunk * batch + batch), sizes["held_out_chars"])
-    train_ids, held_ids = corpus["train"], corpus["held_out"]
-    unigram = unigram_bits(train_ids, held_ids)
-    uniform = math.log2(VOCAB_SIZE)
-    log(f"char-LM on {sysconfig.get_paths()['stdlib']}: {len(train_ids):,} training characters from "
-        f"{len(corpus['train_files'])} files, {len(held_ids):,} held-out from {len(corpus['held_out_files'])} "
-        f"({', '.join(corpus['held_out_files'][:4])}{', ...' if len(corpus['held_out_files']) > 4 else ''})")
+    sizes.update({key: value for key, value in overrides.items() if value is not None})
+    return sizes
 
-    tr.manual_seed(seed)
-    model = CharLM(VOCAB_SIZE, sizes["embed"], sizes["hidden"], cell)
+
+def _log_corpus(corpus: dict, log) -> None:
+    files = corpus["held_out_files"]
+    log(f"char-LM on {sysconfig.get_paths()['stdlib']}: {len(corpus['train']):,} training characters from "
+        f"{len(corpus['train_files'])} files, {len(corpus['held_out']):,} held-out from {len(files)} "
+        f"({', '.join(files[:4])}{', ...' if len(files) > 4 else ''})")
+
+
+def _train(model: CharLM, train_ids: np.ndarray, sizes: dict, cell: str, progress: bool, log) -> tuple[list, float]:
+    """Truncated BPTT over the streams with the state carried; returns the losses and the seconds it took."""
+    steps, chunk, batch = sizes["steps"], sizes["chunk"], sizes["batch"]
     # exactly `steps` chunks of each of the `batch` streams; where the library's text is shorter than that, it is
     # repeated end to end (np.resize tiles), so the streams still run on without a break
     needed = steps * chunk * batch + batch
@@ -239,32 +230,66 @@ def run(quick: bool = False, seed: int = 0, cell: str = "lstm", hidden_size: int
     start = time.perf_counter()
     losses = trainer.fit_tbptt(lambda m, x, state: m(x, state), inputs, targets, _loss, k1=chunk, k2=chunk)
     seconds = time.perf_counter() - start
-    train_bpc = float(np.mean(losses[-20:])) / math.log(2)
-    bpc = bits_per_char(model, held_ids, batch=min(batch, max(1, len(held_ids) // (chunk + 1))))
     seen = len(losses) * chunk * batch
     log(f"trained {len(losses)} updates ({seen:,} characters, the training text {seen / len(train_ids):.2f} times) "
         f"in {seconds:.1f} s ({seen / seconds:,.0f} characters/s)")
+    return losses, seconds
+
+
+def _samples(model: CharLM, prompt: str, length: int, seed: int, log) -> dict:
+    """One sample per entry of SAMPLINGS, each with its own seed; label → text."""
+    samples = {}
+    for k, (temperature, top_k) in enumerate(SAMPLINGS):
+        label = "greedy" if temperature == 0 else f"temperature {temperature:g}" + (
+            f", top-{top_k}" if top_k else "")
+        samples[label] = generate(model, prompt, length, temperature, top_k, seed=seed + k)
+        log(f"--- sample, {label} ---\n{samples[label]}")
+    return samples
+
+
+def _save(result: dict, losses: list, model: CharLM, out_dir: str, log) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "charlm.json")
+    tr.save_json(dict(result, losses=losses), path)
+    tr.save(model.state_dict(), os.path.join(out_dir, "charlm.npz"))  # CharLM(...).load_state_dict(tr.load(..))
+    log(f"wrote {path} and charlm.npz (the weights)")
+
+
+def run(quick: bool = False, seed: int = 0, cell: str = "lstm", hidden_size: int | None = None,
+        embed_size: int | None = None, batch: int | None = None, chunk: int | None = None,
+        steps: int | None = None, lr: float | None = None, train_chars: int | None = None,
+        held_out_chars: int | None = None, prompt: str = PROMPT, out_dir: str | None = None,
+        progress: bool = False, log=print) -> dict:
+    """Train the char-LM and report; returns the printed numbers: ``bpc`` (held-out bits per character),
+    ``unigram_bpc``, ``uniform_bpc``, ``train_bpc`` (last updates), ``updates``, ``train_seconds``, ``samples``
+    (label → text) and the sizes."""
+    sizes = _sizes(quick, hidden=hidden_size, embed=embed_size, batch=batch, chunk=chunk, steps=steps, lr=lr,
+                   train_chars=train_chars, held_out_chars=held_out_chars)
+    # enough training text for every update to see new characters, where the library has it
+    needed = sizes["steps"] * sizes["chunk"] * sizes["batch"] + sizes["batch"]
+    corpus = load_corpus(max(sizes["train_chars"], needed), sizes["held_out_chars"])
+    train_ids, held_ids = corpus["train"], corpus["held_out"]
+    unigram = unigram_bits(train_ids, held_ids)
+    uniform = math.log2(VOCAB_SIZE)
+    _log_corpus(corpus, log)
+
+    tr.manual_seed(seed)
+    model = CharLM(VOCAB_SIZE, sizes["embed"], sizes["hidden"], cell)
+    losses, seconds = _train(model, train_ids, sizes, cell, progress, log)
+    train_bpc = float(np.mean(losses[-20:])) / math.log(2)
+    bpc = bits_per_char(model, held_ids, batch=min(sizes["batch"], max(1, len(held_ids) // (sizes["chunk"] + 1))))
     log(f"{'held-out bits per character':32} {bpc:.3f}")
     log(f"{'training, last 20 updates':32} {train_bpc:.3f}")
     log(f"{'unigram baseline (held-out)':32} {unigram:.3f}")
     log(f"{'uniform baseline, log2 V':32} {uniform:.3f}")
 
-    samples = {}
-    for k, (temperature, top_k) in enumerate(SAMPLINGS):
-        label = "greedy" if temperature == 0 else f"temperature {temperature:g}" + (
-            f", top-{top_k}" if top_k else "")
-        samples[label] = generate(model, prompt, sizes["sample_length"], temperature, top_k, seed=seed + k)
-        log(f"--- sample, {label} ---\n{samples[label]}")
+    samples = _samples(model, prompt, sizes["sample_length"], seed, log)
     result = {"cell": cell, "bpc": bpc, "train_bpc": train_bpc, "unigram_bpc": unigram, "uniform_bpc": uniform,
               "updates": len(losses), "train_seconds": seconds, "train_chars": int(len(train_ids)),
               "held_out_chars": int(len(held_ids)), "held_out_files": corpus["held_out_files"],
               "samples": samples, "sizes": sizes, "seed": seed}
     if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-        path = os.path.join(out_dir, "charlm.json")
-        tr.save_json(dict(result, losses=losses), path)
-        tr.save(model.state_dict(), os.path.join(out_dir, "charlm.npz"))  # CharLM(...).load_state_dict(tr.load(..))
-        log(f"wrote {path} and charlm.npz (the weights)")
+        _save(result, losses, model, out_dir, log)
     return result
 
 

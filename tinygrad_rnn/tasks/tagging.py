@@ -24,6 +24,7 @@ import os
 import sysconfig
 import time
 import tokenize
+from typing import NamedTuple
 
 import numpy as np
 
@@ -144,6 +145,66 @@ def _show(text: str, tags: dict[str, np.ndarray], start: int, width: int) -> lis
     return rows
 
 
+class _Corpus(NamedTuple):
+    """The training and held-out text as symbol ids and class labels; the held-out labels cut to what
+    :func:`predict` covers."""
+
+    vocab: list[str]
+    train_ids: np.ndarray
+    train_y: np.ndarray
+    test_text: str
+    test_ids: np.ndarray
+    test_y: np.ndarray
+
+
+def _corpus(quick: bool, length: int, log) -> _Corpus:
+    """The standard-library text, tokenised to characters (unseen ones → <unk>) and labelled."""
+    train_text, train_labels, train_files = stdlib_text(TRAIN_FILES, 6000 if quick else None)
+    test_text, test_labels, test_files = stdlib_text(TEST_FILES, 3000 if quick else None)
+    vocab = [UNK] + sorted(set(train_text))
+    index = {ch: k for k, ch in enumerate(vocab)}
+    encode = lambda text: np.array([index.get(ch, 0) for ch in text], dtype=np.int64)
+    test_y = np.array(test_labels, dtype=np.int64)
+    corpus = _Corpus(vocab, encode(train_text), np.array(train_labels, dtype=np.int64), test_text,
+                     encode(test_text), test_y[:len(test_y) // length * length])
+    log(f"train: {len(train_text):,} characters of {len(train_files)} stdlib modules ({', '.join(train_files)}); "
+        f"held out: {len(corpus.test_y):,} characters of {', '.join(test_files)}; {len(vocab)} symbols (with <unk>)")
+    return corpus
+
+
+def _baseline(corpus: _Corpus, log) -> float:
+    """The held-out accuracy of tagging everything with the most frequent training class."""
+    counts = np.bincount(corpus.train_y, minlength=len(CLASSES))
+    log("classes (training share): " + ", ".join(f"{c} {n / counts.sum():.1%}" for c, n in zip(CLASSES, counts)))
+    majority = int(counts.argmax())
+    baseline = float((corpus.test_y == majority).mean())
+    log(f"majority-class baseline ('{CLASSES[majority]}' everywhere): {baseline:.1%} held-out accuracy")
+    return baseline
+
+
+def _example_line(corpus: _Corpus) -> int:
+    """Where the first held-out line with a keyword and a string or a comment starts (0 if there is none)."""
+    line_start = 0
+    for line in corpus.test_text[:len(corpus.test_y)].splitlines(keepends=True):
+        labels = set(corpus.test_y[line_start:line_start + len(line)].tolist())
+        if {KEYWORD, STRING} <= labels or {KEYWORD, COMMENT} <= labels:
+            return line_start
+        line_start += len(line)
+    return 0
+
+
+def _log_per_class(results: dict, log) -> None:
+    log("held-out accuracy per class:  " + "  ".join(f"{c:>8}" for c in CLASSES))
+    for key in ("unidirectional", "bidirectional"):
+        values = [results[key + "_per_class"][c] for c in CLASSES]
+        log(f"  {key:>26}  " + "  ".join(f"{v:>8.1%}" if v is not None else f"{'-':>8}" for v in values))
+
+
+def _loss(model, data) -> tr.Tensor:
+    tokens, targets = data
+    return tr.cross_entropy(model(tokens).reshape(-1, len(CLASSES)), targets.reshape(-1))
+
+
 def run(quick: bool = False, seed: int = 0, steps: int | None = None, hidden_size: int | None = None,
         out_dir: str | None = None, progress: bool = False, log=print) -> dict:
     """Train a unidirectional and a bidirectional tagger on the same chunks; returns the held-out accuracies of
@@ -152,75 +213,40 @@ def run(quick: bool = False, seed: int = 0, steps: int | None = None, hidden_siz
     length, batch = (32, 16) if quick else (64, 32)
     steps = steps if steps is not None else (40 if quick else 500)
     hidden_size = hidden_size if hidden_size is not None else (16 if quick else 48)
-    embed_size = 8 if quick else 16
-    train_text, train_labels, train_files = stdlib_text(TRAIN_FILES, 6000 if quick else None)
-    test_text, test_labels, test_files = stdlib_text(TEST_FILES, 3000 if quick else None)
-    vocab = [UNK] + sorted(set(train_text))
-    index = {ch: k for k, ch in enumerate(vocab)}
-    encode = lambda text: np.array([index.get(ch, 0) for ch in text], dtype=np.int64)  # unseen → <unk>
-    train_ids, train_y = encode(train_text), np.array(train_labels, dtype=np.int64)
-    test_ids, test_y = encode(test_text), np.array(test_labels, dtype=np.int64)
-    test_y = test_y[:len(test_y) // length * length]  # what predict() covers
-    log(f"train: {len(train_text):,} characters of {len(train_files)} stdlib modules ({', '.join(train_files)}); "
-        f"held out: {len(test_y):,} characters of {', '.join(test_files)}; {len(vocab)} symbols (with <unk>)")
-    counts = np.bincount(train_y, minlength=len(CLASSES))
-    log("classes (training share): " + ", ".join(f"{c} {n / counts.sum():.1%}" for c, n in zip(CLASSES, counts)))
-    majority = int(counts.argmax())
-    baseline = float((test_y == majority).mean())
-    log(f"majority-class baseline ('{CLASSES[majority]}' everywhere): {baseline:.1%} held-out accuracy")
+    corpus = _corpus(quick, length, log)
+    results: dict = {"baseline": _baseline(corpus, log), "classes": CLASSES,
+                     "train_chars": len(corpus.train_ids), "test_chars": len(corpus.test_y)}
 
     def batches(step: int):
         # a function of the update index (resumable); the same chunks for both models
         rng = np.random.default_rng((seed, step))
-        offsets = rng.integers(0, len(train_ids) - length, size=batch)
+        offsets = rng.integers(0, len(corpus.train_ids) - length, size=batch)
         rows = offsets[:, None] + np.arange(length)
-        return tr.tensor(train_ids[rows]), tr.tensor(train_y[rows])
+        return tr.tensor(corpus.train_ids[rows]), tr.tensor(corpus.train_y[rows])
 
-    def loss_fn(model, data):
-        tokens, targets = data
-        return tr.cross_entropy(model(tokens).reshape(-1, len(CLASSES)), targets.reshape(-1))
-
-    results: dict = {"baseline": baseline, "classes": CLASSES, "train_chars": len(train_text),
-                     "test_chars": len(test_y)}
     predictions = {}
-    for name, bidirectional in (("uni", False), ("bi", True)):
+    for name, key, bidirectional in (("uni", "unidirectional", False), ("bi", "bidirectional", True)):
         tr.manual_seed(seed)
-        model = CharTagger(len(vocab), bidirectional, hidden_size, embed_size)
+        model = CharTagger(len(corpus.vocab), bidirectional, hidden_size, 8 if quick else 16)
         log_path = os.path.join(out_dir, f"tagging_{name}.jsonl") if out_dir else None
         trainer = Trainer(model, tr.optim.Adam(model.parameters(), lr=0.01), clip_norm=1.0, progress=progress,
                           log_path=log_path)
         start = time.perf_counter()
-        losses = trainer.fit(batches, loss_fn, steps)
+        losses = trainer.fit(batches, _loss, steps)
         seconds = time.perf_counter() - start
-        predicted = predict(model, test_ids, length)
-        correct = predicted == test_y
-        per_class = {c: float(correct[test_y == k].mean()) if (test_y == k).any() else None  # absent class
-                     for k, c in enumerate(CLASSES)}
-        predictions[name] = predicted
-        key = "unidirectional" if name == "uni" else "bidirectional"
+        predictions[name] = predict(model, corpus.test_ids, length)
+        correct = predictions[name] == corpus.test_y
         results[key] = float(correct.mean())
-        results[key + "_per_class"] = per_class
+        results[key + "_per_class"] = {c: float(correct[corpus.test_y == k].mean())
+                                       if (corpus.test_y == k).any() else None  # absent class
+                                       for k, c in enumerate(CLASSES)}
         results[key + "_seconds"] = seconds
         results[key + "_losses"] = losses
         log(f"{key:>14} LSTM (hidden {hidden_size} per direction): {steps} updates of {batch}×{length} characters "
             f"in {seconds:.1f}s, loss {losses[0]:.3f} -> {losses[-1]:.3f}; held-out accuracy {correct.mean():.1%}")
-    log("held-out accuracy per class:  " + "  ".join(f"{c:>8}" for c in CLASSES))
-    for key in ("unidirectional", "bidirectional"):
-        values = [results[key + "_per_class"][c] for c in CLASSES]
-        log(f"  {key:>26}  " + "  ".join(f"{v:>8.1%}" if v is not None else f"{'-':>8}" for v in values))
-
-    # a held-out line with a keyword, a string and a comment, tagged by both models
-    width = 72
-    line_start = 0
-    for line in test_text[:len(test_y)].splitlines(keepends=True):
-        labels = set(test_y[line_start:line_start + len(line)].tolist())
-        if {KEYWORD, STRING} <= labels or {KEYWORD, COMMENT} <= labels:
-            break
-        line_start += len(line)
-    else:
-        line_start = 0
+    _log_per_class(results, log)
     log(f"tags ({', '.join(f'{s} {c}' for s, c in zip(SYMBOLS, CLASSES))}):")
-    for row in _show(test_text, {"truth": test_y, **predictions}, line_start, width):
+    for row in _show(corpus.test_text, {"truth": corpus.test_y, **predictions}, _example_line(corpus), 72):
         log(row)
     if out_dir:
         tr.save_json({k: v for k, v in results.items() if not k.endswith("_losses")},
