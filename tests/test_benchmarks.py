@@ -139,3 +139,10 @@ def test_profile_step_names_every_part_of_a_training_step(tmp_path, cell, step):
     assert any(row.startswith(f"{step}.forward") for row in rows) and any(row.startswith(f"{step}.backward")
                                                                           for row in rows)
     assert "| whole step |" in done.stdout and "| 100% |" in done.stdout
+
+
+def test_gate_fusion_checks_every_way_it_times_against_numpy(tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(BENCH, "gate_fusion.py"), "--quick"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| NumPy (ArrayGates.lstm_cell) |" in done.stdout and "0.0e+00 |" in done.stdout
