@@ -127,3 +127,22 @@ def test_quick_run_alternates_workers_and_reports_pairs(tmp_path, script, versio
     assert "OMP_NUM_THREADS=1" in text and "torch.get_num_threads() = 1" in text
     assert version in text and "each library in its own process" in text and "**median**" in text
     assert "Errors" not in text
+
+
+@pytest.mark.parametrize("cell, step", [("lstm", "LSTMStep"), ("gru", "GRUStep")])
+def test_profile_step_names_every_part_of_a_training_step(tmp_path, cell, step):
+    done = subprocess.run([sys.executable, os.path.join(BENCH, "profile_step.py"), "--quick", "--cell", cell],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {line.split(" | ")[0].strip("| ") for line in done.stdout.splitlines() if line.startswith("| ")}
+    assert {"forward + loss", "backward", "Adam step", "whole step", "Adam (every parameter)"} <= rows
+    assert any(row.startswith(f"{step}.forward") for row in rows) and any(row.startswith(f"{step}.backward")
+                                                                          for row in rows)
+    assert "| whole step |" in done.stdout and "| 100% |" in done.stdout
+
+
+def test_gate_fusion_checks_every_way_it_times_against_numpy(tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(BENCH, "gate_fusion.py"), "--quick"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| NumPy (ArrayGates.lstm_cell) |" in done.stdout and "0.0e+00 |" in done.stdout

@@ -298,8 +298,11 @@ def _finish_leaves(leaf_gradients: dict, anomaly: bool) -> None:
         if shares is not None:
             leaf._grad_shares = _step_norms(shares, xp)
         if products:
-            stacked = xp.concat([p.a for p in products], axis=0).mT @ xp.concat([p.g for p in products], axis=0)
-            total = stacked if total is None else total + stacked
+            if len(products) == 1:  # one op's product (a Linear over all steps): a concat would only copy it
+                summed = products[0].a.mT @ products[0].g
+            else:
+                summed = xp.concat([p.a for p in products], axis=0).mT @ xp.concat([p.g for p in products], axis=0)
+            total = summed if total is None else total + summed
         if anomaly and not leaf._backend.all_finite(total):
             raise AnomalyError(f"detect_anomaly: the gradient of leaf {leaf.name or ''!r} (shape {leaf.shape}) "
                                "is NaN or Inf")

@@ -1,22 +1,39 @@
 """Matrix products: matmul (1-D, 2-D, batched, NumPy's rules) and linear (``x @ W.T + b`` as one node)."""
 from __future__ import annotations
 
+import math
+
 from ..errors import ShapeError
 from ..autograd import weight_grad
 from ..engine import Function, Tensor, location
 from . import _common
 
 
+def _folded(xp, a):
+    """``a`` as one (rows, features) matrix. NumPy multiplies a stack of matrices by one matrix with one GEMM per
+    matrix of the stack: at (100, 32, 64) @ (64, 1024) that is 7× slower than one GEMM over the 3200 rows."""
+    return a if a.ndim == 2 else xp.reshape(a, (math.prod(a.shape[:-1]), a.shape[-1]))  # -1 fails at size 0
+
+
+def _unfolded(xp, a, lead: tuple):
+    """A folded product back to the leading axes ``lead`` of the operand that was folded."""
+    return a if len(lead) == 2 else xp.reshape(a, lead[:-1] + (a.shape[-1],))
+
+
 class Matmul(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
+        if b.ndim == 2 and a.ndim > 2:  # a stack times one matrix (a projection of every step): one GEMM
+            return _unfolded(self.xp, _folded(self.xp, a) @ b, a.shape)
         return self.xp.matmul(a, b)
 
     def backward(self, g):
         xp, a, b = self.xp, self.a, self.b
         want_a, want_b = self.parents[0].requires_grad, self.parents[1].requires_grad
-        if a.ndim == 2 and b.ndim == 2:  # the common case, kept short
-            return (g @ b.mT if want_a else None), weight_grad(self.parents[1], a, g)
+        if a.ndim >= 2 and b.ndim == 2:  # the common case, a stack of a's folded into one matrix
+            g2 = _folded(xp, g)
+            return (_unfolded(xp, g2 @ b.mT, a.shape) if want_a else None), weight_grad(self.parents[1],
+                                                                                        _folded(xp, a), g2)
         if a.ndim == 1 and b.ndim == 1:  # a dot product: g is 0-d, which expand_dims(axis=-2) cannot take
             return (g * b if want_a else None), (g * a if want_b else None)
         # NumPy's rule: a 1-D left operand is a row (1, k), a 1-D right operand a column (k, 1)
@@ -37,17 +54,16 @@ class Matmul(Function):
 class Linear(Function):
     def forward(self, x, weight, bias=None):
         self.x, self.weight = x, weight
-        out = x @ weight.mT
-        return out if bias is None else out + bias
+        out = _folded(self.xp, x) @ weight.mT  # every step of a (T, B, features) input in one GEMM
+        if bias is not None:  # in place: out is this op's own array, and a (T·B, 4H) copy would be a pass more
+            out += bias
+        return _unfolded(self.xp, out, x.shape)
 
     def backward(self, g):
-        xp, x, w = self.xp, self.x, self.weight
-        gx = g @ w if self.parents[0].requires_grad else None
-        if g.ndim == 2:  # the common (batch, features) case: x is 2-D too, nothing to fold
-            g2 = g
-        else:  # fold leading axes (or add one, for a 1-D x) so the weight's gradient is one 2-D matmul
-            g2, x = xp.reshape(g, (-1, g.shape[-1])), xp.reshape(x, (-1, x.shape[-1]))
-        gw = weight_grad(self.parents[1], g2, x)
+        xp = self.xp
+        g2, x2 = _folded(xp, g), _folded(xp, self.x)  # a 1-D x is one row
+        gx = _unfolded(xp, g2 @ self.weight, self.x.shape) if self.parents[0].requires_grad else None
+        gw = weight_grad(self.parents[1], g2, x2)
         if len(self.parents) == 2:
             return gx, gw
         return gx, gw, xp.sum(g2, axis=0)
