@@ -66,7 +66,7 @@ def gradient_norms(loss: Tensor, name: str = "h", scope: str | None = None) -> d
     loss.backward()
     flows: dict = {}
     for where, step, tensor in watched:
-        grad = np.zeros(tensor.shape) if tensor.grad is None else tensor._backend.to_numpy(tensor.grad)
+        grad = np.zeros(tensor.shape) if tensor.grad is None else tensor.backend.to_numpy(tensor.grad)
         flows.setdefault(where, {})[step] = float(np.sum(np.asarray(grad, dtype=np.float64) ** 2))
     return {where: GradientFlow(where, name, sorted(per_step), np.sqrt([per_step[s] for s in sorted(per_step)]))
             for where, per_step in sorted(flows.items())}
@@ -190,4 +190,4 @@ def _as_tuple(state) -> tuple:
 def _row0(tensor: Tensor) -> np.ndarray:
     if tensor.grad is None:
         return np.zeros(tensor.shape[1])
-    return np.asarray(tensor._backend.to_numpy(tensor.grad), dtype=np.float64)[0]
+    return np.asarray(tensor.backend.to_numpy(tensor.grad), dtype=np.float64)[0]

@@ -92,7 +92,7 @@ class Node:
         t = self.tensor
         if t is None or t.grad is None:
             return None
-        xp = t._backend.xp
+        xp = t.backend.xp
         return float(xp.sqrt(xp.sum(xp.astype(t.grad, xp.float64) ** 2)))
 
     def stats(self) -> dict | None:
@@ -107,7 +107,7 @@ class Node:
         t = self.tensor
         if t is None or not hasattr(t.data, "shape") or t.data.size == 0:
             return None
-        xp = t._backend.xp
+        xp = t.backend.xp
         v = xp.astype(t.data, xp.float64)
         return {"min": float(xp.min(v)), "max": float(xp.max(v)), "mean": float(xp.mean(v)),
                 "std": float(xp.std(v)), "norm": float(xp.sqrt(xp.sum(v * v)))}
@@ -620,7 +620,7 @@ def _same(a: Node, b: Node) -> bool:
 
 
 def _tensor_kind(t: Tensor) -> str:
-    if t._fn is not None:
+    if t.grad_fn is not None:
         return "tensor"
     if not hasattr(t.data, "shape"):
         return "const"
@@ -629,7 +629,7 @@ def _tensor_kind(t: Tensor) -> str:
 
 def _tensor_node(node_id: str, t: Tensor, output_index=None) -> Node:
     kind = _tensor_kind(t)
-    fn = t._fn
+    fn = t.grad_fn
     scope = "/".join(fn.scope) if fn is not None else ""
     step = fn.step if fn is not None else None
     if kind == "const":
@@ -661,7 +661,7 @@ def trace(*roots: Tensor) -> Graph:
     or a plain input) is a :class:`GraphError`. Where a root of one truncated-BPTT window and a root of the next
     are traced together, ``cut_edges`` links each detached state to where it was cut from.
     """
-    if roots and all(t._fn is None and not t.requires_grad for t in roots):
+    if roots and all(t.grad_fn is None and not t.requires_grad for t in roots):
         raise GraphError(_no_graph(roots[0]))
     functions, produced = {}, {}  # produced: (id of node, output index) -> tensor, how outputs are found
     cut = _walk(list(roots), functions, produced)
@@ -669,7 +669,8 @@ def trace(*roots: Tensor) -> Graph:
         origin = cut.pop()
         trial_functions, trial_produced = {}, {}
         more = _walk([origin], trial_functions, trial_produced, known=functions)
-        if any(p._fn is not None and id(p._fn) in functions for f in trial_functions.values() for p in f.parents):
+        if any(p.grad_fn is not None and id(p.grad_fn) in functions
+               for f in trial_functions.values() for p in f.parents):
             functions.update(trial_functions)
             for key, t in trial_produced.items():
                 produced.setdefault(key, t)
@@ -712,13 +713,13 @@ def _walk(stack: list, functions: dict, produced: dict, known: dict | None = Non
     origins = []
     while stack:
         t = stack.pop()
-        fn = t._fn
+        fn = t.grad_fn
         if fn is None:
             origin = t.detached_origin()
-            if origin is not None and id(origin._fn) not in known and id(origin._fn) not in functions:
+            if origin is not None and id(origin.grad_fn) not in known and id(origin.grad_fn) not in functions:
                 origins.append(origin)
             continue
-        produced.setdefault((id(fn), t._idx), t)
+        produced.setdefault((id(fn), t.output_index), t)
         if id(fn) in functions or id(fn) in known:
             continue
         functions[id(fn)] = fn
