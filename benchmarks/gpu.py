@@ -249,37 +249,41 @@ def worker_torch(device: str, cases: list, mode: str, plan: dict) -> dict:
         return {"PyTorch loop": _result(time_rounds(loop, sync, **plan["tiny"]), 1, "iterations"),
                 "PyTorch nn.RNN": _result(time_rounds(layer, sync, **plan["tiny"]), 1, "iterations")}
 
-    def g2p():
-        import g2p as g2p_bench  # benchmarks/g2p.py: the PyTorch twin of the model
+    return _run_cases(out, cases, mode, charlm, tiny, lambda: _torch_g2p(dev, sync, mode, plan))
 
-        from tinygrad_rnn.tasks import g2p as task
 
-        sizes = G2P_SIZES[mode]
-        warmup, inner, repeats = plan["g2p"]["warmup"], plan["g2p"]["inner"], plan["g2p"]["repeats"]
-        data, batches = _g2p_batches(sizes["batch"], warmup + inner * repeats)
-        ours = _g2p_model(data, sizes)
-        theirs = g2p_bench.torch_seq2seq(len(data.src_vocab), len(data.tgt_vocab), sizes["embed"], sizes["hidden"],
-                                         task.MODEL["dropout"], pad_index=data.tgt_vocab.pad_index)
-        g2p_bench.copy_weights(ours, theirs)
-        theirs.to(dev)
-        optimizer = torch.optim.Adam(theirs.parameters(), lr=LR)
-        # the lengths stay on the host: pack_padded_sequence wants them there
-        tensors = [{k: (v if k == "src_lengths" else v.to(dev)) for k, v in g2p_bench.torch_batch(b).items()}
-                   for b in batches]
-        order = iter(range(len(tensors)))
+def _torch_g2p(dev, sync, mode: str, plan: dict) -> dict:
+    """PyTorch's twin of the g2p seq2seq model (benchmarks/g2p.py), with our initial weights, one update timed."""
+    import torch
 
-        def update():
-            b = tensors[next(order)]
-            optimizer.zero_grad()
-            loss = theirs.loss(b["src"], b["src_lengths"], b["tgt_in"], b["tgt_out"])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(theirs.parameters(), CLIP)
-            optimizer.step()
+    import g2p as g2p_bench  # benchmarks/g2p.py: the PyTorch twin of the model
 
-        words = _words_per_update(batches, warmup)
-        return {"PyTorch eager": _result(time_rounds(update, sync, **plan["g2p"]), words, "words")}
+    from tinygrad_rnn.tasks import g2p as task
 
-    return _run_cases(out, cases, mode, charlm, tiny, g2p)
+    sizes = G2P_SIZES[mode]
+    warmup, inner, repeats = plan["g2p"]["warmup"], plan["g2p"]["inner"], plan["g2p"]["repeats"]
+    data, batches = _g2p_batches(sizes["batch"], warmup + inner * repeats)
+    ours = _g2p_model(data, sizes)
+    theirs = g2p_bench.torch_seq2seq(len(data.src_vocab), len(data.tgt_vocab), sizes["embed"], sizes["hidden"],
+                                     task.MODEL["dropout"], pad_index=data.tgt_vocab.pad_index)
+    g2p_bench.copy_weights(ours, theirs)
+    theirs.to(dev)
+    optimizer = torch.optim.Adam(theirs.parameters(), lr=LR)
+    # the lengths stay on the host: pack_padded_sequence wants them there
+    tensors = [{k: (v if k == "src_lengths" else v.to(dev)) for k, v in g2p_bench.torch_batch(b).items()}
+               for b in batches]
+    order = iter(range(len(tensors)))
+
+    def update():
+        b = tensors[next(order)]
+        optimizer.zero_grad()
+        loss = theirs.loss(b["src"], b["src_lengths"], b["tgt_in"], b["tgt_out"])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(theirs.parameters(), CLIP)
+        optimizer.step()
+
+    words = _words_per_update(batches, warmup)
+    return {"PyTorch eager": _result(time_rounds(update, sync, **plan["g2p"]), words, "words")}
 
 
 def _run_cases(out: dict, cases: list, mode: str, charlm, tiny, g2p) -> dict:

@@ -873,7 +873,20 @@ def summary_markdown(s: dict) -> str:
                   f"{t['errors']} errors, {t['skipped']} skipped of {t['tests']} ({t['time']:.0f} s)", ""]
         lines += [f"- FAILED {f}" for f in t.get("failed_tests", [])[:20]]
         lines += [""] if t.get("failed_tests") else []
-    a = st.get("agreement", {})
+    lines += _agreement_lines(st.get("agreement", {}))
+    d = st.get("dtype", {})
+    if "models" in d:
+        lines += ["**float32 through a training step**: " + "; ".join(
+            f"{m['model']}: " + ("yes" if m["pass"] else "NO (" + (m.get("error") or ", ".join(m["offenders"][:5]))
+                                 + ")") for m in d["models"]), ""]
+    lines += _syncs_lines(st.get("syncs", {}))
+    lines += _bench_lines(st.get("bench", {}))
+    return "\n".join(lines)
+
+
+def _agreement_lines(a: dict) -> list:
+    """The CPU-vs-device agreement table, where that stage ran."""
+    lines: list = []
     if "rows" in a:
         lines += [f"**CPU vs {a['device']}** (same weights and batch; error = max |device − cpu| / max |cpu| over "
                   "the loss and every parameter gradient, or the parameters after the steps; tolerance float64 "
@@ -893,12 +906,12 @@ def summary_markdown(s: dict) -> str:
                     cells.append("—")
             lines.append(f"| {case} | {cells[0]} | {cells[1]} |")
         lines.append("")
-    d = st.get("dtype", {})
-    if "models" in d:
-        lines += ["**float32 through a training step**: " + "; ".join(
-            f"{m['model']}: " + ("yes" if m["pass"] else "NO (" + (m.get("error") or ", ".join(m["offenders"][:5]))
-                                 + ")") for m in d["models"]), ""]
-    y = st.get("syncs", {})
+    return lines
+
+
+def _syncs_lines(y: dict) -> list:
+    """The device-to-host reads per training step, or why they were skipped."""
+    lines: list = []
     if "models" in y:
         lines += [f"**Device→host reads per training step** (forward + `Trainer.update`, on {y['device']}; aim 0):", ""]
         for m in y["models"]:
@@ -916,7 +929,12 @@ def summary_markdown(s: dict) -> str:
         lines.append("")
     elif y.get("status") == "skipped":
         lines += [f"**Device→host reads**: skipped ({y.get('reason')})", ""]
-    b = st.get("bench", {})
+    return lines
+
+
+def _bench_lines(b: dict) -> list:
+    """The throughput table and the aims, where the benchmark ran."""
+    lines: list = []
     if "table" in b:
         lines += [f"**Throughput** (`benchmarks/gpu.py`, {b['pairs']} pairs of processes; ratio = tinygrad_rnn's "
                   "rate / the other's, pair by pair, median [min – max])", "",
@@ -932,7 +950,7 @@ def summary_markdown(s: dict) -> str:
             for x in b["aims"])]
         lines += [f"- bench error: {e[:300]}" for e in b.get("errors", [])]
         lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv=None) -> int:
