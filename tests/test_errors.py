@@ -166,7 +166,7 @@ def test_backward_on_non_scalar_needs_a_gradient(device):
     with raises(tr.GraphError, r"backward: a tensor of shape \(2,\) is not a scalar; pass its gradient"):
         y.backward()
     y.backward(np.array([1.0, 10.0], dtype=np.float32))  # with a gradient it works
-    np.testing.assert_allclose(x._backend.to_numpy(x.grad), [3.0, 30.0])
+    np.testing.assert_allclose(x.backend.to_numpy(x.grad), [3.0, 30.0])
     with raises(tr.ShapeError, r"backward: gradient of shape \(3,\) does not match the tensor's shape \(2,\)"):
         (x * 2).backward(np.ones(3, dtype=np.float32))
 
@@ -195,10 +195,10 @@ def test_retain_graph_allows_a_second_backward(device):
     x = tr.tensor([1.0, 2.0], dtype="float64", requires_grad=True, device=device)
     loss = (x * x * x).sum()
     loss.backward(retain_graph=True)
-    first = x._backend.to_numpy(x.grad).copy()
+    first = x.backend.to_numpy(x.grad).copy()
     np.testing.assert_allclose(first, [3.0, 12.0])
     loss.backward()  # accumulates, like PyTorch
-    np.testing.assert_allclose(x._backend.to_numpy(x.grad), 2 * first)
+    np.testing.assert_allclose(x.backend.to_numpy(x.grad), 2 * first)
     with raises(tr.GraphError, r"released"):
         loss.backward()
 

@@ -368,14 +368,14 @@ def test_module_call_opens_scope():
     assert outs[0].scope == "Net"
     # find the nodes inside: walk the graph back from the output
     scopes = set()
-    stack, seen = [outs[0]._fn], set()
+    stack, seen = [outs[0].grad_fn], set()
     while stack:
         fn = stack.pop()
         if fn is None or id(fn) in seen:
             continue
         seen.add(id(fn))
         scopes.add("/".join(fn.scope))
-        stack.extend(p._fn for p in fn.parents)
+        stack.extend(p.grad_fn for p in fn.parents)
     assert {"Net", "Net/fc1", "Net/act", "Net/body/0", "Net/body/1", "Net/heads/0"} <= scopes
     assert tr.current_scope() == ""
 

@@ -39,7 +39,7 @@ def close(tensor, expected, rtol=1e-10, atol=1e-12) -> None:
 
 def grad_of(t: tr.Tensor) -> np.ndarray:
     assert t.grad is not None
-    return t._backend.to_numpy(t.grad)
+    return t.backend.to_numpy(t.grad)
 
 
 def away_from_zero(rng, shape, low=0.2, high=2.0) -> np.ndarray:
@@ -193,7 +193,7 @@ def test_python_scalar_operands(device, dtype, label, fn, value, derivative):
     assert out.dtype == dtype, f"{label} turned {dtype} into {out.dtype}"
     close(out, value(x.astype(np.float64)), rtol=1e-6 if dtype == "float32" else 1e-12)
     out.sum().backward()
-    assert t._backend.dtype_name(t.grad) == dtype
+    assert t.backend.dtype_name(t.grad) == dtype
     close(grad_of(t), derivative(x.astype(np.float64)), rtol=1e-6 if dtype == "float32" else 1e-12)
 
 
@@ -248,7 +248,7 @@ def test_float32_stays_float32(device, label, fn):
     out.sum().backward()
     for t in (x, w):
         if t.grad is not None:
-            assert t._backend.dtype_name(t.grad) == "float32", f"{label}: gradient is {t._backend.dtype_name(t.grad)}"
+            assert t.backend.dtype_name(t.grad) == "float32", f"{label}: gradient is {t.backend.dtype_name(t.grad)}"
 
 
 def test_operators_map_to_ops(device):
@@ -845,7 +845,7 @@ def test_cast_passes_gradient_back_in_the_source_dtype(device):
     y = x.to("float32")
     assert y.dtype == "float32" and y.requires_grad
     (y * y * 3).sum().backward()
-    assert x._backend.dtype_name(x.grad) == "float64"
+    assert x.backend.dtype_name(x.grad) == "float64"
     close(grad_of(x), [6.0, 12.0, 18.0])
 
 

@@ -425,9 +425,9 @@ def test_ops_made_after_every_write_are_walked_as_if_nothing_was_written():
     buffer[0] = 1.0
     w = tr.tensor([1.0, 2.0], requires_grad=True)
     y = (w * buffer).sum()
-    parents = y._fn.parents
+    parents = y.grad_fn.parents
     y.backward()
-    assert y._fn.parents is parents and w.grad.tolist() == [1.0, 0.0]
+    assert y.grad_fn.parents is parents and w.grad.tolist() == [1.0, 0.0]
     z = w * 3.0
     buffer[1] = 5.0  # a write after z's op: the walk still checks and reroutes the nodes made before it
     (z * buffer).sum().backward()

@@ -116,7 +116,7 @@ def run_both(model, params: dict, data: dict, device: str):
     out_torch = model(TORCH, theirs, convert(torch.as_tensor))
     out_tr.backward()
     out_torch.backward()
-    return ((out_tr.item(), {k: t._backend.to_numpy(t.grad) if t.grad is not None else None for k, t in ours.items()}),
+    return ((out_tr.item(), {k: t.backend.to_numpy(t.grad) if t.grad is not None else None for k, t in ours.items()}),
             (out_torch.item(), {k: t.grad.numpy() if t.grad is not None else None for k, t in theirs.items()}))
 
 

@@ -6,6 +6,8 @@
   projection of the last output, with a one-line diagnosis ("vanishing: ×0.71 per step, 1/e after 2.9 steps").
 - :func:`step_jacobians` — the exact Jacobians ∂s_t/∂s_{t−1} of a cell's state (h, or (h, c) for an LSTM) along a
   sequence, their spectral radii and singular values, and the norms of their products.
+- :func:`cell_step_graph` — one step of an unfused LSTM or GRU cell, backpropagated with every gradient kept:
+  the traced graph ``viz.cell`` labels with gradient norms, gate by gate.
 
 The analysis works on host copies (``Tensor.numpy()``) of what the engine computed; it never touches a
 tensor's array directly.
@@ -23,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Tensor, no_grad
+from .engine import Tensor, no_grad, tensor
 from .errors import ArgumentError, MissingKeyError
-from .graph import trace
+from .graph import Graph, trace
+from .nn import GRUCell, LSTMCell
 
 
 @dataclass
@@ -66,7 +69,7 @@ def gradient_norms(loss: Tensor, name: str = "h", scope: str | None = None) -> d
     loss.backward()
     flows: dict = {}
     for where, step, tensor in watched:
-        grad = np.zeros(tensor.shape) if tensor.grad is None else tensor._backend.to_numpy(tensor.grad)
+        grad = np.zeros(tensor.shape) if tensor.grad is None else tensor.backend.to_numpy(tensor.grad)
         flows.setdefault(where, {})[step] = float(np.sum(np.asarray(grad, dtype=np.float64) ** 2))
     return {where: GradientFlow(where, name, sorted(per_step), np.sqrt([per_step[s] for s in sorted(per_step)]))
             for where, per_step in sorted(flows.items())}
@@ -190,4 +193,40 @@ def _as_tuple(state) -> tuple:
 def _row0(tensor: Tensor) -> np.ndarray:
     if tensor.grad is None:
         return np.zeros(tensor.shape[1])
-    return np.asarray(tensor._backend.to_numpy(tensor.grad), dtype=np.float64)[0]
+    return np.asarray(tensor.backend.to_numpy(tensor.grad), dtype=np.float64)[0]
+
+
+def cell_step_graph(kind: str, cell=None, inputs=None, seed: int = 0) -> Graph:
+    """One step of an unfused ``cell`` (a fresh 3 → 4 float64 ``LSTMCell`` / ``GRUCell`` when None; drawn from
+    the generator ``tr.manual_seed`` seeds) on ``inputs`` x_t (B, I) (random when None), from a random state,
+    backpropagated with every gradient kept; returns its traced graph. The loss stands for the later steps: a
+    fixed random ⟨u, h_t⟩ (+ ⟨w, c_t⟩ for an LSTM), so gradient arrives through both outputs, as inside BPTT.
+
+    >>> g = cell_step_graph("gru")
+    >>> g.find(name="z")[0].grad_norm > 0
+    True
+    """
+    if kind not in ("lstm", "gru"):
+        raise ArgumentError(f"cell_step_graph: kind must be 'lstm' or 'gru', got {kind!r}")
+    if cell is None:
+        cell = (LSTMCell if kind == "lstm" else GRUCell)(3, 4, fused=False, dtype="float64")
+    if cell.fused:
+        raise ArgumentError(f"cell_step_graph: the cell is fused (one node per step); build it with fused=False to "
+                            f"see its gates, e.g. tr.nn.{type(cell).__name__}(..., fused=False)")
+    rng = np.random.default_rng(seed)
+    dtype = cell.weight_hh.dtype
+    x = inputs if inputs is not None else tensor(rng.standard_normal((2, cell.input_size)), dtype=dtype,
+                                                 requires_grad=True)
+    batch = x.shape[0]
+
+    def random_state(name: str) -> Tensor:
+        return tensor(rng.standard_normal((batch, cell.hidden_size)), dtype=dtype, requires_grad=True, name=name)
+
+    state = (random_state("h_prev"), random_state("c_prev")) if kind == "lstm" else random_state("h_prev")
+    out = cell.step(cell.project(x), state)
+    outputs = out if isinstance(out, tuple) else (out,)
+    loss = sum((o * tensor(rng.standard_normal(o.shape), dtype=dtype)).sum() for o in outputs)
+    graph = trace(loss)  # traced once: marked for gradients, then drawn
+    graph.retain_grads()
+    loss.backward()
+    return graph

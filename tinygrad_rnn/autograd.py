@@ -43,7 +43,7 @@ def weight_grad(parent, a, g):
     :class:`DeferredProduct`), computed when it is not, None when it needs no gradient."""
     if not parent.requires_grad:
         return None
-    return DeferredProduct(a, g) if parent._fn is None else a.mT @ g
+    return DeferredProduct(a, g) if parent.grad_fn is None else a.mT @ g
 
 
 def unbroadcast(grad, shape: tuple, xp):
@@ -64,23 +64,23 @@ def unbroadcast(grad, shape: tuple, xp):
 
 
 def _seed_gradient(root: "_t.Tensor", grad):
-    xp = root._backend.xp
+    xp = root.backend.xp
     if grad is None:
         if root.numel() != 1:
             raise GraphError(f"backward: a tensor of shape {root.shape} is not a scalar; pass its gradient "
                              f"(an array or Tensor of shape {root.shape}) to backward(grad)")
         return xp.ones(root.data.shape, dtype=root.data.dtype)
     if isinstance(grad, _t.Tensor):
-        if grad._backend is not root._backend:
+        if grad.backend is not root.backend:
             raise DeviceError(f"backward: the gradient lives on {grad.device}, the tensor on {root.device}")
         grad = grad.data
     else:
-        grad = root._backend.asarray(grad, root.dtype)
+        grad = root.backend.asarray(grad, root.dtype)
     if tuple(grad.shape) != root.shape:
         raise ShapeError(f"backward: gradient of shape {tuple(grad.shape)} does not match the tensor's shape "
                          f"{root.shape}")
     if grad.dtype != root.data.dtype:
-        raise DTypeError(f"backward: gradient dtype {root._backend.dtype_name(grad)} does not match the tensor's "
+        raise DTypeError(f"backward: gradient dtype {root.backend.dtype_name(grad)} does not match the tensor's "
                          f"{root.dtype}")
     return grad
 
@@ -105,7 +105,7 @@ def _reachable(root_fn, writes=None) -> list:
             fn.parents = inputs_as_made(fn)
             _check_saved(fn, writes)
         for parent in fn.parents:
-            pf = parent._fn
+            pf = parent.grad_fn
             if pf is not None and pf not in seen:
                 mark(pf)
                 push(pf)
@@ -139,7 +139,7 @@ def _as_made(tensor, seq: int):
 def _check_saved(fn, writes) -> None:
     if fn.xp is None:  # released: the walk raises its own error when it gets there
         return
-    backend = fn.parents[0]._backend
+    backend = fn.parents[0].backend
     saved = [v for value in fn.__dict__.values() for v in (value if isinstance(value, (tuple, list)) else (value,))
              if backend.owns(v)]
     for stamp, array in writes:
@@ -168,9 +168,9 @@ def _run_hooks(tensor, grad):
 def _replacement(tensor, hook, grad, replaced):
     """The array a hook's return stands for, which must be what it replaces: an array or Tensor of the tensor's
     device with the gradient's shape and dtype (PyTorch refuses a hook that changes either, too)."""
-    backend = tensor._backend
+    backend = tensor.backend
     if isinstance(replaced, _t.Tensor):
-        if replaced._backend is not backend:
+        if replaced.backend is not backend:
             raise DeviceError(f"register_hook: the hook {_hook_name(hook)} of {_tensor_text(tensor)} returned a "
                               f"gradient on {replaced.device}, the tensor lives on {tensor.device}")
         replaced = replaced.data
@@ -196,7 +196,7 @@ def _hook_name(hook) -> str:
 
 def _tensor_text(tensor) -> str:
     """``tensor 'h' (made by tanh in scope 'RNN/l0' at step 3, shape (2, 4))`` for error messages."""
-    fn = tensor._fn
+    fn = tensor.grad_fn
     name = f"tensor {tensor.name!r}" if tensor.name else "a tensor"
     made = (f"made by {fn.op_label()}{_t.where_text(fn.scope, fn.step)}, " if fn is not None
             else "a leaf, ")
@@ -219,13 +219,13 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
         raise GraphError(f"backward: this tensor (shape {root.shape}) does not require grad; no input of the ops "
                          "that made it has requires_grad=True (or it was made under no_grad)")
     seed = _seed_gradient(root, grad)
-    root_fn = root._fn
+    root_fn = root.grad_fn
     if root_fn is None:
-        _accumulate_leaf(root, seed, root._backend.xp)
+        _accumulate_leaf(root, seed, root.backend.xp)
         return
     nodes = _reachable(root_fn, _live_writes() if _t._write_log else None)
     if root_fn.multi_output:
-        _deliver(root_fn, root._idx, seed)
+        _deliver(root_fn, root.output_index, seed)
     else:
         root_fn.pending = seed
     try:
@@ -259,11 +259,11 @@ def _walk(nodes: list, retain_graph: bool, anomaly: bool) -> dict:
         if type(grads) is not tuple:
             grads = (grads,)
         if anomaly:
-            _t._check_finite(fn.op_label(), "backward", grads, fn.parents[0]._backend, fn.scope, fn.step)
+            _t._check_finite(fn.op_label(), "backward", grads, fn.parents[0].backend, fn.scope, fn.step)
         for parent, g in zip(fn.parents, grads):
             if g is None or not parent.requires_grad:
                 continue
-            pf = parent._fn
+            pf = parent.grad_fn
             if pf is None:
                 entry = leaf_gradients.get(parent)
                 if entry is None:
@@ -280,7 +280,7 @@ def _walk(nodes: list, retain_graph: bool, anomaly: bool) -> dict:
             if g.shape != parent.data.shape:
                 g = unbroadcast(g, parent.data.shape, xp)
             if pf.multi_output:
-                _deliver(pf, parent._idx, g)
+                _deliver(pf, parent.output_index, g)
             else:
                 held = pf.pending
                 pf.pending = g if held is None else held + g
@@ -294,7 +294,7 @@ def _finish_leaves(leaf_gradients: dict, anomaly: bool) -> None:
     """Give every leaf its total once, so its hooks see one gradient per backward, as in PyTorch: the deferred
     weight gradients of all steps become one matmul over the concatenated pairs."""
     for leaf, (total, products, shares) in leaf_gradients.items():
-        xp = leaf._backend.xp
+        xp = leaf.backend.xp
         if shares is not None:
             leaf._grad_shares = _step_norms(shares, xp)
         if products:
@@ -303,7 +303,7 @@ def _finish_leaves(leaf_gradients: dict, anomaly: bool) -> None:
             else:
                 summed = xp.concat([p.a for p in products], axis=0).mT @ xp.concat([p.g for p in products], axis=0)
             total = summed if total is None else total + summed
-        if anomaly and not leaf._backend.all_finite(total):
+        if anomaly and not leaf.backend.all_finite(total):
             raise AnomalyError(f"detect_anomaly: the gradient of leaf {leaf.name or ''!r} (shape {leaf.shape}) "
                                "is NaN or Inf")
         _accumulate_leaf(leaf, total, xp)

@@ -7,6 +7,16 @@ records the node: its input tensors, a creation counter (``seq``, already a topo
 path and the time step current at that moment. Broadcasting is undone in one place, the backward pass,
 so no op reduces its own gradients back to its inputs' shapes.
 
+The public surface the rest of the library, ``viz`` and users build on: ``Tensor`` with its read-only slots
+``backend``, ``grad_fn`` and ``output_index``; :func:`wrap` (a leaf around an array of a backend, no copy),
+:func:`to_in_place` (a device move or cast of the tensor itself, for ``Module.to``), :func:`retain_grads`,
+:func:`keep_grad_shares` and :func:`grad_shares_of` (what a backward keeps for drawing and analysis), and the
+tags (``scope``, ``step``, ``location``). Only ``autograd`` and the ops' own machinery use what is private here:
+``_wrap`` (the constructor that sets ``grad_fn`` and ``output_index``: ops/elementwise, ops/index, ops/random),
+``_grad_enabled`` and the in-place write fields ``_bounds``, ``_history``, ``_detached_from`` (ops/index's
+``__setitem__``), ``_write_log``, ``_anomaly``, ``_check_finite``, ``_hooks``, ``_retains_grad`` and ``_grad_shares``
+(autograd).
+
 >>> import tinygrad_rnn as tr
 >>> x = tr.tensor([1.0, 2.0], requires_grad=True)
 >>> (x * x).sum().backward()
@@ -275,12 +285,12 @@ class Function:
     def apply(cls, *inputs: "Tensor", **params):
         fn = _new_function(cls)
         first = inputs[0]
-        backend = first._backend
+        backend = first.backend
         fn.xp = backend.xp
         try:  # the common calls spelled out: a loop, a list comprehension and **{} cost time on every op
             if len(inputs) == 2 and not params:
                 second = inputs[1]
-                if second._backend is not backend:
+                if second.backend is not backend:
                     raise _device_error(cls, inputs)
                 requires_grad = (first.requires_grad or second.requires_grad) and _grad_enabled
                 out = fn.forward(first.data, second.data)
@@ -288,7 +298,7 @@ class Function:
                 requires_grad = first.requires_grad and _grad_enabled
                 out = fn.forward(first.data)
             else:
-                if any(t._backend is not backend for t in inputs):
+                if any(t.backend is not backend for t in inputs):
                     raise _device_error(cls, inputs)
                 requires_grad = _grad_enabled and any(t.requires_grad for t in inputs)
                 out = fn.forward(*[t.data for t in inputs], **params)
@@ -316,10 +326,10 @@ class Function:
         t.data = out
         t.grad = None
         t.requires_grad = requires_grad
-        t._fn = fn
-        t._idx = 0
+        t.grad_fn = fn
+        t.output_index = 0
         t.name = None
-        t._backend = backend
+        t.backend = backend
         return t
 
 
@@ -327,7 +337,7 @@ _new_function = object.__new__
 
 
 def _device_error(cls, inputs) -> DeviceError:
-    names = " and ".join(dict.fromkeys(t._backend.name for t in inputs))
+    names = " and ".join(dict.fromkeys(t.backend.name for t in inputs))
     return DeviceError(f"{cls.op_label()}: inputs live on different devices ({names}){where_text(_scope, _step)}; "
                        "move one with .to(device)")
 
@@ -364,9 +374,13 @@ def _check_finite(label: str, phase: str, arrays, backend, scope_path, step_inde
 class Tensor:
     """An array with an optional gradient and a link to the op that made it.
 
-    Use ``tr.tensor(...)`` to make one. ``data`` and ``grad`` are arrays of the tensor's backend
-    (NumPy, CuPy or array_api_strict). Scope, step and op are read from the node that made it. Its operators and
-    PyTorch-named methods (``+``, ``@``, ``.tanh()``, ``.sum()``, ``.to()`` ...) are the ops', installed by
+    Use ``tr.tensor(...)`` to make one. ``data`` and ``grad`` are arrays of the tensor's backend (NumPy, CuPy or
+    array_api_strict). Scope, step and op are read from the node that made it. ``backend`` (its array namespace
+    ``backend.xp``, dtypes, random numbers, host copies), ``grad_fn`` (the :class:`Function` node that made it, None
+    for a leaf) and ``output_index`` (which output of that node it is) are plain slots, read-only by contract: code
+    outside the engine reads them and never assigns them (``to_in_place`` moves a tensor in place). A slot is read
+    in a fifth of a property's time, on paths run per op and per step. Its operators and PyTorch-named methods
+    (``+``, ``@``, ``.tanh()``, ``.sum()``, ``.to()`` ...) are the ops', installed by
     ``tinygrad_rnn.ops.tensor_methods``.
 
     >>> import tinygrad_rnn as tr
@@ -380,8 +394,8 @@ class Tensor:
     # _grad_shares (unset unless marked by Graph.retain_grads): step -> ‖that step's share of a leaf's gradient‖
     # _version and _history (unset until a write): the number of in-place writes, and for each write its counter
     # stamp and the tensor as it was before (what ops made earlier still lead to)
-    __slots__ = ("data", "grad", "requires_grad", "_fn", "_idx", "name", "_backend", "_hooks", "_retains_grad",
-                 "_detached_from", "_bounds", "_grad_shares", "_version", "_history", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "output_index", "name", "backend", "_hooks",
+                 "_retains_grad", "_detached_from", "_bounds", "_grad_shares", "_version", "_history", "__weakref__")
     __array_priority__ = 1000  # so that ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype: str | None = None, device="cpu",
@@ -390,9 +404,9 @@ class Tensor:
         self.data, bounds = backend.asarray_known(data, dtype)
         if bounds is not None:  # integers from the host on a device: index checks need not read them back
             self._bounds = bounds
-        self._backend = backend
-        self._fn = None
-        self._idx = 0
+        self.backend = backend
+        self.grad_fn = None
+        self.output_index = 0
         self.grad = None
         self.name = name
         self.requires_grad = False
@@ -410,11 +424,11 @@ class Tensor:
 
     @property
     def dtype(self) -> str:
-        return self._backend.dtype_name(self.data)
+        return self.backend.dtype_name(self.data)
 
     @property
     def device(self) -> "device":
-        name = self._backend.name
+        name = self.backend.name
         found = _devices.get(name)
         if found is None:
             found = _devices[name] = device(name)
@@ -422,19 +436,15 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._fn is None
-
-    @property
-    def grad_fn(self):
-        return self._fn
+        return self.grad_fn is None
 
     @property
     def scope(self) -> str:
-        return "/".join(self._fn.scope) if self._fn is not None else ""
+        return "/".join(self.grad_fn.scope) if self.grad_fn is not None else ""
 
     @property
     def step(self):
-        return self._fn.step if self._fn is not None else None
+        return self.grad_fn.step if self.grad_fn is not None else None
 
     def dim(self) -> int:
         return len(self.data.shape)
@@ -449,7 +459,7 @@ class Tensor:
 
     def __repr__(self) -> str:
         extra = ", requires_grad=True" if self.requires_grad else ""
-        label = f", grad_fn={self._fn.op_label()}" if self._fn is not None else ""
+        label = f", grad_fn={self.grad_fn.op_label()}" if self.grad_fn is not None else ""
         name = f", name={self.name!r}" if self.name else ""
         return f"tensor({self.numpy()!r}{extra}{label}{name}, device={self.device!r})"
 
@@ -477,20 +487,20 @@ class Tensor:
     def _one(self, what: str):
         if self.numel() != 1:
             raise ArgumentError(f"{what}(): tensor of shape {self.shape} has {self.numel()} elements, not one")
-        return self._backend.item(self.data)
+        return self.backend.item(self.data)
 
     __array_ufunc__ = None  # NumPy defers to Tensor's operators (array * t) instead of converting t
 
     def __array__(self, dtype=None, copy=None):
         """The data on the host, so ``np.asarray(t)`` and matplotlib take a tensor (outside the graph)."""
-        host = self._backend.to_numpy(self.data)
+        host = self.backend.to_numpy(self.data)
         return host if dtype is None else host.astype(dtype)
 
     # -- host access and copies -----------------------------------------------------------------------------------
     def numpy(self):
         """The data as a NumPy array on the host, outside the graph: a copy for GPU and strict tensors, the array
         itself for CPU tensors (as ``torch.Tensor.numpy`` shares memory)."""
-        return self._backend.to_numpy(self.data)
+        return self.backend.to_numpy(self.data)
 
     def tolist(self):
         return self.numpy().tolist()
@@ -498,15 +508,15 @@ class Tensor:
     def item(self):
         if self.numel() != 1:
             raise ArgumentError(f"item: tensor of shape {self.shape} has {self.numel()} elements, not one")
-        return self._backend.item(self.data)
+        return self.backend.item(self.data)
 
     def detach(self) -> "Tensor":
         """The same data as a new leaf that requires no gradient: where truncated BPTT cuts the graph."""
-        t = pass_bounds(_wrap(self.data, False, self._backend, None, 0, self.name), self)
-        if self._fn is not None:
+        t = pass_bounds(_wrap(self.data, False, self.backend, None, 0, self.name), self)
+        if self.grad_fn is not None:
             # weak links back, so a drawing can show where the graph was cut: to this tensor and, for when it is
             # gone (a layer's stacked final state nobody keeps), to the tensors it was made from
-            t._detached_from = (weakref.ref(self),) + tuple(weakref.ref(p) for p in self._fn.parents)
+            t._detached_from = (weakref.ref(self),) + tuple(weakref.ref(p) for p in self.grad_fn.parents)
         return t
 
     def detached_origin(self) -> "Tensor | None":
@@ -522,7 +532,7 @@ class Tensor:
         if requires_grad and self.dtype not in _backend.FLOAT_DTYPES:
             raise DTypeError(f"requires_grad: only floating tensors can require gradients, this one is {self.dtype} "
                              f"(shape {self.shape})")
-        if self._fn is not None and not requires_grad:
+        if self.grad_fn is not None and not requires_grad:
             raise GraphError("requires_grad_(False) on a non-leaf tensor: use .detach() instead")
         self.requires_grad = bool(requires_grad)
         return self
@@ -551,7 +561,7 @@ class Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward (how ‖∂L/∂h_t‖ is measured)."""
         if not self.requires_grad:
             raise GraphError("retain_grad: this tensor does not require grad")
-        if self._fn is not None:
+        if self.grad_fn is not None:
             self._watch()
             self._retains_grad = True
         return self
@@ -563,10 +573,10 @@ class Tensor:
     def _watch(self) -> None:
         if getattr(self, "_hooks", None) is None:
             self._hooks = []
-        if self._fn is not None:
-            if self._fn.hooked is None:
-                self._fn.hooked = {}
-            self._fn.hooked[self._idx] = weakref.ref(self)
+        if self.grad_fn is not None:
+            if self.grad_fn.hooked is None:
+                self.grad_fn.hooked = {}
+            self.grad_fn.hooked[self.output_index] = weakref.ref(self)
 
     def named(self, name: str) -> "Tensor":
         """Set ``name`` (shown in graphs, found by ``Graph.find``) and return ``self``."""
@@ -633,14 +643,85 @@ def _wrap(data, requires_grad: bool, backend, fn, idx: int, name=None) -> Tensor
     t.data = data
     t.grad = None
     t.requires_grad = requires_grad
-    t._fn = fn
-    t._idx = idx
+    t.grad_fn = fn
+    t.output_index = idx
     t.name = name
-    t._backend = backend
+    t.backend = backend
     return t
 
 
 _new_tensor = object.__new__
+
+
+def wrap(data, backend: _backend.Backend, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    """A leaf tensor around an array of ``backend`` as it is, without a copy or a check: for arrays made with
+    ``backend.xp`` (a zero state, a gradient norm), where ``tr.tensor`` would copy.
+
+    >>> import tinygrad_rnn as tr
+    >>> x = tr.tensor([1.0, 2.0])
+    >>> wrap(x.backend.xp.zeros((2,), dtype=x.data.dtype), x.backend).tolist()
+    [0.0, 0.0]
+    """
+    return _wrap(data, requires_grad, backend, None, 0, name)
+
+
+def to_in_place(t: Tensor, target) -> Tensor:
+    """Move ``t`` itself to a device (``"cuda"``) or cast it to a dtype (``"float64"``), its gradient along:
+    what ``Module.to`` does to every parameter, whose identity optimisers and hooks hold. Returns ``t``.
+
+    >>> import tinygrad_rnn as tr
+    >>> w = tr.tensor([1.0], requires_grad=True)
+    >>> to_in_place(w, "float64") is w, w.dtype
+    (True, 'float64')
+    """
+    with no_grad():  # a cast records no node: the tensor stays the leaf it was
+        moved = t.to(target)
+    if moved is not t:
+        grad = t.grad
+        if grad is not None:
+            if target in _backend.DTYPES:
+                grad = t.backend.xp.astype(grad, t.backend.dtype(target))
+            else:
+                grad = moved.backend.asarray(t.backend.to_numpy(grad))
+        t.data, t.backend, t.grad = moved.data, moved.backend, grad
+    return t
+
+
+def keep_grad_shares(leaf: Tensor) -> None:
+    """From the next backward on, keep the size of each time step's share of ``leaf``'s gradient
+    (:func:`grad_shares_of`); a leaf already marked keeps what it has."""
+    if getattr(leaf, "_grad_shares", None) is None:
+        leaf._grad_shares = {}  # the backward pass fills it (autograd's _step_norms)
+
+
+def grad_shares_of(leaf: Tensor) -> dict | None:
+    """Step -> ‖that step's share of ``leaf``'s gradient‖ (0-d arrays) from the last backward, or None for a leaf
+    not marked with :func:`keep_grad_shares`."""
+    return getattr(leaf, "_grad_shares", None)
+
+
+def retain_grads(tensors) -> int:
+    """Mark ``tensors`` so that the next backward keeps what it gives them: ``retain_grad()`` on each one made by an
+    op, and :func:`keep_grad_shares` on each leaf. Returns how many non-leaves were marked. ``Graph.retain_grads``
+    marks a traced graph's tensors and parameters with it.
+
+    >>> import tinygrad_rnn as tr
+    >>> w = tr.tensor([1.0], requires_grad=True)
+    >>> y = (w * 2).tanh()
+    >>> retain_grads([w, y])
+    1
+    >>> y.backward(tr.tensor([1.0]))
+    >>> y.grad.tolist(), sorted(grad_shares_of(w))
+    ([1.0], [None])
+    """
+    marked = 0
+    for t in tensors:
+        if t.grad_fn is None:
+            keep_grad_shares(t)
+        elif t.requires_grad:
+            t.retain_grad()
+            marked += 1
+    return marked
 
 
 def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="cpu",
@@ -654,10 +735,10 @@ def tensor(data, requires_grad: bool = False, dtype: str | None = None, device="
     True
     """
     if isinstance(data, Tensor):  # from another device through the host, on its own device as a copy in place
-        if data._backend is _backend.get_backend(device):
+        if data.backend is _backend.get_backend(device):
             copy = Tensor(data.data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
             return pass_bounds(copy, data) if copy.data.dtype == data.data.dtype else copy
-        data = data._backend.to_numpy(data.data)
+        data = data.backend.to_numpy(data.data)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
 
 
@@ -669,7 +750,7 @@ def note_write(t: Tensor) -> int:
     t._version = getattr(t, "_version", 0) + 1
     if getattr(t, "_bounds", None) is not None:
         del t._bounds
-    written = t._backend.memory_owner(t.data)
+    written = t.backend.memory_owner(t.data)
     try:
         ref = weakref.ref(written)
     except TypeError:  # an array type without weak references: kept alive while logged
@@ -689,7 +770,7 @@ def prune_write_log() -> None:
 
 def bounds_of(t: Tensor):
     """The host :class:`~tinygrad_rnn.backend.Bounds` ``t`` carries, or None (unknown, or reads are free)."""
-    return getattr(t, "_bounds", None) if t._fn is None else None  # integer tensors never enter the graph
+    return getattr(t, "_bounds", None) if t.grad_fn is None else None  # integer tensors never enter the graph
 
 
 def pass_bounds(out: Tensor, source: Tensor, rows_kept: bool = True) -> Tensor:
@@ -710,7 +791,7 @@ def constant(value, like: Tensor, label: str = "") -> Tensor:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgumentTypeError(f"{label or 'operand'}: expected a Tensor or a Python number, got "
                                 f"{type(value).__name__} (next to a tensor of shape {like.shape})")
-    return _wrap(value, False, like._backend, None, 0)
+    return _wrap(value, False, like.backend, None, 0)
 
 
 
@@ -718,13 +799,13 @@ def device_copy(t: Tensor, target) -> Tensor:
     """``t`` copied onto the device ``target`` (``"cpu"``, ``"cuda"``, ``"array_api_strict"``), outside the graph;
     ``t`` itself when it lives there already (``Tensor.to``'s device half)."""
     backend = _backend.get_backend(target)
-    if backend is t._backend:
+    if backend is t.backend:
         return t
-    if t._fn is not None and t.requires_grad:
-        raise GraphError(f"to({target!r}): this tensor (shape {t.shape}) was made by '{t._fn.op_label()}'"
-                         f"{where_text(t._fn.scope, t._fn.step)}; a device copy would cut the graph here — "
+    if t.grad_fn is not None and t.requires_grad:
+        raise GraphError(f"to({target!r}): this tensor (shape {t.shape}) was made by '{t.grad_fn.op_label()}'"
+                         f"{where_text(t.grad_fn.scope, t.grad_fn.step)}; a device copy would cut the graph here — "
                          "move the parameters and inputs instead (module.to(device), tr.tensor(..., device=))")
-    data, bounds = backend.asarray_known(t._backend.to_numpy(t.data))  # the host copy gives the bounds
+    data, bounds = backend.asarray_known(t.backend.to_numpy(t.data))  # the host copy gives the bounds
     moved = _wrap(data, False, backend, None, 0, t.name)
     if bounds is not None:
         moved._bounds = bounds

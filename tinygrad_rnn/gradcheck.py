@@ -26,14 +26,14 @@ def _analytic_gradients(total: Tensor, wanted: list) -> list:
     from .autograd import _reachable
 
     # the leaves backward() can write to: inputs of the nodes total depends on, with requires_grad and no node
-    leaves = {} if total._fn is None else {parent: None for fn in _reachable(total._fn) for parent in fn.parents
-                                           if parent._fn is None and parent.requires_grad}
+    leaves = {} if total.is_leaf else {parent: None for fn in _reachable(total.grad_fn) for parent in fn.parents
+                                       if parent.is_leaf and parent.requires_grad}
     kept = [(leaf, leaf.grad) for leaf in leaves]
     for leaf in leaves:
         leaf.grad = None
     try:
         total.backward()
-        return [np.array(t._backend.to_numpy(t.grad)) if t.grad is not None else np.zeros(t.shape) for t in wanted]
+        return [np.array(t.backend.to_numpy(t.grad)) if t.grad is not None else np.zeros(t.shape) for t in wanted]
     finally:
         for leaf, grad in kept:
             leaf.grad = grad
@@ -75,14 +75,14 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         t = inputs[i]
         numeric = np.zeros(t.shape)
         saved = t.data
-        flat = t._backend.to_numpy(saved).reshape(-1)
+        flat = t.backend.to_numpy(saved).reshape(-1)
         try:  # the input gets its own data back even when fn raises on a probe
             for k in range(flat.size):
                 values = []
                 for delta in (eps, -eps):
                     probe = flat.copy()
                     probe[k] += delta
-                    t.data = t._backend.asarray(probe.reshape(t.shape), "float64")
+                    t.data = t.backend.asarray(probe.reshape(t.shape), "float64")
                     with no_grad():
                         values.append(contracted(fn(*inputs)))
                 numeric.reshape(-1)[k] = (values[0] - values[1]) / (2 * eps)

@@ -24,98 +24,20 @@ for step-by-step frames. ``graph.cut_edges`` lists where a state was detached (t
 from __future__ import annotations
 
 import difflib
-import heapq
-import weakref
 from collections import deque
 
+from . import graph_collapse
 from .autograd import inputs_as_made
-from .engine import Tensor
-from .errors import ArgumentError, ArgumentTypeError, GraphError, MissingKeyError
+from .engine import Tensor, grad_shares_of
+from .engine import retain_grads as _mark_for_gradients
+from .errors import ArgumentTypeError, GraphError, MissingKeyError
+from .graph_collapse import LEVELS
+from .graph_node import Node
 from .nn.module import Parameter
 
+__all__ = ["LEVELS", "Graph", "Node", "retain_grads", "trace"]
+
 _LEAF_KINDS = ("param", "input", "const")
-LEVELS = ("op", "cell", "layer")
-
-
-class Node:
-    """One node of a traced graph.
-
-    ``kind`` is ``op`` or, for tensors, ``param`` (a leaf that requires grad), ``input`` (a leaf that does
-    not), ``const`` (a Python number in an expression) or ``tensor`` (made by an op); in a collapsed graph,
-    ``group`` (``members`` holds the ids of the nodes it stands for). ``label`` is the op's label, the tensor's
-    name or the group's title; ``output_index`` tells which output of its op a tensor is.
-    """
-
-    __slots__ = ("id", "kind", "label", "shape", "dtype", "scope", "step", "name", "output_index", "_tensor",
-                 "_function", "members")
-
-    def __init__(self, id, kind, label, shape, dtype, scope, step, name=None, output_index=None, tensor=None,
-                 function=None, members=None):
-        self.id, self.kind, self.label, self.shape, self.dtype = id, kind, label, shape, dtype
-        self.scope, self.step, self.name, self.output_index = scope, step, name, output_index
-        self._tensor = weakref.ref(tensor) if tensor is not None else None
-        self._function = function
-        self.members = members
-
-    @property
-    def is_op(self) -> bool:
-        return self.kind == "op"
-
-    @property
-    def tensor(self) -> Tensor | None:
-        """The live tensor behind a tensor node (None for ops, or once the tensor is gone)."""
-        return self._tensor() if self._tensor is not None else None
-
-    @property
-    def time(self) -> int | None:
-        """Where the node lies on the graph's one timeline: its step, plus the offset the step was opened with
-        (``tr.step(t, offset=S)``: a seq2seq decoder's step t is at S + t, after the encoder's S steps). Drawings
-        and :meth:`Graph.until` go by it; ``step`` and :meth:`Graph.find` by the step of the node's own recurrence."""
-        return getattr(self.step, "time", self.step)
-
-    @property
-    def step_scope(self) -> str | None:
-        """The scope the node's step was opened in (``Seq2Seq`` for every op of a decoder step, ``LSTM/l0`` for a
-        layer's): a drawing puts a step's nodes in one column of that scope. None outside any step."""
-        scope = getattr(self.step, "scope", None)
-        return "/".join(scope) if scope is not None else None
-
-    @property
-    def grad(self):
-        """The tensor's gradient array after a backward (leaves, and tensors with ``retain_grad()``), else None."""
-        t = self.tensor
-        return t.grad if t is not None else None
-
-    @property
-    def grad_norm(self) -> float | None:
-        """‖grad‖ (over all elements) as a Python float, or None where no gradient was kept."""
-        t = self.tensor
-        if t is None or t.grad is None:
-            return None
-        xp = t._backend.xp
-        return float(xp.sqrt(xp.sum(xp.astype(t.grad, xp.float64) ** 2)))
-
-    def stats(self) -> dict | None:
-        """Summary of the tensor's values — ``min``, ``max``, ``mean``, ``std`` and ``norm`` (‖value‖) as Python
-        floats, computed in float64 — or None for an op, a constant, an empty tensor, or once the tensor is gone.
-
-        >>> import tinygrad_rnn as tr
-        >>> x = tr.tensor([3.0, -4.0], requires_grad=True)
-        >>> trace(x).nodes[0].stats()
-        {'min': -4.0, 'max': 3.0, 'mean': -0.5, 'std': 3.5, 'norm': 5.0}
-        """
-        t = self.tensor
-        if t is None or not hasattr(t.data, "shape") or t.data.size == 0:
-            return None
-        xp = t._backend.xp
-        v = xp.astype(t.data, xp.float64)
-        return {"min": float(xp.min(v)), "max": float(xp.max(v)), "mean": float(xp.mean(v)),
-                "std": float(xp.std(v)), "norm": float(xp.sqrt(xp.sum(v * v)))}
-
-    def __repr__(self) -> str:
-        where = f" scope={self.scope!r}" if self.scope else ""
-        when = f" step={self.step}" if self.step is not None else ""
-        return f"Node({self.id} {self.kind} {self.label!r} {self.shape}{where}{when})"
 
 
 class Graph:
@@ -124,6 +46,10 @@ class Graph:
     ``cut_edges`` are ``(origin_id, detached_id)`` pairs: a tensor was detached (``Tensor.detach()``, as truncated
     BPTT does) and the detached copy used again; no gradient crosses them. A collapsed graph has ``level``
     ``"cell"`` or ``"layer"``, the graph it came from as ``parent`` and ``member_of`` (parent id → own id).
+    ``tensor_ids`` maps ``id(tensor)`` to the node id of every traced tensor (what :meth:`node_of` looks up).
+
+    The view answers queries and changes nothing: :meth:`collapse`, :meth:`until` and :meth:`subgraph` make new
+    graphs (``tinygrad_rnn.graph_collapse``), and :meth:`retain_grads` marks the tensors through the engine.
     """
 
     def __init__(self, nodes: list, edges: list, tensor_ids: dict, cut_edges=(), level: str = "op",
@@ -131,7 +57,7 @@ class Graph:
         self.nodes = nodes
         self.edges = edges
         self._by_id = {n.id: n for n in nodes}
-        self._tensor_ids = tensor_ids
+        self.tensor_ids = tensor_ids
         self.cut_edges = list(cut_edges)
         self.level, self.parent, self.member_of = level, parent, member_of
         self._successors = {n.id: [] for n in nodes}
@@ -209,7 +135,7 @@ class Graph:
 
     def node_of(self, tensor: Tensor) -> Node:
         """The node of a tensor that took part in the traced computation."""
-        node = self._by_id.get(self._tensor_ids.get(id(tensor), ""))
+        node = self._by_id.get(self.tensor_ids.get(id(tensor), ""))
         if node is None or node.tensor is not tensor:
             where = _where(tensor.scope, tensor.step)
             raise MissingKeyError(f"node_of: the tensor (shape {tensor.shape}, name {tensor.name!r}{where}) is not in "
@@ -260,10 +186,27 @@ class Graph:
                 and (label is None or n.label == label)]
 
     def successors(self, node: Node | str) -> list:
+        """The nodes ``node`` feeds (a Node of this graph or of the one it was collapsed from, or an id)."""
         return [self._by_id[i] for i in self._successors[self._resolve(node, "successors")]]
 
     def predecessors(self, node: Node | str) -> list:
+        """The nodes that feed ``node``, in the order of the op's inputs for an op."""
         return [self._by_id[i] for i in self._predecessors[self._resolve(node, "predecessors")]]
+
+    def successor_ids(self, node_id: str) -> tuple:
+        """The ids of the nodes the node with id ``node_id`` of this graph feeds: the fast lookup for a walk over
+        every node, where :meth:`successors` would resolve each id and make a list of nodes.
+
+        >>> import tinygrad_rnn as tr
+        >>> g = trace(tr.tensor([1.0], requires_grad=True).tanh())
+        >>> g.successor_ids("n0"), g.predecessor_ids("n2")
+        (('n1',), ('n1',))
+        """
+        return tuple(self._successors[node_id])
+
+    def predecessor_ids(self, node_id: str) -> tuple:
+        """The ids of the nodes that feed the node with id ``node_id`` of this graph (see :meth:`successor_ids`)."""
+        return tuple(self._predecessors[node_id])
 
     def windows(self) -> dict:
         """Node id -> the number of its *window*: the parts of the graph joined to each other only through leaves
@@ -353,14 +296,14 @@ class Graph:
                     queue.append(nxt)
         return []
 
-
-    # -- smaller graphs ---------------------------------------------------------------------------------------------
+    # -- the gradients a backward keeps -----------------------------------------------------------------------------
     def retain_grads(self) -> int:
         """Call ``retain_grad()`` on every non-leaf tensor of this graph that requires grad (and is still alive),
         so that after the next backward every one of its nodes has a gradient to show; returns how many were
         marked. The parameters (leaves that require grad) are marked too: from then on each backward also keeps
         the size of each step's share of their gradient (:meth:`grad_shares`). Trace once, mark, backward, then
-        draw the same graph:
+        draw the same graph. The marking itself is the engine's (``tinygrad_rnn.engine.retain_grads``); this
+        method stays on the view because scripts, the README and the report call ``g.retain_grads()``:
 
         >>> import tinygrad_rnn as tr
         >>> x = tr.tensor([1.0], requires_grad=True)
@@ -372,15 +315,14 @@ class Graph:
         >>> all(n.grad_norm is not None for n in g.nodes if n.kind == "tensor")
         True
         """
-        marked = 0
+        return _mark_for_gradients(self._markable())
+
+    def _markable(self):
+        """The live tensors a backward can give a gradient to: those made by ops, and the parameters."""
         for node in self.nodes:
             t = node.tensor
-            if node.kind == "tensor" and t is not None and t.requires_grad:
-                t.retain_grad()
-                marked += 1
-            elif node.kind == "param" and t is not None and getattr(t, "_grad_shares", None) is None:
-                t._grad_shares = {}  # the backward pass fills it (autograd's _step_norms)
-        return marked
+            if t is not None and (node.kind == "param" or node.kind == "tensor" and t.requires_grad):
+                yield t
 
     def grad_shares(self, node: Node | str) -> dict:
         """Step -> ‖that step's contribution to the gradient of the parameter ``node``‖, from the last backward
@@ -409,7 +351,7 @@ class Graph:
         """
         found = self[self._resolve(node, "grad_shares")]
         t = found.tensor
-        shares = getattr(t, "_grad_shares", None) if found.kind == "param" else None
+        shares = grad_shares_of(t) if found.kind == "param" and t is not None else None
         if shares is None:
             what = "is not a parameter" if found.kind != "param" else (
                 "is gone" if t is None else "was not marked before the backward")
@@ -419,14 +361,10 @@ class Graph:
         order = sorted(shares, key=lambda step: (step is None, step or 0))  # in time order, outside time last
         return {step: float(shares[step]) for step in order}
 
+    # -- smaller graphs (made by tinygrad_rnn.graph_collapse) ----------------------------------------------------------
     def subgraph(self, ids) -> Graph:
         """The nodes whose ids are in ``ids`` (kept in this graph's order) and the edges between them."""
-        keep = set(ids)
-        nodes = [n for n in self.nodes if n.id in keep]
-        return Graph(nodes, [(a, b) for a, b in self.edges if a in keep and b in keep],
-                     {k: v for k, v in self._tensor_ids.items() if v in keep},
-                     [(a, b) for a, b in self.cut_edges if a in keep and b in keep], self.level, self.parent,
-                     self.member_of)
+        return graph_collapse.subgraph(self, ids)
 
     def until(self, step: int) -> Graph:
         """The graph as it stood after time step ``step`` (a position on the timeline, :attr:`Node.time`): the nodes
@@ -443,21 +381,7 @@ class Graph:
         >>> g.until(0).steps, len(g.until(2)) == len(g)
         ([0], True)
         """
-        latest = {}  # node id -> the latest step it depends on (None: none)
-        keep = set()
-        for n in self.nodes:
-            before = [latest[p] for p in self._predecessors[n.id] if latest[p] is not None]
-            latest[n.id] = max(before + ([n.time] if n.step is not None else []), default=None)
-            at = n.time if n.step is not None else latest[n.id]
-            if at is not None and at <= step:
-                keep.add(n.id)
-        stack = list(keep)
-        while stack:  # what the kept nodes need from outside time: walk back through nodes without a step
-            for p in self._predecessors[stack.pop()]:
-                if p not in keep and self._by_id[p].step is None:
-                    keep.add(p)
-                    stack.append(p)
-        return self.subgraph(keep)
+        return graph_collapse.until(self, step)
 
     def collapse(self, level: str) -> Graph:
         """A smaller graph for drawing: ``"cell"`` makes one group node per cell call per time step (everything a
@@ -481,126 +405,7 @@ class Graph:
         >>> len(g.collapse("layer")) < len(cells) < len(g)
         True
         """
-        if level not in LEVELS:
-            raise ArgumentError(f"collapse: level {level!r} is not one of {', '.join(LEVELS)}")
-        if level == "op":
-            return self
-        keys = self._group_keys(level)
-        groups: dict = {}  # group key -> its new id
-        member_of, nodes, members = {}, [], {}
-        for n in self.nodes:
-            key = keys[n.id]
-            if key is None:
-                member_of[n.id] = n.id
-                nodes.append(n)
-                continue
-            if key not in groups:
-                groups[key] = f"g{len(groups)}"
-                members[key] = []
-                nodes.append(key)  # a placeholder, replaced once all members are known
-            member_of[n.id] = groups[key]
-            members[key].append(n.id)
-        nodes = [n if isinstance(n, Node) else self._group_node(groups[n], n, members[n], level) for n in nodes]
-        # a kept tensor also used inside the group that made it (c_t feeds tanh in its own cell) draws no edge back
-        made_by = {n.id: member_of[self._predecessors[n.id][0]] for n in self.nodes
-                   if n.kind == "tensor" and keys[n.id] is None and self._predecessors[n.id]}
-        edges = _mapped([(a, b) for a, b in self.edges if made_by.get(a) != member_of[b]], member_of)
-        nodes = _topological(nodes, edges)
-        tensor_ids = {k: v for k, v in self._tensor_ids.items() if member_of.get(v) == v}
-        return Graph(nodes, edges, tensor_ids, _mapped(self.cut_edges, member_of), level, self, member_of)
-
-    def _group_keys(self, level: str) -> dict:
-        """Node id -> the key of the group it joins at ``level``, or None where it stays a node of its own."""
-        keys, window = {}, self.windows()
-        for n in self.nodes:
-            if n.kind == "op" and (n.scope or n.step is not None):  # (scope, step, window, phase)
-                keys[n.id] = (n.scope, n.step if level == "cell" else None, window[n.id], None)
-            elif n.kind == "op":
-                keys[n.id] = None
-        states = set()  # (scope, name) of the named tensors that pass from one group to another: h, c
-        if level == "cell":
-            for n in self.nodes:
-                if n.kind == "tensor" and n.name and self._predecessors[n.id]:
-                    key = keys.get(self._predecessors[n.id][0])
-                    if key is not None and any(keys.get(u) != key for u in self._successors[n.id]):
-                        states.add((n.scope, n.name))
-        for n in self.nodes:
-            if n.kind == "tensor":
-                producer = self._predecessors[n.id]
-                key = keys.get(producer[0]) if producer else None
-                kept = not self._successors[n.id] or (n.scope, n.name) in states
-                keys[n.id] = None if key is None or kept else key
-            elif n.kind == "const":  # a Python number belongs to the op it appears in
-                users = {keys.get(u) for u in self._successors[n.id]}
-                keys[n.id] = users.pop() if len(users) == 1 else None
-            elif n.kind != "op":
-                keys[n.id] = None
-        return self._split_around_children(keys)
-
-    def _split_around_children(self, keys: dict) -> dict:
-        """A group of a scope with sub-scopes (a module's own ops around its layers) split by how many group
-        boundaries lie behind each member: its ops before a sub-module runs and after it become two groups."""
-        scopes = {n.scope for n in self.nodes if n.kind == "op" and n.scope}
-        parents = {s.rsplit("/", 1)[0] for s in scopes if "/" in s}
-        if not any(key is not None and key[0] in parents for key in keys.values()):
-            return keys
-        depth = {}
-        for n in self.nodes:
-            key = keys[n.id]
-            depth[n.id] = max((depth[p] + (keys[p] != key or key is None) for p in self._predecessors[n.id]),
-                              default=0)
-        for n in self.nodes:  # a Python number has nothing behind it: it goes where the op it appears in goes
-            if n.kind == "const" and self._successors[n.id]:
-                depth[n.id] = depth[self._successors[n.id][0]]
-        return {i: (key[:3] + (depth[i],) if key is not None and key[0] in parents else key)
-                for i, key in keys.items()}
-
-    def _group_node(self, group_id: str, key: tuple, member_ids: list, level: str) -> Node:
-        scope, step, _, phase = key
-        steps = sorted({self._by_id[i].step for i in member_ids if self._by_id[i].step is not None})
-        title = " ".join(dict.fromkeys(scope.split("/")[-2:])) if scope else ""  # "LSTM l0", not "GRU GRU"
-        if level == "cell":  # a layer's own ops outside its steps (the input projection) serve all of them
-            when = f"t={step}" if step is not None else ("all steps" if phase is None and self.steps else "")
-        else:
-            when = (f"t={steps[0]}–{steps[-1]}" if len(steps) > 1 else f"t={steps[0]}") if steps else ""
-        label = " · ".join(part for part in (title, when) if part) or "(top level)"
-        first = self._by_id[member_ids[0]]
-        return Node(group_id, "group", label, first.shape, first.dtype, scope, step, members=tuple(member_ids))
-
-
-def _topological(nodes: list, edges: list) -> list:
-    """``nodes`` in a topological order of ``edges``, each as early as its place in ``nodes`` allows (a group sits
-    where its first member did, but a leaf only its later members use must come before it). Nodes on a cycle,
-    should two scopes feed each other, keep their order at the end."""
-    index = {n.id: k for k, n in enumerate(nodes)}
-    waiting = {n.id: 0 for n in nodes}
-    after: dict = {n.id: [] for n in nodes}
-    for a, b in edges:
-        waiting[b] += 1
-        after[a].append(b)
-    ready = [index[i] for i, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        node = nodes[heapq.heappop(ready)]
-        order.append(node)
-        for b in after[node.id]:
-            waiting[b] -= 1
-            if waiting[b] == 0:
-                heapq.heappush(ready, index[b])
-    placed = {n.id for n in order}
-    return order + [n for n in nodes if n.id not in placed]
-
-
-def _mapped(edges, member_of: dict) -> list:
-    """Edges between the nodes that stand for their ends, without self-loops or repeats, in first-seen order."""
-    seen, out = set(), []
-    for a, b in edges:
-        pair = (member_of[a], member_of[b])
-        if pair[0] != pair[1] and pair not in seen:
-            seen.add(pair)
-            out.append(pair)
-    return out
+        return graph_collapse.collapse(self, level)
 
 
 def _runs(steps: list) -> str:
@@ -620,7 +425,7 @@ def _same(a: Node, b: Node) -> bool:
 
 
 def _tensor_kind(t: Tensor) -> str:
-    if t._fn is not None:
+    if t.grad_fn is not None:
         return "tensor"
     if not hasattr(t.data, "shape"):
         return "const"
@@ -629,7 +434,7 @@ def _tensor_kind(t: Tensor) -> str:
 
 def _tensor_node(node_id: str, t: Tensor, output_index=None) -> Node:
     kind = _tensor_kind(t)
-    fn = t._fn
+    fn = t.grad_fn
     scope = "/".join(fn.scope) if fn is not None else ""
     step = fn.step if fn is not None else None
     if kind == "const":
@@ -661,7 +466,7 @@ def trace(*roots: Tensor) -> Graph:
     or a plain input) is a :class:`GraphError`. Where a root of one truncated-BPTT window and a root of the next
     are traced together, ``cut_edges`` links each detached state to where it was cut from.
     """
-    if roots and all(t._fn is None and not t.requires_grad for t in roots):
+    if roots and all(t.grad_fn is None and not t.requires_grad for t in roots):
         raise GraphError(_no_graph(roots[0]))
     functions, produced = {}, {}  # produced: (id of node, output index) -> tensor, how outputs are found
     cut = _walk(list(roots), functions, produced)
@@ -669,7 +474,8 @@ def trace(*roots: Tensor) -> Graph:
         origin = cut.pop()
         trial_functions, trial_produced = {}, {}
         more = _walk([origin], trial_functions, trial_produced, known=functions)
-        if any(p._fn is not None and id(p._fn) in functions for f in trial_functions.values() for p in f.parents):
+        if any(p.grad_fn is not None and id(p.grad_fn) in functions
+               for f in trial_functions.values() for p in f.parents):
             functions.update(trial_functions)
             for key, t in trial_produced.items():
                 produced.setdefault(key, t)
@@ -712,13 +518,13 @@ def _walk(stack: list, functions: dict, produced: dict, known: dict | None = Non
     origins = []
     while stack:
         t = stack.pop()
-        fn = t._fn
+        fn = t.grad_fn
         if fn is None:
             origin = t.detached_origin()
-            if origin is not None and id(origin._fn) not in known and id(origin._fn) not in functions:
+            if origin is not None and id(origin.grad_fn) not in known and id(origin.grad_fn) not in functions:
                 origins.append(origin)
             continue
-        produced.setdefault((id(fn), t._idx), t)
+        produced.setdefault((id(fn), t.output_index), t)
         if id(fn) in functions or id(fn) in known:
             continue
         functions[id(fn)] = fn

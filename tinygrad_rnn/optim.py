@@ -17,7 +17,7 @@ import numbers
 
 from . import backend as _backend
 from .checks import number
-from .engine import Tensor, _wrap, no_grad
+from .engine import Tensor, wrap, no_grad
 from .errors import ArgumentError, ArgumentTypeError, DeviceError
 
 
@@ -82,9 +82,9 @@ class Optimizer:
                 if state:
                     _follow_parameter(state, p)
                 data = p.data
-                updated = self._update(data, p.grad, state, group, p._backend)
+                updated = self._update(data, p.grad, state, group, p.backend)
                 if updated.dtype != data.dtype:  # e.g. a float64 gradient set by hand on a float32 parameter
-                    updated = p._backend.xp.astype(updated, data.dtype)
+                    updated = p.backend.xp.astype(updated, data.dtype)
                 p.data = updated
 
     def _update(self, data, grad, state: dict, group: dict, backend):
@@ -122,7 +122,7 @@ class Optimizer:
         self.state = {}
         for key, values in state_dict["state"].items():
             p = params[int(key)]
-            self.state[id(p)] = {k: (p._backend.asarray(v, p.dtype) if hasattr(v, "shape") else v)
+            self.state[id(p)] = {k: (p.backend.asarray(v, p.dtype) if hasattr(v, "shape") else v)
                                  for k, v in values.items()}
 
 
@@ -214,7 +214,7 @@ def _backend_of(array):
 
 def _owner(array, p: Tensor):
     """The backend of a state array: ``p``'s (the usual case, answered first) or the one it was made on."""
-    backend = p._backend
+    backend = p.backend
     if type(array) is type(p.data) or backend.is_array(array):
         return backend
     return _backend_of(array) or backend
@@ -223,7 +223,7 @@ def _owner(array, p: Tensor):
 def _follow_parameter(state: dict, p: Tensor) -> None:
     """Move and cast ``state``'s arrays to ``p``'s backend and dtype where they differ (``Module.to`` moved ``p``
     after earlier steps), so that an update never changes ``p``'s dtype or device, as in PyTorch."""
-    backend, data = p._backend, p.data
+    backend, data = p.backend, p.data
     for key, value in state.items():
         if not hasattr(value, "shape"):
             continue
@@ -271,7 +271,7 @@ def grad_norm(parameters, norm_type: float = 2.0) -> Tensor:
     params = _with_grads(parameters)
     if not params:
         return Tensor(0.0)
-    backend = params[0]._backend
+    backend = params[0].backend
     xp, grads = backend.xp, [p.grad for p in params]
     kernels = backend.kernels
     if norm_type == 2 and kernels is not None and all(kernels.handles(g) for g in grads):
@@ -284,7 +284,7 @@ def grad_norm(parameters, norm_type: float = 2.0) -> Tensor:
             total = xp.maximum(total, xp.max(xp.abs(p.grad)))
     else:
         total = sum(xp.sum(xp.abs(p.grad) ** norm_type) for p in params) ** (1.0 / norm_type)
-    return _wrap(total, False, params[0]._backend, None, 0)
+    return wrap(total, params[0].backend)
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tensor:
@@ -302,7 +302,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
     total = grad_norm(params, norm_type)
     if not params or max_norm == math.inf:
         return total
-    xp = params[0]._backend.xp
+    xp = params[0].backend.xp
     coefficient = xp.minimum(max_norm / (total.data + 1e-6), 1.0)
     for p in params:
         grad = p.grad
@@ -316,5 +316,5 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value]."""
     number(clip_value, "clip_value", "clip_grad_value_", low=0.0)
     for p in _with_grads(parameters):
-        xp = p._backend.xp
+        xp = p.backend.xp
         p.grad = xp.clip(p.grad, -clip_value, clip_value)

@@ -182,7 +182,7 @@ def _read(values: list) -> list[float]:
     by_backend: dict = {}
     for k, v in enumerate(values):
         if isinstance(v, Tensor):
-            by_backend.setdefault(v._backend, []).append(k)
+            by_backend.setdefault(v.backend, []).append(k)
     for backend, places in by_backend.items():
         xp = backend.xp
         # float64 holds every float32 or float16 value exactly, so each float is the one .item() would give

@@ -9,7 +9,8 @@ renders it.
 With ``graph=`` — the traced graph of a real step of an unfused cell (``LSTMCell(fused=False)`` names its
 tensors ``i f g o c h``, ``GRUCell(fused=False)`` ``r z n h``) after a backward with every gradient kept
 (``tinygrad_rnn.graph.retain_grads``) — each edge is labelled with ‖∂L/∂(the tensor it carries)‖.
-:func:`cell_step_graph` makes such a graph. Reads ``tinygrad_rnn.graph`` only.
+:func:`tinygrad_rnn.analysis.cell_step_graph` makes such a graph (importable from here too, for
+``write_cell(grads=True)``). Reads ``tinygrad_rnn.graph`` only: it draws and computes nothing.
 
 >>> dot = lstm_cell_dot()
 >>> "c_prev -> mul_f" in dot and "mul_f -> add" in dot and dot == lstm_cell_dot()
@@ -20,10 +21,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-import numpy as np
-
-import tinygrad_rnn as tr
-from tinygrad_rnn.graph import Graph, Node, trace
+from tinygrad_rnn.analysis import cell_step_graph
+from tinygrad_rnn.graph import Graph, Node
 
 from .dot import _attrs, write_source
 
@@ -341,47 +340,7 @@ def gru_cell_dot(graph: Graph | None = None, *, step=None, scope=None, reset_aft
     return _dot("gru_cell", _gru_parts(reset_after), _gru_wires(reset_after), _gru_caption(reset_after), norms, title)
 
 
-# -- a traced step, and files ------------------------------------------------------------------------------------------
-def _make_cell(kind: str):
-    if kind == "lstm":
-        return tr.nn.LSTMCell(3, 4, fused=False, dtype="float64")
-    return tr.nn.GRUCell(3, 4, fused=False, dtype="float64")
-
-
-def cell_step_graph(kind: str, cell=None, inputs=None, seed: int = 0) -> Graph:
-    """One step of an unfused ``cell`` (a fresh 3 → 4 float64 ``LSTMCell`` / ``GRUCell`` when None; drawn from
-    the generator ``tr.manual_seed`` seeds) on ``inputs`` x_t (B, I) (random when None), from a random state,
-    backpropagated with every gradient kept; returns its traced graph. The loss stands for the later steps: a
-    fixed random ⟨u, h_t⟩ (+ ⟨w, c_t⟩ for an LSTM), so gradient arrives through both outputs, as inside BPTT.
-
-    >>> g = cell_step_graph("gru")
-    >>> g.find(name="z")[0].grad_norm > 0
-    True
-    """
-    _check_kind(kind)
-    cell = cell if cell is not None else _make_cell(kind)
-    if cell.fused:
-        raise ValueError(f"cell_step_graph: the cell is fused (one node per step); build it with fused=False to "
-                         f"see its gates, e.g. tr.nn.{type(cell).__name__}(..., fused=False)")
-    rng = np.random.default_rng(seed)
-    dtype = cell.weight_hh.dtype
-    x = inputs if inputs is not None else tr.tensor(rng.standard_normal((2, cell.input_size)), dtype=dtype,
-                                                    requires_grad=True)
-    batch = x.shape[0]
-
-    def random_state(name: str):
-        return tr.tensor(rng.standard_normal((batch, cell.hidden_size)), dtype=dtype, requires_grad=True, name=name)
-
-    state = (random_state("h_prev"), random_state("c_prev")) if kind == "lstm" else random_state("h_prev")
-    out = cell.step(cell.project(x), state)
-    outputs = out if isinstance(out, tuple) else (out,)
-    loss = sum((o * tr.tensor(rng.standard_normal(o.shape), dtype=dtype)).sum() for o in outputs)
-    graph = trace(loss)  # traced once: marked for gradients, then drawn
-    graph.retain_grads()
-    loss.backward()
-    return graph
-
-
+# -- files ----------------------------------------------------------------------------------------------------------
 def _check_kind(kind: str) -> None:
     if kind not in ("lstm", "gru"):
         raise ValueError(f"cell drawing: kind must be 'lstm' or 'gru', got {kind!r}")

@@ -176,7 +176,7 @@ class _Plan:
         for n in graph.nodes:
             if n.kind in _LEAVES:
                 continue
-            preds = graph._predecessors[n.id]
+            preds = graph.predecessor_ids(n.id)
             w = window.get(n.id, 0)
             behind[n.id] = any(behind.get(p) or _timed(self.slot.get(p, ())) for p in preds)
             if timed and n.step is not None:
@@ -205,7 +205,7 @@ class _Plan:
         graph, slot = self.graph, self.slot
         for n in graph.nodes:
             if n.kind == "tensor" and not _timed(slot[n.id]):
-                users = {slot[u] for u in graph._successors[n.id]}
+                users = {slot[u] for u in graph.successor_ids(n.id)}
                 if len(users) == 1 and _timed(next(iter(users))):
                     slot[n.id] = users.pop()
 

@@ -17,7 +17,7 @@ import math
 
 from .. import ops
 from ..checks import size
-from ..engine import Tensor, _wrap, location
+from ..engine import Tensor, wrap, location
 from ..errors import ArgumentError, ArgumentTypeError, ShapeError
 from ..ops.recurrent import GRUStep, LSTMStep, RNNStep
 from . import init
@@ -92,8 +92,8 @@ class _Cell(Module):
             raise ArgumentTypeError(f"{type(self).__name__}: {what} must be a Tensor of shape ({batch}, "
                                     f"{self.hidden_size}), got {type(state).__name__}{location()}")
         if state is None:  # zeros, as PyTorch: a leaf outside the graph
-            xp = x._backend.xp
-            return _wrap(xp.zeros((batch, self.hidden_size), dtype=x.data.dtype), False, x._backend, None, 0)
+            xp = x.backend.xp
+            return wrap(xp.zeros((batch, self.hidden_size), dtype=x.data.dtype), x.backend)
         if unbatched and state.ndim == 1:
             state = ops.reshape(state, 1, self.hidden_size)
         if state.shape != (batch, self.hidden_size):

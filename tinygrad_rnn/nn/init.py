@@ -12,7 +12,7 @@ import math
 
 from ..backend import get_backend
 from ..checks import number
-from ..engine import Tensor, _wrap
+from ..engine import Tensor, wrap
 from ..errors import ArgumentError, ArgumentTypeError
 
 
@@ -32,18 +32,18 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     _check_tensor(tensor, "uniform_")
     if not number(a, "a", "uniform_") <= number(b, "b", "uniform_"):
         raise ArgumentError(f"uniform_: needs a <= b, got a={a!r}, b={b!r}")
-    return _fill(tensor, tensor._backend.uniform(tensor.shape, a, b, tensor.dtype))
+    return _fill(tensor, tensor.backend.uniform(tensor.shape, a, b, tensor.dtype))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     _check_tensor(tensor, "normal_")
     number(mean, "mean", "normal_"), number(std, "std", "normal_", low=0.0)
-    return _fill(tensor, tensor._backend.normal(tensor.shape, mean, std, tensor.dtype))
+    return _fill(tensor, tensor.backend.normal(tensor.shape, mean, std, tensor.dtype))
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
     _check_tensor(tensor, "constant_")
-    xp = tensor._backend.xp
+    xp = tensor.backend.xp
     return _fill(tensor, xp.full(tensor.shape, value, dtype=tensor.data.dtype))
 
 
@@ -77,10 +77,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Saxe et al. (2014): a (semi-)orthogonal matrix from the QR decomposition of a Gaussian one, signs fixed
     so the result is uniformly distributed; tensors of more than 2 dimensions are flattened after the first."""
     _check_tensor(tensor, "orthogonal_", matrix=True)
-    xp = tensor._backend.xp
+    xp = tensor.backend.xp
     rows = tensor.shape[0]
     cols = math.prod(tensor.shape[1:])
-    flat = tensor._backend.normal((max(rows, cols), min(rows, cols)), 0.0, 1.0, "float64")
+    flat = tensor.backend.normal((max(rows, cols), min(rows, cols)), 0.0, 1.0, "float64")
     q, r = xp.linalg.qr(flat)
     diagonal = xp.sum(r * xp.eye(r.shape[0], dtype=r.dtype), axis=0)
     q = q * xp.sign(diagonal)
@@ -125,7 +125,7 @@ def identity_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """
     if tensor.ndim != 2:
         raise ArgumentError(f"identity_: needs a matrix, got shape {tensor.shape}")
-    xp = tensor._backend.xp
+    xp = tensor.backend.xp
     return _fill(tensor, xp.eye(*tensor.shape, dtype=tensor.data.dtype) * gain)
 
 
@@ -150,7 +150,7 @@ def _square(tensor: Tensor, label: str) -> None:
 
 def _eigenvalues(tensor: Tensor) -> tuple:
     """``(xp, eigenvalues)`` of a square matrix, in float64 (complex in general), on the device if it can."""
-    backend = tensor._backend
+    backend = tensor.backend
     data = backend.xp.astype(tensor.data, backend.xp.float64)
     eigvals = getattr(getattr(backend.xp, "linalg", None), "eigvals", None)
     if eigvals is not None:
@@ -216,10 +216,10 @@ def _init_blockwise(weight: Tensor, scheme: str, gain: float, name: str) -> None
     if weight.ndim != 2 or hidden == 0 or rows % hidden:
         raise ArgumentError(f"recurrent_init_: {name} of shape {weight.shape} is not a stack of square "
                             "(hidden, hidden) blocks")
-    xp = weight._backend.xp
+    xp = weight.backend.xp
     blocks = []
     for _ in range(rows // hidden):
-        scratch = _wrap(xp.zeros((hidden, hidden), dtype=weight.data.dtype), False, weight._backend, None, 0)
+        scratch = wrap(xp.zeros((hidden, hidden), dtype=weight.data.dtype), weight.backend)
         blocks.append(_init_block(scratch, scheme, gain).data)
     _fill(weight, xp.concat(blocks, axis=0))
 

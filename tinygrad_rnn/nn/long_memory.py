@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import ops
 from ..backend import get_backend
-from ..engine import Tensor, _wrap, location, no_grad
+from ..engine import Tensor, wrap, location, no_grad
 from ..checks import size
 from ..errors import ArgumentError, ShapeError
 from . import init
@@ -160,7 +160,7 @@ class EchoStateNetwork(Module):
         init.zeros_(self.readout.weight)
         init.zeros_(self.readout.bias)
         dtype = self.readout.weight.dtype
-        weight_in, weight = self._reservoir(seed, self.readout.weight._backend)
+        weight_in, weight = self._reservoir(seed, self.readout.weight.backend)
         self.register_buffer("weight_in", Tensor(weight_in, dtype=dtype, device=device))
         self.register_buffer("weight", Tensor(weight, dtype=dtype, device=device))
         try:
@@ -190,9 +190,9 @@ class EchoStateNetwork(Module):
         self._check(inputs, self.input_size, "inputs")
         with no_grad():
             drive = ops.linear(inputs, self.weight_in)  # every step's W_in u_t in one matmul
-            xp = drive._backend.xp
-            state = hx if hx is not None else _wrap(xp.zeros(drive.shape[1:], dtype=drive.data.dtype), False,
-                                                    drive._backend, None, 0)
+            xp = drive.backend.xp
+            state = hx if hx is not None else wrap(xp.zeros(drive.shape[1:], dtype=drive.data.dtype),
+                                                   drive.backend)
             if state.shape != drive.shape[1:]:
                 raise ShapeError(f"EchoStateNetwork: hx of shape {state.shape} does not fit (expects "
                                  f"{drive.shape[1:]}){location()}")
@@ -222,14 +222,14 @@ class EchoStateNetwork(Module):
                                 "steps to fit on")
         states = self.states(inputs, hx)
         solution = self._ridge(states.data[self.washout:, ...], targets.data[self.washout:, ...])
-        xp, dtype = self.readout.weight._backend.xp, self.readout.weight.data.dtype
+        xp, dtype = self.readout.weight.backend.xp, self.readout.weight.data.dtype
         self.readout.weight.data = xp.astype(solution[:-1, :].mT, dtype)
         self.readout.bias.data = xp.astype(solution[-1, :], dtype)
         return self
 
     def _ridge(self, states, targets):
         """The (R + 1, O) solution of the ridge normal equations, bias last, as a float64 backend array."""
-        backend = self.readout.weight._backend
+        backend = self.readout.weight.backend
         xp = backend.xp
         rows = states.shape[0] * states.shape[1]
         s = xp.reshape(xp.astype(states, xp.float64), (rows, self.reservoir_size))

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 from .. import backend as _backend
-from ..engine import Tensor, no_grad, scope
+from ..engine import Tensor, no_grad, scope, to_in_place
 from ..errors import ArgumentTypeError, DTypeError, StateDictError
 
 
@@ -31,7 +31,7 @@ class Parameter(Tensor):
     def __init__(self, data, requires_grad: bool = True, dtype: str | None = None, device=None):
         if isinstance(data, Tensor):
             device = device or data.device
-            data = data._backend.to_numpy(data.data)
+            data = data.backend.to_numpy(data.data)
         super().__init__(data, requires_grad=requires_grad, dtype=dtype, device=device or "cpu")
 
     def __repr__(self) -> str:
@@ -179,16 +179,7 @@ class Module:
             for tensor in list(self.parameters()) + [b for b in self.buffers() if b is not None]:
                 if target in _backend.DTYPES and tensor.dtype not in _backend.FLOAT_DTYPES:
                     continue
-                moved = tensor.to(target)
-                if moved is tensor:
-                    continue
-                grad = tensor.grad
-                if grad is not None:
-                    if target in _backend.DTYPES:
-                        grad = tensor._backend.xp.astype(grad, tensor._backend.dtype(target))
-                    else:
-                        grad = moved._backend.asarray(tensor._backend.to_numpy(grad))
-                tensor.data, tensor._backend, tensor.grad = moved.data, moved._backend, grad
+                to_in_place(tensor, target)
         return self
 
     def double(self) -> "Module":
@@ -246,7 +237,7 @@ class Module:
                                  "loaded)")
         for name, value in values.items():
             target = own[name]
-            target.data = target._backend.asarray(value, target.dtype)
+            target.data = target.backend.asarray(value, target.dtype)
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing ---------------------------------------------------------------------------------------------------

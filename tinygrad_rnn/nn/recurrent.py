@@ -113,7 +113,7 @@ class _RecurrentLayer(Module):
             raise ShapeError(f"{type(self).__name__}: initial {what} of shape {hx.shape} does not fit (expects "
                              f"{expected}){location()}")
         # a state cut by truncated BPTT: each layer's slice keeps the link to that layer's final state
-        return hx.unbind_detached() if hx._fn is None else list(ops.unbind(hx, 0))
+        return hx.unbind_detached() if hx.is_leaf else list(ops.unbind(hx, 0))
 
     def _masks(self, lengths, steps: int, batch: int, like: Tensor):
         """Per step a (batch, 1) bool mask of the rows still inside their sequence, or None for full lengths."""

@@ -178,7 +178,7 @@ def _as_tokens(tokens, like: Tensor, who: str, ndim: int) -> Tensor:
     """Token ids as an integer tensor on ``like``'s device."""
     if not isinstance(tokens, Tensor):
         tokens = Tensor(np.asarray(tokens), device=like.device)
-    elif tokens._backend is not like._backend:
+    elif tokens.backend is not like.backend:
         tokens = tokens.to(like.device)
     if tokens.ndim != ndim:
         layout = "(batch,)" if ndim == 1 else "(batch, length)"

@@ -22,7 +22,7 @@ def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
     if not isinstance(b, Tensor):
         a = _number_partner(a, b)
         return a, constant(b, a, label)
-    if a._backend is not b._backend:  # before the dtypes: two libraries' dtypes never compare equal
+    if a.backend is not b.backend:  # before the dtypes: two libraries' dtypes never compare equal
         raise DeviceError(f"{label}: inputs live on different devices ({a.device} with shape {a.shape}, {b.device} "
                           f"with shape {b.shape}){location()}; move one with .to(device)")
     dtype = a.data.dtype
@@ -33,7 +33,7 @@ def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
 
 def _number_partner(t: Tensor, number):
     """``t``, in the default float dtype when it holds integers and ``number`` is a float (``ints * 0.5``)."""
-    if t.requires_grad or isinstance(number, int) or t._backend.dtype_name(t.data) in FLOAT_DTYPES:
+    if t.requires_grad or isinstance(number, int) or t.backend.dtype_name(t.data) in FLOAT_DTYPES:
         return t  # the common cases, in the order that decides them cheapest
     if isinstance(number, float) or getattr(number, "shape", None) == () and isinstance(number.item(), float):
         return t.to(get_default_dtype())  # a float, or a NumPy float scalar
@@ -53,7 +53,7 @@ def _promoted(label: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
 def float_operand(a: Tensor) -> Tensor:
     """``a``, or for an integer or bool tensor ``a`` in the default float dtype: what PyTorch gives ``tanh``,
     ``exp``, ``/`` ... of integers."""
-    if a.requires_grad or a._backend.dtype_name(a.data) in FLOAT_DTYPES:  # only floats require grad: no lookup
+    if a.requires_grad or a.backend.dtype_name(a.data) in FLOAT_DTYPES:  # only floats require grad: no lookup
         return a
     return a.to(get_default_dtype())
 
@@ -94,7 +94,7 @@ def normalize_axes(dim, ndim: int, label: str):
 def as_tensor_like(value, like: Tensor, label: str) -> Tensor:
     """``value`` (a Tensor, array or list, e.g. indices or a mask) as a tensor on ``like``'s device."""
     if isinstance(value, Tensor):
-        if value._backend is not like._backend:
+        if value.backend is not like.backend:
             raise DeviceError(f"{label}: inputs live on different devices ({like.device} and {value.device})"
                               f"{location()}")
         return value
@@ -114,7 +114,7 @@ def any_outside(t: Tensor, low: int, high: int, allowed: int | None = None) -> b
     bounds = bounds_of(t)
     if bounds is not None and bounds.inside(low, high, allowed):
         return False
-    xp, data = t._backend.xp, t.data
+    xp, data = t.backend.xp, t.data
     outside = xp.logical_or(data < low, data >= high)
     if allowed is not None:
         outside = xp.logical_and(outside, data != allowed)
@@ -124,6 +124,6 @@ def any_outside(t: Tensor, low: int, high: int, allowed: int | None = None) -> b
 def outside_values(t: Tensor, low: int, high: int, allowed: int | None = None, shown: int = 5) -> str:
     """The first few values of ``t`` outside ``[low, high)`` as text, for the message of a failed index check (an
     error path: the read it costs is paid only when the check already failed)."""
-    host = t._backend.to_numpy(t.data).reshape(-1)
+    host = t.backend.to_numpy(t.data).reshape(-1)
     bad = [int(v) for v in host[(host < low) | (host >= high)] if allowed is None or v != allowed]
     return ", ".join(str(v) for v in bad[:shown]) + (", ..." if len(bad) > shown else "")

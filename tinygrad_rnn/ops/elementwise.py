@@ -239,7 +239,7 @@ def floor_divide(a, b) -> Tensor:
     """``a // b`` (rounded towards -inf, as ``torch.floor_divide`` and ``//``); outside the graph, as its gradient is
     zero wherever it exists."""
     a, b = operands("floor_divide", a, b)
-    return _wrap(a._backend.xp.floor_divide(a.data, b.data), False, a._backend, None, 0)
+    return _wrap(a.backend.xp.floor_divide(a.data, b.data), False, a.backend, None, 0)
 
 
 def neg(a: Tensor) -> Tensor:
@@ -346,5 +346,5 @@ def cast(a: Tensor, dtype: str) -> Tensor:
 def compare(a, b, how: str) -> Tensor:
     """Elementwise comparison (``less``, ``greater`` ...): a bool tensor outside the graph."""
     a, b = operands(how, a, b)
-    xp = a._backend.xp
-    return _wrap(getattr(xp, how)(a.data, b.data), False, a._backend, None, 0)
+    xp = a.backend.xp
+    return _wrap(getattr(xp, how)(a.data, b.data), False, a.backend, None, 0)

@@ -34,7 +34,7 @@ class Gather(Function):
                     xp.reshape(xp.arange(n, dtype=index.dtype), tuple(n if k == d else 1 for k in range(index.ndim)))
                     for d, n in enumerate(index.shape))
         key = tuple(xp.broadcast_to(k, tuple(index.shape)) for k in key)
-        return self.parents[0]._backend.index_add(self.shape, self.dtype, key, g), None
+        return self.parents[0].backend.index_add(self.shape, self.dtype, key, g), None
 
 
 class SetItem(Function):
@@ -109,7 +109,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     k = size(k, "k", "topk", minimum=0)
     if k > length:
         raise ArgumentError(f"topk: k={k} is larger than dim {dim} of shape {input.shape} ({length}){location()}")
-    backend = input._backend
+    backend = input.backend
     order = backend.argsort(input.data, axis, descending=bool(largest))
     indices = _wrap(order[(builtins.slice(None),) * axis + (builtins.slice(0, k), ...)], False, backend, None, 0)
     return ValuesIndices(gather(input, axis, indices), indices)
@@ -143,17 +143,17 @@ def setitem(t: Tensor, key, value) -> None:
     if not isinstance(value, (bool, int, float)):  # a number is written as it is, converted as PyTorch converts it
         value = _written_value(t, as_tensor_like(value, t, "setitem"))
     recording = engine._grad_enabled and (t.requires_grad or isinstance(value, Tensor) and value.requires_grad)
-    if recording and t._fn is None and t.requires_grad:
+    if recording and t.grad_fn is None and t.requires_grad:
         raise GraphError(f"setitem: a leaf tensor that requires grad (shape {t.shape}) cannot be written in place "
                          "inside the graph; write it under tr.no_grad() or write into a copy (t.clone())")
-    backend = t._backend
+    backend = t.backend
     viewed = _viewed_by(t) if recording else None
     if viewed is not None:
         raise GraphError(f"setitem: this tensor (shape {t.shape}) is a view of the input of "
                          f"'{viewed.op_label()}'{engine.where_text(viewed.scope, viewed.step)}; inside the graph a "
                          "write through a view is not supported (PyTorch would change the viewed tensor too) — index "
                          "that tensor itself (x[0, 1] = v, not x[0][1] = v) or write into a .clone()")
-    elif recording and t._fn is None and backend.memory_owner(t.data) is not t.data:
+    elif recording and t.grad_fn is None and backend.memory_owner(t.data) is not t.data:
         # a view made outside the graph (buffer[i] of a buffer that needs no gradient): writing it writes the
         # buffer, whose node would not learn of the value, so its gradient would be cut without a word
         raise GraphError(f"setitem: this tensor (shape {t.shape}) is a view into another tensor's memory (made by "
@@ -161,22 +161,22 @@ def setitem(t: Tensor, key, value) -> None:
                          f"supported; index that tensor itself (x[0, 1] = v, not x[0][1] = v){location()}")
     stamp = engine.note_write(t)
     # outside the graph the op writes into t itself; inside it, into t's earlier self, whose place t then takes
-    before = _wrap(t.data, t.requires_grad, backend, t._fn, t._idx, t.name) if recording else t
+    before = _wrap(t.data, t.requires_grad, backend, t.grad_fn, t.output_index, t.name) if recording else t
     if isinstance(value, Tensor):
         out = SetItem.apply(before, value, key=parts, backend=backend)
     else:
         out = SetItem.apply(before, key=parts, scalar=value, backend=backend)
     if recording:
         t._history = (getattr(t, "_history", None) or ()) + ((stamp, before),)
-        t._fn, t._idx, t.requires_grad = out._fn, 0, True
+        t.grad_fn, t.output_index, t.requires_grad = out.grad_fn, 0, True
 
 
 def _viewed_by(t: Tensor):
     """The op whose output ``t``'s array is a view of one of its inputs' arrays (reshape, getitem, permute ...), or
     None; earlier writes into ``t`` are looked through, as they keep its array."""
-    fn, backend = t._fn, t._backend
+    fn, backend = t.grad_fn, t.backend
     while isinstance(fn, SetItem):
-        fn = fn.parents[0]._fn
+        fn = fn.parents[0].grad_fn
     if fn is not None and builtins.any(backend.owns(p.data) and backend.may_share_memory(t.data, p.data)
                                        for p in fn.parents):
         return fn
@@ -187,7 +187,7 @@ def _assignment_key(t: Tensor, parts: tuple) -> tuple:
     """The key in the form the standard assigns through: no new axes (they add nothing to a write), and a trailing
     Ellipsis where it names fewer axes than ``t`` has, unless it is a sole bool mask."""
     parts = tuple(p for p in parts if p is not None)
-    if len(parts) == 1 and hasattr(parts[0], "dtype") and t._backend.dtype_name(parts[0]) == "bool":
+    if len(parts) == 1 and hasattr(parts[0], "dtype") and t.backend.dtype_name(parts[0]) == "bool":
         return parts
     if not builtins.any(p is Ellipsis for p in parts) and len(parts) < t.ndim:
         parts = parts + (Ellipsis,)
@@ -195,7 +195,7 @@ def _assignment_key(t: Tensor, parts: tuple) -> tuple:
 
 
 def _written_value(t: Tensor, value: Tensor) -> Tensor:
-    if value._backend is not t._backend:
+    if value.backend is not t.backend:
         raise DeviceError(f"setitem: the value lives on {value.device}, the tensor on {t.device}{location()}")
     if value.dtype != t.dtype:
         if value.dtype not in FLOAT_DTYPES and t.dtype in FLOAT_DTYPES:

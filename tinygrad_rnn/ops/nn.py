@@ -98,7 +98,7 @@ class Embedding(Function):
 
     def backward(self, g):
         g = self.xp.reshape(g, (-1, self.weight_shape[1]))
-        grad = self.parents[1]._backend.index_add(self.weight_shape, self.dtype, self.flat, g)
+        grad = self.parents[1].backend.index_add(self.weight_shape, self.dtype, self.flat, g)
         if self.padding_idx is not None:
             grad[self.padding_idx, ...] = 0
         return None, grad
@@ -270,7 +270,7 @@ def dropout(a: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         raise ArgumentError(f"dropout: p must lie in [0, 1], got {p}")
     if not training or p == 0.0:
         return a
-    backend = a._backend
+    backend = a.backend
     keep = backend.uniform(a.shape, 0.0, 1.0, a.dtype) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = backend.xp.astype(keep, a.data.dtype) * scale

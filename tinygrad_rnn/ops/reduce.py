@@ -206,7 +206,7 @@ def _arg(cls, label: str, a: Tensor, dim, keepdim) -> Tensor:
     axis = None if dim is None or a.ndim == 0 else normalize_axis(dim, a.ndim, label)
     with no_grad():
         out = cls.apply(a, axis=axis, keepdims=bool(keepdim))
-    if not a._backend.reads_are_free:  # an index into the reduced axis: known to lie in [0, n) without a read
+    if not a.backend.reads_are_free:  # an index into the reduced axis: known to lie in [0, n) without a read
         n = a.numel() if axis is None else a.shape[axis]
         out._bounds = Bounds(0, n - 1, 0, n - 1)
     return out

@@ -55,7 +55,7 @@ class GetItem(Function):
 
     def backward(self, g):
         if self.advanced:  # integer arrays may repeat an index: those gradients must add up
-            return self.parents[0]._backend.index_add(self.shape, self.dtype, self.key, g)
+            return self.parents[0].backend.index_add(self.shape, self.dtype, self.key, g)
         xp, key = self.xp, self.key
         out = xp.zeros(self.shape, dtype=self.dtype)
         if None in key:  # the standard cannot assign through new axes: drop them from the key and from g
@@ -181,7 +181,7 @@ def _index_part(part, like: Tensor):
             raise ArgumentTypeError(f"getitem: an index tensor must hold integers or bools, got {part.dtype}")
         return part.data, True, bounds_of(part)
     if isinstance(part, (list, tuple)) or hasattr(part, "__array__") or hasattr(part, "__dlpack__"):
-        array, bounds = like._backend.asarray_known(part)
+        array, bounds = like.backend.asarray_known(part)
         return array, True, bounds
     if part is None or part is Ellipsis or isinstance(part, (int, builtins.slice)):
         return part, False, None
@@ -198,7 +198,7 @@ def getitem(a: Tensor, key) -> Tensor:
         if not builtins.any(p is Ellipsis for p in parts) and builtins.sum(p is not None for p in parts) < a.ndim:
             parts = parts + (Ellipsis,)  # the Array API wants an index to name every axis; NumPy implies the rest
         return _picked(GetItem.apply(a, key=parts, advanced=False), a, parts)
-    backend = a._backend
+    backend = a.backend
     arrays = [i for i, (_, flag, _) in enumerate(converted) if flag]
     if len(parts) == 1 and backend.dtype_name(parts[0]) == "bool":
         return _picked(GetItem.apply(a, key=parts, advanced=True), a, (None,))  # a mask must be the sole index
@@ -228,7 +228,7 @@ def _picked(out: Tensor, a: Tensor, parts: tuple) -> Tensor:
 def _check_index_range(a: Tensor, indices, bounds, first_axis: int) -> None:
     """Out-of-range integer indices raise (folded into one axis, they would silently pick another element). Index
     arrays whose host bounds prove them in range are not read back."""
-    xp = a._backend.xp
+    xp = a.backend.xp
     for axis, index, known in zip(builtins.range(first_axis, first_axis + len(indices)), indices, bounds):
         n = a.shape[axis]
         if isinstance(index, int):
@@ -266,7 +266,7 @@ def stack(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
 
 def _joined(out: Tensor, tensors: list, rows_kept: bool) -> Tensor:
     """``out`` with the union of the bounds of the tensors it joins, when every one of them has bounds."""
-    if out._fn is not None:  # in the graph: floats, which never carry bounds
+    if out.grad_fn is not None:  # in the graph: floats, which never carry bounds
         return out
     known = [bounds_of(t) for t in tensors]
     if known and builtins.all(b is not None for b in known):
@@ -290,9 +290,9 @@ def _same_dtype(tensors, label: str) -> list:
     # with equal names go on to apply(), which names the devices
     try:
         first = tensors[0]
-        backend, dtype = first._backend, first.data.dtype
+        backend, dtype = first.backend, first.data.dtype
         for t in tensors:
-            if t._backend is not backend or t.data.dtype != dtype:
+            if t.backend is not backend or t.data.dtype != dtype:
                 break
         else:
             return tensors

@@ -149,7 +149,7 @@ def squeeze_(self: Tensor, dim=None) -> Tensor:
 
 
 def _reshaped_in_place(self: Tensor, out: Tensor, who: str) -> Tensor:
-    if self._fn is not None or self.requires_grad:
+    if self.grad_fn is not None or self.requires_grad:
         raise GraphError(f"{who}: a tensor in the graph (shape {self.shape}) cannot change its shape in place; "
                          f"write x = x.{who[:-1]}(...) instead{location()}")
     self.data = out.data

@@ -71,9 +71,9 @@ def _slots(graph: Graph) -> dict:
     before. One long edge back from a stack beats one from every step."""
     slot, behind = {}, {}
     for n in graph.nodes:
-        preds = graph._predecessors[n.id]
+        preds = graph.predecessor_ids(n.id)
         behind[n.id] = n.kind not in _LEAVES and any(behind[p] or slot[p] >= 0 for p in preds)
-        feeds = any(graph[s].step is not None for s in graph._successors[n.id])
+        feeds = any(graph[s].step is not None for s in graph.successor_ids(n.id))
         slot[n.id] = n.time if n.step is not None else (AFTER if behind[n.id] and not feeds else BEFORE)
     return slot
 
@@ -93,7 +93,7 @@ def _groups(graph: Graph, slot: dict) -> tuple:
     def group_slot(g: Node) -> int:
         if g.step is not None:
             return g.time
-        feeds = any(graph[s].step is not None for i in g.members for s in graph._successors[i])
+        feeds = any(graph[s].step is not None for i in g.members for s in graph.successor_ids(i))
         return AFTER if not feeds and any(slot[i] == AFTER for i in g.members) else BEFORE
 
     columns = {"label": [g.label for g in groups], "scope": [g.scope for g in groups],
