@@ -898,3 +898,10 @@ def test_setitem_gradcheck(device):
         return y * y
 
     check(written, x, w)
+
+
+def test_linear_with_an_integer_bias_promotes_as_the_sum_does(device):
+    x, w, b = leaf(np.ones((2, 3, 4)), device), leaf(np.ones((5, 4)), device), tr.tensor([1, 2, 3, 4, 5], device=device)
+    out, plain = tr.linear(x, w, b), x @ w.T + b  # float64 times float64, plus int64: the float's dtype
+    assert out.dtype == plain.dtype == "float64"
+    close(out, plain.numpy())

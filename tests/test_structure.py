@@ -23,13 +23,6 @@ COMPUTING_MODULES = {"tinygrad_rnn.nn", "tinygrad_rnn.optim", "tinygrad_rnn.trai
                      "tinygrad_rnn.engine", "tinygrad_rnn.autograd"}
 
 MAX_FUNCTION_LINES = 60
-# Functions another branch is splitting now (issue 15, item 3); emptied when that branch is merged.
-_BEING_SPLIT = {
-    "tinygrad_rnn/tasks/charlm.py::run",
-    "tinygrad_rnn/tasks/tagging.py::run",
-    "benchmarks/g2p.py::torch_seq2seq",
-    "benchmarks/ops.py::rnn_bodies",
-}
 
 
 def _sources(*packages: str):
@@ -147,15 +140,6 @@ def test_viz_reads_graphs_and_computes_nothing():
 
 def test_no_function_is_over_60_lines():
     long = {}
-    for name, tree in _sources("tinygrad_rnn", "viz", "benchmarks"):
+    for name, tree in _sources("tinygrad_rnn", "viz", "benchmarks", "examples"):
         long.update(long_functions(name, tree))
-    offenders = {f: n for f, n in long.items() if f not in _BEING_SPLIT}
-    assert not offenders, "functions over 60 lines: " + ", ".join(f"{f} ({n})" for f, n in sorted(offenders.items()))
-
-
-def test_the_functions_being_split_are_still_long():
-    long = {}
-    for name, tree in _sources("tinygrad_rnn", "benchmarks"):
-        long.update(long_functions(name, tree))
-    done = sorted(_BEING_SPLIT - set(long))
-    assert not done, f"no longer over 60 lines: take them out of _BEING_SPLIT: {', '.join(done)}"
+    assert not long, "functions over 60 lines: " + ", ".join(f"{f} ({n})" for f, n in sorted(long.items()))

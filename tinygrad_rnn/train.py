@@ -325,12 +325,12 @@ class Trainer:
         """The scaffolding ``fit`` and ``fit_tbptt`` share: open the log and the progress bar, run updates until
         ``steps`` are done (counting those before a resume) or ``stop(trainer)`` says so, close both, and return
         the new losses. ``loss_of_update()`` makes the loss of the next update, in train mode."""
+        bar = self._progress_bar(steps if show_total else None, description)  # first: a missing tqdm leaks no log
         log = None
         if self.log_path:
             os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
             self._keep_log_until(self.step)
             log = open(self.log_path, "a", encoding="utf-8")
-        bar = self._progress_bar(steps if show_total else None, description)
         self._shown = -math.inf  # when the bar last showed a read loss: it asks at most once per mininterval
         records = []
         try:
