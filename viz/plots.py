@@ -247,10 +247,12 @@ def plot_memory_capacity(panels: dict, path: str, claimed: tuple | None = None, 
         ax.grid(True, alpha=0.3)
     axes[0, 0].set_ylabel("memory capacity / n")
     axes[0, 0].set_ylim(0.0, 1.1)
-    axes[0, 0].legend(fontsize=7, loc="upper right")
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    # below the panels: inside, any corner covers a line or the claimed band
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5,
+               fontsize=8)
     return _save(fig, path)
 
 
