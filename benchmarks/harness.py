@@ -273,12 +273,50 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
-def quiet_note(load_before: float, load_after: float, quiet: float = 0.3) -> str:
-    """The load line of a report: quiet, or a warning that these figures were measured under load."""
-    line = f"- load: 1-minute load average {load_before:.2f} before, {load_after:.2f} after"
-    if max(load_before, load_after) < quiet:
-        return line + f" (below {quiet}: a quiet machine)"
-    return line + (f" — **above {quiet}: other jobs shared the cores, so these figures are not to be trusted; "
+def cpu_clock() -> dict | None:
+    """CPU seconds so far: the whole machine's busy and stolen time (Linux ``/proc/stat``), and this process's with
+    its finished children's; None where ``/proc/stat`` is missing. Two readings tell how much of the cores other
+    processes took between them (:func:`others_share`): the workers' own threads raise the load average, so the
+    load average alone cannot."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    tick = os.sysconf("SC_CLK_TCK")
+    mine = os.times()
+    return {"busy": (user + nice + system + irq + softirq) / tick, "steal": steal / tick,
+            "ours": mine.user + mine.system + mine.children_user + mine.children_system,
+            "wall": time.perf_counter(), "cores": os.cpu_count() or 1}
+
+
+def others_share(start: dict | None, end: dict | None) -> dict | None:
+    """Between two :func:`cpu_clock` readings, the share of all cores' time that other processes used and that the
+    hypervisor stole (``{"others", "steal"}``, 0–1); None without readings."""
+    if start is None or end is None:
+        return None
+    span = max((end["wall"] - start["wall"]) * end["cores"], 1e-9)
+    others = (end["busy"] - start["busy"]) - (end["ours"] - start["ours"])
+    return {"others": max(others, 0.0) / span, "steal": max(end["steal"] - start["steal"], 0.0) / span}
+
+
+def quiet_note(load_before: float, shares: dict | None, quiet: float = 0.05, quiet_load: float = 0.3) -> str:
+    """The load line of a report: quiet, or a warning that these figures were measured under load. Quiet means
+    other processes and the hypervisor together took under ``quiet`` of the cores' time during the run
+    (``shares``, :func:`others_share`); where that cannot be read, a 1-minute load average under ``quiet_load``
+    before the first round."""
+    line = f"- load: 1-minute load average {load_before:.2f} before the first round"
+    if shares is None:
+        taken, limit, bound = load_before, quiet_load, f"{quiet_load:g}"
+        line += " (the cores' use during the run is unknown here)"
+    else:
+        taken, limit, bound = shares["others"] + shares["steal"], quiet, f"{quiet:.0%}"
+        line += (f"; during the run other processes used {shares['others']:.1%} of the cores' time and the "
+                 f"hypervisor stole {shares['steal']:.1%}")
+    if taken < limit:
+        return line + f" (below {bound}: a quiet machine)"
+    return line + (f" — **above {bound}: other jobs shared the cores, so these figures are not to be trusted; "
                    "re-measure on a quiet machine**")
 
 
@@ -320,13 +358,14 @@ def passthrough(argv: list) -> list:
 
 def run_parent(script: str, args, libs: tuple, default_rounds: int, argv: list | None = None, log=print) -> dict:
     """Alternate ``script --only LIB`` workers (with the parent's other arguments) for ``args.rounds`` rounds;
-    ``{"runs", "rounds", "load": (before, after), "elapsed", "threads"}``."""
+    ``{"runs", "rounds", "load" (the 1-minute load average before), "cpu" (:func:`others_share` over the run),
+    "elapsed", "threads"}``."""
     rounds = args.rounds or (1 if getattr(args, "quick", False) else default_rounds)
     rest = passthrough(sys.argv[1:] if argv is None else list(argv))
     commands = {lib: [sys.executable, os.path.abspath(script), "--only", lib, *rest] for lib in libs}
-    before, started = load_average(), time.perf_counter()
+    before, clock, started = load_average(), cpu_clock(), time.perf_counter()
     runs = alternate(commands, rounds, args.worker_timeout, worker_env(args.threads), log)
-    return {"runs": runs, "rounds": rounds, "load": (before, load_average()),
+    return {"runs": runs, "rounds": rounds, "load": before, "cpu": others_share(clock, cpu_clock()),
             "elapsed": time.perf_counter() - started, "threads": args.threads}
 
 
@@ -378,7 +417,7 @@ def report_head(title: str, session: dict, what: str) -> list:
         for run in round_.values():
             found.update(run.get("versions", {}))
     return [f"# {title}", "", f"- date: {utc_date()}", f"- tinygrad_rnn: {library_origin(tinygrad_rnn)}",
-            cpu_line(), quiet_note(*session["load"]),
+            cpu_line(), quiet_note(session["load"], session["cpu"]),
             f"- versions: {', '.join(f'{k} {v}' for k, v in found.items())}; BLAS under NumPy: {numpy_blas()}",
             f"- command: `{command_line()}` (whole run {session['elapsed']:.0f} s)",
             *method_lines(session["rounds"], session["threads"], runs, what)]

@@ -95,8 +95,33 @@ def test_a_worker_cannot_load_the_other_library():
 
 
 def test_quiet_note_says_when_figures_are_not_to_be_trusted():
-    assert "a quiet machine" in harness.quiet_note(0.1, 0.2)
-    assert "not to be trusted" in harness.quiet_note(0.1, 1.5)
+    assert "a quiet machine" in harness.quiet_note(0.1, {"others": 0.01, "steal": 0.0})
+    assert "not to be trusted" in harness.quiet_note(0.1, {"others": 0.04, "steal": 0.02})
+    # the workers' own threads raise the load average: only the time other processes took counts
+    assert "a quiet machine" in harness.quiet_note(1.9, {"others": 0.0, "steal": 0.0})
+    assert "not to be trusted" in harness.quiet_note(0.5, None)
+    assert "a quiet machine" in harness.quiet_note(0.1, None)
+
+
+def _clock(wall, busy, ours, steal=0.0, cores=2):
+    return {"wall": wall, "busy": busy, "ours": ours, "steal": steal, "cores": cores}
+
+
+def test_others_share_subtracts_this_process_and_its_children():
+    share = harness.others_share(_clock(0, 100, 10), _clock(10, 115, 22, steal=1.0))
+    assert share["others"] == pytest.approx(3 / 20) and share["steal"] == pytest.approx(1 / 20)
+    assert harness.others_share(None, _clock(1, 1, 1)) is None
+
+
+@pytest.mark.skipif(harness.cpu_clock() is None, reason="no /proc/stat")
+def test_a_busy_child_counts_as_ours_not_as_another_job():
+    start = harness.cpu_clock()
+    subprocess.run([sys.executable, "-c", "import time\nend = time.process_time() + 0.5\n"
+                    "while time.process_time() < end: pass"], check=True)
+    end = harness.cpu_clock()
+    assert end["ours"] - start["ours"] >= 0.45  # the child's busy half second is ours once it is reaped
+    assert harness.others_share(start, end)["others"] < (end["busy"] - start["busy"]) / (
+        (end["wall"] - start["wall"]) * end["cores"])
 
 
 # -- the benchmarks themselves ------------------------------------------------------------------------------------
