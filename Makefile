@@ -136,13 +136,15 @@ gpu-check:
 	PYTHONPATH=$(GPU_SITE):$(CURDIR) $(PYTHON) benchmarks/gpu_check.py --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
 # The lecture notebooks, executed (full size) into out/notebooks/ as .ipynb with outputs and as HTML, to open
-# without a Jupyter server. PYTHONPATH makes the kernels import this checkout.
+# without a Jupyter server or a network (notebooks/offline.html.j2: no CDN scripts). PYTHONPATH makes the kernels
+# import this checkout.
 notebooks: setup
 	mkdir -p out/notebooks
 	for nb in notebooks/*.ipynb; do \
 	  PYTHONPATH=$(CURDIR) $(PY) -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=600 \
 	    --output-dir out/notebooks $$nb && \
-	  $(PY) -m jupyter nbconvert --to html --output-dir out/notebooks out/notebooks/$$(basename $$nb) || exit 1; \
+	  $(PY) -m jupyter nbconvert --to html --template-file notebooks/offline.html.j2 --output-dir out/notebooks \
+	    out/notebooks/$$(basename $$nb) || exit 1; \
 	done
 
 lint: setup

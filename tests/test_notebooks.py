@@ -1,6 +1,7 @@
 """The lecture notebooks: stored without outputs, and each runs top to bottom in QUICK mode showing pictures."""
 import glob
 import os
+import re
 
 import pytest
 
@@ -31,3 +32,23 @@ def test_a_notebook_runs_quick_and_shows_pictures(path, monkeypatch):
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
     assert not [output for output in outputs if output.output_type == "error"]
     assert any(kind in output.get("data", {}) for output in outputs for kind in PICTURES), "no picture shown"
+
+
+def _outside_loads(html: str) -> list:
+    """The outside addresses a page would fetch: any in a script (its src or its code) or a stylesheet link."""
+    scripts = re.findall(r"<script\b.*?</script>", html, flags=re.DOTALL)
+    links = re.findall(r"<link\b[^>]*>", html)
+    return [url for part in scripts + links for url in re.findall(r"https?://[^\"' )]+", part)]
+
+
+def test_the_notebooks_html_fetches_nothing_from_outside():
+    nbconvert = pytest.importorskip("nbconvert", reason="pip install -e '.[notebooks]'")
+    notebook = nbformat.read(NOTEBOOKS[0], as_version=4)
+    plain, _ = nbconvert.HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    # the lab template fetches require.js, MathJax and Mermaid from a CDN: what make notebooks' template leaves out
+    assert any("require" in url for url in _outside_loads(plain))
+    assert any("mathjax" in url for url in _outside_loads(plain))
+    template = os.path.join(ROOT, "notebooks", "offline.html.j2")
+    offline, _ = nbconvert.HTMLExporter(template_file=template).from_notebook_node(notebook)
+    assert _outside_loads(offline) == []
+    assert offline.count('class="jp-Cell ') == len(notebook.cells)  # still the whole notebook's page
