@@ -52,3 +52,13 @@ def test_the_notebooks_html_fetches_nothing_from_outside():
     offline, _ = nbconvert.HTMLExporter(template_file=template).from_notebook_node(notebook)
     assert _outside_loads(offline) == []
     assert offline.count('class="jp-Cell ') == len(notebook.cells)  # still the whole notebook's page
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_no_notebook_needs_what_the_offline_page_leaves_out(path):
+    notebook = nbformat.read(path, as_version=4)
+    markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    assert "widgets" not in notebook.metadata
+    assert "```mermaid" not in markdown
+    tex = re.search(r"\$[^$\n]+\$|\\\(|\\\[", markdown)
+    assert tex is None, f"TeX ({tex and tex.group()}) needs MathJax, which notebooks/offline.html.j2 leaves out"
