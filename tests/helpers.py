@@ -1,4 +1,6 @@
 """Small helpers the test modules share."""
+import itertools
+
 import numpy as np
 
 import tinygrad_rnn as tr
@@ -91,3 +93,25 @@ class Watched:
         self.page.goto(Path(path).resolve().as_uri())
         self.page.wait_for_selector(ready, state="attached", timeout=60_000)
         return self.page
+
+
+# every LSTM cell the fused step's gate math has a branch for: peepholes, f = 1 − i, no forget gate, no bias
+LSTM_VARIANTS = [dict(peephole=p, coupled=c, forget_gate=f, bias=b)
+                 for p, (c, f), b in itertools.product((False, True), ((False, True), (True, True), (False, False)),
+                                                       (True, False))]
+
+
+def lstm_variant_id(variant: dict) -> str:
+    return "-".join(k for k, on in variant.items() if on) or "none"
+
+
+def lstm_gate_inputs(rng, batch: int, hidden: int, dtype, variant: dict) -> tuple:
+    """``(gx, hw, bias, c, peepholes, (coupled, forget_gate))`` for an LSTM gate-math call of ``variant``."""
+    def draw(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    gx, hw, b, c = draw(batch, 4 * hidden), draw(batch, 4 * hidden), draw(4 * hidden), draw(batch, hidden)
+    own_forget = variant["forget_gate"] and not variant["coupled"]
+    peepholes = tuple(draw(hidden) if variant["peephole"] and (name != "cf" or own_forget) else None
+                      for name in ("ci", "cf", "co"))
+    return gx, hw, b if variant["bias"] else None, c, peepholes, (variant["coupled"], variant["forget_gate"])

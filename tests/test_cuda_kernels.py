@@ -6,7 +6,6 @@ On a GPU the same kernels run on the device: the ``cuda`` cases of the engine te
 """
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.cuda_emulator import HostModule, compiler
+from tests.helpers import LSTM_VARIANTS, lstm_gate_inputs, lstm_variant_id
 from tinygrad_rnn import kernels
 from tinygrad_rnn.kernels import CudaKernels
 from tinygrad_rnn.ops.nn import _cross_entropy_rows
@@ -108,22 +108,11 @@ def test_rnn_kernels_match_array_code(host_kernels, dtype, kind, bias):
     _close(host_kernels.rnn_cell_backward(g, out, kind), array.rnn_cell_backward(g, expected, kind), dtype)
 
 
-LSTM_VARIANTS = [dict(peephole=p, coupled=c, forget_gate=f, bias=b)
-                 for p, (c, f), b in itertools.product((False, True), ((False, True), (True, True), (False, False)),
-                                                       (True, False))]
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("variant", LSTM_VARIANTS, ids=lambda v: "-".join(k for k, on in v.items() if on) or "none")
+@pytest.mark.parametrize("variant", LSTM_VARIANTS, ids=lstm_variant_id)
 def test_lstm_kernels_match_array_code(host_kernels, dtype, variant):
     rng, B, H = np.random.default_rng(1), 3, 5
-    gx, hw = _random(rng, (B, 4 * H), dtype), _random(rng, (B, 4 * H), dtype)
-    b, c = _random(rng, (4 * H,), dtype), _random(rng, (B, H), dtype)
-    own_forget = variant["forget_gate"] and not variant["coupled"]
-    peepholes = tuple(_random(rng, (H,), dtype) if variant["peephole"] and (name != "cf" or own_forget) else None
-                      for name in ("ci", "cf", "co"))
-    flags = (variant["coupled"], variant["forget_gate"])
-    bias = b if variant["bias"] else None
+    gx, hw, bias, c, peepholes, flags = lstm_gate_inputs(rng, B, H, dtype, variant)
     array = ArrayGates(np)
     h_a, c_a, saved_a = array.lstm_cell(gx, hw, bias, c, peepholes, *flags)
     h_k, c_k, saved_k = host_kernels.lstm_cell(gx, hw.copy(), bias, c, peepholes, *flags)

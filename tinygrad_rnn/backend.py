@@ -456,6 +456,15 @@ def _make_cupy_backend() -> "CupyBackend":
     return CupyBackend(cupy)
 
 
+def is_numpy(xp) -> bool:
+    """Whether ``xp`` is NumPy itself (not a namespace that wraps it, as array_api_strict does).
+
+    >>> is_numpy(np)
+    True
+    """
+    return xp is np
+
+
 def kernels_for(xp):
     """The hand-written kernels of the backend whose array namespace is ``xp``, or None where array code serves.
 

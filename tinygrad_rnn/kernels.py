@@ -342,6 +342,12 @@ def compile_ptx(source: str, arch: str = "compute_90", options: tuple = ()) -> t
         nvrtc.destroyProgram(program)
 
 
+def lstm_flags(bias: bool, peephole: bool, coupled: bool, forget_gate: bool) -> int:
+    """The LSTM kernels' flag bits for a cell (the gradient bits are the backward's to add)."""
+    return ((LSTM_BIAS if bias else 0) | (LSTM_PEEPHOLE if peephole else 0) | (LSTM_COUPLED if coupled else 0)
+            | (LSTM_FORGET if forget_gate else 0))
+
+
 def _blocks(n: int) -> int:
     return max(1, min(MAX_BLOCKS, -(-n // THREADS)))
 
@@ -410,7 +416,7 @@ class CudaKernels:
     def lstm_cell(self, gx, hw, bias, c, peepholes: tuple, coupled: bool, forget_gate: bool):
         """(h', c', saved) of an LSTM step; hw (B, 4H) = h W_hhᵀ becomes the activated gates."""
         w_ci, w_cf, w_co = peepholes
-        flags = self._lstm_flags(bias is not None, w_ci is not None, coupled, forget_gate)
+        flags = lstm_flags(bias is not None, w_ci is not None, coupled, forget_gate)
         c = self._dense(c)
         h_new, c_new, tanh_c = (self._empty(c.shape, c) for _ in range(3))
         self._launch("lstm_forward", c, c.size, self._dense(gx), hw, self._or(bias, c), c, self._or(w_ci, c),
@@ -422,7 +428,7 @@ class CudaKernels:
         """(d_gates (B, 4H), dc_prev) from the gradients of h' and c' (either may be None)."""
         c, acts, c_new, tanh_c = saved
         w_ci, w_cf, w_co = peepholes
-        flags = self._lstm_flags(False, w_ci is not None, coupled, forget_gate)
+        flags = lstm_flags(False, w_ci is not None, coupled, forget_gate)
         flags |= (LSTM_GRAD_H if grad_h is not None else 0) | (LSTM_GRAD_C if grad_c is not None else 0)
         d_gates, dc_prev = self._empty(acts.shape, c), self._empty(c.shape, c)
         self._launch("lstm_backward", c, c.size, self._or(grad_h, c), self._or(grad_c, c), c, acts,
@@ -430,11 +436,6 @@ class CudaKernels:
                      c.size, c.shape[-1],
                      np.int32(flags))
         return d_gates, dc_prev
-
-    @staticmethod
-    def _lstm_flags(bias: bool, peephole: bool, coupled: bool, forget_gate: bool) -> int:
-        return ((LSTM_BIAS if bias else 0) | (LSTM_PEEPHOLE if peephole else 0) | (LSTM_COUPLED if coupled else 0)
-                | (LSTM_FORGET if forget_gate else 0))
 
     def gru_cell(self, gx, gh, bias, h):
         """PyTorch's reset-after GRU step from gh = h W_hhᵀ (overwritten with r z n): (h', saved)."""

@@ -14,8 +14,10 @@ and direction. The ops do the matmuls themselves and hand the elementwise rest t
 """
 from __future__ import annotations
 
+import os
+
 from ..autograd import weight_grad
-from ..backend import kernels_for
+from ..backend import is_numpy, kernels_for
 from ..engine import Function
 from .elementwise import sigmoid_array as _sigmoid
 
@@ -145,18 +147,41 @@ class ArrayGates:
         return self.xp.concat([da_r, da_z, da_n], axis=1), dh + d_hr * r
 
 
-_array_gates: dict = {}
+_gates: dict = {}
+_compiled = {"enabled": os.environ.get("TINYGRAD_RNN_COMPILED_GATES", "1") != "0"}
+
+
+def set_compiled_gates(enabled: bool) -> None:
+    """Whether fused steps on NumPy float32 run their gate math as compiled loops (``tinygrad_rnn.cpu_kernels``,
+    the default where numba is installed) or as the array code (:class:`ArrayGates`, the reference). The
+    environment variable ``TINYGRAD_RNN_COMPILED_GATES=0`` sets the default to off.
+
+    >>> set_compiled_gates(False); set_compiled_gates(True)
+    """
+    _compiled["enabled"] = bool(enabled)
+    _gates.clear()
 
 
 def gates_for(xp, like):
-    """The backend's kernels where it has them for ``like``'s dtype (CuPy), else the array code for ``xp``."""
+    """The backend's kernels where it has them for ``like``'s dtype (CuPy), else, on NumPy, the compiled loops
+    (which pass what they do not handle to the array code), else the array code for ``xp``."""
     kernels = kernels_for(xp)
     if kernels is not None and kernels.handles(like):
         return kernels
-    gates = _array_gates.get(xp)
+    gates = _gates.get(xp)
     if gates is None:
-        gates = _array_gates[xp] = ArrayGates(xp)
+        gates = _gates[xp] = _compiled_gates(xp) or ArrayGates(xp)
     return gates
+
+
+def _compiled_gates(xp):
+    if not (_compiled["enabled"] and is_numpy(xp)):
+        return None
+    try:
+        from ..cpu_kernels import CompiledGates
+    except ImportError:  # numba missing (or broken): the array code serves
+        return None
+    return CompiledGates(xp)
 
 
 def _take(arrays: list, count: int, present: bool):
