@@ -147,7 +147,7 @@ def test_the_lstm_loops_are_vectorised():
 
 
 def _lstm_run(compiled: bool, batch_first: bool = False):
-    recurrent.set_compiled_gates(compiled)
+    previous = recurrent.set_compiled_gates(compiled)
     try:
         tr.manual_seed(0)
         lstm = tr.nn.LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=batch_first)
@@ -157,7 +157,7 @@ def _lstm_run(compiled: bool, batch_first: bool = False):
         gates_used = type(recurrent.gates_for(x.backend.xp, x.data))
         return gates_used, [out.numpy(), x.grad] + [p.grad for p in lstm.parameters()]
     finally:
-        recurrent.set_compiled_gates(True)
+        recurrent.set_compiled_gates(previous)
 
 
 @pytest.mark.parametrize("batch_first", [False, True])

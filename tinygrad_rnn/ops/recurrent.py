@@ -151,15 +151,18 @@ _gates: dict = {}
 _compiled = {"enabled": os.environ.get("TINYGRAD_RNN_COMPILED_GATES", "1") != "0"}
 
 
-def set_compiled_gates(enabled: bool) -> None:
+def set_compiled_gates(enabled: bool) -> bool:
     """Whether fused steps on NumPy float32 run their gate math as compiled loops (``tinygrad_rnn.cpu_kernels``,
-    the default where numba is installed) or as the array code (:class:`ArrayGates`, the reference). The
-    environment variable ``TINYGRAD_RNN_COMPILED_GATES=0`` sets the default to off.
+    the default where numba is installed) or as the array code (:class:`ArrayGates`, the reference); returns the
+    setting it replaces. The environment variable ``TINYGRAD_RNN_COMPILED_GATES=0`` sets the default to off.
 
-    >>> set_compiled_gates(False); set_compiled_gates(True)
+    >>> previous = set_compiled_gates(False)   # the array code from here on
+    >>> set_compiled_gates(previous)
+    False
     """
-    _compiled["enabled"] = bool(enabled)
+    previous, _compiled["enabled"] = _compiled["enabled"], bool(enabled)
     _gates.clear()
+    return previous
 
 
 def gates_for(xp, like):
