@@ -3,7 +3,7 @@
 
 The forward gate math of one LSTM step (B = 32, H = 256: the char-LM's sizes) four ways, same inputs, same
 outputs (checked): the array code (``ops.recurrent.ArrayGates.lstm_cell``, about a dozen NumPy passes, the
-reference), the library's compiled loop (``cpu_kernels.CompiledGates.lstm_cell``, the default for float32 on
+reference), the library's compiled loop (``cpu_kernels.CompiledLoops.lstm_cell``, the default for float32 on
 NumPy), a naive numba loop over B·H computing every gate at once with ``math.tanh``, and numexpr evaluating each
 gate as one expression. Whichever of numba / numexpr is not installed is left out.
 
@@ -42,9 +42,9 @@ def best_microseconds(fn, repeats: int) -> float:
 
 
 def library_step():
-    from tinygrad_rnn.cpu_kernels import CompiledGates
+    from tinygrad_rnn.cpu_kernels import CompiledLoops
 
-    gates = CompiledGates(np)
+    gates = CompiledLoops(np)
     return lambda *a: gates.lstm_cell(*a, (None, None, None), False, True)[:2]
 
 
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     gates = ArrayGates(np)
     reference = gates.lstm_cell(gx, hw, bias, c, (None, None, None), False, True)[:2]
     ways = {"NumPy (ArrayGates.lstm_cell)": lambda *a: gates.lstm_cell(*a, (None, None, None), False, True)[:2]}
-    for name, make in (("library's compiled loop (CompiledGates.lstm_cell)", library_step),
+    for name, make in (("library's compiled loop (CompiledLoops.lstm_cell)", library_step),
                        ("naive numba loop (math.tanh)", numba_step),
                        ("numexpr (one expression a gate)", numexpr_step)):
         try:

@@ -315,11 +315,11 @@ def stage_agreement(args) -> dict:
     from tinygrad_rnn.ops import recurrent
 
     device = target_device(args.device)
-    compiled = recurrent.set_compiled_gates(False)
+    compiled = recurrent.set_compiled_loops(False)
     try:
         rows = _agreement_rows(args, device)
     finally:
-        recurrent.set_compiled_gates(compiled)
+        recurrent.set_compiled_loops(compiled)
     with open(os.path.join(args.out, "agreement.json"), "w", encoding="utf-8") as f:
         json.dump({"reference": "cpu", "device": device, "rows": rows}, f, indent=1)
     failed = [r for r in rows if not r["pass"]]

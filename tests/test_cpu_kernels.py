@@ -34,7 +34,7 @@ def _close(actual, expected):
 
 @pytest.fixture(scope="module")
 def gates():
-    return cpu_kernels.CompiledGates(np)
+    return cpu_kernels.CompiledLoops(np)
 
 
 def _draw(rng, *shape, scale=2.0):
@@ -136,7 +136,7 @@ def test_the_lstm_loops_are_vectorised():
     instructions (divps / vdivps), not only scalar ones (divss), in the forward loop of the usual cell."""
     rng, B, H = np.random.default_rng(6), 2, 16
     gx, hw, bias, c, peepholes, flags = lstm_gate_inputs(rng, B, H, np.float32, LSTM_VARIANTS[0])
-    cpu_kernels.CompiledGates(np).lstm_cell(gx, hw, bias, c, peepholes, *flags)
+    cpu_kernels.CompiledLoops(np).lstm_cell(gx, hw, bias, c, peepholes, *flags)
     cached = cpu_kernels.lstm_forward(cpu_kernels.lstm_flags(True, False, False, True))
     # numba shows no machine code for a loop loaded from its disk cache: compile the same loop afresh, uncached
     fresh = numba.njit(nogil=True, error_model="numpy", fastmath={"contract"})(cached.py_func)
@@ -147,7 +147,7 @@ def test_the_lstm_loops_are_vectorised():
 
 
 def _lstm_run(compiled: bool, batch_first: bool = False):
-    previous = recurrent.set_compiled_gates(compiled)
+    previous = recurrent.set_compiled_loops(compiled)
     try:
         tr.manual_seed(0)
         lstm = tr.nn.LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=batch_first)
@@ -157,27 +157,27 @@ def _lstm_run(compiled: bool, batch_first: bool = False):
         gates_used = type(recurrent.gates_for(x.backend.xp, x.data))
         return gates_used, [out.numpy(), x.grad] + [p.grad for p in lstm.parameters()]
     finally:
-        recurrent.set_compiled_gates(previous)
+        recurrent.set_compiled_loops(previous)
 
 
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_a_layer_gives_the_array_codes_outputs_and_gradients(batch_first):
     used_compiled, compiled = _lstm_run(True, batch_first)
     used_array, reference = _lstm_run(False, batch_first)
-    assert used_compiled is cpu_kernels.CompiledGates and used_array is ArrayGates
+    assert used_compiled is cpu_kernels.CompiledLoops and used_array is ArrayGates
     for a, e in zip(compiled, reference, strict=True):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
 
 
 def test_without_numba_the_array_code_serves(monkeypatch):
     monkeypatch.setitem(sys.modules, "tinygrad_rnn.cpu_kernels", None)  # importing it now raises ImportError
-    recurrent.set_compiled_gates(True)
+    recurrent.set_compiled_loops(True)
     try:
         assert type(recurrent.gates_for(np, np.zeros(1, np.float32))) is ArrayGates
     finally:
         monkeypatch.undo()
-        recurrent.set_compiled_gates(True)
-    assert type(recurrent.gates_for(np, np.zeros(1, np.float32))) is cpu_kernels.CompiledGates
+        recurrent.set_compiled_loops(True)
+    assert type(recurrent.gates_for(np, np.zeros(1, np.float32))) is cpu_kernels.CompiledLoops
 
 
 def test_array_api_strict_takes_the_array_code():
@@ -185,11 +185,74 @@ def test_array_api_strict_takes_the_array_code():
     assert type(recurrent.gates_for(strict, strict.zeros(1))) is ArrayGates
 
 
-@pytest.mark.parametrize("setting, expected", [("0", "ArrayGates"), ("1", "CompiledGates")])
+@pytest.mark.parametrize("setting, expected", [("0", "ArrayGates"), ("1", "CompiledLoops")])
 def test_the_environment_variable_sets_the_default(setting, expected):
     code = ("import numpy as np; from tinygrad_rnn.ops import recurrent; "
             "print(type(recurrent.gates_for(np, np.zeros(1, np.float32))).__name__)")
-    env = {**os.environ, "TINYGRAD_RNN_COMPILED_GATES": setting}
+    env = {**os.environ, "TINYGRAD_RNN_COMPILED_LOOPS": setting}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert done.stdout.strip() == expected
+
+
+# -- the optimisers' updates ---------------------------------------------------------------------------------------
+def _optimised(make, compiled: bool, dtype=np.float32, steps: int = 3):
+    """Parameters of awkward shapes (not a multiple of a vector's width, a transposed gradient) after ``steps``
+    updates, with the compiled loops on or off, and the optimiser's state."""
+    previous = recurrent.set_compiled_loops(compiled)
+    try:
+        rng = np.random.default_rng(3)
+        params = [tr.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+                  for shape in ((37,), (5, 13), (1,))]
+        opt = make(params)
+        for step in range(steps):
+            for p in params:
+                g = rng.standard_normal(p.shape[::-1]).astype(dtype).T  # strided, as a gradient may be
+                p.grad = g if step else np.ascontiguousarray(g)
+            opt.step()
+        return [p.numpy() for p in params], opt.state_dict()["state"]
+    finally:
+        recurrent.set_compiled_loops(previous)
+
+
+OPTIMISERS = {
+    "adam": lambda ps: tr.optim.Adam(ps, lr=0.01),
+    "adam decay": lambda ps: tr.optim.Adam(ps, lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+    "sgd": lambda ps: tr.optim.SGD(ps, lr=0.1),
+    "sgd decay": lambda ps: tr.optim.SGD(ps, lr=0.1, weight_decay=0.05),
+    "momentum": lambda ps: tr.optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.1),
+    "nesterov": lambda ps: tr.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+}
+
+
+@pytest.mark.parametrize("name", OPTIMISERS)
+def test_update_loops_match_the_array_code(name):
+    loops, loop_state = _optimised(OPTIMISERS[name], compiled=True)
+    arrays, array_state = _optimised(OPTIMISERS[name], compiled=False)
+    for a, e in zip(loops, arrays, strict=True):
+        assert a.dtype == e.dtype == np.float32 and a.shape == e.shape
+        np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7)
+    assert loop_state.keys() == array_state.keys()
+    for index, state in loop_state.items():
+        assert state.keys() == array_state[index].keys()
+        for key, value in state.items():
+            if hasattr(value, "shape"):
+                assert value.shape == array_state[index][key].shape
+                np.testing.assert_allclose(value, array_state[index][key], rtol=1e-6, atol=1e-7)
+            else:
+                assert value == array_state[index][key]
+
+
+def test_update_loops_write_new_arrays_and_leave_float64_to_the_array_code(gates):
+    p, g = np.ones(9, np.float32), np.full(9, 0.5, np.float32)
+    state = {}
+    new = gates.adam(p, g, state, 0.9, 0.999, 0.01, 1.0, 1e-8, 0.0)
+    first_m = state["exp_avg"]
+    gates.adam(new, g, state, 0.9, 0.999, 0.01, 1.0, 1e-8, 0.0)
+    assert new is not p and p.tolist() == [1.0] * 9  # the old parameter and the old moment are left as they were
+    assert state["exp_avg"] is not first_m and np.allclose(first_m, 0.05)
+    assert not gates.handles(np.ones(3))  # float64: the optimisers keep the array code
+    loops64, _ = _optimised(OPTIMISERS["adam"], compiled=True, dtype=np.float64)
+    arrays64, _ = _optimised(OPTIMISERS["adam"], compiled=False, dtype=np.float64)
+    for a, e in zip(loops64, arrays64, strict=True):
+        np.testing.assert_array_equal(a, e)

@@ -19,6 +19,7 @@ from . import backend as _backend
 from .checks import number
 from .engine import Tensor, wrap, no_grad
 from .errors import ArgumentError, ArgumentTypeError, DeviceError
+from .ops.recurrent import compiled_loops
 
 
 def _what(value) -> str:
@@ -193,8 +194,11 @@ class Adam(Optimizer):
 
 
 def _kernels(backend, data, grad):
-    """The backend's update kernels (CuPy) where they serve this parameter, else None for the array code."""
+    """The backend's update kernels (CuPy) or, on NumPy, the compiled CPU loops, where they serve this parameter;
+    else None for the array code."""
     kernels = backend.kernels
+    if kernels is None:
+        kernels = compiled_loops(backend.xp)
     if kernels is not None and kernels.handles(data) and grad.dtype == data.dtype:
         return kernels
     return None

@@ -148,21 +148,38 @@ class ArrayGates:
 
 
 _gates: dict = {}
-_compiled = {"enabled": os.environ.get("TINYGRAD_RNN_COMPILED_GATES", "1") != "0"}
+_compiled = {"enabled": os.environ.get("TINYGRAD_RNN_COMPILED_LOOPS", "1") != "0"}
 
 
-def set_compiled_gates(enabled: bool) -> bool:
-    """Whether fused steps on NumPy float32 run their gate math as compiled loops (``tinygrad_rnn.cpu_kernels``,
-    the default where numba is installed) or as the array code (:class:`ArrayGates`, the reference); returns the
-    setting it replaces. The environment variable ``TINYGRAD_RNN_COMPILED_GATES=0`` sets the default to off.
+def set_compiled_loops(enabled: bool) -> bool:
+    """Whether NumPy float32 work runs as compiled loops (``tinygrad_rnn.cpu_kernels``, the default where numba is
+    installed) — the fused steps' gate math and the optimisers' updates — or as the array code (the reference:
+    :class:`ArrayGates` and ``optim``'s); returns the setting it replaces. The environment variable
+    ``TINYGRAD_RNN_COMPILED_LOOPS=0`` sets the default to off.
 
-    >>> previous = set_compiled_gates(False)   # the array code from here on
-    >>> set_compiled_gates(previous)
+    >>> previous = set_compiled_loops(False)   # the array code from here on
+    >>> set_compiled_loops(previous)
     False
     """
     previous, _compiled["enabled"] = _compiled["enabled"], bool(enabled)
+    _compiled.pop("loops", None)  # looked up again on next use: numba may have become importable, or not
     _gates.clear()
     return previous
+
+
+def compiled_loops(xp):
+    """The compiled CPU loops (``cpu_kernels.CompiledLoops``) when ``xp`` is NumPy, they are on and numba imports;
+    else None. They take float32 only (``handles``)."""
+    if not (_compiled["enabled"] and is_numpy(xp)):
+        return None
+    if "loops" not in _compiled:
+        try:
+            from ..cpu_kernels import CompiledLoops
+        except ImportError:  # numba missing (or broken): the array code serves
+            _compiled["loops"] = None
+        else:
+            _compiled["loops"] = CompiledLoops(xp)
+    return _compiled["loops"]
 
 
 def gates_for(xp, like):
@@ -173,18 +190,8 @@ def gates_for(xp, like):
         return kernels
     gates = _gates.get(xp)
     if gates is None:
-        gates = _gates[xp] = _compiled_gates(xp) or ArrayGates(xp)
+        gates = _gates[xp] = compiled_loops(xp) or ArrayGates(xp)
     return gates
-
-
-def _compiled_gates(xp):
-    if not (_compiled["enabled"] and is_numpy(xp)):
-        return None
-    try:
-        from ..cpu_kernels import CompiledGates
-    except ImportError:  # numba missing (or broken): the array code serves
-        return None
-    return CompiledGates(xp)
 
 
 def _take(arrays: list, count: int, present: bool):
