@@ -115,3 +115,34 @@ def lstm_gate_inputs(rng, batch: int, hidden: int, dtype, variant: dict) -> tupl
     peepholes = tuple(draw(hidden) if variant["peephole"] and (name != "cf" or own_forget) else None
                       for name in ("ci", "cf", "co"))
     return gx, hw, b if variant["bias"] else None, c, peepholes, (variant["coupled"], variant["forget_gate"])
+
+
+def check_backwards_write_into(gates, dtype: str = "float32") -> None:
+    """Every fused step's gate backward that takes ``into`` (a gradient slot) writes its first gradient there and
+    returns that very array, with the values it returns without one."""
+    rng, batch, hidden = np.random.default_rng(7), 3, 5
+
+    def draw(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    def slot_like(value):
+        return np.full((2,) + value.shape, np.nan, dtype=dtype)[1]  # a row of a buffer, as Unbind hands out
+
+    def check(backward, *args):
+        expected = backward(*args)
+        first = expected[0] if isinstance(expected, tuple) else expected
+        into = slot_like(first)
+        got = backward(*args, into)
+        got_first = got[0] if isinstance(got, tuple) else got
+        assert got_first is into
+        for a, e in zip(got if isinstance(got, tuple) else (got,), expected if isinstance(expected, tuple)
+                        else (expected,), strict=True):
+            np.testing.assert_array_equal(a, e)
+
+    g, out = draw(batch, hidden), np.tanh(draw(batch, hidden))
+    check(gates.rnn_cell_backward, g, out, "tanh")
+    gx, hw, bias, c, peepholes, flags = lstm_gate_inputs(rng, batch, hidden, dtype, LSTM_VARIANTS[0])
+    _, _, saved = gates.lstm_cell(gx, hw, bias, c, peepholes, *flags)
+    check(gates.lstm_cell_backward, draw(batch, hidden), draw(batch, hidden), saved, peepholes, *flags)
+    _, saved = gates.gru_cell(draw(batch, 3 * hidden), draw(batch, 3 * hidden), None, draw(batch, hidden))
+    check(gates.gru_cell_backward, g, saved)

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import LSTM_VARIANTS, lstm_gate_inputs, lstm_variant_id
+from tests.helpers import LSTM_VARIANTS, check_backwards_write_into, lstm_gate_inputs, lstm_variant_id
 import tinygrad_rnn as tr
 from tinygrad_rnn.ops import recurrent
 from tinygrad_rnn.ops.recurrent import ArrayGates
@@ -86,6 +86,11 @@ def test_gru_loops_match_array_code(gates, bias):
     out_k, saved_k = gates.gru_cell(gx, gh, b, h)
     _close(out_k, out_a)
     _close(gates.gru_cell_backward(g, saved_k), array.gru_cell_backward(g, saved_a))
+
+
+@pytest.mark.parametrize("which", ["compiled", "array"])
+def test_backwards_write_their_gradient_into_a_given_slot(gates, which):
+    check_backwards_write_into(gates if which == "compiled" else ArrayGates(np))
 
 
 def test_nan_and_inf_go_through_as_in_the_array_code(gates):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.cuda_emulator import HostModule, compiler
-from tests.helpers import LSTM_VARIANTS, lstm_gate_inputs, lstm_variant_id
+from tests.helpers import LSTM_VARIANTS, check_backwards_write_into, lstm_gate_inputs, lstm_variant_id
 from tinygrad_rnn import kernels
 from tinygrad_rnn.kernels import CudaKernels
 from tinygrad_rnn.ops.nn import _cross_entropy_rows
@@ -121,6 +121,11 @@ def test_lstm_kernels_match_array_code(host_kernels, dtype, variant):
     for grads in ((grad_h, grad_c), (grad_h, None), (None, grad_c), (None, None)):  # an unused output: no gradient
         expected = array.lstm_cell_backward(*grads, saved_a, peepholes, *flags)
         _close(host_kernels.lstm_cell_backward(*grads, saved_k, peepholes, *flags), expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernel_backwards_write_their_gradient_into_a_given_slot(host_kernels, dtype):
+    check_backwards_write_into(host_kernels, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

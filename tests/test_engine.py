@@ -390,6 +390,69 @@ def test_unbind_is_one_node_whose_backward_stacks(device):
     assert [c.shape for c in cols] == [(3,), (3,)]
 
 
+class _ScaleIntoSlot(tr.engine.Function):
+    """x · factor whose backward writes its gradient into the slot the op that made x offers, as the fused steps do."""
+
+    def forward(self, a, factor):
+        self.factor, self.slots = factor, []
+        return a * factor
+
+    def backward(self, g):
+        slot = tr.engine.gradient_slot(self.parents[0])
+        self.slots.append(slot)
+        if slot is None:
+            return g * self.factor
+        slot[...] = g * self.factor
+        return slot
+
+
+def test_unbind_takes_gradients_written_into_its_slots_without_stacking_copies(device):
+    x = tr.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True, device=device)
+    y = x * 1.0
+    seen = []
+    y.register_hook(seen.append)
+    handed = []  # per consumer, the slot each backward pass got
+    total = None
+    for row, factor in zip(tr.unbind(y, 0), (2.0, 3.0, 4.0), strict=True):
+        out = _ScaleIntoSlot.apply(row, factor=factor)
+        handed.append(out.grad_fn.slots)
+        total = out if total is None else total + out
+    total.sum().backward(retain_graph=True)
+    np.testing.assert_array_equal(host(x.grad), [[2, 2], [3, 3], [4, 4]])
+    assert all(slots[0] is not None for slots in handed)
+    assert all(x.backend.may_share_memory(seen[0], slots[0]) for slots in handed)  # the gradient's own rows
+    total.sum().backward()  # a second pass over the retained graph: no row is handed out twice
+    assert all(slots[1] is None for slots in handed)
+    np.testing.assert_array_equal(host(x.grad), [[4, 4], [6, 6], [8, 8]])
+    np.testing.assert_array_equal(host(seen[0]), [[2, 2], [3, 3], [4, 4]])  # the first pass's gradient kept
+
+
+def test_a_row_with_two_consumers_gets_one_slot_and_the_sum_of_both(device):
+    x = tr.tensor(np.ones((2, 3)), requires_grad=True, device=device)
+    first, second = tr.unbind(x, 0)
+    (_ScaleIntoSlot.apply(first, factor=2.0) + _ScaleIntoSlot.apply(first, factor=5.0)
+     + _ScaleIntoSlot.apply(second, factor=3.0)).sum().backward()
+    np.testing.assert_array_equal(host(x.grad), [[7, 7, 7], [3, 3, 3]])
+
+
+def test_concat_rows_is_a_view_only_of_consecutive_rows_of_one_array(device):
+    backend = tr.tensor(0.0, device=device).backend
+    xp = backend.xp
+    buffer = xp.reshape(xp.arange(24.0), (4, 3, 2))
+    other = xp.reshape(xp.arange(6.0), (3, 2))
+    row = [buffer[t, ...] for t in range(4)]
+    cases = {"consecutive": ([row[1], row[2], row[3]], True),
+             "out of order": ([row[2], row[1]], False),
+             "with a gap": ([row[0], row[2]], False),
+             "another array": ([row[3], other], False),
+             "strided": ([buffer[0, :, :1], buffer[1, :, :1]], False)}
+    for name, (arrays, view) in cases.items():
+        joined = backend.concat_rows(arrays)
+        np.testing.assert_array_equal(host(joined), host(xp.concat(arrays, axis=0)), err_msg=name)
+        expect_view = view and backend.address is not None  # the standard cannot tell where memory lies
+        assert backend.may_share_memory(joined, buffer) == expect_view, name
+
+
 def test_tensor_of_a_tensor_on_its_own_device_is_a_copy_in_the_same_array_library(device):
     a = tr.tensor([[1.0, 2.0]], device=device)
     b = tr.tensor(a, device=device)

@@ -300,8 +300,10 @@ def _finish_leaves(leaf_gradients: dict, anomaly: bool) -> None:
         if products:
             if len(products) == 1:  # one op's product (a Linear over all steps): a concat would only copy it
                 summed = products[0].a.mT @ products[0].g
-            else:
-                summed = xp.concat([p.a for p in products], axis=0).mT @ xp.concat([p.g for p in products], axis=0)
+            else:  # in time order (the pass gathered them backwards): gradients in their slots join as one view
+                products.reverse()
+                concat = leaf.backend.concat_rows
+                summed = concat([p.a for p in products]).mT @ concat([p.g for p in products])
             total = summed if total is None else total + summed
         if anomaly and not leaf.backend.all_finite(total):
             raise AnomalyError(f"detect_anomaly: the gradient of leaf {leaf.name or ''!r} (shape {leaf.shape}) "

@@ -190,6 +190,36 @@ class Backend:
         base = getattr(array, "base", None)
         return base if self.owns(base) else array
 
+    def concat_rows(self, arrays: list):
+        """``xp.concat(arrays, axis=0)``, but a view instead of a copy where the arrays are consecutive, equal
+        blocks of one dense array, in order (the steps' gradients in ``engine.gradient_slot``'s buffer).
+
+        >>> import numpy as np
+        >>> buffer = np.arange(6.0).reshape(3, 2)
+        >>> joined = get_backend("cpu").concat_rows([buffer[0:1], buffer[1:2]])
+        >>> joined.tolist(), np.shares_memory(joined, buffer)
+        ([[0.0, 1.0], [2.0, 3.0]], True)
+        """
+        view = self._rows_view(arrays) if self.address is not None and arrays else None
+        return self.xp.concat(arrays, axis=0) if view is None else view
+
+    address = None  # where an array's memory starts, for backends that can tell (the standard cannot)
+
+    def _rows_view(self, arrays: list):
+        first, address = arrays[0], self.address
+        owner = getattr(first, "base", None)
+        if owner is None or first.ndim == 0 or not (owner.flags.c_contiguous and first.flags.c_contiguous):
+            return None
+        start, size = address(first), first.nbytes
+        for i, a in enumerate(arrays):
+            # one owner, not just adjacent addresses: two arrays can lie side by side in separate allocations
+            if (a.base is not owner or a.shape != first.shape or a.dtype != first.dtype or not a.flags.c_contiguous
+                    or address(a) != start + i * size):
+                return None
+        offset = (start - address(owner)) // first.itemsize
+        rows = owner.reshape(-1)[offset:offset + len(arrays) * first.size]
+        return rows.reshape((len(arrays) * first.shape[0],) + first.shape[1:])
+
     def argsort(self, array, axis: int, descending: bool):
         """Indices (int64) that sort ``array`` along ``axis``, ties in their original order."""
         return self.xp.astype(self.xp.argsort(array, axis=axis, descending=descending, stable=True), self.xp.int64)
@@ -231,6 +261,10 @@ class NumpyBackend(Backend):
 
     def owns(self, data) -> bool:
         return isinstance(data, (np.ndarray, np.generic))
+
+    @staticmethod
+    def address(array) -> int:
+        return array.__array_interface__["data"][0]
 
     def index_add(self, shape, dtype, key, values):
         return _host_index_add(np.zeros(shape, dtype=dtype), key, values)
@@ -306,6 +340,10 @@ class CupyBackend(Backend):
 
     def _copy(self, array, dtype):
         return array.astype(dtype, copy=True)
+
+    @staticmethod
+    def address(array) -> int:
+        return array.data.ptr
 
     def to_numpy(self, array):
         if isinstance(array, self.xp.ndarray):

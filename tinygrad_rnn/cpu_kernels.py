@@ -289,10 +289,10 @@ class CompiledLoops(ArrayGates):
         rnn_forward(bias is not None, ACTIVATIONS[kind])(gx, hw, self._or(bias, hw[0]), out)
         return out
 
-    def rnn_cell_backward(self, g, out, kind: str):
+    def rnn_cell_backward(self, g, out, kind: str, into=None):
         if not self.handles(out):
-            return super().rnn_cell_backward(g, out, kind)
-        da = np.empty_like(out)
+            return super().rnn_cell_backward(g, out, kind, into)
+        da = np.empty_like(out) if into is None else into
         rnn_backward(ACTIVATIONS[kind])(g, out, da)
         return da
 
@@ -308,11 +308,13 @@ class CompiledLoops(ArrayGates):
                             self._or(w_co, row), h_new, c_new, tanh_c, *gates)
         return h_new, c_new, (c, gates, tanh_c)
 
-    def lstm_cell_backward(self, grad_h, grad_c, saved, peepholes: tuple, coupled: bool, forget_gate: bool):
-        """(d_gates (B, 4H), dc_prev) from the gradients of h' and c' (either may be None)."""
+    def lstm_cell_backward(self, grad_h, grad_c, saved, peepholes: tuple, coupled: bool, forget_gate: bool,
+                           into=None):
+        """(d_gates (B, 4H), dc_prev) from the gradients of h' and c' (either may be None); d_gates goes to
+        ``into`` where one is given."""
         c = saved[0]
         if not self.handles(c):
-            return super().lstm_cell_backward(grad_h, grad_c, saved, peepholes, coupled, forget_gate)
+            return super().lstm_cell_backward(grad_h, grad_c, saved, peepholes, coupled, forget_gate, into)
         _, gates, tanh_c = saved
         w_ci, w_cf, w_co = peepholes
         row = c[0]
@@ -321,7 +323,7 @@ class CompiledLoops(ArrayGates):
         d_gates, dc_prev = _blocks(4, c), np.empty_like(c)
         lstm_backward(flags)(self._or(grad_h, c), self._or(grad_c, c), c, tanh_c, *gates, self._or(w_ci, row),
                              self._or(w_cf, row), self._or(w_co, row), *d_gates, dc_prev)
-        return np.concatenate(d_gates, axis=1), dc_prev
+        return np.concatenate(d_gates, axis=1, out=into), dc_prev
 
     def gru_cell(self, gx, gh, bias, h):
         """PyTorch's reset-after GRU step from gh = h W_hhᵀ: (h', saved)."""
@@ -331,15 +333,15 @@ class CompiledLoops(ArrayGates):
         gru_forward(bias is not None)(gx, gh, self._or(bias, h[0]), h, out, h_n, *gates)
         return out, (h, gates, h_n)
 
-    def gru_cell_backward(self, g, saved):
-        """(d_gx (B, 3H), d_gh (B, 3H), dh without its recurrent-matmul share)."""
+    def gru_cell_backward(self, g, saved, into=None):
+        """(d_gx (B, 3H), d_gh (B, 3H), dh without its recurrent-matmul share); d_gx goes to ``into`` where given."""
         if not self.handles(saved[0]):
-            return super().gru_cell_backward(g, saved)
+            return super().gru_cell_backward(g, saved, into)
         h, gates, h_n = saved
         d_r, d_z, d_n, d_hn = _blocks(4, h)
         dh = np.empty_like(h)
         gru_backward(g, h, h_n, *gates, d_r, d_z, d_n, d_hn, dh)
-        return np.concatenate((d_r, d_z, d_n), axis=1), np.concatenate((d_r, d_z, d_hn), axis=1), dh
+        return np.concatenate((d_r, d_z, d_n), axis=1, out=into), np.concatenate((d_r, d_z, d_hn), axis=1), dh
 
     def adam(self, data, grad, state: dict, beta1: float, beta2: float, step_size: float, bias2_sqrt: float,
              eps: float, weight_decay: float):

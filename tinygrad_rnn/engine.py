@@ -281,6 +281,11 @@ class Function:
         self.__dict__.clear()
         self.xp = None  # how run_backward tells a released node
 
+    def gradient_slot(self, index: int):
+        """An empty array where the consumer of output ``index`` may write that output's gradient, for this
+        node's backward to find in place, or None (the default: the consumer allocates). See ``gradient_slot``."""
+        return None
+
     @classmethod
     def apply(cls, *inputs: "Tensor", **params):
         fn = _new_function(cls)
@@ -334,6 +339,21 @@ class Function:
 
 
 _new_function = object.__new__
+
+
+def gradient_slot(t: "Tensor"):
+    """Where a backward may write the gradient it returns for its input ``t``: an empty array of ``t``'s shape
+    that the op that made ``t`` takes without a copy (``Unbind`` hands out the rows of one buffer, so the steps'
+    gradients are stacked by being written), or None. A backward that gets one and returns its gradient
+    elsewhere costs nothing but the lost copy.
+
+    >>> import tinygrad_rnn as tr
+    >>> steps = tr.ops.unbind(tr.zeros(3, 2, requires_grad=True), 0)
+    >>> gradient_slot(steps[1]).shape, gradient_slot(steps[1])   # handed out once
+    ((2,), None)
+    """
+    fn = t.grad_fn
+    return None if fn is None else fn.gradient_slot(t.output_index)
 
 
 def _device_error(cls, inputs) -> DeviceError:

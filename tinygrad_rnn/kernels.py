@@ -408,8 +408,8 @@ class CudaKernels:
                      np.int32(bias is not None), np.int32(ACTIVATIONS[kind]))
         return hw
 
-    def rnn_cell_backward(self, g, out, kind: str):
-        da = self._empty(out.shape, out)
+    def rnn_cell_backward(self, g, out, kind: str, into=None):
+        da = self._empty(out.shape, out) if into is None else into
         self._launch("rnn_backward", out, out.size, self._dense(g), out, da, out.size, np.int32(ACTIVATIONS[kind]))
         return da
 
@@ -424,13 +424,15 @@ class CudaKernels:
                      np.int32(flags))
         return h_new, c_new, (c, hw, c_new, tanh_c)
 
-    def lstm_cell_backward(self, grad_h, grad_c, saved, peepholes: tuple, coupled: bool, forget_gate: bool):
-        """(d_gates (B, 4H), dc_prev) from the gradients of h' and c' (either may be None)."""
+    def lstm_cell_backward(self, grad_h, grad_c, saved, peepholes: tuple, coupled: bool, forget_gate: bool,
+                           into=None):
+        """(d_gates (B, 4H), dc_prev) from the gradients of h' and c' (either may be None); d_gates goes to
+        ``into`` (dense, from ``engine.gradient_slot``) where one is given."""
         c, acts, c_new, tanh_c = saved
         w_ci, w_cf, w_co = peepholes
         flags = lstm_flags(False, w_ci is not None, coupled, forget_gate)
         flags |= (LSTM_GRAD_H if grad_h is not None else 0) | (LSTM_GRAD_C if grad_c is not None else 0)
-        d_gates, dc_prev = self._empty(acts.shape, c), self._empty(c.shape, c)
+        d_gates, dc_prev = self._empty(acts.shape, c) if into is None else into, self._empty(c.shape, c)
         self._launch("lstm_backward", c, c.size, self._or(grad_h, c), self._or(grad_c, c), c, acts,
                      c_new, tanh_c, self._or(w_ci, c), self._or(w_cf, c), self._or(w_co, c), d_gates, dc_prev,
                      c.size, c.shape[-1],
@@ -446,10 +448,11 @@ class CudaKernels:
                      np.int32(bias is not None))
         return out, (h, gh, h_n)
 
-    def gru_cell_backward(self, g, saved):
-        """(d_gx (B, 3H), d_gh (B, 3H), dh without its recurrent-matmul share)."""
+    def gru_cell_backward(self, g, saved, into=None):
+        """(d_gx (B, 3H), d_gh (B, 3H), dh without its recurrent-matmul share); d_gx goes to ``into`` where given."""
         h, acts, h_n = saved
-        d_gx, d_gh, dh = self._empty(acts.shape, h), self._empty(acts.shape, h), self._empty(h.shape, h)
+        d_gx = self._empty(acts.shape, h) if into is None else into
+        d_gh, dh = self._empty(acts.shape, h), self._empty(h.shape, h)
         self._launch("gru_backward", h, h.size, self._dense(g), h, acts, h_n, d_gx, d_gh, dh, h.size, h.shape[-1])
         return d_gx, d_gh, dh
 

@@ -18,7 +18,7 @@ import os
 
 from ..autograd import weight_grad
 from ..backend import is_numpy, kernels_for
-from ..engine import Function
+from ..engine import Function, gradient_slot
 from .elementwise import sigmoid_array as _sigmoid
 
 
@@ -39,12 +39,14 @@ class ArrayGates:
             return self.xp.maximum(pre, 0)
         return _sigmoid(self.xp, pre)
 
-    def rnn_cell_backward(self, g, out, kind: str):
+    def rnn_cell_backward(self, g, out, kind: str, into=None):
+        """The gradient of the pre-activation; ``into``, where given, is an array to write it to (what every
+        backward here takes: see ``engine.gradient_slot``)."""
         if kind == "tanh":
-            return g * (1 - out * out)
+            return _written(into, g * (1 - out * out))
         if kind == "relu":
-            return self.xp.where(out > 0, g, 0)
-        return g * out * (1 - out)
+            return _written(into, self.xp.where(out > 0, g, 0))
+        return _written(into, g * out * (1 - out))
 
     def lstm_cell(self, gx, hw, bias, c, peepholes: tuple, coupled: bool, forget_gate: bool):
         xp = self.xp
@@ -68,7 +70,8 @@ class ArrayGates:
         tanh_c = xp.tanh(c_new)
         return o * tanh_c, c_new, (c, i, f, g, o, c_new, tanh_c)
 
-    def lstm_cell_backward(self, grad_h, grad_c, saved, peepholes: tuple, coupled: bool, forget_gate: bool):
+    def lstm_cell_backward(self, grad_h, grad_c, saved, peepholes: tuple, coupled: bool, forget_gate: bool,
+                           into=None):
         xp = self.xp
         c, i, f, g, o, c_new, tanh_c = saved
         w_ci, w_cf, w_co = peepholes
@@ -100,7 +103,7 @@ class ArrayGates:
             dc_prev = dc_prev + da_i * w_ci
             if w_cf is not None:
                 dc_prev = dc_prev + da_f * w_cf
-        return xp.concat([da_i, da_f, da_g, da_o], axis=1), dc_prev
+        return _written(into, xp.concat([da_i, da_f, da_g, da_o], axis=1)), dc_prev
 
     def gru_cell(self, gx, gh, bias, h):
         if bias is not None:
@@ -112,13 +115,13 @@ class ArrayGates:
         n = self.xp.tanh(gx[:, 2 * n_h:] + r * h_n)
         return n + z * (h - n), (h, r, z, n, h_n)
 
-    def gru_cell_backward(self, g, saved):
+    def gru_cell_backward(self, g, saved, into=None):
         h, r, z, n, h_n = saved
         da_n = g * (1 - z) * (1 - n * n)
         da_z = g * (h - n) * z * (1 - z)
         da_r = da_n * h_n * r * (1 - r)
         concat = self.xp.concat
-        return concat([da_r, da_z, da_n], axis=1), concat([da_r, da_z, da_n * r], axis=1), g * z
+        return _written(into, concat([da_r, da_z, da_n], axis=1)), concat([da_r, da_z, da_n * r], axis=1), g * z
 
     def gru_cho_gates(self, gx, g_rz, bias, h):
         n_h = h.shape[-1]
@@ -145,6 +148,14 @@ class ArrayGates:
         da_z, da_n = d_gx
         da_r = d_hr * h * r * (1 - r)
         return self.xp.concat([da_r, da_z, da_n], axis=1), dh + d_hr * r
+
+
+def _written(into, value):
+    """``value``, copied into ``into`` where one is given (a gradient slot: the copy saves the stacking one)."""
+    if into is None:
+        return value
+    into[...] = value
+    return into
 
 
 _gates: dict = {}
@@ -211,7 +222,7 @@ class RNNStep(Function):
 
     def backward(self, g):
         xp, parents = self.xp, self.parents
-        da = self.gates.rnn_cell_backward(g, self.out, self.kind)
+        da = self.gates.rnn_cell_backward(g, self.out, self.kind, gradient_slot(parents[0]))
         grads = (da, da @ self.w_hh if parents[1].requires_grad else None, weight_grad(parents[2], da, self.h))
         return grads + (xp.sum(da, axis=0),) if len(parents) > 3 else grads
 
@@ -239,7 +250,8 @@ class LSTMStep(Function):
     def backward(self, grads):
         xp, parents = self.xp, self.parents
         bias, peephole, coupled, forget_gate = self.flags
-        d_gates, dc_prev = self.gates.lstm_cell_backward(*grads, self.saved, self.peepholes, coupled, forget_gate)
+        d_gates, dc_prev = self.gates.lstm_cell_backward(*grads, self.saved, self.peepholes, coupled, forget_gate,
+                                                         gradient_slot(parents[0]))
         out = [d_gates, d_gates @ self.w_hh if parents[1].requires_grad else None, dc_prev,
                weight_grad(parents[3], d_gates, self.h)]
         if bias:
@@ -277,7 +289,7 @@ class GRUStep(Function):
         h, w_hh = self.h, self.w_hh
         n_h = h.shape[-1]
         if self.reset_after:
-            d_gx, d_gh, dh = gates.gru_cell_backward(g, self.saved)
+            d_gx, d_gh, dh = gates.gru_cell_backward(g, self.saved, gradient_slot(parents[0]))
             if parents[1].requires_grad:
                 dh = dh + d_gh @ w_hh
             grad_w_hh = weight_grad(parents[2], d_gh, h)

@@ -126,8 +126,26 @@ class Unbind(Function):
         lead = (builtins.slice(None),) * axis
         return tuple(a[lead + (i, ...)] for i in range(a.shape[axis]))
 
+    def gradient_slot(self, index):
+        """Row ``index`` of one buffer for the whole input's gradient, handed out once per output: where every
+        step's consumer writes its gradient there, backward returns the buffer instead of stacking copies. A
+        second request (a second consumer, or a second pass over a retained graph) gets None, so no row is ever
+        written twice while an earlier gradient still looks at it."""
+        if self.axis != 0:  # rows of another axis would be strided; the kernels write dense arrays
+            return None
+        slots = self.__dict__.setdefault("slots", {})
+        if index in slots:
+            return None
+        if not slots:
+            self.buffer = self.xp.empty(self.shape, dtype=self.dtype)
+        slots[index] = slot = self.buffer[index, ...]
+        return slot
+
     def backward(self, grads):
         xp = self.xp
+        slots = self.__dict__.get("slots")
+        if slots is not None and len(slots) == len(grads) and all(g is slots[i] for i, g in enumerate(grads)):
+            return self.buffer
         piece = self.shape[:self.axis] + self.shape[self.axis + 1:]
         return xp.stack([g if g is not None else xp.zeros(piece, dtype=self.dtype) for g in grads], axis=self.axis)
 
