@@ -39,6 +39,7 @@ BAD = [
     (["charlm", "--hidden", "0"], "--hidden"),
     (["charlm", "--chunk", "2.5"], "--chunk"),
     (["charlm", "--cell", "tcn"], "--cell"),
+    (["charlm", "--prompt", ""], "--prompt"),
     (["long-range", "--lengths", "10,x"], "--lengths"),
     (["long-range", "--delays", "0"], "--delays"),
     (["long-range", "--cell", "tcn"], "--cell"),

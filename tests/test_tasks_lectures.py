@@ -3,6 +3,7 @@ and character-level sequence tagging of Python source with a unidirectional and 
 import pathlib
 import subprocess
 import sys
+import tokenize
 
 import pytest
 
@@ -85,6 +86,22 @@ def test_labeller_on_a_hand_written_snippet():
     assert set(labels[start:start + 9]) == {"string"}  # a multi-line string, its newline included
     assert names("not_x") == ["name"] * 5  # a keyword prefix inside a name is a name
     assert names("f'{a}'") == ["string"] * 6  # f-strings are string throughout, on every Python version
+
+
+def test_labeller_keeps_an_f_string_whole_around_its_escapes():
+    """Python 3.12+ splits f-strings into parts whose ends stop short of {{ and }}; the literal stays string."""
+    source = 'x = f"a{{b}}c{d!r:>{w}}" + y'
+    labels = [tagging.CLASSES[k] for k in tagging.label_chars(source)]
+    start, end = source.index('f"'), source.rindex('"') + 1
+    assert set(labels[start:end]) == {"string"}
+    assert labels[:end] == ["name", "other", "operator", "other"] + ["string"] * (end - start)
+    assert labels[end:] == ["other", "operator", "other", "name"]
+
+
+@pytest.mark.parametrize("source", ["x = 'abc\n", "s = \"unclosed\n"])
+def test_labeller_raises_on_an_unterminated_string(source):
+    with pytest.raises(tokenize.TokenError):  # Python 3.10/3.11's tokenize only marks it and goes on
+        tagging.label_chars(source)
 
 
 def test_tagging_quick_runs_and_reports_accuracies():

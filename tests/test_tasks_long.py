@@ -56,6 +56,34 @@ def test_charlm_main_with_a_gru_writes_json(tmp_path):
     assert weights and all(np.isfinite(v).all() for v in weights.values())
 
 
+def test_bits_per_char_is_the_mean_cross_entropy_in_bits_and_refuses_nothing_to_score():
+    tr.manual_seed(0)
+    model = charlm.CharLM(charlm.VOCAB_SIZE, 4, 8, "lstm")
+    ids = np.arange(2, 42) % charlm.VOCAB_SIZE
+    data = charlm.streams(ids, 4).numpy()  # (10, 4)
+    with tr.no_grad():
+        logits, _ = model(tr.tensor(data[:-1]))
+    rows = logits.numpy().reshape(-1, charlm.VOCAB_SIZE).astype(np.float64)
+    log_probs = rows - np.log(np.exp(rows).sum(axis=1, keepdims=True))  # small logits: no overflow
+    expected = -log_probs[np.arange(len(rows)), data[1:].reshape(-1)].mean() / np.log(2)
+    assert abs(charlm.bits_per_char(model, ids, batch=4, chunk=3) - expected) < 1e-5  # chunks carry the state
+    for few, batch in ((np.array([5]), 1), (np.arange(33), 32)):  # one character a stream: nothing to score
+        with pytest.raises(ValueError, match="no position to score"):
+            charlm.bits_per_char(model, few, batch=batch)
+
+
+def test_an_empty_prompt_or_too_little_held_out_text_is_refused_before_training():
+    model = charlm.CharLM(charlm.VOCAB_SIZE, 4, 8, "lstm")
+    with pytest.raises(ValueError, match="prompt is empty"):
+        charlm.generate(model, "")
+    logged = []
+    with pytest.raises(ValueError, match="prompt is empty"):
+        charlm.run(quick=True, steps=2, prompt="", log=logged.append)
+    with pytest.raises(ValueError, match="too few to score"):
+        charlm.run(quick=True, steps=2, held_out_chars=1, log=logged.append)
+    assert not any("trained" in line for line in logged)
+
+
 def test_sampler_respects_top_k():
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((3, 20)).astype(np.float32)

@@ -139,7 +139,11 @@ def _loss(logits: tr.Tensor, targets: tr.Tensor, reduction: str = "mean") -> tr.
 @tr.no_grad()
 def bits_per_char(model: CharLM, ids: np.ndarray, batch: int = 32, chunk: int = 200) -> float:
     """Held-out cross-entropy in bits per character: ``ids`` as ``batch`` streams, run in chunks with the state
-    carried across them (as in training), every position after the first scored."""
+    carried across them (as in training), every position after the first scored. Each stream needs two
+    characters at least: with nothing to score it raises a ``ValueError`` rather than report 0 bits."""
+    if len(ids) // batch < 2:
+        raise ValueError(f"bits_per_char: {len(ids)} characters as {batch} streams leave no position to score "
+                         "(each stream needs at least 2 characters)")
     data = streams(ids, batch)
     total, count, state = 0.0, 0, None
     with eval_mode(model):
@@ -177,7 +181,10 @@ def sample_logits(logits: tr.Tensor, temperature: float = 1.0, top_k: int | None
 def generate(model: CharLM, prompt: str, length: int = 200, temperature: float = 1.0, top_k: int | None = None,
              seed: int = 0) -> str:
     """``prompt`` followed by ``length`` sampled characters (see :func:`sample_logits`), one step at a time with
-    the recurrent state carried."""
+    the recurrent state carried. The prompt must hold a character at least: the model needs one to start from."""
+    if not prompt:
+        raise ValueError("generate: the prompt is empty; give at least one character to start from (\"\\n\" "
+                         "starts a line)")
     rng = np.random.default_rng(seed)
     with eval_mode(model):
         logits, state = model(tr.tensor([[i] for i in encode(prompt)]))
@@ -267,8 +274,14 @@ def run(quick: bool = False, seed: int = 0, cell: str = "lstm", hidden_size: int
                    train_chars=train_chars, held_out_chars=held_out_chars)
     # enough training text for every update to see new characters, where the library has it
     needed = sizes["steps"] * sizes["chunk"] * sizes["batch"] + sizes["batch"]
+    if not prompt:  # checked before training, not after it
+        raise ValueError("charlm: the prompt is empty; give at least one character to start the samples from")
     corpus = load_corpus(max(sizes["train_chars"], needed), sizes["held_out_chars"])
     train_ids, held_ids = corpus["train"], corpus["held_out"]
+    held_batch = min(sizes["batch"], max(1, len(held_ids) // (sizes["chunk"] + 1)))
+    if len(held_ids) // held_batch < 2:
+        raise ValueError(f"charlm: {len(held_ids)} held-out characters are too few to score (2 at least; "
+                         "held_out_chars sets how many)")
     unigram = unigram_bits(train_ids, held_ids)
     uniform = math.log2(VOCAB_SIZE)
     _log_corpus(corpus, log)
@@ -277,7 +290,7 @@ def run(quick: bool = False, seed: int = 0, cell: str = "lstm", hidden_size: int
     model = CharLM(VOCAB_SIZE, sizes["embed"], sizes["hidden"], cell)
     losses, seconds = _train(model, train_ids, sizes, cell, progress, log)
     train_bpc = float(np.mean(losses[-20:])) / math.log(2)
-    bpc = bits_per_char(model, held_ids, batch=min(sizes["batch"], max(1, len(held_ids) // (sizes["chunk"] + 1))))
+    bpc = bits_per_char(model, held_ids, batch=held_batch)
     log(f"{'held-out bits per character':32} {bpc:.3f}")
     log(f"{'training, last 20 updates':32} {train_bpc:.3f}")
     log(f"{'unigram baseline (held-out)':32} {unigram:.3f}")
@@ -314,6 +327,8 @@ def main(argv=None) -> int:
                         f"{PROMPT!r})")
     parser.add_argument("--out", default=None, help="also write the results (losses included) as JSON here")
     args = parser.parse_args(argv)
+    if not args.prompt:
+        parser.error("--prompt must hold a character at least (\\n starts a line)")
     run(quick=args.quick, seed=args.seed, cell=args.cell, hidden_size=args.hidden, embed_size=args.embed,
         batch=args.batch, chunk=args.chunk, steps=args.steps, lr=args.lr, train_chars=args.train_chars,
         held_out_chars=args.held_out_chars, prompt=args.prompt.replace("\\n", "\n").replace("\\t", "\t"),

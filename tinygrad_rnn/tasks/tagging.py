@@ -64,19 +64,30 @@ def label_chars(source: str) -> list[int]:
     def offset(row: int, col: int) -> int:
         return min(starts[row - 1] + col, len(source)) if row <= len(starts) else len(source)
 
-    fstring_depth = 0  # Python 3.12+ splits f-strings into START, MIDDLE, their expressions' tokens, END
+    # Python 3.12+ splits an f-string into START, MIDDLE parts, its expressions' tokens and END, and a MIDDLE's
+    # end stops short of a {{ or }} escape: the literal is labelled whole, from the outermost START to its END
+    fstring_depth, fstring_start = 0, 0
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         kind = tokenize.tok_name[token.type]
+        start, end = offset(*token.start), offset(*token.end)
         if kind.endswith("STRING_START"):
+            fstring_start = start if fstring_depth == 0 else fstring_start
             fstring_depth += 1
-        label = {"NAME": KEYWORD if keyword.iskeyword(token.string) else NAME, "OP": OPERATOR, "NUMBER": NUMBER,
-                 "STRING": STRING, "COMMENT": COMMENT}.get(kind, OTHER)
-        if fstring_depth or kind.endswith(("STRING_MIDDLE", "STRING_END")):
-            label = STRING  # the expressions inside an f-string are part of the literal, as on Python 3.11
-        if kind.endswith("STRING_END"):
+        elif kind.endswith("STRING_END"):
             fstring_depth -= 1
-        if label != OTHER:
-            labels[offset(*token.start):offset(*token.end)] = [label] * (offset(*token.end) - offset(*token.start))
+            if fstring_depth == 0:
+                labels[fstring_start:end] = [STRING] * (end - fstring_start)
+        elif fstring_depth:
+            continue  # inside an f-string: labelled at its END
+        elif kind == "ERRORTOKEN":  # Python 3.10/3.11 yield one (an unterminated string's quote) and go on
+            row, col = token.start
+            raise tokenize.TokenError(f"label_chars: cannot tokenize line {row} from column {col}: "
+                                      f"{token.line[col:].strip()!r}", token.start)
+        else:
+            label = {"NAME": KEYWORD if keyword.iskeyword(token.string) else NAME, "OP": OPERATOR,
+                     "NUMBER": NUMBER, "STRING": STRING, "COMMENT": COMMENT}.get(kind, OTHER)
+            if label != OTHER:
+                labels[start:end] = [label] * (end - start)
     return labels
 
 
