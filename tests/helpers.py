@@ -125,24 +125,27 @@ def check_backwards_write_into(gates, dtype: str = "float32") -> None:
     def draw(*shape):
         return rng.standard_normal(shape).astype(dtype)
 
-    def slot_like(value):
-        return np.full((2,) + value.shape, np.nan, dtype=dtype)[1]  # a row of a buffer, as Unbind hands out
-
     def check(backward, *args):
         expected = backward(*args)
         first = expected[0] if isinstance(expected, tuple) else expected
-        into = slot_like(first)
+        buffer = np.full((3,) + first.shape, np.nan, dtype=dtype)
+        into = buffer[1]  # a middle row of a buffer, as Unbind hands out: its neighbours must stay untouched
         got = backward(*args, into)
         got_first = got[0] if isinstance(got, tuple) else got
         assert got_first is into
+        assert np.isnan(buffer[0]).all() and np.isnan(buffer[2]).all()
         for a, e in zip(got if isinstance(got, tuple) else (got,), expected if isinstance(expected, tuple)
                         else (expected,), strict=True):
             np.testing.assert_array_equal(a, e)
 
-    g, out = draw(batch, hidden), np.tanh(draw(batch, hidden))
-    check(gates.rnn_cell_backward, g, out, "tanh")
-    gx, hw, bias, c, peepholes, flags = lstm_gate_inputs(rng, batch, hidden, dtype, LSTM_VARIANTS[0])
-    _, _, saved = gates.lstm_cell(gx, hw, bias, c, peepholes, *flags)
-    check(gates.lstm_cell_backward, draw(batch, hidden), draw(batch, hidden), saved, peepholes, *flags)
-    _, saved = gates.gru_cell(draw(batch, 3 * hidden), draw(batch, 3 * hidden), None, draw(batch, hidden))
-    check(gates.gru_cell_backward, g, saved)
+    g = draw(batch, hidden)
+    for kind, activation in (("tanh", np.tanh), ("relu", lambda a: np.maximum(a, 0)),
+                             ("sigmoid", lambda a: 1 / (1 + np.exp(-a)))):
+        check(gates.rnn_cell_backward, g, activation(draw(batch, hidden)).astype(dtype), kind)
+    for variant in LSTM_VARIANTS:
+        gx, hw, bias, c, peepholes, flags = lstm_gate_inputs(rng, batch, hidden, dtype, variant)
+        _, _, saved = gates.lstm_cell(gx, hw, bias, c, peepholes, *flags)
+        check(gates.lstm_cell_backward, draw(batch, hidden), draw(batch, hidden), saved, peepholes, *flags)
+    for bias in (None, draw(3 * hidden)):
+        _, saved = gates.gru_cell(draw(batch, 3 * hidden), draw(batch, 3 * hidden), bias, draw(batch, hidden))
+        check(gates.gru_cell_backward, g, saved)

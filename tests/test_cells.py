@@ -354,6 +354,37 @@ def test_fused_matches_explicit(device, variant, batch, input_size, hidden_size,
         _close(g_f[name], g_e[name], what=f"gradient of {name}")
 
 
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_fused_step_on_a_projection_that_broadcasts_over_the_batch(variant):
+    """Per-step inputs of one row against a state of five, in float32 (the compiled loops'): a fused step must not
+    write its (5, gates·H) gradient into the one-row slot unbind offers for that input."""
+    kind = VARIANTS[variant][0]
+    rng = np.random.default_rng(3)
+    fused, explicit = (make_cell(variant, 2, 4, f, "cpu").float() for f in (True, False))
+    explicit.load_state_dict(fused.state_dict())
+    gates = fused.weight_ih.shape[0]
+    grads = []
+    for cell in (fused, explicit):
+        gx = tr.tensor(rng.standard_normal((3, 1, gates)).astype(np.float32), requires_grad=True)
+        h = tr.tensor(np.linspace(-1, 1, 20, dtype=np.float32).reshape(5, 4))
+        state = (h, h * 0.5) if kind == "lstm" else h
+        rng = np.random.default_rng(3)  # the same gx for both cells
+        for step_input in tr.unbind(gx, 0):
+            state = cell.step(step_input, state)
+        (state[0] if kind == "lstm" else state).sum().backward()
+        grads.append([gx.grad] + [p.grad for p in cell.parameters()])
+    for got, expected in zip(*grads, strict=True):  # weight_ih and bias_ih get none: step takes the projection
+        assert (got is None) == (expected is None)
+        if got is not None:
+            _close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_fused_step_refuses_two_float_dtypes():
+    cell = tr.nn.LSTMCell(2, 3)
+    with pytest.raises(tr.DTypeError, match=r"lstm_cell: dtypes differ \(gx float64, h float32"):
+        cell.step(tr.zeros(1, 12, dtype="float64"), (tr.zeros(1, 3), tr.zeros(1, 3)))
+
+
 # =================================================================================================================
 # Finite differences
 # =================================================================================================================

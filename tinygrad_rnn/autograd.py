@@ -160,8 +160,8 @@ def _run_hooks(tensor, grad):
         replaced = hook(grad)
         if replaced is not None:  # checked only then: a hook that only looks costs nothing more
             grad = _replacement(tensor, hook, grad, replaced)
-    if getattr(tensor, "_retains_grad", False):
-        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+    if getattr(tensor, "_retains_grad", False):  # a copy, as PyTorch's: the array may be another's gradient too
+        tensor.grad = tensor.backend.xp.asarray(grad, copy=True) if tensor.grad is None else tensor.grad + grad
     return grad
 
 

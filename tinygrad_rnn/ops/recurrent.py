@@ -18,7 +18,8 @@ import os
 
 from ..autograd import weight_grad
 from ..backend import is_numpy, kernels_for
-from ..engine import Function, gradient_slot
+from ..engine import Function, gradient_slot, location
+from ..errors import DTypeError
 from .elementwise import sigmoid_array as _sigmoid
 
 
@@ -150,6 +151,32 @@ class ArrayGates:
         return self.xp.concat([da_r, da_z, da_n], axis=1), dh + d_hr * r
 
 
+def _one_batch(xp, *arrays) -> tuple:
+    """The step's per-row inputs (gx, h[, c]) at one batch size: a single row shared by the batch (a projection
+    or a state of batch 1) is broadcast to the others', as the unfused cell's ops broadcast it. The gate code
+    reads every row of each, and the backward pass sums the broadcast rows' gradients back into the one."""
+    batch = max(a.shape[0] for a in arrays)
+    return tuple(a if a.shape[0] == batch else xp.broadcast_to(a, (batch,) + a.shape[1:]) for a in arrays)
+
+
+def _one_dtype(label: str, **arrays) -> None:
+    """The dtype rule of every op for the fused steps: two float dtypes among the inputs raise (the unfused cell's
+    ops would), instead of a result in whichever dtype the gate code picks."""
+    dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
+    if len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items())
+        raise DTypeError(f"{label}: dtypes differ ({listed}){location()}; convert one with .to(dtype)")
+
+
+def _slot(gx, like, width: int):
+    """``gx``'s gradient slot (``engine.gradient_slot``) where the step's gate gradient fits it exactly: (B, width)
+    of ``like``'s dtype. A ``gx`` that broadcasts over the batch, or of another dtype, gets an array of its own."""
+    slot = gradient_slot(gx)
+    if slot is None or slot.shape != (like.shape[0], width) or slot.dtype != like.dtype:
+        return None
+    return slot
+
+
 def _written(into, value):
     """``value``, copied into ``into`` where one is given (a gradient slot: the copy saves the stacking one)."""
     if into is None:
@@ -215,6 +242,9 @@ class RNNStep(Function):
     label = "rnn_cell"
 
     def forward(self, gx, h, w_hh, *bias, nonlinearity):
+        _one_dtype(self.label, gx=gx, h=h, w_hh=w_hh, b_hh=bias[0] if bias else None)
+        if gx.shape[0] != h.shape[0]:
+            gx, h = _one_batch(self.xp, gx, h)
         self.gates = gates_for(self.xp, h)
         self.h, self.w_hh, self.kind = h, w_hh, nonlinearity
         self.out = self.gates.rnn_cell(gx, h @ w_hh.mT, bias[0] if bias else None, nonlinearity)
@@ -222,7 +252,7 @@ class RNNStep(Function):
 
     def backward(self, g):
         xp, parents = self.xp, self.parents
-        da = self.gates.rnn_cell_backward(g, self.out, self.kind, gradient_slot(parents[0]))
+        da = self.gates.rnn_cell_backward(g, self.out, self.kind, _slot(parents[0], self.out, self.out.shape[-1]))
         grads = (da, da @ self.w_hh if parents[1].requires_grad else None, weight_grad(parents[2], da, self.h))
         return grads + (xp.sum(da, axis=0),) if len(parents) > 3 else grads
 
@@ -240,6 +270,9 @@ class LSTMStep(Function):
         w_ci, = _take(rest, 1, peephole)
         w_cf, = _take(rest, 1, peephole and forget_gate and not coupled)
         w_co, = _take(rest, 1, peephole)
+        _one_dtype(self.label, gx=gx, h=h, c=c, w_hh=w_hh, b_hh=b_hh, w_ci=w_ci, w_cf=w_cf, w_co=w_co)
+        if not gx.shape[0] == h.shape[0] == c.shape[0]:
+            gx, h, c = _one_batch(self.xp, gx, h, c)
         self.gates = gates_for(self.xp, c)
         self.peepholes, self.flags = (w_ci, w_cf, w_co), (bias, peephole, coupled, forget_gate)
         h_new, c_new, self.saved = self.gates.lstm_cell(gx, h @ w_hh.mT, b_hh, c, self.peepholes, coupled,
@@ -251,7 +284,7 @@ class LSTMStep(Function):
         xp, parents = self.xp, self.parents
         bias, peephole, coupled, forget_gate = self.flags
         d_gates, dc_prev = self.gates.lstm_cell_backward(*grads, self.saved, self.peepholes, coupled, forget_gate,
-                                                         gradient_slot(parents[0]))
+                                                         _slot(parents[0], self.c, 4 * self.c.shape[-1]))
         out = [d_gates, d_gates @ self.w_hh if parents[1].requires_grad else None, dc_prev,
                weight_grad(parents[3], d_gates, self.h)]
         if bias:
@@ -272,8 +305,11 @@ class GRUStep(Function):
     label = "gru_cell"
 
     def forward(self, gx, h, w_hh, *bias, reset_after):
-        gates = self.gates = gates_for(self.xp, h)
         b_hh = bias[0] if bias else None
+        _one_dtype(self.label, gx=gx, h=h, w_hh=w_hh, b_hh=b_hh)
+        if gx.shape[0] != h.shape[0]:
+            gx, h = _one_batch(self.xp, gx, h)
+        gates = self.gates = gates_for(self.xp, h)
         self.h, self.w_hh, self.reset_after = h, w_hh, reset_after
         if reset_after:
             out, self.saved = gates.gru_cell(gx, h @ w_hh.mT, b_hh, h)
@@ -289,7 +325,7 @@ class GRUStep(Function):
         h, w_hh = self.h, self.w_hh
         n_h = h.shape[-1]
         if self.reset_after:
-            d_gx, d_gh, dh = gates.gru_cell_backward(g, self.saved, gradient_slot(parents[0]))
+            d_gx, d_gh, dh = gates.gru_cell_backward(g, self.saved, _slot(parents[0], h, 3 * n_h))
             if parents[1].requires_grad:
                 dh = dh + d_gh @ w_hh
             grad_w_hh = weight_grad(parents[2], d_gh, h)
