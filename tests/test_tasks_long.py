@@ -79,7 +79,7 @@ def test_an_empty_prompt_or_too_little_held_out_text_is_refused_before_training(
     logged = []
     with pytest.raises(ValueError, match="prompt is empty"):
         charlm.run(quick=True, steps=2, prompt="", log=logged.append)
-    with pytest.raises(ValueError, match="too few to score"):
+    with pytest.raises(ValueError, match="no position to score"):
         charlm.run(quick=True, steps=2, held_out_chars=1, log=logged.append)
     assert not any("trained" in line for line in logged)
 

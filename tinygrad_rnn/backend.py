@@ -208,9 +208,9 @@ class Backend:
     def _rows_view(self, arrays: list):
         first, address = arrays[0], self.address
         owner = self.memory_owner(first)
-        # the owner must be an array of this backend holding the same dtype (not bytes, not a dtype view of one)
-        if (owner is first or owner.dtype != first.dtype or first.ndim == 0
-                or not (owner.flags.c_contiguous and first.flags.c_contiguous)):
+        # the owner must be an array of this backend holding the same dtype (not bytes, not a dtype view of one);
+        # an array that owns its memory is no one's row and fails the loop's `base` test
+        if owner.dtype != first.dtype or first.ndim == 0 or not (owner.flags.c_contiguous and first.flags.c_contiguous):
             return None
         start, size = address(first), first.nbytes
         for i, a in enumerate(arrays):

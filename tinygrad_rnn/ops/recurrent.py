@@ -159,22 +159,21 @@ def _one_batch(xp, *arrays) -> tuple:
     return tuple(a if a.shape[0] == batch else xp.broadcast_to(a, (batch,) + a.shape[1:]) for a in arrays)
 
 
-def _one_dtype(label: str, **arrays) -> None:
-    """The dtype rule of every op for the fused steps: two float dtypes among the inputs raise (the unfused cell's
-    ops would), instead of a result in whichever dtype the gate code picks."""
-    dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
-    if len(set(dtypes.values())) > 1:
-        listed = ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items())
-        raise DTypeError(f"{label}: dtypes differ ({listed}){location()}; convert one with .to(dtype)")
+def _one_dtype(label: str, names: str, *arrays) -> None:
+    """The dtype rule of every op for the fused steps: two float dtypes among the inputs (named by ``names``, in
+    order; None for an absent one) raise, as the unfused cell's ops would, instead of a result in whichever dtype
+    the gate code picks. One comparison an input on every step: the message is built only when it raises."""
+    dtype = arrays[0].dtype
+    for a in arrays:
+        if a is not None and a.dtype != dtype:
+            listed = ", ".join(f"{name} {a.dtype}" for name, a in zip(names.split(), arrays) if a is not None)
+            raise DTypeError(f"{label}: dtypes differ ({listed}){location()}; convert one with .to(dtype)")
 
 
-def _slot(gx, like, width: int):
-    """``gx``'s gradient slot (``engine.gradient_slot``) where the step's gate gradient fits it exactly: (B, width)
-    of ``like``'s dtype. A ``gx`` that broadcasts over the batch, or of another dtype, gets an array of its own."""
-    slot = gradient_slot(gx)
-    if slot is None or slot.shape != (like.shape[0], width) or slot.dtype != like.dtype:
-        return None
-    return slot
+def _slot(gx, batch: int):
+    """``gx``'s gradient slot (``engine.gradient_slot``) where the step's gate gradient fits it, which is where
+    ``gx`` has the step's batch size; one row broadcast over the batch gets its gradient summed, not a slot."""
+    return gradient_slot(gx) if gx.shape[0] == batch else None
 
 
 def _written(into, value):
@@ -242,7 +241,7 @@ class RNNStep(Function):
     label = "rnn_cell"
 
     def forward(self, gx, h, w_hh, *bias, nonlinearity):
-        _one_dtype(self.label, gx=gx, h=h, w_hh=w_hh, b_hh=bias[0] if bias else None)
+        _one_dtype(self.label, "gx h w_hh b_hh", gx, h, w_hh, *bias)
         if gx.shape[0] != h.shape[0]:
             gx, h = _one_batch(self.xp, gx, h)
         self.gates = gates_for(self.xp, h)
@@ -252,7 +251,7 @@ class RNNStep(Function):
 
     def backward(self, g):
         xp, parents = self.xp, self.parents
-        da = self.gates.rnn_cell_backward(g, self.out, self.kind, _slot(parents[0], self.out, self.out.shape[-1]))
+        da = self.gates.rnn_cell_backward(g, self.out, self.kind, _slot(parents[0], self.out.shape[0]))
         grads = (da, da @ self.w_hh if parents[1].requires_grad else None, weight_grad(parents[2], da, self.h))
         return grads + (xp.sum(da, axis=0),) if len(parents) > 3 else grads
 
@@ -270,7 +269,7 @@ class LSTMStep(Function):
         w_ci, = _take(rest, 1, peephole)
         w_cf, = _take(rest, 1, peephole and forget_gate and not coupled)
         w_co, = _take(rest, 1, peephole)
-        _one_dtype(self.label, gx=gx, h=h, c=c, w_hh=w_hh, b_hh=b_hh, w_ci=w_ci, w_cf=w_cf, w_co=w_co)
+        _one_dtype(self.label, "gx h c w_hh b_hh w_ci w_cf w_co", gx, h, c, w_hh, b_hh, w_ci, w_cf, w_co)
         if not gx.shape[0] == h.shape[0] == c.shape[0]:
             gx, h, c = _one_batch(self.xp, gx, h, c)
         self.gates = gates_for(self.xp, c)
@@ -284,7 +283,7 @@ class LSTMStep(Function):
         xp, parents = self.xp, self.parents
         bias, peephole, coupled, forget_gate = self.flags
         d_gates, dc_prev = self.gates.lstm_cell_backward(*grads, self.saved, self.peepholes, coupled, forget_gate,
-                                                         _slot(parents[0], self.c, 4 * self.c.shape[-1]))
+                                                         _slot(parents[0], self.c.shape[0]))
         out = [d_gates, d_gates @ self.w_hh if parents[1].requires_grad else None, dc_prev,
                weight_grad(parents[3], d_gates, self.h)]
         if bias:
@@ -306,7 +305,7 @@ class GRUStep(Function):
 
     def forward(self, gx, h, w_hh, *bias, reset_after):
         b_hh = bias[0] if bias else None
-        _one_dtype(self.label, gx=gx, h=h, w_hh=w_hh, b_hh=b_hh)
+        _one_dtype(self.label, "gx h w_hh b_hh", gx, h, w_hh, b_hh)
         if gx.shape[0] != h.shape[0]:
             gx, h = _one_batch(self.xp, gx, h)
         gates = self.gates = gates_for(self.xp, h)
@@ -325,7 +324,7 @@ class GRUStep(Function):
         h, w_hh = self.h, self.w_hh
         n_h = h.shape[-1]
         if self.reset_after:
-            d_gx, d_gh, dh = gates.gru_cell_backward(g, self.saved, _slot(parents[0], h, 3 * n_h))
+            d_gx, d_gh, dh = gates.gru_cell_backward(g, self.saved, _slot(parents[0], h.shape[0]))
             if parents[1].requires_grad:
                 dh = dh + d_gh @ w_hh
             grad_w_hh = weight_grad(parents[2], d_gh, h)

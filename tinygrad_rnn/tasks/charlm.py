@@ -136,14 +136,19 @@ def _loss(logits: tr.Tensor, targets: tr.Tensor, reduction: str = "mean") -> tr.
     return tr.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction=reduction)
 
 
+def _check_scorable(characters: int, batch: int, who: str) -> None:
+    """Held-out text of ``characters`` as ``batch`` streams must leave a position to score: two per stream."""
+    if characters // batch < 2:
+        raise ValueError(f"{who}: {characters} held-out characters as {batch} streams leave no position to score "
+                         "(each stream needs at least 2 characters)")
+
+
 @tr.no_grad()
 def bits_per_char(model: CharLM, ids: np.ndarray, batch: int = 32, chunk: int = 200) -> float:
     """Held-out cross-entropy in bits per character: ``ids`` as ``batch`` streams, run in chunks with the state
     carried across them (as in training), every position after the first scored. Each stream needs two
     characters at least: with nothing to score it raises a ``ValueError`` rather than report 0 bits."""
-    if len(ids) // batch < 2:
-        raise ValueError(f"bits_per_char: {len(ids)} characters as {batch} streams leave no position to score "
-                         "(each stream needs at least 2 characters)")
+    _check_scorable(len(ids), batch, "bits_per_char")
     data = streams(ids, batch)
     total, count, state = 0.0, 0, None
     with eval_mode(model):
@@ -279,9 +284,7 @@ def run(quick: bool = False, seed: int = 0, cell: str = "lstm", hidden_size: int
     corpus = load_corpus(max(sizes["train_chars"], needed), sizes["held_out_chars"])
     train_ids, held_ids = corpus["train"], corpus["held_out"]
     held_batch = min(sizes["batch"], max(1, len(held_ids) // (sizes["chunk"] + 1)))
-    if len(held_ids) // held_batch < 2:
-        raise ValueError(f"charlm: {len(held_ids)} held-out characters are too few to score (2 at least; "
-                         "held_out_chars sets how many)")
+    _check_scorable(len(held_ids), held_batch, "charlm (held_out_chars sets how many)")
     unigram = unigram_bits(train_ids, held_ids)
     uniform = math.log2(VOCAB_SIZE)
     _log_corpus(corpus, log)
