@@ -146,7 +146,7 @@ def report(session: dict, plan: dict) -> list:
     summary = harness.summarise(runs, pairs)
     lines = harness.report_head("tinygrad_rnn benchmark: a GRU step against an LSTM step", session,
                                 f"times both cells at every size, each call repeated for ~{plan['target'] * 1e3:g} "
-                                f"ms, the median of {plan['repeats']} repeats")
+                                f"ms, the median and the mean of {plan['repeats']} repeats")
     lines += [f"- one call: a one-layer fused layer (input size = H) over T = {plan['steps']} steps, loss = sum of "
               "all outputs, backward; tinygrad_rnn `nn.GRU` / `nn.LSTM` (fused, the default) against PyTorch's; "
               "float32", "", "## Answer: GRU ÷ LSTM time per step (lower: the GRU is faster)", "",

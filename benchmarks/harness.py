@@ -5,7 +5,8 @@ library (the others are blocked), times its versions and prints one ``RESULT {js
 parent (the script without ``--only``) starts the workers one after another, every library once per round, for
 ``--rounds`` rounds (A B A B ...: :func:`alternate`), pairs round i's A with round i's B, takes each ratio pair by
 pair (:func:`pair_ratios`) and reports the median and spread of the ratios and of each side (:func:`summarise`,
-:func:`pair_table`). ``--check`` runs the correctness checks (same loss and gradients from the same weights) in a
+:func:`pair_table`), from each worker's median call and from its mean call (all time counted: the throughput).
+``--check`` runs the correctness checks (same loss and gradients from the same weights) in a
 process of its own, with no timing.
 
 Threads are what a user of each library would have: its defaults, or with ``--threads N`` one count for both set
@@ -110,9 +111,12 @@ def threads_note(torch=None) -> str:
 
 
 def result(seconds: list, units: float = 1.0, unit: str = "iterations") -> dict:
-    """One version's measurement: seconds per call of every sample, their median, and ``units / median`` per s."""
+    """One version's measurement: seconds per call of every sample, their median (``seconds``: the typical call)
+    and mean (``mean``: total time over calls, what a training run's throughput sees, with the garbage collector's
+    occasional full collections that a median leaves out), and ``units / median`` per s."""
     median = statistics.median(seconds)
-    return {"seconds": median, "samples": list(seconds), "rate": units / median, "unit": unit}
+    return {"seconds": median, "mean": statistics.fmean(seconds), "samples": list(seconds), "rate": units / median,
+            "unit": unit}
 
 
 def emit(lib: str, results: dict, **extra) -> int:
@@ -163,17 +167,23 @@ def alternate(commands: dict, rounds: int, timeout: float, env: dict | None = No
     return runs
 
 
-def seconds_of(round_: dict) -> dict:
-    """Every version's median seconds in one round, whichever library's worker measured it."""
-    return {name: r["seconds"] for run in round_.values() for name, r in run.get("results", {}).items()}
+# the two statistics of a worker's samples every report gives: the typical call and the throughput
+MEDIAN, MEAN = "seconds", "mean"
 
 
-def pair_ratios(runs: list, ours: str, theirs: str, sense: str) -> list:
+def seconds_of(round_: dict, statistic: str = MEDIAN) -> dict:
+    """Every version's seconds per call in one round (its median, or with ``statistic=MEAN`` its mean), whichever
+    library's worker measured it."""
+    return {name: r[statistic] for run in round_.values() for name, r in run.get("results", {}).items()}
+
+
+def pair_ratios(runs: list, ours: str, theirs: str, sense: str, statistic: str = MEDIAN) -> list:
     """Round by round, ``ours`` against ``theirs``: with ``sense="time"`` our seconds / theirs (lower is better for
-    us), with ``"speed"`` their seconds / ours (our rate / theirs: higher is better). None where a side is missing."""
+    us), with ``"speed"`` their seconds / ours (our rate / theirs: higher is better), from the workers' medians or
+    (``statistic=MEAN``) means. None where a side is missing."""
     ratios = []
     for round_ in runs:
-        seconds = seconds_of(round_)
+        seconds = seconds_of(round_, statistic)
         if ours not in seconds or theirs not in seconds:
             ratios.append(None)
             continue
@@ -192,15 +202,20 @@ def spread(values: list) -> dict | None:
 
 
 def summarise(runs: list, comparisons: list) -> dict:
-    """``{"seconds": {version: spread}, "ratios": {label: {**spread, "pairs": [...]}}}``; ``comparisons`` holds
+    """``{"seconds": {version: spread}, "ratios": {label: {**spread, "pairs": [...]}}}`` from the workers' medians,
+    and the same from their means under ``"mean_seconds"`` and ``"mean_ratios"``; ``comparisons`` holds
     ``(ours, theirs, sense)`` triples (see :func:`pair_ratios`), each labelled :func:`label`."""
     names = list(dict.fromkeys(name for round_ in runs for name in seconds_of(round_)))
-    table = {"seconds": {name: spread([seconds_of(r).get(name) for r in runs]) for name in names}, "ratios": {}}
-    for ours, theirs, sense in comparisons:
-        pairs = pair_ratios(runs, ours, theirs, sense)
-        stats = spread(pairs)
-        if stats is not None:
-            table["ratios"][label(ours, theirs, sense)] = {**stats, "pairs": pairs, "sense": sense}
+    table = {}
+    for prefix, statistic in (("", MEDIAN), ("mean_", MEAN)):
+        per_round = [seconds_of(r, statistic) for r in runs]
+        table[prefix + "seconds"] = {name: spread([s.get(name) for s in per_round]) for name in names}
+        table[prefix + "ratios"] = {}
+        for ours, theirs, sense in comparisons:
+            pairs = pair_ratios(runs, ours, theirs, sense, statistic)
+            stats = spread(pairs)
+            if stats is not None:
+                table[prefix + "ratios"][label(ours, theirs, sense)] = {**stats, "pairs": pairs, "sense": sense}
     return table
 
 
@@ -208,14 +223,19 @@ def label(ours: str, theirs: str, sense: str) -> str:
     return f"{ours} ÷ {theirs} ({'time' if sense == 'time' else 'speed'})"
 
 
-def aim_line(text: str, stats: dict | None, met, per: str = "") -> str:
-    """A report's line on one aim: ``- text: **met**`` (or ``**NOT met**``, as ``met(median)`` says) with the median
-    ratio ``per`` what (e.g. " the time") and its spread over the pairs; n/a where the pair has no ratio."""
-    if stats is None:
+def aim_line(text: str, summary: dict, comparison: tuple, met, per: str = "") -> str:
+    """A report's line on one aim, the ratio of ``comparison`` (``(ours, theirs, sense)``) ``per`` what (e.g.
+    " the time"): ``- text: **met**`` where ``met(ratio)`` holds for the median over the pairs of both the typical
+    run's ratio (the workers' medians) and the throughput's (their means), else ``**NOT met**``; each with its
+    spread over the pairs, n/a where the pair has no ratio."""
+    key = label(*comparison)
+    typical, throughput = summary["ratios"].get(key), summary["mean_ratios"].get(key)
+    if typical is None or throughput is None:
         return f"- {text}: n/a"
-    verdict = "met" if met(stats["median"]) else "NOT met"
-    return (f"- {text}: **{verdict}** (median {stats['median']:.2f}×{per} over {stats['n']} pairs, "
-            f"{stats['min']:.2f}–{stats['max']:.2f}×)")
+    verdict = "met" if met(typical["median"]) and met(throughput["median"]) else "NOT met"
+    return (f"- {text}: **{verdict}** (median run {typical['median']:.2f}×{per} over {typical['n']} pairs, "
+            f"{typical['min']:.2f}–{typical['max']:.2f}×; mean run {throughput['median']:.2f}×, "
+            f"{throughput['min']:.2f}–{throughput['max']:.2f}×)")
 
 
 def errors(runs: list) -> list:
@@ -243,8 +263,9 @@ def markdown_table(header: list, rows: list) -> str:
 
 
 def pair_table(runs: list, versions: list, comparisons: list, short=lambda name: name) -> str:
-    """One row per round: each version's ms per call and each ratio of that round; then median and spread.
-    ``short`` names a version in the header."""
+    """One row per round: each version's ms per call (its worker's median) and each ratio of that round; then
+    median and spread over the rounds, and a last row from the workers' means (:data:`MEAN_ROW`: the median over
+    the rounds of each mean, and of each ratio of means). ``short`` names a version in the header."""
     header = ["round"] + [f"{short(v)} ms" for v in versions]
     header += [f"{short(ours)} ÷ {short(theirs)} ({sense})" for ours, theirs, sense in comparisons]
     rows = []
@@ -254,11 +275,16 @@ def pair_table(runs: list, versions: list, comparisons: list, short=lambda name:
         ratios = [pair_ratios([round_], *c)[0] for c in comparisons]
         rows.append([str(i + 1)] + cells + ["—" if r is None else f"{r:.2f}×" for r in ratios])
     summary = summarise(runs, comparisons)
-    for name, pick in (("median", "median"), ("min – max", ("min", "max")), ("IQR", ("q1", "q3"))):
-        cells = [_cell(summary["seconds"].get(v), pick, fmt_ms) for v in versions]
-        cells += [_cell(summary["ratios"].get(label(*c)), pick, lambda r: f"{r:.2f}×") for c in comparisons]
+    for name, pick, prefix in (("median", "median", ""), ("min – max", ("min", "max"), ""),
+                               ("IQR", ("q1", "q3"), ""), (MEAN_ROW, "median", "mean_")):
+        cells = [_cell(summary[prefix + "seconds"].get(v), pick, fmt_ms) for v in versions]
+        cells += [_cell(summary[prefix + "ratios"].get(label(*c)), pick, lambda r: f"{r:.2f}×") for c in comparisons]
         rows.append([f"**{name}**"] + cells)
     return markdown_table(header, rows)
+
+
+# the last row of a pair table: every call's time counted, as a training run's throughput counts it
+MEAN_ROW = "median of the means"
 
 
 def _cell(stats: dict | None, pick, fmt) -> str:
@@ -331,7 +357,10 @@ def method_lines(rounds: int, threads: int | None, runs: list, what: str) -> lis
             (f"- method: each library in its own process (the others blocked from loading), {rounds} rounds of "
              f"worker processes, every library once a round in the same order (A B A B ...); a worker {what}; "
              "round i's processes form a pair, every ratio is taken pair by pair, and the tables give each round, "
-             "then the median, min – max and interquartile range over the rounds of each side and of each ratio. "
+             "then the median, min – max and interquartile range over the rounds of each side and of each ratio, "
+             "from each worker's median call; the last row takes each worker's mean call instead (all time "
+             "counted, as a training run's throughput counts it: a median leaves out the rare calls that hold a "
+             "full collection of Python's garbage collector), and an aim is met only where both rows meet it. "
              "Correctness (same loss and gradients from the same weights) is checked by `--check`, in a process of "
              "its own.")]
 

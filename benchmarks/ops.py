@@ -364,8 +364,8 @@ def aims(summary: dict, steps: int) -> list[str]:
     for theirs, met, text in (("PyTorch loop", lambda r: r <= AIM_VS_LOOP,
                                f"at most {AIM_VS_LOOP}× PyTorch's primitive loop"),
                               ("PyTorch nn.RNN", lambda r: r < 1.0, "below nn.RNN")):
-        stats = summary["ratios"].get(harness.label(RNN_OURS, theirs, "time"))
-        lines.append(harness.aim_line(f"tinygrad_rnn loop {text}", stats, met, " the time"))
+        lines.append(harness.aim_line(f"tinygrad_rnn loop {text}", summary, (RNN_OURS, theirs, "time"), met,
+                                      " the time"))
     ours, floor = summary["seconds"].get(RNN_OURS), summary["seconds"].get("NumPy hand BPTT")
     if ours and floor:
         lines.append(f"- floor, hand-written NumPy BPTT: {floor['median'] / steps * 1e6:.1f} µs/step (median); "
@@ -383,7 +383,7 @@ def report(session: dict, args, steps: int) -> list[str]:
                                 "mygrad", session,
                                 f"times every small op ({args.warmup} warm-up calls, then the median of "
                                 f"{args.repeats} repeats of ~{args.target * 1e3:g} ms each) and every RNN version "
-                                f"of its library (the median of {args.rnn_repeats} runs)")
+                                f"of its library (the median and the mean of {args.rnn_repeats} runs)")
     lines += ["", "## 1. One small elementwise op, forward + `.sum().backward()`", "",
               ("Time per iteration in µs, the median over the rounds of each worker's median; ratio = time ÷ "
                "PyTorch's in the same round, median [min – max] over the pairs (lower is better). HIPS autograd "

@@ -16,6 +16,8 @@ import harness  # noqa: E402
 
 # seconds a fake worker reports per call, by library and by how many times that library has run before
 FAKE_SECONDS = {"ours": [1.0, 2.0, 4.0], "theirs": [2.0, 2.0, 1.0]}
+# each library's mean call as a multiple of its median (ours pays for rare slow calls, as a collector pause is)
+FAKE_MEAN = {"ours": 1.5, "theirs": 1.0}
 
 
 def fake_worker(tmp_path):
@@ -33,7 +35,8 @@ def fake_worker(tmp_path):
         seconds = {FAKE_SECONDS!r}[lib][n]
         print("noise before the result")
         print("RESULT " + json.dumps({{"lib": lib, "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
-                                      "results": {{lib: {{"seconds": seconds, "rate": 10 / seconds}}}}}}))
+                                      "results": {{lib: {{"seconds": seconds, "mean": {FAKE_MEAN!r}[lib] * seconds,
+                                                          "rate": 10 / seconds}}}}}}))
     """))
     log = tmp_path / "order.log"
     return lambda lib: [sys.executable, str(script), lib, str(log)], log
@@ -60,6 +63,22 @@ def test_alternate_runs_every_library_once_a_round_in_order_and_pairs_rounds(tmp
     rows = table.splitlines()
     assert rows[2].startswith("| 1 | 1,000 | 2,000 | 2.00× |") and rows[4].endswith("| 0.25× |")
     assert "**1.00×**" in rows[5] and "0.25× – 2.00×" in rows[6]
+    # the last row: the means (ours 1.5, 3, 6 s against 2, 2, 1 s), their median over rounds and ratio of means
+    assert rows[8] == f"| **{harness.MEAN_ROW}** | **3,000** | **2,000** | **0.67×** |"
+    assert harness.pair_ratios(runs, "ours", "theirs", "time", harness.MEAN) == [0.75, 1.5, 6.0]
+
+
+def test_an_aim_is_met_only_where_the_median_run_and_the_mean_run_both_meet_it(tmp_path):
+    command, _ = fake_worker(tmp_path)
+    runs = harness.alternate({"ours": command("ours"), "theirs": command("theirs")}, 3, timeout=60, log=lambda s: 0)
+    summary = harness.summarise(runs, [("ours", "theirs", "time")])
+    line = harness.aim_line("ours at most 1.2× the time", summary, ("ours", "theirs", "time"), lambda r: r <= 1.2)
+    # median run 1.00× meets it, mean run 1.50× does not
+    assert line == ("- ours at most 1.2× the time: **NOT met** (median run 1.00× over 3 pairs, 0.50–4.00×; "
+                    "mean run 1.50×, 0.75–6.00×)")
+    met = harness.aim_line("ours at most 2×", summary, ("ours", "theirs", "time"), lambda r: r <= 2.0)
+    assert "**met**" in met
+    assert harness.aim_line("x", summary, ("ours", "nobody", "time"), lambda r: True) == "- x: n/a"
 
 
 def test_a_failing_worker_is_an_error_and_its_pairs_are_left_out(tmp_path):
