@@ -43,7 +43,8 @@ def measure(bodies: dict, repeats: int, warmup: int, inner: dict | None = None, 
 
     The bodies take turns within each round, so a noisy spell on a shared machine hits every library alike and
     the ratios stay honest. The garbage collector stays on, as it is for a user: a library whose graph is made of
-    Python objects pays for its collections, and the mean of the samples (``Timing.total``) counts them."""
+    Python objects pays for its collections, and the mean of the samples (``harness.result``) counts
+    them."""
     for body in bodies.values():
         for _ in range(warmup):
             body()

@@ -169,6 +169,8 @@ def alternate(commands: dict, rounds: int, timeout: float, env: dict | None = No
 
 # the two statistics of a worker's samples every report gives: the typical call and the throughput
 MEDIAN, MEAN = "seconds", "mean"
+# the last row of a pair table, from the means: every call's time counted, as a training run's throughput counts it
+MEAN_ROW = "median of the means"
 
 
 def seconds_of(round_: dict, statistic: str = MEDIAN) -> dict:
@@ -282,9 +284,6 @@ def pair_table(runs: list, versions: list, comparisons: list, short=lambda name:
         rows.append([f"**{name}**"] + cells)
     return markdown_table(header, rows)
 
-
-# the last row of a pair table: every call's time counted, as a training run's throughput counts it
-MEAN_ROW = "median of the means"
 
 
 def _cell(stats: dict | None, pick, fmt) -> str:
