@@ -465,6 +465,59 @@ def test_concat_rows_copies_rows_of_a_dtype_view_or_of_foreign_memory():
     np.testing.assert_array_equal(backend.concat_rows([foreign[0:1], foreign[1:2]]), foreign[:2])
 
 
+def _counting_joins(monkeypatch, backend) -> list:
+    """Record the length of every list of step operands the backward pass joins."""
+    joins, concat = [], backend.concat_rows
+
+    def counted(arrays):
+        joins.append(len(arrays))
+        return concat(arrays)
+
+    monkeypatch.setattr(backend, "concat_rows", counted)
+    return joins
+
+
+def test_weights_that_share_the_steps_gradients_join_them_once(device, monkeypatch):
+    rng = np.random.default_rng(3)
+    steps = 5
+    W_np, U_np = rng.normal(0, 0.5, (2, 3)), rng.normal(0, 0.4, (3, 3))
+    xs_np, h0_np = rng.normal(0, 1, (steps, 1, 2)), rng.normal(0, 1, (1, 3))
+    W, U = (tr.tensor(a, requires_grad=True, device=device) for a in (W_np, U_np))
+    xs = [tr.tensor(x, device=device) for x in xs_np]  # not an unbind: the joins copy
+    h = tr.tensor(h0_np, device=device)
+    for x in xs:
+        h = (x @ W + h @ U).tanh()
+    joins = _counting_joins(monkeypatch, W.backend)
+    h.sum().backward()
+    _, dW, dU, _ = _rnn_numpy_bptt(list(xs_np), W_np, U_np, h0_np)
+    np.testing.assert_allclose(host(W.grad), dW, rtol=1e-10)
+    np.testing.assert_allclose(host(U.grad), dU, rtol=1e-10)
+    # W's x_t, U's h_{t-1}, and the pre-activations' gradients that both weights' products hold, joined once
+    assert joins == [steps] * 3
+
+
+def test_a_shared_join_is_checked_array_by_array(monkeypatch):
+    """Two leaves whose operand lists begin and end with the same arrays but differ between them each get their own
+    join (and the right gradient)."""
+    from tinygrad_rnn.autograd import DeferredProduct, _finish_leaves
+
+    rng = np.random.default_rng(4)
+    a = [rng.normal(0, 1, (1, 2)) for _ in range(3)]
+    g = [rng.normal(0, 1, (1, 3)) for _ in range(3)]
+    other = rng.normal(0, 1, (1, 3))
+    first, second = tr.tensor(np.zeros((2, 3)), requires_grad=True), tr.tensor(np.zeros((2, 3)), requires_grad=True)
+    middles = {first: g[1], second: other}
+    # products gathered newest first, as the backward pass gathers them
+    gathered = {leaf: [None, [DeferredProduct(a[t], middle if t == 1 else g[t]) for t in (2, 1, 0)], None]
+                for leaf, middle in middles.items()}
+    joins = _counting_joins(monkeypatch, first.backend)
+    _finish_leaves(gathered, anomaly=False)
+    for leaf, middle in middles.items():
+        expected = sum(a[t].T @ (middle if t == 1 else g[t]) for t in range(3))
+        np.testing.assert_allclose(leaf.grad, expected, rtol=1e-12)
+    assert joins == [3] * 3  # the a's once (shared), each leaf's g's on their own
+
+
 def test_retained_gradients_are_copies_that_no_other_tensor_shares():
     x = tr.tensor(np.ones((2, 3)), requires_grad=True)
     a, b = x * 1.0, x * 2.0

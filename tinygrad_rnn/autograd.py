@@ -16,7 +16,7 @@ several uses add up — which is how a weight shared by every time step gets the
 """
 from __future__ import annotations
 
-from operator import attrgetter
+from operator import attrgetter, is_
 
 from . import engine as _t
 from .errors import AnomalyError, DeviceError, DTypeError, GraphError, ShapeError
@@ -293,6 +293,7 @@ def _walk(nodes: list, retain_graph: bool, anomaly: bool) -> dict:
 def _finish_leaves(leaf_gradients: dict, anomaly: bool) -> None:
     """Give every leaf its total once, so its hooks see one gradient per backward, as in PyTorch: the deferred
     weight gradients of all steps become one matmul over the concatenated pairs."""
+    shared = _shared_joins(leaf_gradients)
     for leaf, (total, products, shares) in leaf_gradients.items():
         xp = leaf.backend.xp
         if shares is not None:
@@ -303,12 +304,43 @@ def _finish_leaves(leaf_gradients: dict, anomaly: bool) -> None:
             else:  # in time order (the pass gathered them backwards): gradients in their slots join as one view
                 products.reverse()
                 concat = leaf.backend.concat_rows
-                summed = concat([p.a for p in products]).mT @ concat([p.g for p in products])
+                summed = _join([p.a for p in products], concat, shared).mT @ _join([p.g for p in products], concat,
+                                                                                 shared)
             total = summed if total is None else total + summed
         if anomaly and not leaf.backend.all_finite(total):
             raise AnomalyError(f"detect_anomaly: the gradient of leaf {leaf.name or ''!r} (shape {leaf.shape}) "
                                "is NaN or Inf")
         _accumulate_leaf(leaf, total, xp)
+
+
+def _shared_joins(leaf_gradients: dict) -> dict:
+    """The steps' operands that more than one leaf may join, keyed by (count, first array's id, last array's id) in
+    time order -> [joins left, the arrays joined first, their join]: an LSTM cell's W_ih and W_hh gradients both
+    join its gate gradients, a tanh RNN's W_xh and W_hh both join the gradients of its pre-activations."""
+    uses: dict = {}
+    for _, products, _ in leaf_gradients.values():
+        if len(products) > 1:  # gathered newest first: the last product is the first step's
+            first, last = products[-1], products[0]
+            for key in ((len(products), id(first.a), id(last.a)), (len(products), id(first.g), id(last.g))):
+                uses[key] = uses.get(key, 0) + 1
+    return {key: [count, None, None] for key, count in uses.items() if count > 1}
+
+
+def _join(arrays: list, concat, shared: dict):
+    """``concat(arrays)``, made once for the leaves that join these very arrays (the key found by
+    :func:`_shared_joins` only says they may: the whole list is compared) and let go after the last of them."""
+    entry = shared.get((len(arrays), id(arrays[0]), id(arrays[-1]))) if shared else None
+    if entry is None:
+        return concat(arrays)
+    if entry[2] is None:
+        entry[1], entry[2] = arrays, concat(arrays)
+    elif not all(map(is_, arrays, entry[1])):  # the same ends around other arrays: joined on their own
+        return concat(arrays)
+    joined = entry[2]
+    entry[0] -= 1
+    if not entry[0]:
+        entry[1] = entry[2] = None
+    return joined
 
 
 def _share_list(leaf):
