@@ -220,6 +220,23 @@ def test_cuda_missing_says_what_to_install():
         tr.tensor([1.0], device="cuda")
 
 
+def test_mixing_devices_whose_arrays_share_a_dtype_object():
+    """NumPy and CuPy arrays share NumPy's dtype objects, so the step ops' shortcut past the operand checks meets such
+    a pair; the node's own device check then names the op, each device and shape, and the place in the graph."""
+    import copy
+
+    from tinygrad_rnn.engine import wrap
+
+    other = copy.copy(tr.tensor(0.0).backend)  # NumPy arrays on a backend that is not the CPU's: CuPy's case
+    other.name = "cuda"
+    a, b = tr.zeros(2, 3), wrap(np.zeros((2, 3), np.float32), other)
+    shapes = r"\((cpu|cuda) with shape \(2, 3\), (cpu|cuda) with shape \((2, 3|3, 2)\)\)"
+    for name, op in (("add", lambda: a + b), ("sub", lambda: b - a), ("mul", lambda: a * b),
+                     ("matmul", lambda: a @ wrap(np.zeros((3, 2), np.float32), other))):
+        with in_graph(), raises(tr.DeviceError, f"{name}: inputs live on different devices {shapes} " + WHERE):
+            op()
+
+
 def test_mixing_devices():
     pytest.importorskip("array_api_strict")
     a = tr.zeros(2, 3)

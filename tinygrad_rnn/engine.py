@@ -9,9 +9,9 @@ so no op reduces its own gradients back to its inputs' shapes.
 
 The public surface the rest of the library, ``viz`` and users build on: ``Tensor`` with its read-only slots
 ``backend``, ``grad_fn`` and ``output_index``; :func:`wrap` (a leaf around an array of a backend, no copy),
-:func:`to_in_place` (a device move or cast of the tensor itself, for ``Module.to``), :func:`retain_grads`,
-:func:`keep_grad_shares` and :func:`grad_shares_of` (what a backward keeps for drawing and analysis), and the
-tags (``scope``, ``step``, ``location``). Only ``autograd`` and the ops' own machinery use what is private here:
+:func:`to_in_place` (a device move or cast of the tensor itself, for ``Module.to``), :func:`device_error` (the
+error for inputs on several devices), :func:`retain_grads`, :func:`keep_grad_shares` and :func:`grad_shares_of`
+(what a backward keeps for drawing and analysis), and the tags (``scope``, ``step``, ``location``). Only ``autograd`` and the ops' own machinery use what is private here:
 ``_wrap`` (the constructor that sets ``grad_fn`` and ``output_index``: ops/elementwise, ops/index, ops/random),
 ``_grad_enabled`` and the in-place write fields ``_bounds``, ``_history``, ``_detached_from`` (ops/index's
 ``__setitem__``), ``_write_log``, ``_anomaly``, ``_check_finite``, ``_hooks``, ``_retains_grad`` and ``_grad_shares``
@@ -296,7 +296,7 @@ class Function:
             if len(inputs) == 2 and not params:
                 second = inputs[1]
                 if second.backend is not backend:
-                    raise _device_error(cls, inputs)
+                    raise device_error(cls.op_label(), inputs)
                 requires_grad = (first.requires_grad or second.requires_grad) and _grad_enabled
                 out = fn.forward(first.data, second.data)
             elif len(inputs) == 1 and not params:
@@ -304,7 +304,7 @@ class Function:
                 out = fn.forward(first.data)
             else:
                 if any(t.backend is not backend for t in inputs):
-                    raise _device_error(cls, inputs)
+                    raise device_error(cls.op_label(), inputs)
                 requires_grad = _grad_enabled and any(t.requires_grad for t in inputs)
                 out = fn.forward(*[t.data for t in inputs], **params)
         except TinygradRNNError:
@@ -353,10 +353,11 @@ def gradient_slot(t: "Tensor"):
     return None if fn is None else fn.gradient_slot(t.output_index)
 
 
-def _device_error(cls, inputs) -> DeviceError:
-    names = " and ".join(dict.fromkeys(t.backend.name for t in inputs))
-    return DeviceError(f"{cls.op_label()}: inputs live on different devices ({names}){where_text(_scope, _step)}; "
-                       "move one with .to(device)")
+def device_error(label: str, inputs) -> DeviceError:
+    """The error for an op whose input tensors live on more than one device, naming each input's device and shape."""
+    where = ", ".join(f"{t.device} with shape {t.shape}" for t in inputs)
+    return DeviceError(f"{label}: inputs live on different devices ({where}){where_text(_scope, _step)}; move one "
+                       "with .to(device)")
 
 
 def op_error(label: str, inputs, params, exc: Exception) -> TinygradRNNError:

@@ -7,13 +7,18 @@ import numpy as _np  # dtype names only (result_type of two integer dtypes): no 
 
 from ..backend import FLOAT_DTYPES, get_default_dtype
 from ..errors import ArgumentError, ArgumentTypeError, DeviceError, DTypeError, IndexRangeError
-from ..engine import Tensor, bounds_of, constant, location
+from ..engine import Tensor, bounds_of, constant, device_error, location
 
 
 def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
     """Both operands as tensors of one dtype: a Python number becomes a weak scalar (a float one makes an integer
     tensor the default float), an integer or bool tensor meets a float tensor in the float's dtype and another
-    integer tensor in the wider integer dtype, as in PyTorch; two float dtypes raise."""
+    integer tensor in the wider integer dtype, as in PyTorch; two float dtypes raise.
+
+    The ops of a recurrent step (add, sub, mul, matmul) call it only where the operands are not two tensors whose
+    arrays share one dtype object (``a.__class__ is b.__class__ is Tensor and a.data.dtype is b.data.dtype``,
+    spelled out in their bodies, where a helper's call would cost what it saves): such a pair needs nothing from it
+    (``Function.apply`` compares their devices), and the call is about a tenth of such an op's forward."""
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise ArgumentTypeError(f"{label}: at least one operand must be a Tensor")
@@ -23,8 +28,7 @@ def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
         a = _number_partner(a, b)
         return a, constant(b, a, label)
     if a.backend is not b.backend:  # before the dtypes: two libraries' dtypes never compare equal
-        raise DeviceError(f"{label}: inputs live on different devices ({a.device} with shape {a.shape}, {b.device} "
-                          f"with shape {b.shape}){location()}; move one with .to(device)")
+        raise device_error(label, (a, b))
     dtype = a.data.dtype
     if dtype is not b.data.dtype and dtype != b.data.dtype:  # NumPy's dtypes are singletons: `is` decides it cheapest
         return _promoted(label, a, b)

@@ -210,15 +210,21 @@ class Cast(Function):
 # -- the functions users call -----------------------------------------------------------------------------------
 def add(a, b) -> Tensor:
     """``a + b`` with broadcasting. >>> (tr.tensor([1.0]) + 2).item()  # doctest: +SKIP"""
-    return Add.apply(*operands("add", a, b))
+    if not (a.__class__ is b.__class__ is Tensor and a.data.dtype is b.data.dtype):  # see operands
+        a, b = operands("add", a, b)
+    return Add.apply(a, b)
 
 
 def sub(a, b) -> Tensor:
-    return Sub.apply(*operands("sub", a, b))
+    if not (a.__class__ is b.__class__ is Tensor and a.data.dtype is b.data.dtype):  # see operands
+        a, b = operands("sub", a, b)
+    return Sub.apply(a, b)
 
 
 def mul(a, b) -> Tensor:
-    return Mul.apply(*operands("mul", a, b))
+    if not (a.__class__ is b.__class__ is Tensor and a.data.dtype is b.data.dtype):  # see operands
+        a, b = operands("mul", a, b)
+    return Mul.apply(a, b)
 
 
 def div(a, b, *, rounding_mode: str | None = None) -> Tensor:

@@ -34,9 +34,10 @@ class Matmul(Function):
         xp, a, b = self.xp, self.a, self.b
         want_a, want_b = self.parents[0].requires_grad, self.parents[1].requires_grad
         if a.ndim == 2 and b.ndim == 2:  # the common case; a stack times a matrix was folded in forward
+            if g.ndim == 2:  # two matrices (a recurrent step's product): nothing was folded
+                return (g @ b.mT if want_a else None), weight_grad(self.parents[1], a, g)
             g2 = _folded(xp, g)
-            shape_a = getattr(self, "shape_a", a.shape)
-            return (_unfolded(xp, g2 @ b.mT, shape_a) if want_a else None), weight_grad(self.parents[1], a, g2)
+            return (_unfolded(xp, g2 @ b.mT, self.shape_a) if want_a else None), weight_grad(self.parents[1], a, g2)
         if a.ndim == 1 and b.ndim == 1:  # a dot product: g is 0-d, which expand_dims(axis=-2) cannot take
             return (g * b if want_a else None), (g * a if want_b else None)
         # NumPy's rule: a 1-D left operand is a row (1, k), a 1-D right operand a column (k, 1)
@@ -80,7 +81,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     >>> (tr.tensor([[1.0, 2.0]]) @ tr.tensor([[3.0], [4.0]])).item()
     11.0
     """
-    a, b = _common.operands("matmul", a, b)
+    if not (a.__class__ is b.__class__ is Tensor and a.data.dtype is b.data.dtype):  # see _common.operands
+        a, b = _common.operands("matmul", a, b)
     sa, sb = a.data.shape, b.data.shape  # raw shapes: this check runs on every recurrent step
     if not sa or not sb or sa[-1] != (sb[0] if len(sb) == 1 else sb[-2]):
         raise _mismatch(a, b)
