@@ -105,6 +105,9 @@ bench: setup torch
 	$(PY) benchmarks/g2p.py --threads 1 $(if $(G2P_CHECKPOINT),--checkpoint $(G2P_CHECKPOINT),) $(BENCH_ARGS) \
 	  --out benchmarks/RESULTS_g2p.md
 	$(PY) benchmarks/gru_lstm.py --threads 2 $(BENCH_ARGS) --out benchmarks/RESULTS_gru_lstm.md
+	@if command -v valgrind >/dev/null 2>&1; then \
+	  $(PY) benchmarks/instructions.py --out benchmarks/RESULTS_instructions.md; \
+	else echo "no valgrind: instruction counts skipped (sudo apt-get install valgrind)"; fi
 	@uptime
 
 # The prepared device check for a lent GPU machine (README, "Checking a GPU"). make gpu-wheels, here with network,

@@ -189,3 +189,35 @@ def test_gate_fusion_checks_every_way_it_times_against_numpy(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| NumPy (ArrayGates.lstm_cell) |" in done.stdout and "0.0e+00 |" in done.stdout
+
+
+# -- instruction counts (benchmarks/instructions.py) --------------------------------------------------------------
+def test_instruction_counts_are_read_from_cachegrind_and_differenced():
+    import instructions
+
+    assert instructions.instructions_of("==12== \n==12== I   refs:      562,359,847\n") == 562_359_847
+    assert instructions.instructions_of("==7== I refs: 1,000") == 1000  # older and newer valgrinds space it apart
+    with pytest.raises(RuntimeError, match="no instruction count"):
+        instructions.instructions_of("==12== ERROR SUMMARY: 0 errors")
+    assert instructions.per_run((100, 700), (2, 6)) == 150.0  # start-up and warm-up cancel
+
+
+@pytest.mark.parametrize("only, version", [("tinygrad", "tinygrad_rnn loop"), ("numpy", "NumPy hand BPTT")])
+@pytest.mark.parametrize("collector", [[], ["--no-gc"]])
+def test_an_instruction_worker_runs_its_version(tmp_path, only, version, collector):
+    done = subprocess.run([sys.executable, os.path.join(BENCH, "instructions.py"), "--only", only, "--version",
+                           version, "--runs", "2", "--steps", "3", *collector], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_more_runs_count_more_instructions_under_valgrind():
+    import shutil
+
+    import instructions
+
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind is not installed")
+    counts = [instructions.count("numpy", "NumPy hand BPTT", runs, 20, True, None) for runs in (1, 4)]
+    assert counts[1] > counts[0] > 10_000_000  # a Python process with NumPy loaded runs tens of millions
+    assert 0 < instructions.per_run(tuple(counts), (1, 4)) < counts[0]

@@ -11,11 +11,11 @@ The public surface the rest of the library, ``viz`` and users build on: ``Tensor
 ``backend``, ``grad_fn`` and ``output_index``; :func:`wrap` (a leaf around an array of a backend, no copy),
 :func:`to_in_place` (a device move or cast of the tensor itself, for ``Module.to``), :func:`device_error` (the
 error for inputs on several devices), :func:`retain_grads`, :func:`keep_grad_shares` and :func:`grad_shares_of`
-(what a backward keeps for drawing and analysis), and the tags (``scope``, ``step``, ``location``). Only ``autograd`` and the ops' own machinery use what is private here:
-``_wrap`` (the constructor that sets ``grad_fn`` and ``output_index``: ops/elementwise, ops/index, ops/random),
-``_grad_enabled`` and the in-place write fields ``_bounds``, ``_history``, ``_detached_from`` (ops/index's
-``__setitem__``), ``_write_log``, ``_anomaly``, ``_check_finite``, ``_hooks``, ``_retains_grad`` and ``_grad_shares``
-(autograd).
+(what a backward keeps for drawing and analysis), and the tags (``scope``, ``step``, ``location``). Only
+``autograd`` and the ops' own machinery use what is private here: ``_wrap`` (the constructor that sets ``grad_fn``
+and ``output_index``: ops/elementwise, ops/index, ops/random), ``_grad_enabled`` and the in-place write fields
+``_bounds``, ``_history``, ``_detached_from`` (ops/index's ``__setitem__``), ``_write_log``, ``_anomaly``,
+``_check_finite``, ``_hooks``, ``_retains_grad`` and ``_grad_shares`` (autograd).
 
 >>> import tinygrad_rnn as tr
 >>> x = tr.tensor([1.0, 2.0], requires_grad=True)
