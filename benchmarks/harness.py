@@ -285,7 +285,6 @@ def pair_table(runs: list, versions: list, comparisons: list, short=lambda name:
     return markdown_table(header, rows)
 
 
-
 def _cell(stats: dict | None, pick, fmt) -> str:
     if stats is None:
         return "n/a"

@@ -61,7 +61,8 @@ def worker(only: str, version: str, runs: int, steps: int, collector: bool) -> i
     import ops  # after harness.start(): this worker's library only, from --tinygrad DIR where given
 
     body = ops.rnn_bodies(*ops.rnn_problem(steps, ops.HIDDEN))[0][version]
-    body(), body()  # warm-up, the same in both processes
+    for _ in range(2):  # warm-up, the same in both processes
+        body()
     gc.collect()
     if not collector:
         gc.disable()

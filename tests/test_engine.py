@@ -605,3 +605,25 @@ def test_engine_imports_nothing_above_itself_and_the_methods_are_the_ops():
     assert tr.Tensor.sum is ops.sum and tr.Tensor.view is ops.reshape
     x = tr.tensor([1, 2])  # an integer tensor: the method promotes as the op does
     assert x.tanh().dtype == "float32" and (2 - x).tolist() == [1, 0] and (x == 1).tolist() == [True, False]
+
+
+def test_two_tensors_of_one_dtype_skip_the_operand_checks_and_others_do_not(monkeypatch):
+    """A recurrent step's add, sub, mul and matmul skip ``operands`` for two tensors (Parameters too: a module's
+    weights) whose arrays share one dtype; a number, or two dtypes, still go through it and are promoted."""
+    from tinygrad_rnn.ops import _common, elementwise
+
+    calls = []
+    real = _common.operands
+
+    def counted(label, a, b):
+        calls.append(label)
+        return real(label, a, b)
+
+    monkeypatch.setattr(elementwise, "operands", counted)
+    monkeypatch.setattr(_common, "operands", counted)
+    w, x = tr.nn.Parameter(tr.ones(2, 2)), tr.ones(1, 2)
+    for y in (x @ w, x + w, w - x, x * w, tr.maximum(x, w)):
+        assert y.shape in ((1, 2), (2, 2))
+    assert calls == []
+    assert (x * 2).dtype == "float32" and (tr.tensor([1, 2]) + tr.tensor([0.5, 0.5])).dtype == "float32"
+    assert calls == ["mul", "add"]

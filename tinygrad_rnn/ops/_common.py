@@ -15,10 +15,8 @@ def operands(label: str, a, b) -> tuple[Tensor, Tensor]:
     tensor the default float), an integer or bool tensor meets a float tensor in the float's dtype and another
     integer tensor in the wider integer dtype, as in PyTorch; two float dtypes raise.
 
-    The ops of a recurrent step (add, sub, mul, matmul) call it only where the operands are not two tensors whose
-    arrays share one dtype object (``a.__class__ is b.__class__ is Tensor and a.data.dtype is b.data.dtype``,
-    spelled out in their bodies, where a helper's call would cost what it saves): such a pair needs nothing from it
-    (``Function.apply`` compares their devices), and the call is about a tenth of such an op's forward."""
+    The binary ops (``elementwise._binary``) and matmul call it only for operands that are not two tensors whose
+    arrays share one dtype object."""
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise ArgumentTypeError(f"{label}: at least one operand must be a Tensor")

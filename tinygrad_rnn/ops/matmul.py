@@ -81,7 +81,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     >>> (tr.tensor([[1.0, 2.0]]) @ tr.tensor([[3.0], [4.0]])).item()
     11.0
     """
-    if not (a.__class__ is b.__class__ is Tensor and a.data.dtype is b.data.dtype):  # see _common.operands
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype is b.data.dtype):  # elementwise._binary
         a, b = _common.operands("matmul", a, b)
     sa, sb = a.data.shape, b.data.shape  # raw shapes: this check runs on every recurrent step
     if not sa or not sb or sa[-1] != (sb[0] if len(sb) == 1 else sb[-2]):
