@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: demo test notebooks setup dot chromium torch nvrtc model-explorer cxx bench lint clean gpu-wheels gpu-check
+.PHONY: demo test notebooks setup dot chromium torch nvrtc model-explorer cxx valgrind bench lint clean gpu-wheels gpu-check
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
@@ -44,6 +44,10 @@ dot:
 # g++ builds the CUDA kernels for the host, so the tests check their numbers without a GPU.
 cxx:
 	$(call apt_install,g++,g++,the CUDA kernels' host-build tests will skip)
+
+# Valgrind counts instructions for benchmarks/instructions.py; its test skips without it.
+valgrind:
+	$(call apt_install,valgrind,valgrind,the instruction-count test will skip)
 
 # Headless Chromium opens the HTML report and Model Explorer in the tests; without it those tests skip and say why.
 chromium:
@@ -83,7 +87,7 @@ model-explorer: $(VENV)/.model-explorer
 demo: setup
 	$(PY) -m tinygrad_rnn demo
 
-test: setup torch nvrtc model-explorer cxx chromium
+test: setup torch nvrtc model-explorer cxx chromium valgrind
 	$(PY) -m pytest -q
 
 # The benchmarks against PyTorch, each library in its own process, alternated (benchmarks/harness.py): first every

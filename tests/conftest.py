@@ -40,6 +40,7 @@ def pytest_sessionstart(session) -> None:
     present = {"torch": importlib.util.find_spec("torch") is not None, "dot": shutil.which("dot") is not None,
                "chromium": any(shutil.which(b) for b in BROWSERS), "nvrtc": _has_nvrtc(),
                "g++": shutil.which("g++") is not None,
+               "valgrind": shutil.which("valgrind") is not None,
                "model-explorer": importlib.util.find_spec("model_explorer") is not None,
                "playwright": importlib.util.find_spec("playwright") is not None}
     missing = [name for name in os.environ.get("TINYGRAD_RNN_REQUIRE", "").split() if not present.get(name, False)]
