@@ -151,7 +151,7 @@ def exhaustive(model, src, max_len: int, alpha: float = 0.0) -> list:
 
 
 # -- (a) exhaustive search ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("alpha", [0.0, 0.6, 1.0])
+@pytest.mark.parametrize("alpha", [-0.5, 0.0, 0.6, 1.0])  # a negative penalty favours shorter outputs
 @pytest.mark.parametrize("seed", range(4))
 def test_wide_beam_finds_the_exhaustive_best_and_nbest(seed, alpha):
     max_len, vocab = 3, 5
@@ -277,7 +277,7 @@ def test_beam_score_beats_or_equals_greedy_unless_greedys_path_was_pruned():
 
 
 # -- (d) n-best ------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("alpha", [0.0, 0.7])
+@pytest.mark.parametrize("alpha", [-0.7, 0.0, 0.7])
 def test_nbest_is_sorted_distinct_and_complete(alpha):
     for seed in range(5):
         model = TinyAttentionRNN(seed)
@@ -301,6 +301,16 @@ def test_length_penalty_favours_longer_outputs():
     long = beam_search(model, tr.tensor([[0]]), beam_width=2, max_len=6, length_penalty=1.0)
     assert plain.tokens == [[]] and long.tokens == [[2, 3]]
     assert math.isclose(long.hypotheses[0][0].normalised_score, math.log(.45 * .95 * .8) / 3)
+
+
+def test_a_negative_length_penalty_favours_shorter_outputs():
+    # <sos> → <eos> (.4) or "a" (.6); "a" → <eos> (.9): "a" wins on probability, <eos> alone once length counts
+    probs = [[0, .4, .6, 0], [0, 1, 0, 0], [0, .9, 0, .1], [0, 1, 0, 0]]
+    model = TableModel(probs)
+    plain = beam_search(model, tr.tensor([[0]]), beam_width=2, max_len=6)
+    short = beam_search(model, tr.tensor([[0]]), beam_width=2, max_len=6, length_penalty=-1.0)
+    assert plain.tokens == [[2]] and short.tokens == [[]]
+    assert math.isclose(short.hypotheses[0][0].normalised_score, math.log(.4))
 
 
 # -- (e) batching ------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import tokenize
 
+import numpy as np
 import pytest
 
 from tinygrad_rnn.tasks import generate, sentiment, tagging
@@ -102,6 +103,14 @@ def test_labeller_keeps_an_f_string_whole_around_its_escapes():
 def test_labeller_raises_on_an_unterminated_string(source):
     with pytest.raises(tokenize.TokenError):  # Python 3.10/3.11's tokenize only marks it and goes on
         tagging.label_chars(source)
+
+
+def test_tagging_chunks_start_anywhere_up_to_the_last_full_chunk():
+    rows = tagging.chunk_rows(np.random.default_rng(0), 12, 5, 4000)
+    assert rows.shape == (4000, 5) and (np.diff(rows, axis=1) == 1).all()
+    assert set(rows[:, 0].tolist()) == set(range(8))  # 12 - 5 + 1 starts: the last character is used too
+    with pytest.raises(ValueError, match="12 characters holds no chunk of 13"):
+        tagging.chunk_rows(np.random.default_rng(0), 12, 13, 1)
 
 
 def test_tagging_quick_runs_and_reports_accuracies():

@@ -32,6 +32,13 @@ def test_corpus_splits_by_file_and_streams_are_contiguous():
     np.testing.assert_array_equal(data[:, 1], corpus["train"][7_500:15_000])  # stream 1 continues in time
 
 
+def test_a_standard_library_without_training_text_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no training text"):
+        charlm.load_corpus(100, 10, stdlib=str(tmp_path))
+    (tmp_path / "a.py").write_text("x = 1\n")
+    assert charlm.decode(charlm.load_corpus(100, 10, stdlib=str(tmp_path))["train"]) == "x = 1\n"
+
+
 def test_unigram_bits_is_the_entropy_of_a_matching_distribution():
     ids = np.array([0, 0, 1, 1] * 100)
     assert charlm.unigram_bits(ids, ids, vocab=2) == pytest.approx(1.0)

@@ -65,6 +65,7 @@ def load_corpus(train_chars: int, held_out_chars: int, stdlib: str | None = None
     (in sorted order) is held out. Files are taken in order until each side has its number of characters (the
     last file is cut). Returns ``{"train": ids, "held_out": ids, "train_files": [...], "held_out_files": [...]}``
     with ids as int64 NumPy arrays."""
+    stdlib = stdlib or sysconfig.get_paths()["stdlib"]
     sides = {"train": ([], [], train_chars), "held_out": ([], [], held_out_chars)}
     for k, path in enumerate(stdlib_files(stdlib)):
         ids, names, budget = sides["held_out" if k % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 else "train"]
@@ -77,6 +78,9 @@ def load_corpus(train_chars: int, held_out_chars: int, stdlib: str | None = None
             text = f.read()
         ids.append(encode(text[:budget - have]))
         names.append(os.path.basename(path))
+    if not any(map(len, sides["train"][0])):  # training would tile an empty text into zeros (np.resize)
+        raise ValueError(f"charlm: no training text: the standard library at {stdlib} holds no .py module outside "
+                         "the held-out ones")
     corpus = {}
     for side, (ids, names, _) in sides.items():
         corpus[side] = np.array([i for part in ids for i in part], dtype=np.int64)

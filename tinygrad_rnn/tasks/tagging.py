@@ -139,6 +139,20 @@ class CharTagger(nn.Module):
 
 
 @tr.no_grad()
+def chunk_rows(rng: np.random.Generator, total: int, length: int, batch: int) -> np.ndarray:
+    """The indices of ``batch`` random chunks of ``length`` consecutive characters of a text of ``total``: a
+    (batch, length) array, every start from 0 to ``total - length`` equally likely (the last chunk ends on the
+    last character).
+
+    >>> chunk_rows(np.random.default_rng(0), 3, 3, 2).tolist()
+    [[0, 1, 2], [0, 1, 2]]
+    """
+    if total < length:
+        raise ValueError(f"tagging: a text of {total} characters holds no chunk of {length}")
+    starts = rng.integers(0, total - length + 1, size=batch)
+    return starts[:, None] + np.arange(length)
+
+
 def predict(model: CharTagger, ids: np.ndarray, length: int, batch: int = 256) -> np.ndarray:
     """The predicted class of every character of the first ``len(ids) // length * length``, chunk by chunk."""
     chunks = ids[:len(ids) // length * length].reshape(-1, length)
@@ -230,9 +244,7 @@ def run(quick: bool = False, seed: int = 0, steps: int | None = None, hidden_siz
 
     def batches(step: int):
         # a function of the update index (resumable); the same chunks for both models
-        rng = np.random.default_rng((seed, step))
-        offsets = rng.integers(0, len(corpus.train_ids) - length, size=batch)
-        rows = offsets[:, None] + np.arange(length)
+        rows = chunk_rows(np.random.default_rng((seed, step)), len(corpus.train_ids), length, batch)
         return tr.tensor(corpus.train_ids[rows]), tr.tensor(corpus.train_y[rows])
 
     predictions = {}
