@@ -90,12 +90,41 @@ def library_origin(module) -> str:
 
 
 def numpy_blas() -> str:
+    """NumPy's BLAS and version, and for OpenBLAS the kernels it runs: ``scipy-openblas 0.3.31 (SkylakeX
+    kernels)``, with ``OPENBLAS_CORETYPE`` where it is set (it overrides OpenBLAS's choice; the kernels it picks for
+    a CPU can differ by 1.3-1.5x on the small products of a recurrent step, see RESULTS_charlm.md)."""
     try:
         cfg = np.show_config(mode="dicts")
         blas = cfg["Build Dependencies"]["blas"]
-        return f"{blas.get('name')} {blas.get('version', '')}".strip()
+        text = f"{blas.get('name')} {blas.get('version', '')}".strip()
     except (TypeError, KeyError, AttributeError):  # older NumPy: no mode="dicts"
         return "?"
+    core = openblas_core()
+    if core is not None:
+        forced = os.environ.get("OPENBLAS_CORETYPE")
+        text += f" ({core} kernels{f', OPENBLAS_CORETYPE={forced}' if forced else ''})"
+    return text
+
+
+def openblas_core() -> str | None:
+    """The kernel set (core name) of the OpenBLAS that NumPy loaded, as OpenBLAS reports it; None where NumPy's BLAS
+    is not a bundled OpenBLAS."""
+    import ctypes
+    import glob
+
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)  # the copy NumPy already loaded: the same handle
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_",
+                     "openblas_get_corename"):
+            get = getattr(lib, name, None)
+            if get is not None:
+                get.restype = ctypes.c_char_p
+                return get().decode()
+    return None
 
 
 def utc_date() -> str:

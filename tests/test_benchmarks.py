@@ -221,3 +221,17 @@ def test_more_runs_count_more_instructions_under_valgrind():
     counts = [instructions.count("numpy", "NumPy hand BPTT", runs, 20, True, None) for runs in (1, 4)]
     assert counts[1] > counts[0] > 10_000_000  # a Python process with NumPy loaded runs tens of millions
     assert 0 < instructions.per_run(tuple(counts), (1, 4)) < counts[0]
+
+
+def test_reports_name_the_openblas_kernels_and_a_forced_choice():
+    """OpenBLAS's kernels for a CPU can differ by 1.3-1.5x on a recurrent step's products: a report says which
+    ran, and that OPENBLAS_CORETYPE chose them where it did."""
+    import environment
+
+    if environment.openblas_core() is None:
+        pytest.skip("NumPy's BLAS here is not a bundled OpenBLAS")
+    assert f"({environment.openblas_core()} kernels" in environment.numpy_blas()
+    code = f"import sys; sys.path.insert(0, {BENCH!r}); import environment; print(environment.numpy_blas())"
+    forced = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "OPENBLAS_CORETYPE": "Haswell"}).stdout
+    assert "(Haswell kernels, OPENBLAS_CORETYPE=Haswell)" in forced
