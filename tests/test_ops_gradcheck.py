@@ -304,6 +304,41 @@ def test_matmul(device, kind, m, k, n, batch, seed, which):
     check(tr.matmul, ta, tb)
 
 
+# (a shape, b shape, which input's gradient contracts a length-1 axis): attention's context (B, 1, S) @ (B, S, D)
+# sends its memory an outer product, a score column (.., N = 1) its input one; the stack case is folded to 2-D
+LENGTH_ONE_CONTRACTIONS = [((4, 1, 3), (4, 3, 5), "b"), ((4, 2, 3), (4, 3, 1), "a"), ((3, 4), (4, 1), "a"),
+                           ((2, 3, 4), (4, 1), "a"), ((1, 4), (3, 4, 2), "b")]
+
+
+@pytest.mark.parametrize("sa, sb, which", LENGTH_ONE_CONTRACTIONS)
+def test_matmul_gradients_that_contract_a_length_one_axis_are_numpys_products_exactly(device, sa, sb, which):
+    """Those gradients are broadcast products instead of BLAS calls: the same numbers as NumPy's matmul, bit for bit."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(sa).astype(np.float32), rng.standard_normal(sb).astype(np.float32)
+    g = rng.standard_normal(np.matmul(a, b).shape).astype(np.float32)
+    ta, tb = (tr.tensor(v, requires_grad=True, device=device) for v in (a, b))
+    (tr.matmul(ta, tb) * tr.tensor(g, device=device)).sum().backward()
+    if which == "a":
+        want, got = np.matmul(g, np.swapaxes(b, -1, -2)), grad_of(ta)
+    else:
+        want, got = np.matmul(np.swapaxes(a, -1, -2), g), grad_of(tb)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("n_in, n_out", [(3, 1), (1, 4)])
+def test_linear_with_one_input_or_output_feature_is_numpys_product_exactly(device, n_in, n_out):
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 5, n_in)).astype(np.float32), rng.standard_normal((n_out, n_in)).astype(np.float32)
+    g = rng.standard_normal((2, 5, n_out)).astype(np.float32)
+    tx, tw = (tr.tensor(v, requires_grad=True, device=device) for v in (x, w))
+    out = tr.linear(tx, tw)
+    (out * tr.tensor(g, device=device)).sum().backward()
+    # the product that contracts the length-1 axis: the forward's for one input feature, the input gradient's for one
+    # output feature (the other is an ordinary GEMM, whose sums NumPy's stacked matmul may order differently)
+    got, want = (out.numpy(), np.matmul(x, w.T)) if n_in == 1 else (grad_of(tx), np.matmul(g, w))
+    np.testing.assert_array_equal(got, want)
+
+
 # -- reductions --------------------------------------------------------------------------------------------------------
 REDUCTIONS = {"sum": (tr.sum, np.sum), "mean": (tr.mean, np.mean), "amax": (tr.amax, np.max), "amin": (tr.amin, np.min)}
 
