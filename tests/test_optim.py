@@ -361,6 +361,27 @@ def test_clip_grad_norm_scales_when_over(device):
     assert clipped == pytest.approx(1.0, abs=1e-5)
 
 
+def test_clip_grad_norm_scales_each_gradient_in_place_and_float32_norms_stay_accurate(device):
+    """As PyTorch's: a parameter keeps its gradient array, scaled where it was; the 2-norm of float32 gradients
+    (one dot product per gradient) stays within float32 rounding of the float64 norm, 0-d gradients included."""
+    rng = np.random.default_rng(3)
+    grads = [rng.standard_normal((300, 400)).astype(np.float32), np.float32(rng.standard_normal(())),
+             rng.standard_normal((7, 1, 5)).astype(np.float32)[:, :, ::2]]  # a strided one too
+    params = []
+    for g in grads:
+        p = tr.tensor(np.zeros(np.shape(g), np.float32), requires_grad=True, device=device)
+        p.grad = _grad_array(g, p)
+        params.append(p)
+    arrays = [p.grad for p in params]
+    total = math.sqrt(sum(float(np.sum(np.asarray(g, np.float64) ** 2)) for g in grads))
+    assert optim.grad_norm(params).item() == pytest.approx(total, rel=1e-6)
+    norm = optim.clip_grad_norm_(params, 1.0)
+    assert norm.item() == pytest.approx(total, rel=1e-6) and norm.dtype == "float32"
+    for p, before, g in zip(params, arrays, grads, strict=True):
+        assert p.grad is before
+        np.testing.assert_allclose(_host(p.grad), np.asarray(g, np.float64) / total, rtol=1e-5)
+
+
 def test_clip_grad_norm_leaves_grads_when_under(device):
     grads = _clip_grads()
     params = _with_grads(grads, device)
