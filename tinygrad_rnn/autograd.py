@@ -85,8 +85,14 @@ def _seed_gradient(root: "_t.Tensor", grad):
     return grad
 
 
-def _reachable(root_fn, writes=None) -> list:
-    """Every node the root depends on through tensors that require grad, newest first.
+def reachable(root_fn: "_t.Function", writes: list | None = None) -> list:
+    """Every node the root node depends on through tensors that require grad, newest first: the order the backward
+    pass runs them in (``gradcheck`` reads the leaves a backward would write to from it).
+
+    >>> import tinygrad_rnn as tr
+    >>> x = tr.tensor([1.0], requires_grad=True)
+    >>> [fn.op_label() for fn in reachable((x * 2).tanh().grad_fn)]
+    ['tanh', 'mul']
 
     Once arrays were written in place (``writes``: see :func:`_live_writes`), each node's inputs are first routed
     to the tensors as they were when the node was made (a write gives its tensor a new node; ops made before it read
@@ -223,7 +229,7 @@ def run_backward(root: "_t.Tensor", grad=None, retain_graph: bool = False) -> No
     if root_fn is None:
         _accumulate_leaf(root, seed, root.backend.xp)
         return
-    nodes = _reachable(root_fn, _live_writes() if _t._write_log else None)
+    nodes = reachable(root_fn, _live_writes() if _t._write_log else None)
     if root_fn.multi_output:
         _deliver(root_fn, root.output_index, seed)
     else:

@@ -23,10 +23,10 @@ def _outputs(result) -> list:
 
 def _analytic_gradients(total: Tensor, wanted: list) -> list:
     """d total / d each wanted input, as host arrays, leaving every leaf's ``.grad`` as it was."""
-    from .autograd import _reachable
+    from .autograd import reachable
 
     # the leaves backward() can write to: inputs of the nodes total depends on, with requires_grad and no node
-    leaves = {} if total.is_leaf else {parent: None for fn in _reachable(total.grad_fn) for parent in fn.parents
+    leaves = {} if total.is_leaf else {parent: None for fn in reachable(total.grad_fn) for parent in fn.parents
                                        if parent.is_leaf and parent.requires_grad}
     kept = [(leaf, leaf.grad) for leaf in leaves]
     for leaf in leaves:
