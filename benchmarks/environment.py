@@ -123,7 +123,8 @@ def openblas_core() -> str | None:
             get = getattr(lib, name, None)
             if get is not None:
                 get.restype = ctypes.c_char_p
-                return get().decode()
+                name = get()
+                return name.decode() if name else None
     return None
 
 

@@ -312,7 +312,7 @@ LENGTH_ONE_CONTRACTIONS = [((4, 1, 3), (4, 3, 5), "b"), ((4, 2, 3), (4, 3, 1), "
 
 @pytest.mark.parametrize("sa, sb, which", LENGTH_ONE_CONTRACTIONS)
 def test_matmul_gradients_that_contract_a_length_one_axis_are_numpys_products_exactly(device, sa, sb, which):
-    """Those gradients are broadcast products instead of BLAS calls: the same numbers as NumPy's matmul, bit for bit."""
+    """Those gradients are broadcast products instead of BLAS calls: the same values as NumPy's matmul, exactly."""
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(sa).astype(np.float32), rng.standard_normal(sb).astype(np.float32)
     g = rng.standard_normal(np.matmul(a, b).shape).astype(np.float32)

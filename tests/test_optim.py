@@ -366,12 +366,14 @@ def test_clip_grad_norm_scales_each_gradient_in_place_and_float32_norms_stay_acc
     (one dot product per gradient) stays within float32 rounding of the float64 norm, 0-d gradients included."""
     rng = np.random.default_rng(3)
     grads = [rng.standard_normal((300, 400)).astype(np.float32), np.float32(rng.standard_normal(())),
-             rng.standard_normal((7, 1, 5)).astype(np.float32)[:, :, ::2]]  # a strided one too
+             rng.standard_normal((7, 1, 10)).astype(np.float32)]
     params = []
     for g in grads:
         p = tr.tensor(np.zeros(np.shape(g), np.float32), requires_grad=True, device=device)
         p.grad = _grad_array(g, p)
         params.append(p)
+    params[2].grad = params[2].grad[..., ::2]  # a strided view, as a user may assign
+    grads[2] = grads[2][..., ::2]
     arrays = [p.grad for p in params]
     total = math.sqrt(sum(float(np.sum(np.asarray(g, np.float64) ** 2)) for g in grads))
     assert optim.grad_norm(params).item() == pytest.approx(total, rel=1e-6)
@@ -380,6 +382,24 @@ def test_clip_grad_norm_scales_each_gradient_in_place_and_float32_norms_stay_acc
     for p, before, g in zip(params, arrays, grads, strict=True):
         assert p.grad is before
         np.testing.assert_allclose(_host(p.grad), np.asarray(g, np.float64) / total, rtol=1e-5)
+
+
+def test_grad_norm_of_float16_gradients_does_not_overflow():
+    p = tr.tensor(np.zeros(4000, np.float16), requires_grad=True)
+    p.grad = np.full(4000, 5.0, np.float16)  # norm 316: its squares' sum, 1e5, is past float16's 65504
+    assert optim.grad_norm([p]).item() == pytest.approx(math.sqrt(4000) * 5, rel=1e-3)
+
+
+def test_clip_grad_norm_scales_a_0d_parameters_gradient_that_is_a_numpy_scalar():
+    """NumPy arithmetic on a 0-d array gives a scalar, which ``*=`` cannot scale in place: such a gradient (from
+    ``zero_grad(set_to_none=False)`` before this was fixed, ``clip_grad_value_``, or assigned) must still be scaled."""
+    w, v = tr.tensor(0.0, requires_grad=True), tr.tensor([0.0], requires_grad=True)
+    w.grad, v.grad = np.float32(30.0), np.array([40.0], np.float32)
+    optim.clip_grad_norm_([w, v], 1.0)
+    assert float(w.grad) == pytest.approx(0.6, rel=1e-5) and float(v.grad[0]) == pytest.approx(0.8, rel=1e-5)
+    w.grad = np.array(2.0, np.float32)
+    optim.SGD([w], lr=0.1).zero_grad(set_to_none=False)
+    assert isinstance(w.grad, np.ndarray) and w.grad.shape == () and float(w.grad) == 0.0
 
 
 def test_clip_grad_norm_leaves_grads_when_under(device):

@@ -8,6 +8,7 @@ import tokenize
 import numpy as np
 import pytest
 
+import tinygrad_rnn as tr
 from tinygrad_rnn.tasks import generate, sentiment, tagging
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -111,6 +112,20 @@ def test_tagging_chunks_start_anywhere_up_to_the_last_full_chunk():
     assert set(rows[:, 0].tolist()) == set(range(8))  # 12 - 5 + 1 starts: the last character is used too
     with pytest.raises(ValueError, match="12 characters holds no chunk of 13"):
         tagging.chunk_rows(np.random.default_rng(0), 12, 13, 1)
+
+
+def test_tagging_predicts_without_recording_a_graph():
+    seen = []
+
+    class Watched(tagging.CharTagger):
+        def forward(self, tokens):
+            out = super().forward(tokens)
+            seen.append((tr.is_grad_enabled(), out.requires_grad))
+            return out
+
+    model = Watched(5, bidirectional=False, hidden_size=4, embed_size=3)
+    assert tagging.predict(model, np.arange(12) % 5, 4, batch=2).shape == (12,)
+    assert seen == [(False, False)] * 2
 
 
 def test_tagging_quick_runs_and_reports_accuracies():

@@ -85,20 +85,22 @@ def _seed_gradient(root: "_t.Tensor", grad):
     return grad
 
 
-def reachable(root_fn: "_t.Function", writes: list | None = None) -> list:
+def reachable(root_fn: "_t.Function", writes: list | None = None) -> "list[_t.Function]":
     """Every node the root node depends on through tensors that require grad, newest first: the order the backward
     pass runs them in (``gradcheck`` reads the leaves a backward would write to from it).
+
+    Once arrays were written in place (``writes``: the ``(counter stamp, array)`` of each written array still
+    alive), each node's inputs are first routed
+    to the tensors as they were when the node was made (a write gives its tensor a new node; ops made before it read
+    the tensor's earlier self), and a node that saved an array written after it was made raises, as PyTorch's
+    version counter makes it (its backward would compute with the new values). A node made after the newest write
+    read nothing that was written since, so it skips both: a buffer written once before training costs nothing.
 
     >>> import tinygrad_rnn as tr
     >>> x = tr.tensor([1.0], requires_grad=True)
     >>> [fn.op_label() for fn in reachable((x * 2).tanh().grad_fn)]
     ['tanh', 'mul']
-
-    Once arrays were written in place (``writes``: see :func:`_live_writes`), each node's inputs are first routed
-    to the tensors as they were when the node was made (a write gives its tensor a new node; ops made before it read
-    the tensor's earlier self), and a node that saved an array written after it was made raises, as PyTorch's
-    version counter makes it (its backward would compute with the new values). A node made after the newest write
-    read nothing that was written since, so it skips both: a buffer written once before training costs nothing."""
+    """
     newest = max(stamp for stamp, _ in writes) if writes else -1
     seen = {root_fn}  # nodes hash by identity
     stack = [root_fn]

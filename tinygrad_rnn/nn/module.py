@@ -160,7 +160,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
-            p.grad = None if set_to_none or p.grad is None else p.grad * 0
+            p.grad = None if set_to_none or p.grad is None else p.backend.xp.zeros_like(p.grad)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for p in self.parameters():

@@ -24,8 +24,9 @@ def _unfolded(xp, a, lead: tuple):
 def _contract(a, b):
     """``a @ b`` for operands of two or more axes; where the contracted axis has length 1 (an outer product: the
     gradient an attention context sends its memory, or an energy layer its input), the broadcast product ``a * b``:
-    the same numbers (one product each, nothing summed) in a quarter of BLAS's time or less, as NumPy makes one BLAS
-    call per matrix of a stack ((64, 10, 1) @ (64, 1, 512): 367 µs against 87; (640, 1) @ (1, 256): 186 against 45)."""
+    the same values (one product each, nothing summed; only a zero's sign may differ) in a quarter of BLAS's time or
+    less, as NumPy makes one BLAS call per matrix of a stack ((64, 10, 1) @ (64, 1, 512): 367 µs against 87;
+    (640, 1) @ (1, 256): 186 against 45)."""
     return a * b if a.shape[-1] == 1 else a @ b
 
 

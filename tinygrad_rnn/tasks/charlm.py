@@ -79,8 +79,9 @@ def load_corpus(train_chars: int, held_out_chars: int, stdlib: str | None = None
         ids.append(encode(text[:budget - have]))
         names.append(os.path.basename(path))
     if not any(map(len, sides["train"][0])):  # training would tile an empty text into zeros (np.resize)
-        raise ValueError(f"charlm: no training text: the standard library at {stdlib} holds no .py module outside "
-                         "the held-out ones")
+        why = (f"train_chars is {train_chars}" if train_chars < 1 else
+               f"the standard library at {stdlib} holds no non-empty .py module outside the held-out ones")
+        raise ValueError(f"charlm: no training text: {why}")
     corpus = {}
     for side, (ids, names, _) in sides.items():
         corpus[side] = np.array([i for part in ids for i in part], dtype=np.int64)

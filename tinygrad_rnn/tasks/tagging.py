@@ -138,7 +138,6 @@ class CharTagger(nn.Module):
         return self.out(states)
 
 
-@tr.no_grad()
 def chunk_rows(rng: np.random.Generator, total: int, length: int, batch: int) -> np.ndarray:
     """The indices of ``batch`` random chunks of ``length`` consecutive characters of a text of ``total``: a
     (batch, length) array, every start from 0 to ``total - length`` equally likely (the last chunk ends on the
@@ -153,6 +152,7 @@ def chunk_rows(rng: np.random.Generator, total: int, length: int, batch: int) ->
     return starts[:, None] + np.arange(length)
 
 
+@tr.no_grad()
 def predict(model: CharTagger, ids: np.ndarray, length: int, batch: int = 256) -> np.ndarray:
     """The predicted class of every character of the first ``len(ids) // length * length``, chunk by chunk."""
     chunks = ids[:len(ids) // length * length].reshape(-1, length)
