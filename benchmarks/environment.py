@@ -123,8 +123,8 @@ def openblas_core() -> str | None:
             get = getattr(lib, name, None)
             if get is not None:
                 get.restype = ctypes.c_char_p
-                name = get()
-                return name.decode() if name else None
+                core = get()
+                return core.decode() if core else None
     return None
 
 

@@ -388,6 +388,7 @@ def test_grad_norm_of_float16_gradients_does_not_overflow():
     p = tr.tensor(np.zeros(4000, np.float16), requires_grad=True)
     p.grad = np.full(4000, 5.0, np.float16)  # norm 316: its squares' sum, 1e5, is past float16's 65504
     assert optim.grad_norm([p]).item() == pytest.approx(math.sqrt(4000) * 5, rel=1e-3)
+    assert optim.grad_norm([p], norm_type=3).item() == pytest.approx(4000 ** (1 / 3) * 5, rel=1e-3)  # 5e5 cubed
 
 
 def test_clip_grad_norm_scales_a_0d_parameters_gradient_that_is_a_numpy_scalar():
@@ -400,6 +401,14 @@ def test_clip_grad_norm_scales_a_0d_parameters_gradient_that_is_a_numpy_scalar()
     w.grad = np.array(2.0, np.float32)
     optim.SGD([w], lr=0.1).zero_grad(set_to_none=False)
     assert isinstance(w.grad, np.ndarray) and w.grad.shape == () and float(w.grad) == 0.0
+    module = tr.nn.Module()
+    module.w = tr.nn.Parameter(tr.tensor(1.0))
+    module.w.grad = np.array(2.0, np.float32)
+    module.zero_grad(set_to_none=False)
+    assert isinstance(module.w.grad, np.ndarray) and module.w.grad.shape == () and float(module.w.grad) == 0.0
+    w.grad = np.array(3.0, np.float32)
+    optim.clip_grad_value_([w], 1.0)  # NumPy clips a 0-d array into a scalar: kept an array
+    assert isinstance(w.grad, np.ndarray) and w.grad.shape == () and float(w.grad) == 1.0
 
 
 def test_clip_grad_norm_leaves_grads_when_under(device):

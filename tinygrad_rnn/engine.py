@@ -9,11 +9,12 @@ so no op reduces its own gradients back to its inputs' shapes.
 
 The public surface the rest of the library, ``viz`` and users build on: ``Tensor`` with its read-only slots
 ``backend``, ``grad_fn`` and ``output_index``; :func:`wrap` (a leaf around an array of a backend, no copy),
-:func:`to_in_place` (a device move or cast of the tensor itself, for ``Module.to``), :func:`device_error` (the
-error for inputs on several devices), :func:`retain_grads`, :func:`keep_grad_shares` and :func:`grad_shares_of`
-(what a backward keeps for drawing and analysis), and the tags (``scope``, ``step``, ``location``). Only
-``autograd`` and the ops' own machinery use what is private here: ``_wrap`` (the constructor that sets ``grad_fn``
-and ``output_index``: ops/elementwise, ops/index, ops/random), ``_grad_enabled`` and the in-place write fields
+:func:`to_in_place` (a device move or cast of the tensor itself, for ``Module.to``), :func:`zero_grads` (what the
+modules' and optimisers' ``zero_grad`` do), :func:`device_error` (the error for inputs on several devices),
+:func:`retain_grads`, :func:`keep_grad_shares` and :func:`grad_shares_of` (what a backward keeps for drawing and
+analysis), and the tags (``scope``, ``step``, ``location``). Only ``autograd`` and the ops' own machinery use what is
+private here: ``_wrap`` (the constructor that sets ``grad_fn`` and ``output_index``: ops/elementwise, ops/index,
+ops/random), ``_grad_enabled`` and the in-place write fields
 ``_bounds``, ``_history``, ``_detached_from`` (ops/index's ``__setitem__``), ``_write_log``, ``_anomaly``,
 ``_check_finite``, ``_hooks``, ``_retains_grad`` and ``_grad_shares`` (autograd).
 
@@ -681,6 +682,20 @@ def wrap(data, backend: _backend.Backend, requires_grad: bool = False, name: str
     [0.0, 0.0]
     """
     return _wrap(data, requires_grad, backend, None, 0, name)
+
+
+def zero_grads(tensors, set_to_none: bool = True) -> None:
+    """What ``Module.zero_grad`` and ``Optimizer.zero_grad`` do to their parameters: drop each gradient, or with
+    ``set_to_none=False`` replace it by zeros of its shape (an array: NumPy's ``grad * 0`` of a 0-d array is a
+    scalar, which no later in-place update can change).
+
+    >>> import tinygrad_rnn as tr
+    >>> w = tr.tensor(2.0, requires_grad=True); w.grad = w.data.copy()
+    >>> zero_grads([w], set_to_none=False); w.grad.shape, float(w.grad)
+    ((), 0.0)
+    """
+    for t in tensors:
+        t.grad = None if set_to_none or t.grad is None else t.backend.xp.zeros_like(t.grad)
 
 
 def to_in_place(t: Tensor, target) -> Tensor:

@@ -17,7 +17,7 @@ import numbers
 
 from . import backend as _backend
 from .checks import number
-from .engine import Tensor, wrap, no_grad
+from .engine import Tensor, no_grad, wrap, zero_grads
 from .errors import ArgumentError, ArgumentTypeError, DeviceError
 from .ops.recurrent import compiled_loops
 
@@ -70,8 +70,7 @@ class Optimizer:
                 yield group, p
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for _, p in self._params():
-            p.grad = None if set_to_none or p.grad is None else p.backend.xp.zeros_like(p.grad)
+        zero_grads((p for _, p in self._params()), set_to_none)
 
     @no_grad()
     def step(self) -> None:
@@ -286,22 +285,22 @@ def grad_norm(parameters, norm_type: float = 2.0) -> Tensor:
         total = xp.max(xp.abs(params[0].grad))
         for p in params[1:]:
             total = xp.maximum(total, xp.max(xp.abs(p.grad)))
-    elif norm_type == 2:
-        total = xp.sqrt(sum(_sum_squares(backend, g) for g in grads))
     else:
-        total = sum(xp.sum(xp.abs(p.grad) ** norm_type) for p in params) ** (1.0 / norm_type)
+        flats = [_summable(backend, g) for g in grads]
+        if norm_type == 2:  # one dot product per gradient where the namespace has vecdot (see _summable)
+            dot = getattr(xp, "vecdot", None)
+            total = xp.sqrt(sum(dot(f, f) if dot is not None else xp.sum(f * f) for f in flats))
+        else:
+            total = sum(xp.sum(xp.abs(f) ** norm_type) for f in flats) ** (1.0 / norm_type)
     return wrap(total, params[0].backend)
 
 
-def _sum_squares(backend, grad):
-    """The sum of ``grad``'s squared elements in one pass: a dot product of the flattened array with itself where the
-    namespace has ``vecdot`` (NumPy's is BLAS's: 37 µs for 0.6 M float32 elements against 346 for abs, power and sum,
-    G2P's 2 M parameters ~1.3 ms an update less), else a product and a sum."""
-    xp = backend.xp
-    flat = xp.reshape(grad, (-1,))
-    if backend.dtype_name(flat) == "float16":  # squares summed in float16 overflow once the norm passes ~256
-        flat = xp.astype(flat, xp.float32)
-    return xp.vecdot(flat, flat) if hasattr(xp, "vecdot") else xp.sum(flat * flat)
+def _summable(backend, grad):
+    """``grad`` flattened, float16 widened to float32: powers of float16 elements summed in float16 overflow once
+    the norm passes ~256. Flat, a 2-norm is one dot product of the array with itself (NumPy's vecdot is BLAS's: 37
+    µs for 0.6 M float32 elements against 346 for abs, power and sum; G2P's 2 M parameters ~1.3 ms an update less)."""
+    flat = backend.xp.reshape(grad, (-1,))
+    return backend.xp.astype(flat, backend.xp.float32) if backend.dtype_name(flat) == "float16" else flat
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tensor:
@@ -327,7 +326,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
         # the total of mixed float32/float64 gradients is float64; each gradient keeps its own dtype, as in PyTorch
         scale = coefficient if coefficient.dtype == grad.dtype else xp.astype(coefficient, grad.dtype)
         # in place, as PyTorch's (the backward pass copies a leaf's first gradient, so the leaf owns it); the
-        # assignment keeps a gradient that is a NumPy scalar (a 0-d parameter's can be) from staying unscaled
+        # assignment still scales a gradient a user set to a NumPy scalar, which *= cannot change in place
         p.grad *= scale
     return total
 
@@ -337,4 +336,4 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     number(clip_value, "clip_value", "clip_grad_value_", low=0.0)
     for p in _with_grads(parameters):
         xp = p.backend.xp
-        p.grad = xp.clip(p.grad, -clip_value, clip_value)
+        p.grad = xp.asarray(xp.clip(p.grad, -clip_value, clip_value))  # NumPy clips a 0-d array into a scalar

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 from .. import backend as _backend
-from ..engine import Tensor, no_grad, scope, to_in_place
+from ..engine import Tensor, no_grad, scope, to_in_place, zero_grads
 from ..errors import ArgumentTypeError, DTypeError, StateDictError
 
 
@@ -159,8 +159,7 @@ class Module:
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            p.grad = None if set_to_none or p.grad is None else p.backend.xp.zeros_like(p.grad)
+        zero_grads(self.parameters(), set_to_none)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for p in self.parameters():

@@ -53,9 +53,12 @@ def decode(ids) -> str:
     return "".join(ALPHABET[i] if i < UNK_ID else UNK_CHAR for i in ids)
 
 
+STDLIB = sysconfig.get_paths()["stdlib"]  # the running interpreter's standard library, the default text
+
+
 def stdlib_files(stdlib: str | None = None) -> list[str]:
     """The top-level ``.py`` modules of the standard library, sorted by name (a fixed, deterministic order)."""
-    stdlib = stdlib or sysconfig.get_paths()["stdlib"]
+    stdlib = stdlib or STDLIB
     return sorted(os.path.join(stdlib, name) for name in os.listdir(stdlib)
                   if name.endswith(".py") and os.path.isfile(os.path.join(stdlib, name)))
 
@@ -65,7 +68,7 @@ def load_corpus(train_chars: int, held_out_chars: int, stdlib: str | None = None
     (in sorted order) is held out. Files are taken in order until each side has its number of characters (the
     last file is cut). Returns ``{"train": ids, "held_out": ids, "train_files": [...], "held_out_files": [...]}``
     with ids as int64 NumPy arrays."""
-    stdlib = stdlib or sysconfig.get_paths()["stdlib"]
+    stdlib = stdlib or STDLIB
     sides = {"train": ([], [], train_chars), "held_out": ([], [], held_out_chars)}
     for k, path in enumerate(stdlib_files(stdlib)):
         ids, names, budget = sides["held_out" if k % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 else "train"]
@@ -225,7 +228,7 @@ def _sizes(quick: bool, **overrides) -> dict:
 
 def _log_corpus(corpus: dict, log) -> None:
     files = corpus["held_out_files"]
-    log(f"char-LM on {sysconfig.get_paths()['stdlib']}: {len(corpus['train']):,} training characters from "
+    log(f"char-LM on {STDLIB}: {len(corpus['train']):,} training characters from "
         f"{len(corpus['train_files'])} files, {len(corpus['held_out']):,} held-out from {len(files)} "
         f"({', '.join(files[:4])}{', ...' if len(files) > 4 else ''})")
 
